@@ -1,0 +1,8 @@
+//! Types and names shared by audit-verify's eBPF programs and its userspace.
+//!
+//! Everything here is `#[repr(C)]` and `Copy` so both sides read the same bytes; sizes are pinned with
+//! compile-time asserts so a change on one side cannot silently drift from the other.
+#![no_std]
+
+pub mod names;
+pub mod syscall_counter;

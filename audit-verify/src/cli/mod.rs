@@ -1,0 +1,84 @@
+//! The command line: one file per subcommand. Results go to stdout (tables or JSON), diagnostics to stderr.
+
+mod count_syscalls;
+mod status;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "audit-verify", version, about = "Proves, with evidence, whether Linux audit records what you think it records.")]
+pub struct Cli {
+    /// More diagnostics on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+impl Cli {
+    pub fn log_level(&self) -> &'static str {
+        match self.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Kernel audit state, auditd, what this kernel lets us measure, and BPF programs on the audit path.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = audit_verify::auditd_conf::DEFAULT_PATH)]
+        auditd_conf: PathBuf,
+    },
+    /// Counts, in the kernel, the syscalls of a command (from its execve on) or of running processes.
+    CountSyscalls {
+        /// Follow this running process and what it forks from now on (repeatable).
+        #[arg(long = "pid")]
+        pids: Vec<u32>,
+        /// With --pid: how long to count, in seconds.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        #[arg(long)]
+        json: bool,
+        /// The command to run and count.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+}
+
+/// How a run ended, as the exit code CI sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: nothing at or above the failing severity.
+    Clean,
+    /// 1: a coverage gap or a high finding.
+    Findings,
+    /// 2: the tool could not do its job.
+    ToolFailed,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> ExitCode {
+        ExitCode::from(match self {
+            Outcome::Clean => 0,
+            Outcome::Findings => 1,
+            Outcome::ToolFailed => 2,
+        })
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Status { json, auditd_conf } => status::run(&auditd_conf, json),
+        Command::CountSyscalls { pids, duration, json, command } => {
+            count_syscalls::run(&pids, duration, json, &command)
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! `status`: what the kernel's audit subsystem and auditd are doing now, what this kernel lets us
+//! measure, and whether someone else's BPF programs sit on the audit path.
+
+use std::{fs, path::Path};
+
+use serde::Serialize;
+
+use crate::{
+    auditd_conf::{self, AuditdConf},
+    capability::{self, Capabilities},
+    netlink::{AuditSocket, AuditStatus, NetlinkError},
+    tamper::{self, Attachment},
+};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostStatus {
+    pub kernel: AuditStatus,
+    /// `enabled` in words: off, on, locked.
+    pub enabled_state: &'static str,
+    pub loaded_rules: usize,
+    pub auditd: Auditd,
+    pub capabilities: Capabilities,
+    pub tampering: TamperCheck,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Auditd {
+    /// The daemon the kernel sends records to (0: none).
+    pub pid: u32,
+    pub alive: bool,
+    pub config: String,
+    pub log_file: Option<String>,
+    pub log_file_bytes: Option<u64>,
+    /// Why the config could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_error: Option<String>,
+    /// Why the log file could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_error: Option<String>,
+}
+
+/// BPF programs not ours on audit functions.
+#[derive(Debug, Clone, Serialize)]
+pub struct TamperCheck {
+    pub attachments: Vec<Attachment>,
+    /// Why the scan could not run; then `attachments` proves nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Something the operator must know; `status` reports, it does not judge coverage.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Medium,
+    High,
+}
+
+pub fn enabled_state(enabled: u32) -> &'static str {
+    match enabled {
+        0 => "off",
+        1 => "on",
+        2 => "locked",
+        _ => "unknown",
+    }
+}
+
+/// Gathers everything. Fails only where nothing can be said (no audit in the kernel, not root).
+pub fn gather(auditd_conf_path: &Path) -> Result<HostStatus, NetlinkError> {
+    let mut socket = AuditSocket::open()?;
+    let kernel = socket.status()?;
+    let loaded_rules = socket.list_rules()?.len();
+    // Before our own probes load anything, so that nothing of ours is on the list.
+    let tampering = match tamper::scan(std::process::id()) {
+        Ok(attachments) => TamperCheck { attachments, error: None },
+        Err(e) => TamperCheck { attachments: Vec::new(), error: Some(format!("tamper scan failed: {e}")) },
+    };
+    let capabilities = capability::probe();
+    let auditd = auditd_of(&kernel, auditd_conf_path);
+    let findings = findings(&kernel, &auditd, &tampering);
+    Ok(HostStatus { enabled_state: enabled_state(kernel.enabled), kernel, loaded_rules, auditd, capabilities, tampering, findings })
+}
+
+fn auditd_of(kernel: &AuditStatus, conf_path: &Path) -> Auditd {
+    let alive = kernel.pid != 0 && Path::new(&format!("/proc/{}", kernel.pid)).exists();
+    let mut auditd = Auditd {
+        pid: kernel.pid,
+        alive,
+        config: conf_path.display().to_string(),
+        log_file: None,
+        log_file_bytes: None,
+        config_error: None,
+        log_error: None,
+    };
+    match AuditdConf::load(conf_path) {
+        Ok(conf) => {
+            let log = conf.log_file();
+            match fs::metadata(&log) {
+                Ok(m) => auditd.log_file_bytes = Some(m.len()),
+                Err(e) => auditd.log_error = Some(format!("{}: {e}", log.display())),
+            }
+            auditd.log_file = Some(log.display().to_string());
+        }
+        Err(e) => {
+            auditd.config_error = Some(e.to_string());
+            auditd.log_file = Some(auditd_conf::DEFAULT_LOG_FILE.into());
+        }
+    }
+    auditd
+}
+
+fn findings(kernel: &AuditStatus, auditd: &Auditd, tampering: &TamperCheck) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut add = |id, severity, message: String| out.push(Finding { id, severity, message });
+    if kernel.enabled == 0 {
+        add("audit_disabled", Severity::High, "kernel audit is off (enabled 0): nothing is recorded".into());
+    }
+    match (kernel.pid, auditd.alive) {
+        (0, _) => add(
+            "auditd_not_running",
+            Severity::High,
+            "no audit daemon is registered with the kernel (pid 0): records go to the kernel log or are lost".into(),
+        ),
+        (pid, false) => add(
+            "auditd_dead",
+            Severity::High,
+            format!("the kernel's audit daemon pid {pid} no longer exists: records queue until the backlog drops them"),
+        ),
+        _ => {}
+    }
+    if let Some(error) = &auditd.config_error {
+        add("auditd_config_unreadable", Severity::Medium, error.clone());
+    }
+    if let Some(error) = &auditd.log_error {
+        add("audit_log_unreadable", Severity::Medium, format!("audit log {error}"));
+    }
+    if kernel.lost > 0 {
+        add(
+            "records_lost",
+            Severity::Medium,
+            format!("the kernel has lost {} audit records since boot (`measure` shows whether it still does)", kernel.lost),
+        );
+    }
+    for a in &tampering.attachments {
+        let holder = match (a.holder_pid, &a.holder_comm) {
+            (Some(pid), Some(comm)) => format!("held by pid {pid} ({comm})"),
+            (Some(pid), None) => format!("held by pid {pid}"),
+            _ => "pinned, held by no process".into(),
+        };
+        add(
+            "bpf_on_audit_path",
+            Severity::High,
+            format!(
+                "BPF program {} ({}) is attached as {} to {}, {holder}: it can hide or alter audit records",
+                a.program_id,
+                a.program_name.as_deref().unwrap_or("unnamed"),
+                a.kind,
+                a.function
+            ),
+        );
+    }
+    if let Some(e) = &tampering.error {
+        add("tamper_scan_failed", Severity::Medium, e.clone());
+    }
+    out
+}

@@ -1,0 +1,17 @@
+//! audit-verify: proves, with evidence, whether Linux audit records what its operator thinks it records.
+//!
+//! Layout by capability: [`netlink`] speaks to the kernel's audit subsystem, [`guard`] is the only way we
+//! change its state, [`capability`] finds what this kernel lets us measure, [`sensor`] holds the eBPF
+//! sensors, [`tamper`] looks for others' BPF programs on the audit path, [`host_status`] puts it together.
+
+pub mod auditd_conf;
+pub mod capability;
+pub mod ebpf;
+pub mod guard;
+pub mod host_status;
+pub mod kallsyms;
+pub mod netlink;
+pub mod sensor;
+pub mod syscalls;
+pub mod tamper;
+pub mod tracefs;

@@ -1,0 +1,4 @@
+//! eBPF sensors: what happened on the host, counted in the kernel.
+
+pub mod stopped_child;
+pub mod syscall_counter;

@@ -1,0 +1,102 @@
+//! tracefs, which tracepoint attachment needs. Hosts with systemd mount it at boot; minimal hosts and
+//! containers may not. If it is missing we mount it for as long as we need it and unmount it after, so
+//! the host is left as found.
+
+use std::{
+    ffi::CString,
+    fs, io,
+    path::{Path, PathBuf},
+};
+
+use log::info;
+
+const MOUNT_POINTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// Holds tracefs mounted; unmounts on drop only if we mounted it.
+#[derive(Debug)]
+pub struct Tracefs {
+    root: PathBuf,
+    mounted_by_us: bool,
+}
+
+impl Tracefs {
+    pub fn ensure() -> io::Result<Self> {
+        if let Some(root) = MOUNT_POINTS.iter().map(Path::new).find(|p| p.join("events").is_dir()) {
+            return Ok(Self { root: root.to_owned(), mounted_by_us: false });
+        }
+        let root = PathBuf::from(MOUNT_POINTS[0]);
+        let target = CString::new(MOUNT_POINTS[0]).expect("no NUL");
+        let fstype = CString::new("tracefs").expect("no NUL");
+        // SAFETY: NUL-terminated strings that outlive the call; no data argument.
+        let rc = unsafe {
+            libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
+        };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(e.kind(), format!("tracefs is not mounted and mounting it failed: {e}")));
+        }
+        info!("mounted tracefs at {} (unmounted again when done)", root.display());
+        Ok(Self { root, mounted_by_us: true })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The byte offset of `field` in a tracepoint's record, from its `format` file.
+    pub fn field_offset(&self, category: &str, event: &str, field: &str) -> io::Result<u32> {
+        let path = self.root.join("events").join(category).join(event).join("format");
+        let text = fs::read_to_string(&path)?;
+        parse_field_offset(&text, field).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("no field `{field}` in {}", path.display()))
+        })
+    }
+}
+
+impl Drop for Tracefs {
+    fn drop(&mut self) {
+        if self.mounted_by_us {
+            let target = CString::new(self.root.as_os_str().as_encoded_bytes()).expect("no NUL");
+            // SAFETY: a NUL-terminated path. Lazy, so that a straggling reader does not keep it mounted.
+            unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
+/// Finds `offset:N;` on the line that declares `field` (`field:pid_t child_pid;	offset:20;...`).
+fn parse_field_offset(format: &str, field: &str) -> Option<u32> {
+    format.lines().find_map(|line| {
+        let decl = line.trim().strip_prefix("field:")?.split(';').next()?;
+        let name = decl.rsplit([' ', '*']).next()?.split('[').next()?;
+        if name != field {
+            return None;
+        }
+        line.split(';').find_map(|part| part.trim().strip_prefix("offset:")?.parse().ok())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_field_offset;
+
+    /// The 6.18 layout (comms as `__data_loc`), where the classic fixed offsets would be wrong.
+    const FORK_6_18: &str = "name: sched_process_fork\nformat:\n\
+        \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+        \tfield:__data_loc char[] parent_comm;\toffset:8;\tsize:4;\tsigned:0;\n\
+        \tfield:pid_t parent_pid;\toffset:12;\tsize:4;\tsigned:1;\n\
+        \tfield:__data_loc char[] child_comm;\toffset:16;\tsize:4;\tsigned:0;\n\
+        \tfield:pid_t child_pid;\toffset:20;\tsize:4;\tsigned:1;\n";
+
+    const FORK_CLASSIC: &str = "\tfield:char parent_comm[16];\toffset:8;\tsize:16;\tsigned:0;\n\
+        \tfield:pid_t parent_pid;\toffset:24;\tsize:4;\tsigned:1;\n\
+        \tfield:char child_comm[16];\toffset:28;\tsize:16;\tsigned:0;\n\
+        \tfield:pid_t child_pid;\toffset:44;\tsize:4;\tsigned:1;\n";
+
+    #[test]
+    fn reads_offsets_from_both_layouts() {
+        assert_eq!(parse_field_offset(FORK_6_18, "child_pid"), Some(20));
+        assert_eq!(parse_field_offset(FORK_CLASSIC, "child_pid"), Some(44));
+        assert_eq!(parse_field_offset(FORK_CLASSIC, "child_comm"), Some(28));
+        assert_eq!(parse_field_offset(FORK_6_18, "nope"), None);
+    }
+}
