@@ -1,7 +1,7 @@
 //! The eBPF object, built from audit-verify-ebpf by build.rs and embedded in the binary.
 
-use aya::{Ebpf, EbpfError, EbpfLoader};
 use audit_verify_common::names;
+use aya::{Ebpf, EbpfError, EbpfLoader};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/audit-verify"));
 

@@ -196,7 +196,7 @@ impl StateGuard {
     }
 
     pub fn delete_all_rules(&mut self) -> Result<(), GuardError> {
-        self.change(|s| delete_all(s))
+        self.change(delete_all)
     }
 
     /// Runs `auditctl` with `args` (e.g. `-R file`), after checking that neither the arguments nor a rules

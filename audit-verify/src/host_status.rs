@@ -87,7 +87,15 @@ pub fn gather(auditd_conf_path: &Path) -> Result<HostStatus, NetlinkError> {
     let capabilities = capability::probe();
     let auditd = auditd_of(&kernel, auditd_conf_path);
     let findings = findings(&kernel, &auditd, &tampering);
-    Ok(HostStatus { enabled_state: enabled_state(kernel.enabled), kernel, loaded_rules, auditd, capabilities, tampering, findings })
+    Ok(HostStatus {
+        enabled_state: enabled_state(kernel.enabled),
+        kernel,
+        loaded_rules,
+        auditd,
+        capabilities,
+        tampering,
+        findings,
+    })
 }
 
 fn auditd_of(kernel: &AuditStatus, conf_path: &Path) -> Auditd {
@@ -147,7 +155,10 @@ fn findings(kernel: &AuditStatus, auditd: &Auditd, tampering: &TamperCheck) -> V
         add(
             "records_lost",
             Severity::Medium,
-            format!("the kernel has lost {} audit records since boot (`measure` shows whether it still does)", kernel.lost),
+            format!(
+                "the kernel has lost {} audit records since boot (`measure` shows whether it still does)",
+                kernel.lost
+            ),
         );
     }
     for a in &tampering.attachments {

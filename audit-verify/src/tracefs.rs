@@ -28,9 +28,7 @@ impl Tracefs {
         let target = CString::new(MOUNT_POINTS[0]).expect("no NUL");
         let fstype = CString::new("tracefs").expect("no NUL");
         // SAFETY: NUL-terminated strings that outlive the call; no data argument.
-        let rc = unsafe {
-            libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
-        };
+        let rc = unsafe { libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
         if rc != 0 {
             let e = io::Error::last_os_error();
             return Err(io::Error::new(e.kind(), format!("tracefs is not mounted and mounting it failed: {e}")));
@@ -63,7 +61,7 @@ impl Drop for Tracefs {
     }
 }
 
-/// Finds `offset:N;` on the line that declares `field` (`field:pid_t child_pid;	offset:20;...`).
+/// Finds `offset:N;` on the line that declares `field` (`field:pid_t child_pid; offset:20;...`).
 fn parse_field_offset(format: &str, field: &str) -> Option<u32> {
     format.lines().find_map(|line| {
         let decl = line.trim().strip_prefix("field:")?.split(';').next()?;

@@ -1,1 +1,70 @@
-fn main() {}
+//! Work around the build: `cargo xtask setup | run | test`.
+
+mod setup;
+
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "audit-verify's build and test tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Installs what is missing (Debian packages, the `debian` toolchain link, bpf-linker) and starts auditd.
+    Setup,
+    /// Sets up, builds in release mode and runs audit-verify on this host (default: `status`).
+    Run {
+        /// Arguments for audit-verify.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Sets up, then runs formatting and lint checks and the whole test suite.
+    Test,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Setup => setup::run(),
+        Task::Run { args } => {
+            setup::run()?;
+            cargo(&["build", "--release", "--package", "audit-verify"])?;
+            let args = if args.is_empty() { vec!["status".to_owned()] } else { args };
+            let status = Command::new(workspace_root().join("target/release/audit-verify"))
+                .args(&args)
+                .status()
+                .context("running audit-verify")?;
+            std::process::exit(status.code().unwrap_or(2));
+        }
+        Task::Test => {
+            setup::run()?;
+            cargo(&["fmt", "--all", "--check"])?;
+            cargo(&["clippy", "--all-targets", "--", "-D", "warnings"])?;
+            // One test at a time: kernel audit state is global to the machine.
+            cargo(&["test", "--", "--test-threads=1"])
+        }
+    }
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_owned()
+}
+
+fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(workspace_root())
+        .env("PATH", setup::path_with_cargo_bin())
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}

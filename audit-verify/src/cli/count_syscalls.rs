@@ -29,11 +29,8 @@ pub fn run(pids: &[u32], duration: u64, json: bool, command: &[String]) -> anyho
         Some(child.resume_and_wait()?)
     };
     let counts = sensor.counts()?;
-    let rows: Vec<(u32, &str, u64)> = counts
-        .by_syscall
-        .iter()
-        .map(|(nr, n)| (*nr, syscalls::name(Abi::B64, *nr).unwrap_or("?"), *n))
-        .collect();
+    let rows: Vec<(u32, &str, u64)> =
+        counts.by_syscall.iter().map(|(nr, n)| (*nr, syscalls::name(Abi::B64, *nr).unwrap_or("?"), *n)).collect();
     if json {
         let by_syscall: Vec<_> = rows.iter().map(|(nr, name, n)| json!({"nr": nr, "name": name, "count": n})).collect();
         let report = json!({

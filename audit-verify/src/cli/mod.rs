@@ -8,7 +8,11 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "audit-verify", version, about = "Proves, with evidence, whether Linux audit records what you think it records.")]
+#[command(
+    name = "audit-verify",
+    version,
+    about = "Proves, with evidence, whether Linux audit records what you think it records."
+)]
 pub struct Cli {
     /// More diagnostics on stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -32,7 +32,13 @@ fn print_human(s: &HostStatus) {
     println!("  loaded rules              {}", s.loaded_rules);
     let a = &s.auditd;
     println!("auditd");
-    let state = if a.pid == 0 { "none registered" } else if a.alive { "running" } else { "gone" };
+    let state = if a.pid == 0 {
+        "none registered"
+    } else if a.alive {
+        "running"
+    } else {
+        "gone"
+    };
     println!("  pid                       {} ({state})", a.pid);
     println!("  config                    {}", a.config);
     let size = a.log_file_bytes.map_or_else(|| "unreadable".to_owned(), |b| format!("{b} bytes"));

@@ -107,10 +107,9 @@ impl AuditSocket {
                     continue; // a late answer to an earlier request
                 }
                 if message.ty == NLMSG_ERROR {
-                    let code = message.error_code().ok_or_else(|| NetlinkError::Malformed {
-                        request,
-                        detail: "short NLMSG_ERROR".into(),
-                    })?;
+                    let code = message
+                        .error_code()
+                        .ok_or_else(|| NetlinkError::Malformed { request, detail: "short NLMSG_ERROR".into() })?;
                     if code != 0 {
                         return Err(refusal(request, -code));
                     }
@@ -138,10 +137,9 @@ impl AuditSocket {
             if m.ty != msg_type::AUDIT_GET {
                 return Ok(Flow::More);
             }
-            status = Some(AuditStatus::parse(m.payload).map_err(|detail| NetlinkError::Malformed {
-                request: REQUEST,
-                detail,
-            })?);
+            status = Some(
+                AuditStatus::parse(m.payload).map_err(|detail| NetlinkError::Malformed { request: REQUEST, detail })?,
+            );
             Ok(Flow::Done)
         })?;
         status.ok_or(NetlinkError::Malformed { request: REQUEST, detail: "no status".into() })

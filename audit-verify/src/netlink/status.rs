@@ -38,9 +38,8 @@ impl AuditStatus {
         if payload.len() < MIN_LEN {
             return Err(format!("audit_status of {} bytes, expected at least {MIN_LEN}", payload.len()));
         }
-        let field = |i: usize| {
-            payload.get(i * 4..i * 4 + 4).map(|b| u32::from_ne_bytes(b.try_into().expect("4 bytes")))
-        };
+        let field =
+            |i: usize| payload.get(i * 4..i * 4 + 4).map(|b| u32::from_ne_bytes(b.try_into().expect("4 bytes")));
         let must = |i| field(i).expect("checked above");
         Ok(Self {
             enabled: must(1),

@@ -64,9 +64,8 @@ impl SyscallCounter {
     /// Follows `tgid` and, from now on, every process it forks.
     pub fn follow(&mut self, tgid: u32) -> anyhow::Result<()> {
         // aya reads and writes an LRU hash map through `HashMap`.
-        let mut followed: HashMap<&mut MapData, u32, u32> = HashMap::try_from(
-            self.object.map_mut(names::MAP_FOLLOWED_TGIDS).context("followed-TGID map missing")?,
-        )?;
+        let mut followed: HashMap<&mut MapData, u32, u32> =
+            HashMap::try_from(self.object.map_mut(names::MAP_FOLLOWED_TGIDS).context("followed-TGID map missing")?)?;
         followed.insert(tgid, 1, 0).with_context(|| format!("following TGID {tgid}"))?;
         Ok(())
     }

@@ -1,0 +1,36 @@
+//! Helpers shared by the privileged integration tests. These tests run against the real kernel and the
+//! real auditd; `cargo xtask test` runs them one at a time.
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::{collections::BTreeMap, path::PathBuf, process::Command};
+
+/// `auditctl -s` as name → value (the numeric first word of each line).
+pub fn auditctl_status() -> BTreeMap<String, u64> {
+    let out = Command::new("auditctl").arg("-s").output().expect("running auditctl -s");
+    assert!(out.status.success(), "auditctl -s failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.to_owned(), w.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// `auditctl -l`, one rule a line (empty when none).
+pub fn auditctl_rules() -> Vec<String> {
+    let out = Command::new("auditctl").arg("-l").output().expect("running auditctl -l");
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with("No rules")).map(str::to_owned).collect()
+}
+
+/// The audit-verify binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_audit-verify"))
+}
+
+/// An example built by `cargo test` beside the test binaries.
+pub fn example(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().expect("test binary path");
+    let target = deps.parent().and_then(|d| d.parent()).expect("target/<profile>");
+    target.join("examples").join(name)
+}

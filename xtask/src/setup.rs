@@ -1,0 +1,136 @@
+//! One idempotent set-up for a fresh Debian-like machine: each step checks before it acts.
+
+use std::{path::Path, process::Command, time::Duration};
+
+use anyhow::{Context as _, bail};
+
+/// Debian packages: the eBPF compiler (rustc-web ships `core` for bpfel-unknown-none), LLVM 22 for
+/// bpf-linker, the uapi headers for the syscall tables, and audit itself.
+const PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "libstd-rust-web-dev-bpf",
+    "llvm-22-dev",
+    "libpolly-22-dev",
+    "libzstd-dev",
+    "zlib1g-dev",
+    "linux-libc-dev",
+    "auditd",
+];
+
+const BPF_LINKER_VERSION: &str = "0.13.0";
+
+pub fn run() -> anyhow::Result<()> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!(
+            "setup needs root (it installs Debian packages and starts auditd); run as root, e.g. `sudo -E cargo xtask ...`"
+        );
+    }
+    if !is_debian_like() {
+        bail!(
+            "this is not a Debian-like system (no apt-get / dpkg). Install the equivalents of: {}; then \
+             `rustup toolchain link debian /usr` and bpf-linker {BPF_LINKER_VERSION} with LLVM 22",
+            PACKAGES.join(" ")
+        );
+    }
+    install_packages()?;
+    link_debian_toolchain()?;
+    install_bpf_linker()?;
+    start_auditd()
+}
+
+fn is_debian_like() -> bool {
+    Path::new("/etc/debian_version").exists() && which("apt-get") && which("dpkg-query")
+}
+
+fn which(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
+}
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+fn install_packages() -> anyhow::Result<()> {
+    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("setup: installing {}", missing.join(" "));
+    sh("apt-get update -q", &["apt-get", "update", "-q"])?;
+    let mut args = vec!["apt-get", "install", "-y", "-q", "--no-install-recommends"];
+    args.extend(&missing);
+    sh("apt-get install", &args)
+}
+
+fn link_debian_toolchain() -> anyhow::Result<()> {
+    let list = Command::new("rustup").args(["toolchain", "list"]).output().context("running rustup")?;
+    if String::from_utf8_lossy(&list.stdout).lines().any(|l| l.split_whitespace().next() == Some("debian")) {
+        return Ok(());
+    }
+    eprintln!("setup: linking Debian's Rust (/usr) as the rustup toolchain `debian`");
+    sh("rustup toolchain link", &["rustup", "toolchain", "link", "debian", "/usr"])
+}
+
+fn install_bpf_linker() -> anyhow::Result<()> {
+    let current = Command::new("bpf-linker").arg("--version").env("PATH", path_with_cargo_bin()).output();
+    if current.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION)) {
+        return Ok(());
+    }
+    eprintln!("setup: building bpf-linker {BPF_LINKER_VERSION} against LLVM 22 (about a minute)");
+    let status = Command::new("cargo")
+        .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION, "--locked"])
+        .args(["--no-default-features", "--features", "llvm-22"])
+        .env("PATH", format!("/usr/lib/llvm-22/bin:{}", path_with_cargo_bin()))
+        .status()
+        .context("running cargo install bpf-linker")?;
+    if !status.success() {
+        bail!("cargo install bpf-linker failed ({status})");
+    }
+    Ok(())
+}
+
+/// auditd daemonizes by itself; no systemd needed. Waits until the kernel has registered it.
+fn start_auditd() -> anyhow::Result<()> {
+    if auditd_registered() {
+        return Ok(());
+    }
+    eprintln!("setup: starting auditd");
+    sh("auditd", &["auditd"])?;
+    for _ in 0..50 {
+        if auditd_registered() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("auditd started but the kernel has not registered it after 5 s (see `auditctl -s`)")
+}
+
+fn auditd_registered() -> bool {
+    Command::new("auditctl").arg("-s").output().is_ok_and(|o| {
+        String::from_utf8_lossy(&o.stdout).lines().any(|l| l.strip_prefix("pid ").is_some_and(|pid| pid.trim() != "0"))
+    })
+}
+
+fn sh(what: &str, argv: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new(argv[0])
+        .args(&argv[1..])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .with_context(|| format!("running {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+/// PATH with ~/.cargo/bin first, where `cargo install` puts bpf-linker.
+pub fn path_with_cargo_bin() -> String {
+    let home = std::env::var("CARGO_HOME")
+        .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_else(|_| "/root".into())));
+    format!("{home}/bin:{}", std::env::var("PATH").unwrap_or_default())
+}
