@@ -3,8 +3,9 @@
 //! It snapshots the status and the loaded rules first and restores exactly that on drop, on error and on
 //! SIGINT/SIGTERM/SIGHUP (a watcher thread restores, then exits with 128+signal). Kernel audit state is
 //! global to the machine, so guards also take an exclusive lock file: two guards, in one process or in
-//! two, never change state at the same time. `-e 2` (lock rules until reboot) and `-f 2` (panic on
-//! failure) are refused unless the guard is told it runs in a disposable VM.
+//! two, never change state at the same time. What cannot be restored is refused unless the guard is told
+//! it runs in a disposable VM: `-e 2` and `--loginuid-immutable` (locked until reboot) and `-f 2` (panic
+//! on failure).
 
 use std::{
     fs::File,
@@ -203,7 +204,7 @@ impl StateGuard {
     /// file they name lock the kernel or set panic mode.
     pub fn run_auditctl(&mut self, args: &[&str]) -> Result<String, GuardError> {
         if let Some(what) = forbidden_in_args(args)? {
-            self.allow(&what, "it cannot be undone without a reboot, or panics the kernel")?;
+            self.allow(&what, "it cannot be undone without a reboot, or it panics the kernel")?;
         }
         let command = format!("auditctl {}", args.join(" "));
         self.change(|_| {
@@ -332,8 +333,11 @@ fn spawn_signal_watcher() {
         .expect("spawning the signal watcher thread");
 }
 
-/// `-e 2` / `-f 2` in auditctl arguments, or in a rules file given with `-R`.
+/// `-e 2`, `-f 2` or `--loginuid-immutable` in auditctl arguments, or in a rules file given with `-R`.
 fn forbidden_in_args(args: &[&str]) -> Result<Option<String>, GuardError> {
+    if args.contains(&"--loginuid-immutable") {
+        return Ok(Some("auditctl --loginuid-immutable".into()));
+    }
     for pair in args.windows(2) {
         match pair {
             ["-e", "2"] => return Ok(Some("auditctl -e 2".into())),
@@ -353,13 +357,15 @@ fn forbidden_in_args(args: &[&str]) -> Result<Option<String>, GuardError> {
     Ok(None)
 }
 
-/// The first line of a rules file that sets `-e 2` or `-f 2`, as (1-based line, the option).
+/// The first line of a rules file that cannot be undone (`-e 2`, `-f 2`, `--loginuid-immutable`), as
+/// (1-based line, the option).
 pub fn forbidden_in_rules_text(text: &str) -> Option<(usize, &'static str)> {
     text.lines().enumerate().find_map(|(i, line)| {
         let words: Vec<&str> = line.split('#').next()?.split_whitespace().collect();
         match words.as_slice() {
             ["-e", "2", ..] => Some((i + 1, "-e 2")),
             ["-f", "2", ..] => Some((i + 1, "-f 2")),
+            ["--loginuid-immutable", ..] => Some((i + 1, "--loginuid-immutable")),
             _ => None,
         }
     })
@@ -374,12 +380,14 @@ mod tests {
         assert_eq!(forbidden_in_rules_text("-D\n-b 8192\n# -e 2\n-e 1\n"), None);
         assert_eq!(forbidden_in_rules_text("-D\n-w /etc/passwd -p wa\n-e 2\n"), Some((3, "-e 2")));
         assert_eq!(forbidden_in_rules_text("  -f 2  # panic\n"), Some((1, "-f 2")));
+        assert_eq!(forbidden_in_rules_text("## 11-loginuid\n--loginuid-immutable\n"), Some((2, "--loginuid-immutable")));
     }
 
     #[test]
     fn auditctl_arguments_that_lock_are_found() {
         assert!(forbidden_in_args(&["-e", "2"]).unwrap().is_some());
         assert!(forbidden_in_args(&["-b", "2"]).unwrap().is_none());
+        assert!(forbidden_in_args(&["--loginuid-immutable"]).unwrap().is_some());
         assert!(forbidden_in_args(&["-R", "/nonexistent/rules"]).is_err());
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::{
     auditd_conf::{self, AuditdConf},
+    finding::{Finding, Severity},
     capability::{self, Capabilities},
     netlink::{AuditSocket, AuditStatus, NetlinkError},
     tamper::{self, Attachment},
@@ -47,22 +48,6 @@ pub struct TamperCheck {
     /// Why the scan could not run; then `attachments` proves nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// Something the operator must know; `status` reports, it does not judge coverage.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Finding {
-    pub id: &'static str,
-    pub severity: Severity,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Medium,
-    High,
 }
 
 pub fn enabled_state(enabled: u32) -> &'static str {
@@ -128,7 +113,7 @@ fn auditd_of(kernel: &AuditStatus, conf_path: &Path) -> Auditd {
 
 fn findings(kernel: &AuditStatus, auditd: &Auditd, tampering: &TamperCheck) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut add = |id, severity, message: String| out.push(Finding { id, severity, message });
+    let mut add = |id, severity, message: String| out.push(Finding::new(id, severity, message));
     if kernel.enabled == 0 {
         add("audit_disabled", Severity::High, "kernel audit is off (enabled 0): nothing is recorded".into());
     }

@@ -5,12 +5,15 @@
 //! sensors, [`tamper`] looks for others' BPF programs on the audit path, [`host_status`] puts it together.
 
 pub mod auditd_conf;
+pub mod auditlog;
 pub mod capability;
 pub mod ebpf;
+pub mod finding;
 pub mod guard;
 pub mod host_status;
 pub mod kallsyms;
 pub mod netlink;
+pub mod rules;
 pub mod sensor;
 pub mod syscalls;
 pub mod tamper;

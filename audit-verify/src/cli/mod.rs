@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. Results go to stdout (tables or JSON), diagnostics to stderr.
 
 mod count_syscalls;
+mod rules;
 mod status;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -40,6 +41,17 @@ enum Command {
         json: bool,
         #[arg(long, default_value = audit_verify::auditd_conf::DEFAULT_PATH)]
         auditd_conf: PathBuf,
+    },
+    /// Compares the rules files with the rules loaded in the kernel, and finds mistakes in the files.
+    Rules {
+        /// A rules directory, read as augenrules reads it.
+        #[arg(long, default_value = "/etc/audit/rules.d", conflicts_with = "rules_file")]
+        rules_dir: PathBuf,
+        /// One rules file, read as `auditctl -R` reads it (e.g. /etc/audit/audit.rules).
+        #[arg(long)]
+        rules_file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
     /// Counts, in the kernel, the syscalls of a command (from its execve on) or of running processes.
     CountSyscalls {
@@ -81,6 +93,7 @@ impl Outcome {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Status { json, auditd_conf } => status::run(&auditd_conf, json),
+        Command::Rules { rules_dir, rules_file, json } => rules::run(&rules_dir, rules_file.as_deref(), json),
         Command::CountSyscalls { pids, duration, json, command } => {
             count_syscalls::run(&pids, duration, json, &command)
         }

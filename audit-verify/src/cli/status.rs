@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use audit_verify::host_status::{self, HostStatus, Severity};
+use audit_verify::{
+    finding::Severity,
+    host_status::{self, HostStatus},
+};
 
 use super::Outcome;
 

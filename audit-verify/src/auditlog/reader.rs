@@ -1,0 +1,196 @@
+//! Reads finished audit.log files, oldest first, into records and events.
+
+use std::{
+    collections::VecDeque,
+    fs::{self, File},
+    io::Read,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use super::{
+    AuditLogError,
+    event::{Event, EventAssembler, Window},
+    record::{Location, Record},
+    split::{Item, LineSplitter},
+    warnings::{Warning, WarningKind, Warnings},
+};
+
+/// auditd's rotation set for `path`: `path.N`, …, `path.1`, `path`, oldest first (auditd renames
+/// `audit.log` to `audit.log.1` and shifts the others up). Files that do not exist are left out.
+pub fn rotated_files(path: &Path) -> Result<Vec<PathBuf>, AuditLogError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| AuditLogError::NotAFile { path: path.to_owned() })?;
+    let prefix = format!("{}.", name.to_string_lossy());
+    let entries = fs::read_dir(dir).map_err(|source| AuditLogError::ListDir { path: dir.to_owned(), source })?;
+    let mut rotated = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| AuditLogError::ListDir { path: dir.to_owned(), source })?;
+        let file_name = entry.file_name();
+        let Some(suffix) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        // Only auditd's numbering: `audit.log.1`, not `audit.log.gz` or `audit.log.1.bak`.
+        if let Ok(n) = suffix.parse::<u32>()
+            && suffix.bytes().all(|b| b.is_ascii_digit())
+        {
+            rotated.push((n, entry.path()));
+        }
+    }
+    rotated.sort_unstable_by_key(|(n, _)| std::cmp::Reverse(*n));
+    let mut files: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
+    if path.exists() {
+        files.push(path.to_owned());
+    }
+    Ok(files)
+}
+
+struct Source {
+    path: Arc<Path>,
+    lines: LineSplitter<Box<dyn Read + Send>>,
+}
+
+/// Records from a list of finished files, in order. Lines that are not records become [`Warnings`].
+pub struct LogReader {
+    pending: VecDeque<PathBuf>,
+    current: Option<Source>,
+    warnings: Warnings,
+}
+
+impl LogReader {
+    /// One file.
+    pub fn open(path: impl Into<PathBuf>) -> Self {
+        Self::from_files([path.into()])
+    }
+
+    /// `path` and its rotated predecessors, oldest first (see [`rotated_files`]).
+    pub fn open_rotated(path: &Path) -> Result<Self, AuditLogError> {
+        Ok(Self::from_files(rotated_files(path)?))
+    }
+
+    /// These files, in this order. Each is opened when the previous one is done.
+    pub fn from_files(files: impl IntoIterator<Item = PathBuf>) -> Self {
+        Self { pending: files.into_iter().collect(), current: None, warnings: Warnings::default() }
+    }
+
+    /// Any byte source; `name` is what locations and warnings call it.
+    pub fn from_reader(name: &Path, reader: impl Read + Send + 'static) -> Self {
+        let source = Source { path: Arc::from(name), lines: LineSplitter::new(Box::new(reader), 0, 0) };
+        Self { pending: VecDeque::new(), current: Some(source), warnings: Warnings::default() }
+    }
+
+    pub fn warnings(&self) -> &Warnings {
+        &self.warnings
+    }
+
+    /// The next record, `Ok(None)` after the last file. After an error, the next call goes on with the
+    /// next file.
+    pub fn next_record(&mut self) -> Result<Option<Record>, AuditLogError> {
+        loop {
+            let Some(source) = &mut self.current else {
+                let Some(path) = self.pending.pop_front() else { return Ok(None) };
+                let file = File::open(&path).map_err(|source| AuditLogError::Open { path: path.clone(), source })?;
+                self.current = Some(Source { path: Arc::from(path), lines: LineSplitter::new(Box::new(file), 0, 0) });
+                continue;
+            };
+            let item = source.lines.next_item();
+            match item {
+                Ok(Some(item)) => {
+                    if let Some(record) = to_record(item, &source.path, &mut self.warnings) {
+                        return Ok(Some(record));
+                    }
+                }
+                Ok(None) => {
+                    // A finished file that ends without a newline was cut in the middle of a write.
+                    if let Some((line, offset, len)) = source.lines.take_partial() {
+                        let file = source.path.clone();
+                        self.warnings.push(Warning { file, line, offset, kind: WarningKind::Unterminated { len } });
+                    }
+                    self.current = None;
+                }
+                Err(source_err) => {
+                    let path = source.path.to_path_buf();
+                    self.current = None;
+                    return Err(AuditLogError::Read { path, source: source_err });
+                }
+            }
+        }
+    }
+
+    /// Assembles the records into events with the default window.
+    pub fn events(self) -> Events {
+        self.events_with(Window::default())
+    }
+
+    pub fn events_with(self, window: Window) -> Events {
+        Events { reader: self, assembler: EventAssembler::new(window), done: false }
+    }
+}
+
+impl Iterator for LogReader {
+    type Item = Result<Record, AuditLogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_record().transpose()
+    }
+}
+
+/// Turns a line into a record, or into a warning.
+pub(super) fn to_record(item: Item<'_>, file: &Arc<Path>, warnings: &mut Warnings) -> Option<Record> {
+    match item {
+        Item::Line { bytes, line, offset } => {
+            match Record::parse(bytes, Location { file: file.clone(), line, offset }) {
+                Ok(record) => Some(record),
+                Err(e) => {
+                    warnings.push(Warning { file: file.clone(), line, offset, kind: WarningKind::Malformed(e) });
+                    None
+                }
+            }
+        }
+        Item::TooLong { line, offset, len } => {
+            warnings.push(Warning { file: file.clone(), line, offset, kind: WarningKind::TooLong { len } });
+            None
+        }
+    }
+}
+
+/// Events from a [`LogReader`], each complete; open events are flushed when the input ends.
+pub struct Events {
+    reader: LogReader,
+    assembler: EventAssembler,
+    done: bool,
+}
+
+impl Events {
+    pub fn warnings(&self) -> &Warnings {
+        self.reader.warnings()
+    }
+}
+
+impl Iterator for Events {
+    type Item = Result<Event, AuditLogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(event) = self.assembler.pop() {
+                return Some(Ok(event));
+            }
+            if self.done {
+                return None;
+            }
+            match self.reader.next_record() {
+                Ok(Some(record)) => self.assembler.push(record),
+                Ok(None) => {
+                    self.assembler.flush();
+                    self.done = true;
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "reader_tests.rs"]
+mod tests;

@@ -1,0 +1,70 @@
+//! A record: one parsed line that owns its text, with where it came from.
+
+use std::{path::Path, sync::Arc};
+
+use super::{
+    line::{EventId, Field, Fields, Header, LineError, ParsedLine, parse_line},
+    record_type::RecordType,
+};
+
+/// Where a line is: the file, its 1-based line number and the byte offset of its first byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: Arc<Path>,
+    pub line: u64,
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Record {
+    text: Box<str>,
+    header: Header,
+    pub location: Location,
+}
+
+impl Record {
+    /// Parses `bytes` (one line, without its newline) and keeps a copy of it.
+    pub fn parse(bytes: &[u8], location: Location) -> Result<Self, LineError> {
+        let ParsedLine { text, header } = parse_line(bytes)?;
+        Ok(Self { text: text.into(), header, location })
+    }
+
+    /// The `node=` prefix auditd adds with `name_format`, if any.
+    pub fn node(&self) -> Option<&str> {
+        self.header.node.clone().map(|r| &self.text[r])
+    }
+
+    pub fn kind(&self) -> &RecordType {
+        &self.header.kind
+    }
+
+    pub fn id(&self) -> EventId {
+        self.header.id
+    }
+
+    /// The whole line as written, without the newline.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The raw fields, as the kernel or the sending program wrote them.
+    pub fn body(&self) -> &str {
+        &self.text[self.header.body.clone()]
+    }
+
+    /// The interpreted fields auditd appends with `log_format = ENRICHED`.
+    pub fn enriched(&self) -> Option<&str> {
+        self.header.enriched.clone().map(|r| &self.text[r])
+    }
+
+    /// Every field, split on demand: raw ones first, then ENRICHED ones.
+    pub fn fields(&self) -> Fields<'_> {
+        let Self { text, header, location: _ } = self;
+        Fields::new(&text[header.body.clone()], header.enriched.clone().map(|r| &text[r]))
+    }
+
+    /// The first raw field named `key`, else the first ENRICHED one.
+    pub fn field(&self, key: &str) -> Option<Field<'_>> {
+        self.fields().find(|f| f.key == key)
+    }
+}

@@ -1,0 +1,41 @@
+//! What every check reports: a stable id, a severity, where it shows, and what it means.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    /// Stable, snake_case: what CI pipelines match on.
+    pub id: &'static str,
+    pub severity: Severity,
+    /// `file:line`, or the live value that shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// The rule concerned, as `auditctl -l` prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(id: &'static str, severity: Severity, message: impl Into<String>) -> Self {
+        Self { id, severity, location: None, rule: None, message: message.into() }
+    }
+
+    pub fn at(mut self, location: impl ToString) -> Self {
+        self.location = Some(location.to_string());
+        self
+    }
+
+    pub fn rule(mut self, rule: impl ToString) -> Self {
+        self.rule = Some(rule.to_string());
+        self
+    }
+}

@@ -1,0 +1,148 @@
+//! The rules an operator meant to load: a rules directory read as augenrules reads it, or one rules file
+//! read as `auditctl -R` reads it.
+//!
+//! augenrules concatenates `rules.d/*.rules` in `ls -1v` order, drops comments and blank lines, and moves
+//! the last bare `-D` to the top, then the last `-b`, the last `-f`, and the last `-e` to the very end.
+
+use std::{
+    cmp::Ordering,
+    fs, io,
+    path::{Path, PathBuf},
+};
+
+use thiserror::Error;
+
+use super::parse::{self, Command, Line, ParseError};
+
+#[derive(Debug, Error)]
+pub enum SourceError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0}: no *.rules files")]
+    Empty(PathBuf),
+}
+
+/// The lines to load, in load order, with what could not be parsed.
+#[derive(Debug, Default)]
+pub struct RuleSource {
+    pub files: Vec<PathBuf>,
+    pub lines: Vec<Line>,
+    pub errors: Vec<ParseError>,
+    /// For a directory: lines augenrules moves, kept where they were written (for "-e 2 not last").
+    pub as_written: Vec<Line>,
+}
+
+/// One file, loaded as `auditctl -R FILE` loads it: in order, nothing moved.
+pub fn from_file(path: &Path) -> Result<RuleSource, SourceError> {
+    let text = read(path)?;
+    let (lines, errors) = parse::parse_file(path, &text);
+    Ok(RuleSource { files: vec![path.to_owned()], as_written: lines.clone(), lines, errors })
+}
+
+/// A rules directory, as augenrules builds audit.rules from it.
+pub fn from_dir(dir: &Path) -> Result<RuleSource, SourceError> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|source| SourceError::Read { path: dir.to_owned(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "rules"))
+        .collect();
+    if files.is_empty() {
+        return Err(SourceError::Empty(dir.to_owned()));
+    }
+    files.sort_by(|a, b| version_cmp(&file_name(a), &file_name(b)));
+    let mut source = RuleSource { files: files.clone(), ..Default::default() };
+    for file in &files {
+        let (lines, errors) = parse::parse_file(file, &read(file)?);
+        source.as_written.extend(lines);
+        source.errors.extend(errors);
+    }
+    source.lines = augenrules_order(&source.as_written);
+    Ok(source)
+}
+
+fn read(path: &Path) -> Result<String, SourceError> {
+    let bytes = fs::read(path).map_err(|source| SourceError::Read { path: path.to_owned(), source })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// augenrules' awk: the last bare `-D` first, then the last `-b` and `-f`, the rest in order, the last
+/// `-e` at the end. (`--backlog_wait_time` and `-D -k` stay where they are, as in augenrules.)
+fn augenrules_order(lines: &[Line]) -> Vec<Line> {
+    let last = |pred: &dyn Fn(&Command) -> bool| lines.iter().rev().find(|l| pred(&l.command)).cloned();
+    let setting = |name: &'static str| move |c: &Command| matches!(c, Command::Set { setting, .. } if *setting == name);
+    let bare_d = |c: &Command| matches!(c, Command::DeleteAll { key: None });
+    let moved = |c: &Command| bare_d(c) || setting("backlog_limit")(c) || setting("failure")(c) || setting("enabled")(c);
+    let mut out: Vec<Line> = [last(&bare_d), last(&setting("backlog_limit")), last(&setting("failure"))]
+        .into_iter()
+        .flatten()
+        .collect();
+    out.extend(lines.iter().filter(|l| !moved(&l.command)).cloned());
+    out.extend(last(&setting("enabled")));
+    out
+}
+
+/// `ls -v` (GNU version sort), for the file names augenrules sees: digit runs compare as numbers.
+fn version_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let run = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (run(a), run(b));
+                let trim = |s: &[u8]| s.iter().skip_while(|c| **c == b'0').count();
+                let (da, db) = (&a[..na], &b[..nb]);
+                let ord = trim(da).cmp(&trim(db)).then_with(|| da[na - trim(da)..].cmp(&db[nb - trim(db)..]));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[na..];
+                b = &b[nb..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_order_like_ls_v() {
+        let mut names = vec!["10-base.rules", "9-early.rules", "99-finalize.rules", "30-stig.rules", "100-late.rules"];
+        names.sort_by(|a, b| version_cmp(a, b));
+        assert_eq!(names, ["9-early.rules", "10-base.rules", "30-stig.rules", "99-finalize.rules", "100-late.rules"]);
+    }
+
+    #[test]
+    fn moves_d_b_f_and_e_as_augenrules_does() {
+        let dir = std::env::temp_dir().join(format!("av-augen-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("10-a.rules"), "-b 100\n-w /etc/hosts -p wa\n-e 2\n-D\n").unwrap();
+        fs::write(dir.join("20-b.rules"), "-b 8192\n-f 1\n-a always,exit -S execve\n").unwrap();
+        fs::write(dir.join("README"), "not a rules file\n").unwrap();
+        let source = from_dir(&dir).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        let order: Vec<String> = source.lines.iter().map(|l| l.text.clone()).collect();
+        assert_eq!(order, ["-D", "-b 8192", "-f 1", "-w /etc/hosts -p wa", "-a always,exit -S execve", "-e 2"]);
+        assert_eq!(source.files.len(), 2);
+        assert_eq!(source.lines[3].location.line, 2);
+    }
+}

@@ -1,0 +1,405 @@
+//! Files against kernel: what the rules files would load, simulated with the kernel's semantics, compared
+//! with what the kernel holds, plus the mistakes visible in the files alone.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{
+    Action, Field, FilterList, Location, Op, Rule, Value,
+    augenrules::RuleSource,
+    fields::id,
+    parse::{Command, Line},
+};
+use crate::finding::{Finding, Severity};
+
+/// The outcome of `audit-verify rules`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RulesReport {
+    pub sources: Vec<String>,
+    /// Rules the files would leave loaded.
+    pub expected: usize,
+    pub loaded: usize,
+    /// Rules in both.
+    pub matched: usize,
+    pub findings: Vec<Finding>,
+}
+
+/// A rule the files load, with where it was written.
+#[derive(Debug, Clone)]
+struct Expected {
+    rule: Rule,
+    canonical: Rule,
+    location: Location,
+    /// Written after the line at which a real load would have stopped.
+    after_stop: bool,
+}
+
+/// Compares the files (`source`) with the kernel's rules (`loaded`, in kernel order).
+pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
+    let mut findings = Vec::new();
+    for e in &source.errors {
+        findings.push(Finding::new("syntax_error", Severity::High, e.message.clone()).at(&e.location));
+    }
+    let (expected, stop) = simulate_load(source, &mut findings);
+    settings_findings(source, &mut findings);
+
+    // Pair each loaded rule with an expected one (first unused equal rule on the same list).
+    let loaded_canonical: Vec<Rule> = loaded.iter().map(Rule::canonical).collect();
+    let mut used = vec![false; loaded.len()];
+    let mut pairs = Vec::new(); // (expected index, loaded index)
+    for (ei, e) in expected.iter().enumerate() {
+        match (0..loaded.len()).find(|li| !used[*li] && loaded_canonical[*li] == e.canonical) {
+            Some(li) => {
+                used[li] = true;
+                pairs.push((ei, li));
+            }
+            None => {
+                let why = match (&stop, e.after_stop) {
+                    (Some(at), true) => format!("the load stops at {at}, before this rule"),
+                    _ => "the kernel refused it, or it was deleted after loading".into(),
+                };
+                findings.push(
+                    Finding::new("not_loaded", Severity::High, format!("in the files but not loaded: {why}"))
+                        .at(&e.location)
+                        .rule(&e.rule),
+                );
+            }
+        }
+    }
+    for (li, rule) in loaded.iter().enumerate().filter(|(li, _)| !used[*li]) {
+        findings.push(
+            Finding::new("loaded_not_in_files", Severity::Medium, "loaded in the kernel but in no rules file")
+                .at(format!("kernel {} list, position {}", rule.list.name(), position_in_list(loaded, li)))
+                .rule(rule),
+        );
+    }
+    order_findings(&expected, loaded, &pairs, &mut findings);
+    shadow_findings(&expected, &mut findings);
+
+    RulesReport {
+        sources: source.files.iter().map(|f| f.display().to_string()).collect(),
+        expected: expected.len(),
+        loaded: loaded.len(),
+        matched: pairs.len(),
+        findings,
+    }
+}
+
+fn position_in_list(rules: &[Rule], index: usize) -> usize {
+    rules[..index].iter().filter(|r| r.list == rules[index].list).count() + 1
+}
+
+/// Replays the lines as `auditctl -R` applies them: `-D` empties the lists, `-a` appends, `-A` prepends,
+/// `-d`/`-W` delete, an exact duplicate is refused (EEXIST). The first error stops the load unless `-c`
+/// or `-i` came before it. Returns the rules in kernel order and the stop point.
+fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expected>, Option<Location>) {
+    let mut lists: BTreeMap<FilterList, Vec<Expected>> = BTreeMap::new();
+    let mut stop: Option<Location> = None;
+    let mut keep_going = false;
+    let mut errors = source.errors.iter().map(|e| &e.location).collect::<Vec<_>>();
+    errors.sort_by_key(|l| order_key(source, l));
+    let mut errors = errors.into_iter().peekable();
+
+    for line in &source.lines {
+        // A syntax error written before this line is where a real load would have stopped.
+        while let Some(at) = errors.next_if(|at| order_key(source, at) < order_key(source, &line.location)) {
+            if !keep_going && stop.is_none() {
+                stop = Some(at.clone());
+            }
+        }
+        let after_stop = stop.is_some();
+        match &line.command {
+            Command::IgnoreErrors | Command::ContinueOnError => keep_going = true,
+            Command::DeleteAll { key: None } => lists.clear(),
+            Command::DeleteAll { key: Some(key) } => {
+                lists.values_mut().for_each(|l| l.retain(|e| e.rule.key() != Some(key.as_str())))
+            }
+            Command::Add { rule, prepend } => {
+                let canonical = rule.canonical();
+                let list = lists.entry(rule.list).or_default();
+                if let Some(first) = list.iter().find(|e| e.canonical == canonical) {
+                    findings.push(
+                        Finding::new(
+                            "duplicate",
+                            Severity::Medium,
+                            format!("the same rule as {}: the kernel refuses it (EEXIST), a load error", first.location),
+                        )
+                        .at(&line.location)
+                        .rule(rule),
+                    );
+                    if !keep_going && stop.is_none() {
+                        stop = Some(line.location.clone());
+                    }
+                    continue;
+                }
+                let entry = Expected { rule: rule.clone(), canonical, location: line.location.clone(), after_stop };
+                if *prepend { list.insert(0, entry) } else { list.push(entry) }
+            }
+            Command::Delete { rule } => {
+                let canonical = rule.canonical();
+                if let Some(list) = lists.get_mut(&rule.list) {
+                    list.retain(|e| e.canonical != canonical);
+                }
+            }
+            Command::Set { .. } => {}
+        }
+    }
+    (lists.into_values().flatten().collect(), stop)
+}
+
+/// Position of a location in load order: the file's place in the source, then the line.
+fn order_key(source: &RuleSource, location: &Location) -> (usize, usize) {
+    let file = source.files.iter().position(|f| **f == *location.file).unwrap_or(usize::MAX);
+    (file, location.line)
+}
+
+fn settings_findings(source: &RuleSource, findings: &mut Vec<Finding>) {
+    let is_enable = |l: &&Line| matches!(l.command, Command::Set { setting: "enabled", .. });
+    match source.lines.iter().filter(is_enable).last() {
+        Some(Line { command: Command::Set { value: 2, .. }, location, .. }) => {
+            if let Some(after) = source.lines.last().filter(|last| last.location != *location) {
+                findings.push(
+                    Finding::new(
+                        "immutable_not_last",
+                        Severity::High,
+                        format!("-e 2 locks the rules before {} is loaded: every line after it fails", after.location),
+                    )
+                    .at(location),
+                );
+            }
+        }
+        Some(line) => findings.push(
+            Finding::new("immutable_missing", Severity::Medium, "the last -e is not 2: the rules stay mutable")
+                .at(&line.location),
+        ),
+        None => findings.push(Finding::new(
+            "immutable_missing",
+            Severity::Medium,
+            "no -e 2: the loaded rules stay mutable, anyone with CAP_AUDIT_CONTROL can remove them",
+        )),
+    }
+    for line in &source.lines {
+        if matches!(line.command, Command::IgnoreErrors | Command::ContinueOnError) {
+            findings.push(
+                Finding::new(
+                    "errors_hidden",
+                    Severity::Medium,
+                    format!("`{}` keeps loading past rules the kernel refuses, so a broken rule goes unnoticed", line.text),
+                )
+                .at(&line.location),
+            );
+        }
+    }
+}
+
+/// Rules present on both sides but in another relative order. An exit-list rule's position decides which
+/// rule's key an event gets (first match wins), and a `never` rule moved ahead hides what follows it.
+fn order_findings(expected: &[Expected], loaded: &[Rule], pairs: &[(usize, usize)], findings: &mut Vec<Finding>) {
+    for (i, &(ea, la)) in pairs.iter().enumerate() {
+        let swapped_with = pairs[i + 1..].iter().find(|&&(eb, lb)| {
+            let (a, b) = (&expected[ea].rule, &expected[eb].rule);
+            a.list == b.list && (ea < eb) != (la < lb)
+        });
+        if let Some(&(eb, _)) = swapped_with {
+            let (a, b) = (&expected[ea], &expected[eb]);
+            let changes_meaning = overlap(&a.rule, &b.rule) && (a.rule.action != b.rule.action || a.rule.key() != b.rule.key());
+            let (severity, effect) = if changes_meaning {
+                (Severity::High, "they match the same events, so which one applies has changed")
+            } else {
+                (Severity::Info, "they match different events, so the meaning is unchanged")
+            };
+            findings.push(
+                Finding::new(
+                    "order_changed",
+                    severity,
+                    format!("loaded in the opposite order to {} ({}); {effect}", b.location, loaded[pairs[i].1].list.name()),
+                )
+                .at(&a.location)
+                .rule(&a.rule),
+            );
+        }
+    }
+}
+
+/// Lists where the first matching rule decides (exclude and user lists filter records, not events).
+fn first_match_list(list: FilterList) -> bool {
+    matches!(list, FilterList::Exit | FilterList::Task | FilterList::IoUring)
+}
+
+fn shadow_findings(expected: &[Expected], findings: &mut Vec<Finding>) {
+    for (j, later) in expected.iter().enumerate() {
+        let shadow = expected[..j].iter().find(|earlier| {
+            earlier.rule.action == Action::Never
+                && earlier.rule.list == later.rule.list
+                && first_match_list(later.rule.list)
+                && covers(&earlier.rule, &later.rule)
+        });
+        if let Some(never) = shadow {
+            findings.push(
+                Finding::new(
+                    "shadowed",
+                    Severity::High,
+                    format!("can never fire: the never rule at {} matches every event this rule matches", never.location),
+                )
+                .at(&later.location)
+                .rule(&later.rule),
+            );
+        }
+    }
+}
+
+/// Whether `general` matches every event `specific` matches: its syscalls include the other's and each
+/// of its conditions follows from the other's conditions.
+pub fn covers(general: &Rule, specific: &Rule) -> bool {
+    let syscalls_included = !general.uses_mask()
+        || general.mask.iter().zip(&specific.mask).all(|(g, s)| g & s == *s)
+        || general.all_syscalls();
+    syscalls_included
+        && general.fields.iter().filter(|f| f.id != id::FILTERKEY).all(|cond| specific.fields.iter().any(|f| implies(f, cond)))
+}
+
+/// Whether two rules can match one event: they share a syscall and no pair of their conditions on the
+/// same field contradicts (only exact contradictions are recognised; anything else counts as overlap).
+fn overlap(a: &Rule, b: &Rule) -> bool {
+    let share_syscall = !a.uses_mask() || a.mask.iter().zip(&b.mask).any(|(x, y)| x & y != 0);
+    let contradict = |x: &Field, y: &Field| {
+        x.id == y.id && x.id != id::FILTERKEY && x.op == Op::Eq && y.op == Op::Eq && x.value != y.value
+    };
+    share_syscall && !a.fields.iter().any(|x| b.fields.iter().any(|y| contradict(x, y)))
+}
+
+/// Whether condition `have` guarantees condition `want` (same field).
+fn implies(have: &Field, want: &Field) -> bool {
+    if have.id != want.id {
+        return false;
+    }
+    if have == want {
+        return true;
+    }
+    let (Value::Num(a), Value::Num(b)) = (&have.value, &want.value) else { return false };
+    let (a, b) = (u64::from(*a), u64::from(*b));
+    match (have.op, want.op) {
+        (Op::Eq, Op::Ne) => a != b,
+        (Op::Eq, Op::Ge) | (Op::Ge, Op::Ge) => a >= b,
+        (Op::Eq, Op::Gt) | (Op::Ge, Op::Gt) | (Op::Ge, Op::Ne) => a > b,
+        (Op::Eq, Op::Le) | (Op::Le, Op::Le) => a <= b,
+        (Op::Eq, Op::Lt) | (Op::Le, Op::Lt) | (Op::Le, Op::Ne) => a < b,
+        (Op::Gt, Op::Gt) | (Op::Gt, Op::Ne) => a >= b,
+        (Op::Gt, Op::Ge) => a + 1 >= b,
+        (Op::Lt, Op::Lt) | (Op::Lt, Op::Ne) => a <= b,
+        (Op::Lt, Op::Le) => a <= b + 1,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::rules::{augenrules, parse};
+
+    fn rule(line: &str) -> Rule {
+        match parse::parse_line(line).unwrap() {
+            Command::Add { rule, .. } => rule,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn source(text: &str) -> RuleSource {
+        let (lines, errors) = parse::parse_file(Path::new("/r/audit.rules"), text);
+        RuleSource { files: vec!["/r/audit.rules".into()], as_written: lines.clone(), lines, errors }
+    }
+
+    fn ids(report: &RulesReport) -> Vec<(&'static str, Option<String>)> {
+        report.findings.iter().map(|f| (f.id, f.location.clone())).collect()
+    }
+
+    #[test]
+    fn implication_of_numeric_conditions() {
+        let c = |s: &str| rule(&format!("-a always,exit -S execve -F {s}")).fields[0].clone();
+        assert!(implies(&c("auid>=1000"), &c("auid>=500")));
+        assert!(!implies(&c("auid>=500"), &c("auid>=1000")));
+        assert!(implies(&c("auid=1000"), &c("auid!=unset")));
+        assert!(implies(&c("uid=0"), &c("uid<1")));
+        assert!(!implies(&c("uid=0"), &c("euid=0")));
+    }
+
+    #[test]
+    fn never_rules_shadow_what_they_cover() {
+        let never = rule("-a never,exit -F arch=b64 -S all -F auid=4294967295");
+        assert!(covers(&never, &rule("-a always,exit -F arch=b64 -S execve -F auid=unset -k x")));
+        assert!(!covers(&never, &rule("-a always,exit -F arch=b64 -S execve -F auid>=1000")));
+        assert!(!covers(&never, &rule("-a always,exit -F arch=b32 -S execve -F auid=unset")));
+        let narrow = rule("-a never,exit -F arch=b64 -S openat");
+        assert!(!covers(&narrow, &rule("-a always,exit -F arch=b64 -S openat,open")));
+    }
+
+    #[test]
+    fn an_empty_kernel_misses_every_rule_and_says_why() {
+        let s = source("-D\n-w /etc/passwd -p wa -k identity\n-a always,exit -F arch=b64 -S bogus\n-a always,exit -F arch=b64 -S execve\n-e 2\n");
+        let report = compare(&s, &[]);
+        assert_eq!(report.expected, 2);
+        let not_loaded: Vec<_> = report.findings.iter().filter(|f| f.id == "not_loaded").collect();
+        assert_eq!(not_loaded.len(), 2);
+        assert!(not_loaded[1].message.contains("/r/audit.rules:3"), "{:?}", not_loaded[1]);
+        assert!(ids(&report).contains(&("syntax_error", Some("/r/audit.rules:3".into()))));
+    }
+
+    #[test]
+    fn identical_sides_have_no_findings_but_mutability() {
+        let text = "-D\n-b 8192\n-a always,exit -F arch=b64 -S execve -F auid>=1000 -k exec\n-w /etc/hosts -p wa\n-e 2\n";
+        let s = source(text);
+        let loaded: Vec<Rule> = s
+            .lines
+            .iter()
+            .filter_map(|l| match &l.command {
+                Command::Add { rule, .. } => Some(rule.clone()),
+                _ => None,
+            })
+            .collect();
+        let report = compare(&s, &loaded);
+        assert_eq!((report.expected, report.loaded, report.matched), (2, 2, 2));
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn extra_reordered_duplicate_shadowed_and_settings() {
+        let text = "-a always,exit -F arch=b64 -S execve -k a\n\
+                    -a always,exit -F arch=b64 -S execve -k b\n\
+                    -a always,exit -F arch=b64 -S execve -k a\n\
+                    -c\n\
+                    -a never,exit -F arch=b64 -S openat\n\
+                    -a always,exit -F arch=b64 -S openat -F auid>=1000 -k opens\n\
+                    -e 2\n\
+                    -w /etc/hosts -p wa\n";
+        let s = source(text);
+        let a = rule("-a always,exit -F arch=b64 -S execve -k a");
+        let b = rule("-a always,exit -F arch=b64 -S execve -k b");
+        let extra = rule("-a always,exit -F arch=b64 -S uname -k extra");
+        let report = compare(&s, &[b, a, extra]);
+        let found = ids(&report);
+        assert!(found.contains(&("duplicate", Some("/r/audit.rules:3".into()))), "{found:?}");
+        assert!(found.contains(&("loaded_not_in_files", Some("kernel exit list, position 3".into()))), "{found:?}");
+        assert!(found.contains(&("order_changed", Some("/r/audit.rules:1".into()))), "{found:?}");
+        assert!(found.contains(&("shadowed", Some("/r/audit.rules:6".into()))), "{found:?}");
+        assert!(found.contains(&("errors_hidden", Some("/r/audit.rules:4".into()))), "{found:?}");
+        assert!(found.contains(&("immutable_not_last", Some("/r/audit.rules:7".into()))), "{found:?}");
+        let order = report.findings.iter().find(|f| f.id == "order_changed").unwrap();
+        assert_eq!(order.severity, Severity::High, "same events, different keys");
+    }
+
+    #[test]
+    fn a_directory_under_augenrules_semantics() {
+        let dir = std::env::temp_dir().join(format!("av-diff-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("10-base.rules"), "-D\n-b 8192\n").unwrap();
+        std::fs::write(dir.join("20-x.rules"), "-a always,exit -F arch=b64 -S execve -k x\n").unwrap();
+        std::fs::write(dir.join("99-finalize.rules"), "-e 2\n").unwrap();
+        let s = augenrules::from_dir(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let report = compare(&s, &[rule("-a always,exit -F arch=b64 -S execve -k x")]);
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+}

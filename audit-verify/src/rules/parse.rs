@@ -1,0 +1,468 @@
+//! Rules-file lines, parsed as `auditctl` parses them (one line = one auditctl invocation).
+
+use std::{path::Path, sync::Arc};
+
+use serde::Serialize;
+
+use super::{
+    Action, Field, FilterList, Location, Op, Rule, Value,
+    fields::{self, id},
+};
+use crate::syscalls::{self, Abi};
+
+/// What one line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `-D` (optionally only rules with a key: `-D -k key`).
+    DeleteAll { key: Option<String> },
+    /// `-a` / `-A` / `-w`: `prepend` for `-A`.
+    Add { rule: Rule, prepend: bool },
+    /// `-d` / `-W`.
+    Delete { rule: Rule },
+    /// `-b`, `-f`, `-r`, `-e`, `--backlog_wait_time`, `--loginuid-immutable`.
+    Set { setting: &'static str, value: u32 },
+    /// `-i`: ignore errors on later lines.
+    IgnoreErrors,
+    /// `-c`: continue past errors.
+    ContinueOnError,
+}
+
+/// A syntax or vocabulary error, with its place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParseError {
+    pub location: Location,
+    pub message: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// A parsed line and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub location: Location,
+    pub text: String,
+    pub command: Command,
+}
+
+/// Parses every line of a rules file; comments and blank lines are skipped, errors are collected.
+pub fn parse_file(path: &Path, text: &str) -> (Vec<Line>, Vec<ParseError>) {
+    let file = Arc::new(path.to_owned());
+    let mut lines = Vec::new();
+    let mut errors = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let location = Location { file: file.clone(), line: i + 1 };
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        match parse_line(trimmed) {
+            Ok(command) => lines.push(Line { location, text: trimmed.to_owned(), command }),
+            Err(message) => errors.push(ParseError { location, message }),
+        }
+    }
+    (lines, errors)
+}
+
+/// Parses one non-comment line.
+pub fn parse_line(line: &str) -> Result<Command, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut args = Args { words: &words, at: 0 };
+    let mut builder = RuleBuilder::default();
+    let mut command = None;
+    let set = |setting, value: &str| -> Result<Command, String> {
+        Ok(Command::Set { setting, value: fields::number(value).map_err(|e| format!("{setting}: {e}"))? })
+    };
+    while let Some(word) = args.next() {
+        let (option, inline) = split_long(word);
+        match option {
+            "-D" => command = Some(Command::DeleteAll { key: None }),
+            "-b" => command = Some(set("backlog_limit", args.value(option, inline)?)?),
+            "-f" => {
+                let v = args.value(option, inline)?;
+                if !matches!(v, "0" | "1" | "2") {
+                    return Err(format!("-f takes 0, 1 or 2, not `{v}`"));
+                }
+                command = Some(set("failure", v)?);
+            }
+            "-r" => command = Some(set("rate_limit", args.value(option, inline)?)?),
+            "-e" => {
+                let v = args.value(option, inline)?;
+                if !matches!(v, "0" | "1" | "2") {
+                    return Err(format!("-e takes 0, 1 or 2, not `{v}`"));
+                }
+                command = Some(set("enabled", v)?);
+            }
+            "--backlog_wait_time" => command = Some(set("backlog_wait_time", args.value(option, inline)?)?),
+            "--loginuid-immutable" => command = Some(Command::Set { setting: "loginuid_immutable", value: 1 }),
+            "-i" => command = Some(Command::IgnoreErrors),
+            "-c" => command = Some(Command::ContinueOnError),
+            "-a" | "-A" | "-d" => {
+                let (list, action) = list_action(args.value(option, inline)?)?;
+                builder.start(option, Rule::new(list, action))?;
+            }
+            "-w" | "-W" => {
+                let path = args.value(option, inline)?;
+                builder.start(option, watch(path)?)?;
+            }
+            "-p" => builder.perm(args.value(option, inline)?)?,
+            "-S" => builder.syscalls(args.value(option, inline)?)?,
+            "-F" => builder.field(args.value(option, inline)?)?,
+            "-C" => builder.compare(args.value(option, inline)?)?,
+            "-k" => builder.key(args.value(option, inline)?)?,
+            "-l" | "-s" | "-m" | "-v" | "-h" | "-t" | "-q" | "--reset-lost" | "--signal" => {
+                return Err(format!("`{option}` is not a rule or setting; it does not belong in a rules file"));
+            }
+            other => return Err(format!("unknown option `{other}`")),
+        }
+    }
+    match (command, builder.finish()?) {
+        (Some(Command::DeleteAll { .. }), Some((_, rule))) if rule.fields.len() == 1 && rule.key().is_some() => {
+            Ok(Command::DeleteAll { key: rule.key().map(str::to_owned) })
+        }
+        (Some(c), None) => Ok(c),
+        (None, Some((op, rule))) => Ok(match op {
+            "-a" | "-w" => Command::Add { rule, prepend: false },
+            "-A" => Command::Add { rule, prepend: true },
+            _ => Command::Delete { rule },
+        }),
+        (Some(_), Some(_)) => Err("a line holds either a rule or a setting, not both".into()),
+        (None, None) => Err("no rule or setting on this line".into()),
+    }
+}
+
+struct Args<'a> {
+    words: &'a [&'a str],
+    at: usize,
+}
+
+impl<'a> Args<'a> {
+    fn next(&mut self) -> Option<&'a str> {
+        let w = self.words.get(self.at)?;
+        self.at += 1;
+        Some(w)
+    }
+
+    /// The option's argument: `--opt=value` inline, or the next word.
+    fn value(&mut self, option: &str, inline: Option<&'a str>) -> Result<&'a str, String> {
+        inline.or_else(|| self.next()).ok_or_else(|| format!("`{option}` needs a value"))
+    }
+}
+
+/// `--backlog_wait_time=60000` → (`--backlog_wait_time`, `60000`).
+fn split_long(word: &str) -> (&str, Option<&str>) {
+    match word.strip_prefix("--").and_then(|_| word.split_once('=')) {
+        Some((opt, value)) => (opt, Some(value)),
+        None => (word, None),
+    }
+}
+
+/// `always,exit` or `exit,always`.
+fn list_action(text: &str) -> Result<(FilterList, Action), String> {
+    let (a, b) = text.split_once(',').ok_or_else(|| format!("`{text}`: expected list,action such as always,exit"))?;
+    let list = |s: &str| match s {
+        "task" => Some(FilterList::Task),
+        "exit" => Some(FilterList::Exit),
+        "user" => Some(FilterList::User),
+        "exclude" => Some(FilterList::Exclude),
+        "filesystem" => Some(FilterList::Filesystem),
+        "io_uring" => Some(FilterList::IoUring),
+        _ => None,
+    };
+    let action = |s: &str| match s {
+        "always" => Some(Action::Always),
+        "never" => Some(Action::Never),
+        _ => None,
+    };
+    if a == "entry" || b == "entry" {
+        return Err("the entry list was removed from the kernel; use exit".into());
+    }
+    if a == "possible" || b == "possible" {
+        return Err("the possible action was removed from the kernel; use always".into());
+    }
+    match (list(a), action(b), list(b), action(a)) {
+        (Some(l), Some(act), _, _) | (_, _, Some(l), Some(act)) => Ok((l, act)),
+        _ => Err(format!("`{text}`: unknown list or action")),
+    }
+}
+
+/// `-w PATH`: an exit rule on every syscall, with the path as a watch (file) or dir (directory), as
+/// auditctl builds it: trailing slashes trimmed, the kind chosen by what the path is now, all permissions
+/// until `-p` narrows them.
+fn watch(path: &str) -> Result<Rule, String> {
+    if !path.starts_with('/') {
+        return Err(format!("watch `{path}` is not an absolute path"));
+    }
+    let trimmed = if path.len() > 2 { path.trim_end_matches('/') } else { path };
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let kind = if Path::new(trimmed).is_dir() { id::DIR } else { id::WATCH };
+    let mut rule = Rule::new(FilterList::Exit, Action::Always);
+    rule.set_all_syscalls();
+    rule.fields.push(Field { id: kind, op: Op::Eq, value: Value::Str(trimmed.to_owned()) });
+    rule.fields.push(Field { id: id::PERM, op: Op::Eq, value: Value::Num(15) });
+    Ok(rule)
+}
+
+/// Collects the parts of one rule in auditctl's order of effect.
+#[derive(Default)]
+struct RuleBuilder {
+    op: Option<&'static str>,
+    rule: Option<Rule>,
+    keys: Vec<String>,
+    syscalls_given: bool,
+    is_watch: bool,
+}
+
+impl RuleBuilder {
+    fn start(&mut self, op: &str, rule: Rule) -> Result<(), String> {
+        if self.rule.is_some() {
+            return Err(format!("a second rule (`{op}`) on one line"));
+        }
+        self.op = Some(match op {
+            "-a" => "-a",
+            "-A" => "-A",
+            "-d" => "-d",
+            "-w" => "-w",
+            _ => "-W",
+        });
+        self.is_watch = matches!(op, "-w" | "-W");
+        self.rule = Some(rule);
+        Ok(())
+    }
+
+    fn rule(&mut self, what: &str) -> Result<&mut Rule, String> {
+        self.rule.as_mut().ok_or_else(|| format!("`{what}` before -a/-A/-d/-w"))
+    }
+
+    fn perm(&mut self, letters: &str) -> Result<(), String> {
+        let bits = fields::perm_bits(letters)?;
+        let is_watch = self.is_watch;
+        let rule = self.rule("-p")?;
+        if !is_watch {
+            return Err("-p goes with -w; on -a rules use -F perm=".into());
+        }
+        rule.fields.retain(|f| f.id != id::PERM);
+        rule.fields.push(Field { id: id::PERM, op: Op::Eq, value: Value::Num(bits) });
+        Ok(())
+    }
+
+    fn syscalls(&mut self, list: &str) -> Result<(), String> {
+        if self.is_watch {
+            return Err("-S does not go with -w".into());
+        }
+        let rule = self.rule("-S")?;
+        // Names resolve in the ABI of an -F arch= given before -S, else the native one (b64 here).
+        let abi = match rule.field(id::ARCH).map(|f| &f.value) {
+            Some(Value::Num(fields::ARCH_B32)) => Abi::B32,
+            _ => Abi::B64,
+        };
+        for name in list.split(',') {
+            if name == "all" {
+                rule.set_all_syscalls();
+                continue;
+            }
+            let nr = match name.parse::<u32>() {
+                Ok(nr) => nr,
+                Err(_) => syscalls::number(abi, name)
+                    .ok_or_else(|| format!("unknown syscall `{name}` for arch {}", abi_name(abi)))?,
+            };
+            rule.set_syscall(nr);
+        }
+        self.syscalls_given = true;
+        Ok(())
+    }
+
+    fn field(&mut self, pair: &str) -> Result<(), String> {
+        let (name, op, value) = split_op(pair)?;
+        let field_id = fields::id_of(name).ok_or_else(|| format!("unknown field `{name}` in `-F {pair}`"))?;
+        if field_id == id::FILTERKEY {
+            return self.key(value);
+        }
+        if field_id == id::FIELD_COMPARE {
+            return Err("field_compare is written with -C".into());
+        }
+        if field_id == id::ARCH && self.syscalls_given {
+            return Err("-F arch must come before -S, or syscall names resolve in the wrong ABI".into());
+        }
+        let value = fields::parse_value(field_id, op, value).map_err(|e| format!("-F {pair}: {e}"))?;
+        if fields::is_string(field_id) && !matches!(op, Op::Eq | Op::Ne) {
+            return Err(format!("-F {pair}: `{name}` takes only = or !="));
+        }
+        self.rule("-F")?.fields.push(Field { id: field_id, op, value });
+        Ok(())
+    }
+
+    fn compare(&mut self, pair: &str) -> Result<(), String> {
+        let (a, op, b) = split_op(pair)?;
+        if !matches!(op, Op::Eq | Op::Ne) {
+            return Err(format!("-C {pair}: only = and != compare fields"));
+        }
+        let value =
+            fields::comparison(a, b).ok_or_else(|| format!("-C {pair}: `{a}` and `{b}` cannot be compared"))?;
+        self.rule("-C")?.fields.push(Field { id: id::FIELD_COMPARE, op, value: Value::Num(value) });
+        Ok(())
+    }
+
+    fn key(&mut self, key: &str) -> Result<(), String> {
+        let key = key.trim_matches('"');
+        if key.is_empty() {
+            return Err("empty key".into());
+        }
+        self.keys.push(key.to_owned());
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Option<(&'static str, Rule)>, String> {
+        let Some(mut rule) = self.rule.take() else {
+            return match self.keys.as_slice() {
+                [] => Ok(None),
+                // `-D -k key`: carried as a key-only rule, unpacked by parse_line.
+                keys => {
+                    let mut rule = Rule::new(FilterList::Exit, Action::Always);
+                    rule.fields.push(key_field(keys));
+                    Ok(Some(("-D", rule)))
+                }
+            };
+        };
+        // An exit rule with no -S watches every syscall (auditctl adds `all`).
+        if rule.list == FilterList::Exit && !self.syscalls_given && !self.is_watch {
+            rule.set_all_syscalls();
+        }
+        if !self.keys.is_empty() {
+            let joined: usize = self.keys.iter().map(String::len).sum::<usize>() + self.keys.len() - 1;
+            if joined > 256 {
+                return Err(format!("key of {joined} bytes is longer than the kernel's 256"));
+            }
+            rule.fields.push(key_field(&self.keys));
+        }
+        Ok(Some((self.op.expect("set with rule"), rule)))
+    }
+}
+
+/// Several keys travel as one, joined by `\x01` (`AUDIT_KEY_SEPARATOR`).
+fn key_field(keys: &[String]) -> Field {
+    Field { id: id::FILTERKEY, op: Op::Eq, value: Value::Str(keys.join("\u{1}")) }
+}
+
+fn abi_name(abi: Abi) -> &'static str {
+    match abi {
+        Abi::B64 => "b64",
+        Abi::B32 => "b32",
+    }
+}
+
+/// `auid>=1000` → (`auid`, `>=`, `1000`), operators longest first.
+fn split_op(pair: &str) -> Result<(&str, Op, &str), String> {
+    const OPS: [(&str, Op); 8] = [
+        ("!=", Op::Ne),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("&=", Op::BitTest),
+        ("=", Op::Eq),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+        ("&", Op::BitMask),
+    ];
+    let at = pair.find(['=', '!', '<', '>', '&']).ok_or_else(|| format!("`{pair}`: no operator"))?;
+    let (name, rest) = pair.split_at(at);
+    let (symbol, op) = OPS.iter().find(|(s, _)| rest.starts_with(s)).ok_or_else(|| format!("`{pair}`: bad operator"))?;
+    let value = &rest[symbol.len()..];
+    if name.is_empty() || value.is_empty() {
+        return Err(format!("`{pair}`: expected name{symbol}value"));
+    }
+    Ok((name, *op, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(line: &str) -> Rule {
+        match parse_line(line).unwrap() {
+            Command::Add { rule, .. } => rule,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn syscall_rules_with_fields_and_keys() {
+        let r = rule("-a always,exit -F arch=b64 -S adjtimex,settimeofday -F key=time-change");
+        assert_eq!((r.list, r.action), (FilterList::Exit, Action::Always));
+        assert!(r.has_syscall(159) && r.has_syscall(164), "adjtimex, settimeofday on x86_64");
+        assert_eq!(r.key(), Some("time-change"));
+        let r32 = rule("-a exit,always -F arch=b32 -S chmod -F auid>=1000 -F auid!=unset -k perm_mod");
+        assert!(r32.has_syscall(15), "chmod is 15 on i386");
+        assert!(r32.fields.contains(&Field { id: id::LOGINUID, op: Op::Ne, value: Value::Num(u32::MAX) }));
+        let two_keys = rule("-a always,exit -S execve -k a -k b");
+        assert_eq!(two_keys.key(), Some("a\u{1}b"));
+    }
+
+    #[test]
+    fn watches_become_exit_rules_on_every_syscall() {
+        let r = rule("-w /etc/passwd -p wa -k identity");
+        assert!(r.all_syscalls());
+        assert_eq!(r.fields[0], Field { id: id::WATCH, op: Op::Eq, value: Value::Str("/etc/passwd".into()) });
+        assert_eq!(r.fields[1].value, Value::Num(10));
+        let dir = rule("-w /etc/sudoers.d/ -p wa");
+        assert_eq!(dir.fields[0].id, if Path::new("/etc/sudoers.d").is_dir() { id::DIR } else { id::WATCH });
+        assert_eq!(dir.fields[0].value, Value::Str("/etc/sudoers.d".into()));
+    }
+
+    #[test]
+    fn settings_and_controls() {
+        assert_eq!(parse_line("-D"), Ok(Command::DeleteAll { key: None }));
+        assert_eq!(parse_line("-D -k old"), Ok(Command::DeleteAll { key: Some("old".into()) }));
+        assert_eq!(parse_line("-b 8192"), Ok(Command::Set { setting: "backlog_limit", value: 8192 }));
+        assert_eq!(parse_line("--backlog_wait_time 60000"), Ok(Command::Set { setting: "backlog_wait_time", value: 60000 }));
+        assert_eq!(parse_line("--backlog_wait_time=0"), Ok(Command::Set { setting: "backlog_wait_time", value: 0 }));
+        assert_eq!(parse_line("-e 2"), Ok(Command::Set { setting: "enabled", value: 2 }));
+        assert_eq!(parse_line("-i"), Ok(Command::IgnoreErrors));
+        assert_eq!(parse_line("-c"), Ok(Command::ContinueOnError));
+        assert!(matches!(parse_line("-A never,exit -S all"), Ok(Command::Add { prepend: true, .. })));
+        assert!(matches!(parse_line("-d always,exit -S execve"), Ok(Command::Delete { .. })));
+    }
+
+    #[test]
+    fn comparisons_and_numbers() {
+        let r = rule("-a always,exit -F arch=b64 -S execve -C uid!=euid -F euid=0 -F a0=0x10");
+        assert!(r.fields.contains(&Field { id: id::FIELD_COMPARE, op: Op::Ne, value: Value::Num(11) }));
+        assert!(r.fields.contains(&Field { id: id::ARG0, op: Op::Eq, value: Value::Num(16) }));
+        let exclude = rule("-a always,exclude -F msgtype=CWD");
+        assert_eq!(exclude.list, FilterList::Exclude);
+        let never = rule("-a never,filesystem -F fstype=tracefs");
+        assert_eq!(never.action, Action::Never);
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        for (line, needle) in [
+            ("-a always,exit -F arch=b64 -S no_such_call", "unknown syscall `no_such_call`"),
+            ("-a always,exit -S open -F arch=b32", "-F arch must come before -S"),
+            ("-a always,entry -S open", "entry list"),
+            ("-a sometimes,exit", "unknown list or action"),
+            ("-a always,exit -F nosuchfield=1", "unknown field"),
+            ("-a always,exit -F auid", "no operator"),
+            ("-w etc/passwd", "not an absolute path"),
+            ("-b", "needs a value"),
+            ("-e 3", "0, 1 or 2"),
+            ("-l", "does not belong"),
+            ("-x", "unknown option"),
+            ("-a always,exit -F exe>=/bin/x", "only = or !="),
+        ] {
+            let err = parse_line(line).unwrap_err();
+            assert!(err.contains(needle), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn files_keep_line_numbers_and_collect_errors() {
+        let text = "# comment\n\n-D\n-a always,exit -S bogus\n-w /etc/hosts -p wa\n";
+        let (lines, errors) = parse_file(Path::new("/x/10-a.rules"), text);
+        assert_eq!(lines.iter().map(|l| l.location.line).collect::<Vec<_>>(), [3, 5]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].to_string(), "/x/10-a.rules:4: unknown syscall `bogus` for arch b64");
+    }
+}
