@@ -380,7 +380,10 @@ mod tests {
         assert_eq!(forbidden_in_rules_text("-D\n-b 8192\n# -e 2\n-e 1\n"), None);
         assert_eq!(forbidden_in_rules_text("-D\n-w /etc/passwd -p wa\n-e 2\n"), Some((3, "-e 2")));
         assert_eq!(forbidden_in_rules_text("  -f 2  # panic\n"), Some((1, "-f 2")));
-        assert_eq!(forbidden_in_rules_text("## 11-loginuid\n--loginuid-immutable\n"), Some((2, "--loginuid-immutable")));
+        assert_eq!(
+            forbidden_in_rules_text("## 11-loginuid\n--loginuid-immutable\n"),
+            Some((2, "--loginuid-immutable"))
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use crate::{
     auditd_conf::{self, AuditdConf},
-    finding::{Finding, Severity},
     capability::{self, Capabilities},
+    finding::{Finding, Severity},
     netlink::{AuditSocket, AuditStatus, NetlinkError},
     tamper::{self, Attachment},
 };

@@ -69,6 +69,8 @@ fn bad_arguments_are_a_usage_error_not_a_panic() {
 /// auditd is stopped for real and started again; the kernel must show no daemon meanwhile.
 #[test]
 fn auditd_not_running_is_a_high_finding() {
+    // Holds the state lock: no other test may use auditd meanwhile.
+    let _guard = audit_verify::guard::StateGuard::new(audit_verify::guard::Environment::Host).unwrap();
     let pid = common::auditctl_status()["pid"];
     assert_ne!(pid, 0, "auditd must be running for this test (cargo xtask setup starts it)");
     // SAFETY: signalling the audit daemon, which we restart below.

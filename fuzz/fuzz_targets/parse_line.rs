@@ -4,14 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 
-/// The parser's files, as they are in audit-verify (see Cargo.toml for why not the crate itself).
-#[allow(dead_code)]
-mod auditlog {
-    #[path = "../../../audit-verify/src/auditlog/line.rs"]
-    pub mod line;
-    #[path = "../../../audit-verify/src/auditlog/record_type.rs"]
-    pub mod record_type;
-}
+#[path = "auditlog_src.rs"]
+#[expect(dead_code, reason = "the target uses only the line parser")]
+mod auditlog;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(line) = auditlog::line::parse_line(data) {

@@ -20,15 +20,12 @@ pub fn run(rules_dir: &Path, rules_file: Option<&Path>, json: bool) -> anyhow::R
     let (loaded, mut undecodable) = rules::loaded(&mut socket).context("reading the loaded rules")?;
     let mut report = diff::compare(&source, &loaded);
     report.findings.append(&mut undecodable);
-    report.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    report.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("sources: {}", report.sources.join(", "));
-        println!(
-            "rules in the files: {}, loaded: {}, in both: {}",
-            report.expected, report.loaded, report.matched
-        );
+        println!("rules in the files: {}, loaded: {}, in both: {}", report.expected, report.loaded, report.matched);
         for f in &report.findings {
             let at = f.location.as_deref().unwrap_or("-");
             println!("[{:?}] {} {at}: {}", f.severity, f.id, f.message);

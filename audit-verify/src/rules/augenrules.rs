@@ -79,11 +79,10 @@ fn augenrules_order(lines: &[Line]) -> Vec<Line> {
     let last = |pred: &dyn Fn(&Command) -> bool| lines.iter().rev().find(|l| pred(&l.command)).cloned();
     let setting = |name: &'static str| move |c: &Command| matches!(c, Command::Set { setting, .. } if *setting == name);
     let bare_d = |c: &Command| matches!(c, Command::DeleteAll { key: None });
-    let moved = |c: &Command| bare_d(c) || setting("backlog_limit")(c) || setting("failure")(c) || setting("enabled")(c);
-    let mut out: Vec<Line> = [last(&bare_d), last(&setting("backlog_limit")), last(&setting("failure"))]
-        .into_iter()
-        .flatten()
-        .collect();
+    let moved =
+        |c: &Command| bare_d(c) || setting("backlog_limit")(c) || setting("failure")(c) || setting("enabled")(c);
+    let mut out: Vec<Line> =
+        [last(&bare_d), last(&setting("backlog_limit")), last(&setting("failure"))].into_iter().flatten().collect();
     out.extend(lines.iter().filter(|l| !moved(&l.command)).cloned());
     out.extend(last(&setting("enabled")));
     out

@@ -123,7 +123,10 @@ fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expec
                         Finding::new(
                             "duplicate",
                             Severity::Medium,
-                            format!("the same rule as {}: the kernel refuses it (EEXIST), a load error", first.location),
+                            format!(
+                                "the same rule as {}: the kernel refuses it (EEXIST), a load error",
+                                first.location
+                            ),
                         )
                         .at(&line.location)
                         .rule(rule),
@@ -156,7 +159,7 @@ fn order_key(source: &RuleSource, location: &Location) -> (usize, usize) {
 
 fn settings_findings(source: &RuleSource, findings: &mut Vec<Finding>) {
     let is_enable = |l: &&Line| matches!(l.command, Command::Set { setting: "enabled", .. });
-    match source.lines.iter().filter(is_enable).last() {
+    match source.lines.iter().rev().find(is_enable) {
         Some(Line { command: Command::Set { value: 2, .. }, location, .. }) => {
             if let Some(after) = source.lines.last().filter(|last| last.location != *location) {
                 findings.push(
@@ -185,7 +188,10 @@ fn settings_findings(source: &RuleSource, findings: &mut Vec<Finding>) {
                 Finding::new(
                     "errors_hidden",
                     Severity::Medium,
-                    format!("`{}` keeps loading past rules the kernel refuses, so a broken rule goes unnoticed", line.text),
+                    format!(
+                        "`{}` keeps loading past rules the kernel refuses, so a broken rule goes unnoticed",
+                        line.text
+                    ),
                 )
                 .at(&line.location),
             );
@@ -203,7 +209,8 @@ fn order_findings(expected: &[Expected], loaded: &[Rule], pairs: &[(usize, usize
         });
         if let Some(&(eb, _)) = swapped_with {
             let (a, b) = (&expected[ea], &expected[eb]);
-            let changes_meaning = overlap(&a.rule, &b.rule) && (a.rule.action != b.rule.action || a.rule.key() != b.rule.key());
+            let changes_meaning =
+                overlap(&a.rule, &b.rule) && (a.rule.action != b.rule.action || a.rule.key() != b.rule.key());
             let (severity, effect) = if changes_meaning {
                 (Severity::High, "they match the same events, so which one applies has changed")
             } else {
@@ -213,7 +220,11 @@ fn order_findings(expected: &[Expected], loaded: &[Rule], pairs: &[(usize, usize
                 Finding::new(
                     "order_changed",
                     severity,
-                    format!("loaded in the opposite order to {} ({}); {effect}", b.location, loaded[pairs[i].1].list.name()),
+                    format!(
+                        "loaded in the opposite order to {} ({}); {effect}",
+                        b.location,
+                        loaded[pairs[i].1].list.name()
+                    ),
                 )
                 .at(&a.location)
                 .rule(&a.rule),
@@ -240,7 +251,10 @@ fn shadow_findings(expected: &[Expected], findings: &mut Vec<Finding>) {
                 Finding::new(
                     "shadowed",
                     Severity::High,
-                    format!("can never fire: the never rule at {} matches every event this rule matches", never.location),
+                    format!(
+                        "can never fire: the never rule at {} matches every event this rule matches",
+                        never.location
+                    ),
                 )
                 .at(&later.location)
                 .rule(&later.rule),
@@ -256,7 +270,11 @@ pub fn covers(general: &Rule, specific: &Rule) -> bool {
         || general.mask.iter().zip(&specific.mask).all(|(g, s)| g & s == *s)
         || general.all_syscalls();
     syscalls_included
-        && general.fields.iter().filter(|f| f.id != id::FILTERKEY).all(|cond| specific.fields.iter().any(|f| implies(f, cond)))
+        && general
+            .fields
+            .iter()
+            .filter(|f| f.id != id::FILTERKEY)
+            .all(|cond| specific.fields.iter().any(|f| implies(f, cond)))
 }
 
 /// Whether two rules can match one event: they share a syscall and no pair of their conditions on the
@@ -338,7 +356,9 @@ mod tests {
 
     #[test]
     fn an_empty_kernel_misses_every_rule_and_says_why() {
-        let s = source("-D\n-w /etc/passwd -p wa -k identity\n-a always,exit -F arch=b64 -S bogus\n-a always,exit -F arch=b64 -S execve\n-e 2\n");
+        let s = source(
+            "-D\n-w /etc/passwd -p wa -k identity\n-a always,exit -F arch=b64 -S bogus\n-a always,exit -F arch=b64 -S execve\n-e 2\n",
+        );
         let report = compare(&s, &[]);
         assert_eq!(report.expected, 2);
         let not_loaded: Vec<_> = report.findings.iter().filter(|f| f.id == "not_loaded").collect();
@@ -349,7 +369,8 @@ mod tests {
 
     #[test]
     fn identical_sides_have_no_findings_but_mutability() {
-        let text = "-D\n-b 8192\n-a always,exit -F arch=b64 -S execve -F auid>=1000 -k exec\n-w /etc/hosts -p wa\n-e 2\n";
+        let text =
+            "-D\n-b 8192\n-a always,exit -F arch=b64 -S execve -F auid>=1000 -k exec\n-w /etc/hosts -p wa\n-e 2\n";
         let s = source(text);
         let loaded: Vec<Rule> = s
             .lines

@@ -39,8 +39,15 @@ pub const ARCH_B64: u32 = 0xc000_003e;
 pub const ARCH_B32: u32 = 0x4000_0003;
 
 /// libaudit's names for kernel fields whose kernel name differs.
-const ALIASES: [(&str, &str); 7] =
-    [("auid", "loginuid"), ("path", "watch"), ("key", "filterkey"), ("a0", "arg0"), ("a1", "arg1"), ("a2", "arg2"), ("a3", "arg3")];
+const ALIASES: [(&str, &str); 7] = [
+    ("auid", "loginuid"),
+    ("path", "watch"),
+    ("key", "filterkey"),
+    ("a0", "arg0"),
+    ("a1", "arg1"),
+    ("a2", "arg2"),
+    ("a3", "arg3"),
+];
 
 /// libaudit's file system names (lib/fstypetab.h), from linux/magic.h.
 const FSTYPES: [(&str, u32); 4] =
@@ -115,7 +122,11 @@ pub fn errno_name(value: u32) -> Option<&'static str> {
 /// Parses `-p` letters into `AUDIT_PERM_*` bits.
 pub fn perm_bits(letters: &str) -> Result<u32, String> {
     letters.chars().try_fold(0, |bits, c| {
-        PERMS.iter().find(|(l, _)| *l == c).map(|(_, b)| bits | b).ok_or_else(|| format!("permission `{c}` is not one of r, w, x, a"))
+        PERMS
+            .iter()
+            .find(|(l, _)| *l == c)
+            .map(|(_, b)| bits | b)
+            .ok_or_else(|| format!("permission `{c}` is not one of r, w, x, a"))
     })
 }
 
@@ -138,9 +149,11 @@ pub fn parse_value(id: u32, op: Op, text: &str) -> Result<Value, String> {
         id::ARCH => arch(text)?,
         id::EXIT => exit_code(text)?,
         id::PERM => perm_bits(text)?,
-        id::FILETYPE => {
-            FILETYPES.iter().find(|(n, _)| *n == text).map(|(_, v)| *v).ok_or_else(|| format!("unknown file type `{text}`"))?
-        }
+        id::FILETYPE => FILETYPES
+            .iter()
+            .find(|(n, _)| *n == text)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| format!("unknown file type `{text}`"))?,
         id::MSGTYPE => record_type(text).ok_or_else(|| format!("unknown record type `{text}`"))?,
         id::FSTYPE => match FSTYPES.iter().find(|(n, _)| *n == text) {
             Some((_, v)) => *v,

@@ -97,7 +97,12 @@ mod tests {
             4 | AUDIT_FILTER_PREPEND,
             2,
             &[59],
-            &[(11, eq, "", fields::ARCH_B64), (112, eq, "/usr/bin/x", 0), (9, Op::Ge.code(), "", 1000), (210, eq, "k", 0)],
+            &[
+                (11, eq, "", fields::ARCH_B64),
+                (112, eq, "/usr/bin/x", 0),
+                (9, Op::Ge.code(), "", 1000),
+                (210, eq, "k", 0),
+            ],
         );
         let rule = decode(&raw).unwrap();
         assert_eq!((rule.list, rule.action), (FilterList::Exit, Action::Always));

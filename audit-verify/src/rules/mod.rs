@@ -26,8 +26,12 @@ pub fn loaded(socket: &mut AuditSocket) -> Result<(Vec<Rule>, Vec<Finding>), Net
         match kernel::decode(raw) {
             Ok(rule) => rules.push(rule),
             Err(e) => findings.push(
-                Finding::new("undecodable_rule", Severity::Medium, format!("loaded rule {} cannot be read: {e}", i + 1))
-                    .at(format!("kernel rule {}", i + 1)),
+                Finding::new(
+                    "undecodable_rule",
+                    Severity::Medium,
+                    format!("loaded rule {} cannot be read: {e}", i + 1),
+                )
+                .at(format!("kernel rule {}", i + 1)),
             ),
         }
     }

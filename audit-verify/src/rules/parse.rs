@@ -300,8 +300,7 @@ impl RuleBuilder {
         if !matches!(op, Op::Eq | Op::Ne) {
             return Err(format!("-C {pair}: only = and != compare fields"));
         }
-        let value =
-            fields::comparison(a, b).ok_or_else(|| format!("-C {pair}: `{a}` and `{b}` cannot be compared"))?;
+        let value = fields::comparison(a, b).ok_or_else(|| format!("-C {pair}: `{a}` and `{b}` cannot be compared"))?;
         self.rule("-C")?.fields.push(Field { id: id::FIELD_COMPARE, op, value: Value::Num(value) });
         Ok(())
     }
@@ -368,7 +367,8 @@ fn split_op(pair: &str) -> Result<(&str, Op, &str), String> {
     ];
     let at = pair.find(['=', '!', '<', '>', '&']).ok_or_else(|| format!("`{pair}`: no operator"))?;
     let (name, rest) = pair.split_at(at);
-    let (symbol, op) = OPS.iter().find(|(s, _)| rest.starts_with(s)).ok_or_else(|| format!("`{pair}`: bad operator"))?;
+    let (symbol, op) =
+        OPS.iter().find(|(s, _)| rest.starts_with(s)).ok_or_else(|| format!("`{pair}`: bad operator"))?;
     let value = &rest[symbol.len()..];
     if name.is_empty() || value.is_empty() {
         return Err(format!("`{pair}`: expected name{symbol}value"));
@@ -416,7 +416,10 @@ mod tests {
         assert_eq!(parse_line("-D"), Ok(Command::DeleteAll { key: None }));
         assert_eq!(parse_line("-D -k old"), Ok(Command::DeleteAll { key: Some("old".into()) }));
         assert_eq!(parse_line("-b 8192"), Ok(Command::Set { setting: "backlog_limit", value: 8192 }));
-        assert_eq!(parse_line("--backlog_wait_time 60000"), Ok(Command::Set { setting: "backlog_wait_time", value: 60000 }));
+        assert_eq!(
+            parse_line("--backlog_wait_time 60000"),
+            Ok(Command::Set { setting: "backlog_wait_time", value: 60000 })
+        );
         assert_eq!(parse_line("--backlog_wait_time=0"), Ok(Command::Set { setting: "backlog_wait_time", value: 0 }));
         assert_eq!(parse_line("-e 2"), Ok(Command::Set { setting: "enabled", value: 2 }));
         assert_eq!(parse_line("-i"), Ok(Command::IgnoreErrors));

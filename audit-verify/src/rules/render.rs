@@ -121,7 +121,10 @@ mod tests {
             round("-a always,exit -F arch=b64 -S open,openat -F exit=-EACCES -F auid>=1000 -F auid!=unset -k access"),
             "-a always,exit -F arch=b64 -S open,openat -F exit=-EACCES -F auid>=1000 -F auid!=unset -F key=access"
         );
-        assert_eq!(round("-a always,exit -F arch=b32 -S chmod -C uid!=euid"), "-a always,exit -F arch=b32 -S chmod -C uid!=euid");
+        assert_eq!(
+            round("-a always,exit -F arch=b32 -S chmod -C uid!=euid"),
+            "-a always,exit -F arch=b32 -S chmod -C uid!=euid"
+        );
         assert_eq!(round("-a never,exclude -F msgtype=CWD"), "-a never,exclude -F msgtype=CWD");
     }
 }
