@@ -4,5 +4,6 @@
 //! compile-time asserts so a change on one side cannot silently drift from the other.
 #![no_std]
 
+pub mod measure;
 pub mod names;
 pub mod syscall_counter;

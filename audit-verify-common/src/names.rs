@@ -22,3 +22,26 @@ pub const MAP_SENSOR_STATS: &str = "SENSOR_STATS";
 pub const GLOBAL_LOADER_TGID: &str = "LOADER_TGID";
 /// Global: offset of `child_pid` in the `sched_process_fork` record, read from tracefs at load time.
 pub const GLOBAL_FORK_CHILD_PID_OFFSET: &str = "FORK_CHILD_PID_OFFSET";
+
+/// `skb:kfree_skb` in audit functions: records the kernel dropped after building them.
+pub const PROG_AUDIT_DROPS: &str = "audit_drops";
+/// Raw tracepoint `sys_exit`: which loaded rule each syscall's event matches first.
+pub const PROG_MATCH_RULES: &str = "match_rules";
+
+/// [`crate::measure::AddrRange`]s of the audit functions.
+pub const MAP_AUDIT_RANGES: &str = "AUDIT_RANGES";
+/// Per-CPU drop counts, by range index.
+pub const MAP_DROPS_BY_RANGE: &str = "DROPS_BY_RANGE";
+/// [`crate::measure::RuleFilter`]s in kernel order.
+pub const MAP_RULE_FILTERS: &str = "RULE_FILTERS";
+/// Per-CPU hit counts, see [`crate::measure::RULE_HIT_SLOTS`].
+pub const MAP_RULE_HITS: &str = "RULE_HITS";
+
+/// Globals of the measurement sensors, set at load time.
+pub const GLOBAL_AUDIT_RANGE_COUNT: &str = "AUDIT_RANGE_COUNT";
+pub const GLOBAL_KFREE_SKB_LOCATION_OFFSET: &str = "KFREE_SKB_LOCATION_OFFSET";
+pub const GLOBAL_RULE_COUNT: &str = "RULE_COUNT";
+pub const GLOBAL_TASK_LOGINUID_OFFSET: &str = "TASK_LOGINUID_OFFSET";
+pub const GLOBAL_TASK_CRED_OFFSET: &str = "TASK_CRED_OFFSET";
+pub const GLOBAL_CRED_EUID_OFFSET: &str = "CRED_EUID_OFFSET";
+pub const GLOBAL_TASK_STATUS_OFFSET: &str = "TASK_STATUS_OFFSET";

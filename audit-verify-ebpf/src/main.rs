@@ -2,8 +2,14 @@
 #![no_std]
 #![no_main]
 
+mod audit_drops;
 mod capability_probes;
+mod match_rules;
 mod syscall_counter;
+
+/// The loader's TGID, set at load time: every sensor skips our own process, in the kernel.
+#[unsafe(no_mangle)]
+static LOADER_TGID: u32 = 0;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -13,9 +13,6 @@ use aya_ebpf::{
 };
 
 #[unsafe(no_mangle)]
-static LOADER_TGID: u32 = 0;
-
-#[unsafe(no_mangle)]
 static FORK_CHILD_PID_OFFSET: u32 = 0;
 
 #[map]
@@ -56,7 +53,7 @@ pub fn count_syscalls(ctx: RawTracePointContext) -> i32 {
 #[inline(always)]
 fn try_count_syscalls(ctx: &RawTracePointContext) -> Result<i32, i32> {
     let tgid = current_tgid();
-    if tgid == unsafe { core::ptr::read_volatile(&LOADER_TGID) } {
+    if tgid == unsafe { core::ptr::read_volatile(&crate::LOADER_TGID) } {
         bump(&SENSOR_STATS, Stat::SelfSkipped as u32);
         return Ok(0);
     }

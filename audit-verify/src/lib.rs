@@ -6,6 +6,7 @@
 
 pub mod auditd_conf;
 pub mod auditlog;
+pub mod barrier;
 pub mod capability;
 pub mod ebpf;
 pub mod finding;

@@ -88,3 +88,18 @@ fn capability_probe_reports_this_kernel_by_trying() {
     assert_eq!(caps["backend"], "tracepoint");
     assert_eq!(status["tampering"]["attachments"], Value::Array(vec![]));
 }
+
+/// A user message sent through the barrier reaches audit.log, and the barrier says where.
+#[test]
+fn the_write_barrier_reaches_the_log() {
+    use audit_verify::barrier::{self, Barrier};
+    let log = std::path::Path::new("/var/log/audit/audit.log");
+    let start = std::fs::metadata(log).unwrap().len();
+    let mut socket = AuditSocket::open().unwrap();
+    let outcome = barrier::wait_written(&mut socket, log, start, std::time::Duration::from_secs(5)).unwrap();
+    let Barrier::Reached { offset, .. } = outcome else { panic!("auditd did not write the barrier: {outcome:?}") };
+    assert!(offset > start);
+    let text = std::fs::read(log).unwrap();
+    let written = String::from_utf8_lossy(&text[start as usize..offset as usize]);
+    assert!(written.contains("audit-verify barrier"), "{written}");
+}

@@ -1,6 +1,7 @@
 use super::*;
 
-const RAW: &str = r#"type=SYSCALL msg=audit(1795494329.735:3): arch=c000003e syscall=321 success=yes exit=4 a0=5 a1=7ffd68212af8 items=0 pid=11539 comm="audit-verify" exe="/work/main/target/debug/audit-verify" key=(null)"#;
+const RAW: &str = "type=SYSCALL msg=audit(1795494329.735:3): arch=c000003e syscall=321 success=yes exit=4 a0=5 \
+    a1=7ffd68212af8 items=0 pid=11539 comm=\"audit-verify\" exe=\"/work/main/target/debug/audit-verify\" key=(null)";
 
 fn keys_values(line: &ParsedLine<'_>) -> Vec<(String, String, bool)> {
     line.fields().map(|f| (f.key.to_owned(), f.raw.to_owned(), f.enriched)).collect()
@@ -50,7 +51,8 @@ fn node_prefix() {
 #[test]
 fn hex_values_decode_on_demand() {
     let line = parse_line(
-        b"type=PROCTITLE msg=audit(1.000:1): proctitle=2E2F7461726765742F64656275672F61756469742D76657269667900737461747573",
+        b"type=PROCTITLE msg=audit(1.000:1): \
+          proctitle=2E2F7461726765742F64656275672F61756469742D76657269667900737461747573",
     )
     .unwrap();
     let f = line.field("proctitle").unwrap();

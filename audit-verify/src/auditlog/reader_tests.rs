@@ -10,7 +10,8 @@ use crate::auditlog::{
 const ENRICHED: &str = "type=SYSCALL msg=audit(1795494329.735:3): arch=c000003e syscall=321 success=yes exit=4 \
     items=0 pid=11539 comm=\"audit-verify\" key=(null)\x1dARCH=x86_64 SYSCALL=bpf AUID=\"unset\" UID=\"root\"\n\
     type=PROCTITLE msg=audit(1795494329.735:3): proctitle=2E2F612E6F7574\n\
-    type=DAEMON_START msg=audit(1795494330.000:3421): op=start ver=3.0.9 format=enriched res=success\x1dAUID=\"unset\"\n";
+    type=DAEMON_START msg=audit(1795494330.000:3421): op=start ver=3.0.9 format=enriched res=success\
+    \x1dAUID=\"unset\"\n";
 
 #[test]
 fn records_know_where_they_came_from() {

@@ -156,8 +156,8 @@ impl Gen {
         let host = self.rng.below(250);
         let body = format!(
             "pid={} uid=0 auid={uid} ses=3 subj=unconfined msg='op=PAM:session_open grantors=pam_unix acct=\"{user}\" \
-             exe=\"/usr/sbin/sshd\" hostname=10.0.0.{host} addr=10.0.0.{host} terminal=ssh res=success'{GS}UID=\"root\" \
-             AUID=\"{user}\"",
+             exe=\"/usr/sbin/sshd\" hostname=10.0.0.{host} addr=10.0.0.{host} terminal=ssh res=success'\
+             {GS}UID=\"root\" AUID=\"{user}\"",
             1000 + self.rng.below(60_000),
         );
         self.line(kind, &h, &body);

@@ -1,0 +1,189 @@
+//! Layer 1 of `measure`: what happened, independently of audit. At every syscall exit, the loaded exit
+//! rules are evaluated in kernel order as `audit_filter_syscall` does (the first matching rule decides),
+//! using what the task holds at that moment: syscall number and ABI, uid, euid, gid, auid, the return
+//! value and the first four arguments. A rule with other filters (paths, exe, -C, LSM labels) is opaque:
+//! a syscall it selects is counted as undecided and evaluation stops, since its real filter may match.
+
+use audit_verify_common::measure::{
+    ARCH_ANY, ARCH_B32, ARCH_B64, Cond, CondField, CondOp, MAX_CONDS, MAX_RULES, RuleFilter,
+};
+use aya_ebpf::{
+    helpers::{bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_uid_gid, bpf_probe_read_kernel},
+    macros::{map, raw_tracepoint},
+    maps::{Array, PerCpuArray},
+    programs::RawTracePointContext,
+};
+
+#[unsafe(no_mangle)]
+static RULE_COUNT: u32 = 0;
+#[unsafe(no_mangle)]
+static TASK_LOGINUID_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+static TASK_CRED_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+static CRED_EUID_OFFSET: u32 = 0;
+/// `task_struct.thread_info.status`, where x86 keeps `TS_COMPAT`.
+#[unsafe(no_mangle)]
+static TASK_STATUS_OFFSET: u32 = 0;
+
+/// x86_64 `struct pt_regs` is the syscall ABI itself: these offsets do not move between kernels.
+const PT_REGS_ORIG_AX: usize = 15 * 8;
+const PT_REGS_DI: usize = 14 * 8;
+const PT_REGS_SI: usize = 13 * 8;
+const PT_REGS_DX: usize = 12 * 8;
+const PT_REGS_R10: usize = 7 * 8;
+/// arch/x86/include/asm/thread_info.h: a 32-bit syscall is active.
+const TS_COMPAT: u32 = 0x0002;
+/// `IS_ERR_VALUE`: returns in [-4095, -1] are failures.
+const MAX_ERRNO: i64 = 4095;
+
+#[map]
+static RULE_FILTERS: Array<RuleFilter> = Array::with_max_entries(MAX_RULES, 0);
+
+#[map]
+static RULE_HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(2 * MAX_RULES, 0);
+
+#[inline(always)]
+fn global(g: &u32) -> u32 {
+    unsafe { core::ptr::read_volatile(g) }
+}
+
+#[inline(always)]
+unsafe fn read<T>(base: *const u8, offset: usize) -> Result<T, i32> {
+    unsafe { bpf_probe_read_kernel(base.add(offset) as *const T).map_err(|e| e as i32) }
+}
+
+/// What one syscall exit looks like to the rules.
+struct Event {
+    nr: u32,
+    arch: u32,
+    uid: u32,
+    gid: u32,
+    euid: u32,
+    auid: u32,
+    ret: i64,
+    args: [u64; 4],
+}
+
+/// Raw tracepoint `sys_exit`, args `(struct pt_regs *regs, long ret)`.
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn match_rules(ctx: RawTracePointContext) -> i32 {
+    match try_match_rules(&ctx) {
+        Ok(ret) | Err(ret) => ret,
+    }
+}
+
+#[inline(always)]
+fn try_match_rules(ctx: &RawTracePointContext) -> Result<i32, i32> {
+    if (bpf_get_current_pid_tgid() >> 32) as u32 == global(&crate::LOADER_TGID) {
+        return Ok(0);
+    }
+    let count = global(&RULE_COUNT).min(MAX_RULES);
+    if count == 0 {
+        return Ok(0);
+    }
+    let regs: *const u8 = ctx.arg(0);
+    let ret: i64 = ctx.arg(1);
+    let event = unsafe { read_event(regs, ret)? };
+    for i in 0..MAX_RULES {
+        if i >= count {
+            break;
+        }
+        let Some(rule) = RULE_FILTERS.get(i) else { break };
+        if !selects(rule, &event) {
+            continue;
+        }
+        if rule.opaque != 0 {
+            bump(MAX_RULES + i);
+            return Ok(0);
+        }
+        if conditions_hold(rule, &event) {
+            bump(i);
+            return Ok(0);
+        }
+    }
+    Ok(0)
+}
+
+#[inline(always)]
+unsafe fn read_event(regs: *const u8, ret: i64) -> Result<Event, i32> {
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let nr: u64 = unsafe { read(regs, PT_REGS_ORIG_AX)? };
+    let status: u32 = unsafe { read(task, global(&TASK_STATUS_OFFSET) as usize)? };
+    let auid: u32 = unsafe { read(task, global(&TASK_LOGINUID_OFFSET) as usize)? };
+    let cred: *const u8 = unsafe { read(task, global(&TASK_CRED_OFFSET) as usize)? };
+    let euid: u32 = unsafe { read(cred, global(&CRED_EUID_OFFSET) as usize)? };
+    let uid_gid = bpf_get_current_uid_gid();
+    let args = unsafe {
+        [read(regs, PT_REGS_DI)?, read(regs, PT_REGS_SI)?, read(regs, PT_REGS_DX)?, read(regs, PT_REGS_R10)?]
+    };
+    Ok(Event {
+        nr: nr as u32,
+        arch: if status & TS_COMPAT != 0 { ARCH_B32 } else { ARCH_B64 },
+        uid: uid_gid as u32,
+        gid: (uid_gid >> 32) as u32,
+        euid,
+        auid,
+        ret,
+        args,
+    })
+}
+
+#[inline(always)]
+fn bump(slot: u32) {
+    if let Some(p) = RULE_HITS.get_ptr_mut(slot) {
+        // SAFETY: a per-CPU slot; tracepoints run with preemption off.
+        unsafe { *p += 1 };
+    }
+}
+
+#[inline(always)]
+fn selects(rule: &RuleFilter, e: &Event) -> bool {
+    if rule.arch != ARCH_ANY && ((rule.arch == e.arch) == (rule.arch_negated != 0)) {
+        return false;
+    }
+    let word = (e.nr / 32) as usize;
+    word < rule.mask.len() && rule.mask[word] & (1 << (e.nr % 32)) != 0
+}
+
+#[inline(always)]
+fn conditions_hold(rule: &RuleFilter, e: &Event) -> bool {
+    for i in 0..MAX_CONDS {
+        if i as u32 >= rule.cond_count {
+            break;
+        }
+        if !holds(&rule.conds[i], e) {
+            return false;
+        }
+    }
+    true
+}
+
+#[inline(always)]
+fn holds(c: &Cond, e: &Event) -> bool {
+    let left = match CondField::try_from(c.field) {
+        Ok(CondField::Uid) => e.uid,
+        Ok(CondField::Euid) => e.euid,
+        Ok(CondField::Auid) => e.auid,
+        Ok(CondField::Gid) => e.gid,
+        Ok(CondField::Success) => u32::from(!(-MAX_ERRNO..0).contains(&e.ret)),
+        Ok(CondField::Exit) => e.ret as u32,
+        Ok(CondField::Arg0) => e.args[0] as u32,
+        Ok(CondField::Arg1) => e.args[1] as u32,
+        Ok(CondField::Arg2) => e.args[2] as u32,
+        Ok(CondField::Arg3) => e.args[3] as u32,
+        Err(_) => return false,
+    };
+    let v = c.value;
+    match c.op {
+        x if x == CondOp::Eq as u32 => left == v,
+        x if x == CondOp::Ne as u32 => left != v,
+        x if x == CondOp::Lt as u32 => left < v,
+        x if x == CondOp::Gt as u32 => left > v,
+        x if x == CondOp::Le as u32 => left <= v,
+        x if x == CondOp::Ge as u32 => left >= v,
+        x if x == CondOp::BitMask as u32 => left & v != 0,
+        x if x == CondOp::BitTest as u32 => left & v == v,
+        _ => false,
+    }
+}

@@ -1,0 +1,149 @@
+//! Struct member offsets from the kernel's BTF (/sys/kernel/btf/vmlinux).
+//!
+//! aya's eBPF side has no CO-RE relocations, so the sensors read task fields at offsets we look up here at
+//! load time and pass in as globals. aya-obj parses BTF but keeps type access crate-private; this reads
+//! only what offsets need: the header, the type section and the string section.
+
+use std::{fs, io, path::Path};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum BtfError {
+    #[error("reading {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("malformed BTF: {0}")]
+    Malformed(&'static str),
+    #[error("no struct `{0}` in kernel BTF")]
+    NoStruct(String),
+    #[error("struct `{strukt}` has no member `{member}`")]
+    NoMember { strukt: String, member: String },
+}
+
+const BTF_MAGIC: u16 = 0xeb9f;
+const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
+
+/// A parsed BTF blob: just enough to walk types by index.
+pub struct Btf {
+    data: Vec<u8>,
+    types: std::ops::Range<usize>,
+    strings: std::ops::Range<usize>,
+}
+
+impl Btf {
+    pub fn from_sys_fs() -> Result<Self, BtfError> {
+        Self::load(Path::new("/sys/kernel/btf/vmlinux"))
+    }
+
+    pub fn load(path: &Path) -> Result<Self, BtfError> {
+        let data = fs::read(path).map_err(|source| BtfError::Read { path: path.display().to_string(), source })?;
+        Self::parse(data)
+    }
+
+    pub fn parse(data: Vec<u8>) -> Result<Self, BtfError> {
+        let u32_at = |at: usize| data.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+        if data.get(0..2).map(|b| u16::from_le_bytes([b[0], b[1]])) != Some(BTF_MAGIC) {
+            return Err(BtfError::Malformed("bad magic (or not little-endian)"));
+        }
+        let header = u32_at(4).ok_or(BtfError::Malformed("short header"))? as usize;
+        let field = |i: usize| u32_at(8 + 4 * i).map(|v| v as usize).ok_or(BtfError::Malformed("short header"));
+        let (type_off, type_len, str_off, str_len) = (field(0)?, field(1)?, field(2)?, field(3)?);
+        let types = header + type_off..header + type_off + type_len;
+        let strings = header + str_off..header + str_off + str_len;
+        if types.end > data.len() || strings.end > data.len() {
+            return Err(BtfError::Malformed("sections past the end"));
+        }
+        Ok(Self { data, types, strings })
+    }
+
+    fn u32(&self, at: usize) -> Option<u32> {
+        self.data.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    }
+
+    fn name(&self, offset: u32) -> &str {
+        let start = self.strings.start + offset as usize;
+        let bytes = self.data.get(start..self.strings.end).unwrap_or(&[]);
+        let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+        std::str::from_utf8(&bytes[..end]).unwrap_or("")
+    }
+
+    /// Byte offset of `member` in `struct strukt`.
+    pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
+        let mut at = self.types.start;
+        let mut found_struct = false;
+        while at + 12 <= self.types.end {
+            let (name_off, info) = (self.u32(at).unwrap_or(0), self.u32(at + 4).unwrap_or(0));
+            let (kind, vlen, kind_flag) = ((info >> 24) & 0x1f, (info & 0xffff) as usize, info >> 31);
+            if (kind == KIND_STRUCT || kind == KIND_UNION) && self.name(name_off) == strukt && vlen > 0 {
+                found_struct = true;
+                for i in 0..vlen {
+                    let m = at + 12 + i * 12;
+                    if self.name(self.u32(m).unwrap_or(0)) == member {
+                        let raw = self.u32(m + 8).unwrap_or(0);
+                        // With kind_flag, the low 24 bits are the bit offset (the high 8 a bitfield size).
+                        let bits = if kind_flag == 1 { raw & 0x00ff_ffff } else { raw };
+                        return Ok(bits / 8);
+                    }
+                }
+            }
+            at += 12 + trailing_len(kind, vlen).ok_or(BtfError::Malformed("unknown type kind"))?;
+        }
+        if found_struct {
+            Err(BtfError::NoMember { strukt: strukt.into(), member: member.into() })
+        } else {
+            Err(BtfError::NoStruct(strukt.into()))
+        }
+    }
+}
+
+/// Bytes that follow the 12-byte `btf_type` header for each kind (include/uapi/linux/btf.h).
+fn trailing_len(kind: u32, vlen: usize) -> Option<usize> {
+    Some(match kind {
+        1 => 4,                   // INT
+        3 => 12,                  // ARRAY
+        4 | 5 => vlen * 12,       // STRUCT, UNION
+        6 => vlen * 8,            // ENUM
+        13 => vlen * 8,           // FUNC_PROTO
+        14 => 4,                  // VAR
+        15 => vlen * 12,          // DATASEC
+        17 => 4,                  // DECL_TAG
+        19 => vlen * 12,          // ENUM64
+        2 | 7..=12 | 16 | 18 => 0, // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_task_and_cred_members_in_this_kernel() {
+        let Ok(btf) = Btf::from_sys_fs() else {
+            eprintln!("skipped: no /sys/kernel/btf/vmlinux on this kernel");
+            return;
+        };
+        let loginuid = btf.member_offset("task_struct", "loginuid").unwrap();
+        let cred = btf.member_offset("task_struct", "cred").unwrap();
+        assert!(loginuid > 0 && cred > 0 && loginuid != cred);
+        assert_eq!(btf.member_offset("cred", "usage").unwrap(), 0, "usage is cred's first member");
+        assert!(btf.member_offset("cred", "euid").unwrap() > 0);
+        assert!(matches!(btf.member_offset("task_struct", "no_such_member"), Err(BtfError::NoMember { .. })));
+        assert!(matches!(btf.member_offset("no_such_struct_x", "a"), Err(BtfError::NoStruct(_))));
+    }
+
+    #[test]
+    fn junk_is_an_error_not_a_panic() {
+        assert!(Btf::parse(vec![]).is_err());
+        assert!(Btf::parse(vec![0x9f, 0xeb, 1, 0, 24, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255]).is_err());
+        let mut header = vec![0x9f, 0xeb, 1, 0, 24, 0, 0, 0];
+        header.extend([0u8; 16]);
+        let btf = Btf::parse(header).unwrap();
+        assert!(btf.member_offset("x", "y").is_err());
+    }
+}
