@@ -5,7 +5,7 @@
 //! a syscall it selects is counted as undecided and evaluation stops, since its real filter may match.
 
 use audit_verify_common::measure::{
-    ARCH_ANY, ARCH_B32, ARCH_B64, Cond, CondField, CondOp, MAX_CONDS, MAX_RULES, RuleFilter,
+    ARCH_ANY, ARCH_B32, ARCH_B64, Cond, CondField, CondOp, MASK_WORDS, MAX_CONDS, MAX_RULES, RuleFilter,
 };
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_uid_gid, bpf_probe_read_kernel},
@@ -142,8 +142,15 @@ fn selects(rule: &RuleFilter, e: &Event) -> bool {
     if rule.arch != ARCH_ANY && ((rule.arch == e.arch) == (rule.arch_negated != 0)) {
         return false;
     }
-    let word = (e.nr / 32) as usize;
-    word < rule.mask.len() && rule.mask[word] & (1 << (e.nr % 32)) != 0
+    if e.nr >= (rule.mask.len() * 32) as u32 {
+        return false;
+    }
+    // The verifier must see a bound on the register that indexes. LLVM proves `word < 64` from the check
+    // above and drops a plain mask, then indexes with an unbounded copy hoisted out of the loop; a volatile
+    // re-read hides the range from LLVM, so the mask stays where the verifier needs it.
+    let word = (e.nr >> 5) as usize;
+    let word = unsafe { core::ptr::read_volatile(&word) } & (MASK_WORDS - 1);
+    rule.mask[word] & (1 << (e.nr & 31)) != 0
 }
 
 #[inline(always)]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::{
-    auditlog::{AuditLogError, Follower},
+    auditlog::{AuditLogError, Follower, Record},
     netlink::{AuditSocket, NetlinkError},
 };
 
@@ -33,30 +33,67 @@ pub enum Barrier {
     TimedOut { waited_ms: u64 },
 }
 
-/// Sends a unique marker and follows `log` from `from_offset` until the marker appears or `timeout`.
-pub fn wait_written(
-    socket: &mut AuditSocket,
-    log: &Path,
-    from_offset: u64,
+/// A unique user message; its text identifies it in the multicast stream and in the log.
+#[derive(Debug, Clone)]
+pub struct Marker(String);
+
+impl Marker {
+    pub fn new() -> Self {
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        Self(format!("audit-verify barrier {}-{nanos}", std::process::id()))
+    }
+
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    pub fn send(&self, socket: &mut AuditSocket) -> Result<(), NetlinkError> {
+        socket.send_user_message(&self.0)
+    }
+}
+
+impl Default for Marker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Reads `follower` until the marker's record, handing every record before it to `on_record`.
+/// A follower opened before the marker was sent (at a window's start, say) keeps its file across a
+/// rotation, where reopening the path would read the new file from the old offset.
+pub fn read_until(
+    follower: &mut Follower,
+    marker: &Marker,
     timeout: Duration,
-) -> Result<Barrier, BarrierError> {
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let marker = format!("audit-verify barrier {}-{nanos}", std::process::id());
-    let mut follower = Follower::open(log, from_offset)?;
-    socket.send_user_message(&marker)?;
+    mut on_record: impl FnMut(&Record),
+) -> Result<Barrier, AuditLogError> {
     let start = Instant::now();
     loop {
         while let Some(record) = follower.next_record()? {
-            if record.text().contains(&marker) {
+            if record.text().contains(marker.text()) {
                 return Ok(Barrier::Reached {
                     offset: follower.position(),
                     waited_ms: start.elapsed().as_millis() as u64,
                 });
             }
+            on_record(&record);
         }
         if start.elapsed() >= timeout {
             return Ok(Barrier::TimedOut { waited_ms: start.elapsed().as_millis() as u64 });
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Sends a marker and follows `log` from `from_offset` until the marker appears or `timeout`.
+pub fn wait_written(
+    socket: &mut AuditSocket,
+    log: &Path,
+    from_offset: u64,
+    timeout: Duration,
+) -> Result<Barrier, BarrierError> {
+    let mut follower = Follower::open(log, from_offset)?;
+    let marker = Marker::new();
+    marker.send(socket)?;
+    Ok(read_until(&mut follower, &marker, timeout, |_| {})?)
 }

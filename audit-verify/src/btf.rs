@@ -104,15 +104,15 @@ impl Btf {
 /// Bytes that follow the 12-byte `btf_type` header for each kind (include/uapi/linux/btf.h).
 fn trailing_len(kind: u32, vlen: usize) -> Option<usize> {
     Some(match kind {
-        1 => 4,                   // INT
-        3 => 12,                  // ARRAY
-        4 | 5 => vlen * 12,       // STRUCT, UNION
-        6 => vlen * 8,            // ENUM
-        13 => vlen * 8,           // FUNC_PROTO
-        14 => 4,                  // VAR
-        15 => vlen * 12,          // DATASEC
-        17 => 4,                  // DECL_TAG
-        19 => vlen * 12,          // ENUM64
+        1 => 4,                    // INT
+        3 => 12,                   // ARRAY
+        4 | 5 => vlen * 12,        // STRUCT, UNION
+        6 => vlen * 8,             // ENUM
+        13 => vlen * 8,            // FUNC_PROTO
+        14 => 4,                   // VAR
+        15 => vlen * 12,           // DATASEC
+        17 => 4,                   // DECL_TAG
+        19 => vlen * 12,           // ENUM64
         2 | 7..=12 | 16 | 18 => 0, // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
         _ => return None,
     })

@@ -5,20 +5,49 @@ use aya::{Ebpf, EbpfError, EbpfLoader};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/audit-verify"));
 
-/// Load-time settings passed to the programs as globals.
+/// Load-time settings passed to the programs as globals. Each sensor fills what it needs; the rest stay 0.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Globals {
     /// Our TGID: the sensors skip it in the kernel.
     pub loader_tgid: u32,
     /// Offset of `child_pid` in `sched_process_fork` records on this kernel.
     pub fork_child_pid_offset: u32,
+    /// How many `AUDIT_RANGES` entries are filled.
+    pub audit_range_count: u32,
+    /// Offset of `location` in `kfree_skb` records on this kernel.
+    pub kfree_skb_location_offset: u32,
+    /// How many `RULE_FILTERS` entries are filled.
+    pub rule_count: u32,
+    /// Offsets from kernel BTF: `task_struct.loginuid`, `task_struct.cred`, `cred.euid`,
+    /// `task_struct.thread_info.status`.
+    pub task_loginuid_offset: u32,
+    pub task_cred_offset: u32,
+    pub cred_euid_offset: u32,
+    pub task_status_offset: u32,
 }
 
 /// Parses the object and creates its maps; programs are loaded one by one by their users.
 pub fn load(globals: Globals) -> Result<Ebpf, EbpfError> {
-    let Globals { loader_tgid, fork_child_pid_offset } = globals;
+    let Globals {
+        loader_tgid,
+        fork_child_pid_offset,
+        audit_range_count,
+        kfree_skb_location_offset,
+        rule_count,
+        task_loginuid_offset,
+        task_cred_offset,
+        cred_euid_offset,
+        task_status_offset,
+    } = globals;
     EbpfLoader::new()
         .override_global(names::GLOBAL_LOADER_TGID, &loader_tgid, true)
         .override_global(names::GLOBAL_FORK_CHILD_PID_OFFSET, &fork_child_pid_offset, true)
+        .override_global(names::GLOBAL_AUDIT_RANGE_COUNT, &audit_range_count, true)
+        .override_global(names::GLOBAL_KFREE_SKB_LOCATION_OFFSET, &kfree_skb_location_offset, true)
+        .override_global(names::GLOBAL_RULE_COUNT, &rule_count, true)
+        .override_global(names::GLOBAL_TASK_LOGINUID_OFFSET, &task_loginuid_offset, true)
+        .override_global(names::GLOBAL_TASK_CRED_OFFSET, &task_cred_offset, true)
+        .override_global(names::GLOBAL_CRED_EUID_OFFSET, &cred_euid_offset, true)
+        .override_global(names::GLOBAL_TASK_STATUS_OFFSET, &task_status_offset, true)
         .load(OBJECT)
 }

@@ -22,11 +22,20 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     pub message: String,
+    /// For `lint`: which of the ten footguns (1-10) this finding is an instance of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub footgun: Option<u8>,
+    /// Why it matters, in one sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// What to change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 impl Finding {
     pub fn new(id: &'static str, severity: Severity, message: impl Into<String>) -> Self {
-        Self { id, severity, location: None, rule: None, message: message.into() }
+        Self { id, severity, location: None, rule: None, message: message.into(), footgun: None, why: None, fix: None }
     }
 
     pub fn at(mut self, location: impl ToString) -> Self {
@@ -36,6 +45,21 @@ impl Finding {
 
     pub fn rule(mut self, rule: impl ToString) -> Self {
         self.rule = Some(rule.to_string());
+        self
+    }
+
+    pub fn footgun(mut self, number: u8) -> Self {
+        self.footgun = Some(number);
+        self
+    }
+
+    pub fn why(mut self, why: impl Into<String>) -> Self {
+        self.why = Some(why.into());
+        self
+    }
+
+    pub fn fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
         self
     }
 }

@@ -20,10 +20,11 @@ pub fn base_name(symbol: &str) -> &str {
     symbol.split('.').next().unwrap_or(symbol)
 }
 
-/// Audit text symbols by address.
+/// Audit text symbols by address, with where each ends (the next text symbol).
 #[derive(Debug, Default, Clone)]
 pub struct AuditSymbols {
     by_address: BTreeMap<u64, String>,
+    ends: BTreeMap<u64, u64>,
 }
 
 impl AuditSymbols {
@@ -32,18 +33,30 @@ impl AuditSymbols {
     }
 
     pub fn parse(text: &str) -> Self {
-        let by_address = text
+        let text_symbols: Vec<(u64, &str)> = text
             .lines()
             .filter_map(|line| {
                 let mut words = line.split_whitespace();
                 let address = u64::from_str_radix(words.next()?, 16).ok()?;
                 let kind = words.next()?;
                 let name = words.next()?;
-                (matches!(kind, "t" | "T") && address != 0 && is_audit_function(name))
-                    .then(|| (address, name.to_owned()))
+                (matches!(kind, "t" | "T") && address != 0).then_some((address, name))
             })
             .collect();
-        Self { by_address }
+        let starts: std::collections::BTreeSet<u64> = text_symbols.iter().map(|(a, _)| *a).collect();
+        let mut symbols = Self::default();
+        for (address, name) in text_symbols.into_iter().filter(|(_, n)| is_audit_function(n)) {
+            symbols.by_address.insert(address, name.to_owned());
+            if let Some(end) = starts.range(address + 1..).next() {
+                symbols.ends.insert(address, *end);
+            }
+        }
+        symbols
+    }
+
+    /// `(name, start, end)` of every audit function whose end is known.
+    pub fn ranges(&self) -> impl Iterator<Item = (&str, u64, u64)> {
+        self.by_address.iter().filter_map(|(start, name)| Some((name.as_str(), *start, *self.ends.get(start)?)))
     }
 
     /// The audit function starting exactly at `address`.
@@ -81,6 +94,9 @@ mod tests {
         assert_eq!(s.at(0xffffffff81300000), None, "not an audit function");
         assert_eq!(s.at(0xffffffff81400000), None, "data, not text");
         assert_eq!(s.base_names().collect::<Vec<_>>(), ["audit_log_end", "audit_log_start", "kauditd_thread"]);
+        let ranges: Vec<_> = s.ranges().collect();
+        assert_eq!(ranges[0], ("audit_log_start", 0xffffffff81200000, 0xffffffff81200100), "ends at the next symbol");
+        assert_eq!(ranges[2], ("kauditd_thread", 0xffffffff81200200, 0xffffffff81300000), "even a non-audit one");
         assert!(is_audit_function("audit_filter_syscall.constprop.0"));
         assert!(!is_audit_function("auditd_helper"));
     }

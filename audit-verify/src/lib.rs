@@ -7,12 +7,15 @@
 pub mod auditd_conf;
 pub mod auditlog;
 pub mod barrier;
+pub mod btf;
 pub mod capability;
 pub mod ebpf;
 pub mod finding;
 pub mod guard;
 pub mod host_status;
 pub mod kallsyms;
+pub mod lint;
+pub mod measure;
 pub mod netlink;
 pub mod rules;
 pub mod sensor;

@@ -66,6 +66,11 @@ impl Follower {
     }
 
     /// The offset of the first byte not yet returned in a record (a held partial line starts here).
+    /// The path followed (the name, which a rotation points at a new file).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn position(&self) -> u64 {
         self.lines.position()
     }

@@ -1,6 +1,8 @@
 //! The command line: one file per subcommand. Results go to stdout (tables or JSON), diagnostics to stderr.
 
 mod count_syscalls;
+mod lint;
+mod measure;
 mod rules;
 mod status;
 
@@ -53,6 +55,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Over a window: what the kernel emitted, what auditd wrote, and where records were lost.
+    Measure {
+        /// Window length, in seconds.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        #[arg(long)]
+        json: bool,
+        /// Also write the figures in node_exporter textfile format to this file.
+        #[arg(long)]
+        prometheus: Option<PathBuf>,
+        /// Raise a synthetic load (user messages) until records are lost; one window per rate.
+        #[arg(long)]
+        load: bool,
+        #[arg(long, default_value = audit_verify::auditd_conf::DEFAULT_PATH)]
+        auditd_conf: PathBuf,
+        /// How long to wait for auditd to write the window's last records, in seconds.
+        #[arg(long, default_value_t = 5)]
+        barrier_timeout: u64,
+    },
+    /// The load generator `measure --load` runs in a child process.
+    #[command(hide = true)]
+    EmitLoad {
+        #[arg(long)]
+        rate: u32,
+        #[arg(long)]
+        millis: u64,
+    },
     /// Counts, in the kernel, the syscalls of a command (from its execve on) or of running processes.
     CountSyscalls {
         /// Follow this running process and what it forks from now on (repeatable).
@@ -66,6 +95,12 @@ enum Command {
         /// The command to run and count.
         #[arg(last = true)]
         command: Vec<String>,
+    },
+    /// The ten audit footguns: shipping, floods, disk full, mutability, Kubernetes audit, secrets in it,
+    /// untested rules, retention, correlation, backlog. Live, or a configuration tree with --root.
+    Lint {
+        #[command(flatten)]
+        args: lint::LintArgs,
     },
 }
 
@@ -94,8 +129,20 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Status { json, auditd_conf } => status::run(&auditd_conf, json),
         Command::Rules { rules_dir, rules_file, json } => rules::run(&rules_dir, rules_file.as_deref(), json),
+        Command::Measure { duration, json, prometheus, load, auditd_conf, barrier_timeout } => {
+            measure::run(measure::Options {
+                duration,
+                json,
+                prometheus: prometheus.as_deref(),
+                load,
+                auditd_conf: &auditd_conf,
+                barrier_timeout,
+            })
+        }
+        Command::EmitLoad { rate, millis } => measure::emit_load(rate, millis),
         Command::CountSyscalls { pids, duration, json, command } => {
             count_syscalls::run(&pids, duration, json, &command)
         }
+        Command::Lint { args } => lint::run(args),
     }
 }

@@ -49,7 +49,7 @@ impl SyscallCounter {
         let fork_child_pid_offset = tracefs
             .field_offset("sched", "sched_process_fork", "child_pid")
             .context("reading the sched_process_fork record layout")?;
-        let globals = ebpf::Globals { loader_tgid: std::process::id(), fork_child_pid_offset };
+        let globals = ebpf::Globals { loader_tgid: std::process::id(), fork_child_pid_offset, ..Default::default() };
         let mut object = ebpf::load(globals).context("loading audit-verify's eBPF object")?;
 
         let counter: &mut RawTracePoint = program(&mut object, names::PROG_COUNT_SYSCALLS)?;

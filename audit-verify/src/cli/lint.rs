@@ -1,0 +1,116 @@
+//! `audit-verify lint`.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Context as _;
+use audit_verify::{
+    finding::Severity,
+    lint::{self, Facts, Framework, LintReport, facts::Options, prove_shipping},
+    netlink::AuditSocket,
+};
+use clap::ValueEnum;
+
+use super::Outcome;
+
+#[derive(Debug, clap::Args)]
+pub struct LintArgs {
+    /// Lint a configuration tree (DIR/etc/audit/…, DIR/etc/kubernetes/…) instead of this host; checks that
+    /// need the live kernel or processes are reported as skipped.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Judge retention against this framework's requirement.
+    #[arg(long, value_enum)]
+    framework: Option<FrameworkArg>,
+    /// The kube-apiserver static pod manifest (default: /etc/kubernetes/manifests/kube-apiserver.yaml when present).
+    #[arg(long, value_name = "PATH")]
+    k8s_manifest: Option<PathBuf>,
+    /// The Kubernetes audit policy (default: the manifest's --audit-policy-file).
+    #[arg(long, value_name = "PATH")]
+    k8s_policy: Option<PathBuf>,
+    /// Send a marker event and confirm it reaches the audisp-remote collector (live only).
+    #[arg(long, conflicts_with = "root")]
+    prove_shipping: bool,
+    /// How long --prove-shipping waits for the marker, in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    prove_timeout: u64,
+    #[arg(long)]
+    json: bool,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::High)]
+    fail_on: FailOn,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FrameworkArg {
+    PciDss,
+    Hipaa,
+    Soc2,
+    Fedramp,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FailOn {
+    Info,
+    Medium,
+    High,
+}
+
+pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
+    let framework = args.framework.map(|f| match f {
+        FrameworkArg::PciDss => Framework::PciDss,
+        FrameworkArg::Hipaa => Framework::Hipaa,
+        FrameworkArg::Soc2 => Framework::Soc2,
+        FrameworkArg::Fedramp => Framework::Fedramp,
+    });
+    let options = Options { root: args.root, framework, k8s_manifest: args.k8s_manifest, k8s_policy: args.k8s_policy };
+    let facts = Facts::gather(&options)?;
+    let mut report = lint::check(&facts);
+    if args.prove_shipping {
+        let mut socket = AuditSocket::open()?;
+        let proof = prove_shipping::prove(&facts, &mut socket, Duration::from_secs(args.prove_timeout))
+            .context("sending the shipping marker")?;
+        report.findings.insert(0, proof);
+        report.findings.sort_by_key(|f| (std::cmp::Reverse(f.severity), f.footgun));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_human(&report);
+    }
+    let threshold = match args.fail_on {
+        FailOn::Info => Severity::Info,
+        FailOn::Medium => Severity::Medium,
+        FailOn::High => Severity::High,
+    };
+    Ok(if report.worst().is_some_and(|w| w >= threshold) { Outcome::Findings } else { Outcome::Clean })
+}
+
+fn print_human(report: &LintReport) {
+    println!("lint ({}{})", report.mode, report.framework.map(|f| format!(", {f}")).unwrap_or_default());
+    if report.findings.is_empty() {
+        println!("no findings");
+    } else {
+        println!("{:<3} {:<7} {:<30} {}", "#", "sev", "id", "where / what");
+    }
+    for f in &report.findings {
+        let n = f.footgun.map_or("-".to_owned(), |n| n.to_string());
+        let severity = format!("{:?}", f.severity).to_lowercase();
+        println!("{n:<3} {severity:<7} {:<30} {}", f.id, f.location.as_deref().unwrap_or("-"));
+        println!("{:42}{}", "", f.message);
+        if let Some(rule) = &f.rule {
+            println!("{:42}rule: {rule}", "");
+        }
+        if let Some(why) = &f.why {
+            println!("{:42}why:  {why}", "");
+        }
+        if let Some(fix) = &f.fix {
+            println!("{:42}fix:  {fix}", "");
+        }
+    }
+    if !report.skipped.is_empty() {
+        println!("skipped");
+        for s in &report.skipped {
+            println!("{:<3} {}: {}", s.footgun, s.check, s.reason);
+        }
+    }
+}

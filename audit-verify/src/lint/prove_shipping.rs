@@ -1,0 +1,148 @@
+//! `--prove-shipping`: footgun 1 measured instead of read. A marker goes into the kernel as a user
+//! message (AUDIT_USER, what `auditctl -m` sends), must show up in the local audit log, then at the
+//! collector audisp-remote ships to. A collector on this host (an auditd listening on the port) is read
+//! directly; a remote one cannot be, and the report says what to look for there.
+//!
+//! Sending a user message changes no audit state: it is one record, like any login.
+
+use std::{
+    fs,
+    net::IpAddr,
+    path::{Path, PathBuf},
+    thread,
+    time::{Duration, Instant},
+};
+
+use super::{
+    Facts,
+    procs::{self, TCP_ESTABLISHED, TCP_LISTEN},
+    shipping,
+};
+use crate::{
+    auditd_conf::AuditdConf,
+    finding::{Finding, Severity},
+    netlink::{AuditSocket, NetlinkError},
+};
+
+const N: u8 = 1;
+const POLL: Duration = Duration::from_millis(100);
+
+/// The proof's verdict as one finding: `shipping_proven` (info), `shipping_unconfirmed` (medium: sent,
+/// and the collector could not be read) or `shipping_not_proven` (high).
+pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<Finding, NetlinkError> {
+    let fail = |message: String| {
+        Finding::new("shipping_not_proven", Severity::High, message)
+            .footgun(N)
+            .why("records that do not reach the collector exist only on this host")
+            .fix(
+                "start the collector, check audisp-remote.conf (remote_server, port) and au-remote.conf (active = yes)",
+            )
+    };
+    let remote = facts.plugins.iter().any(|p| p.active() && p.path().ends_with("audisp-remote"));
+    let target = facts.remote_conf.as_ref().and_then(|c| {
+        let host = c.get("remote_server")?.value.split(',').next()?.trim().to_owned();
+        (!host.is_empty()).then(|| (host, shipping::remote_port(c)))
+    });
+    let (Some((host, port)), true) = (target, remote) else {
+        return Ok(fail("nothing to prove against: audisp-remote is not active with a remote_server".into()));
+    };
+    if facts.kernel.as_ref().is_some_and(|k| k.enabled == 0) {
+        return Ok(fail("kernel audit is off (enabled 0): the kernel drops user messages".into()));
+    }
+    let marker = format!(
+        "audit-verify-shipping-proof-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    );
+    socket.send_user_message(&marker)?;
+    let local_log = facts.auditd_conf.log_file();
+    let deadline = Instant::now() + wait;
+    let Some(local_at) = wait_for(&local_log, &marker, deadline) else {
+        return Ok(fail(format!(
+            "marker {marker} never reached the local log {} (a user-message filter, or auditd not writing)",
+            local_log.display()
+        ))
+        .at(local_log.display()));
+    };
+    let destination = format!("{host}:{port}");
+    if !is_local(&host) {
+        let connected = procs::tcp_sockets().iter().any(|s| {
+            s.state == TCP_ESTABLISHED && s.remote.1 == port && host.parse::<IpAddr>().is_ok_and(|ip| ip == s.remote.0)
+        });
+        return Ok(Finding::new(
+            "shipping_unconfirmed",
+            Severity::Medium,
+            format!(
+                "marker {marker} is in the local log ({local_at}); {destination} is another host, which audit-verify \
+                 cannot read: search it there. TCP connection to it now: {}",
+                if connected { "established" } else { "none seen (or a host name: not resolved here)" }
+            ),
+        )
+        .footgun(N)
+        .at(&destination)
+        .why("only the collector's copy proves the record left the host")
+        .fix(format!("on the collector: grep {marker} in its audit log")));
+    }
+    let Some(listener) = procs::tcp_sockets().into_iter().find(|s| s.state == TCP_LISTEN && s.local.1 == port) else {
+        return Ok(fail(format!("nothing listens on {destination}: the collector is down")).at(&destination));
+    };
+    let owner = procs::socket_owner(listener.inode).and_then(procs::process);
+    let Some(collector) = owner.filter(|p| p.program() == "auditd") else {
+        return Ok(Finding::new(
+            "shipping_unconfirmed",
+            Severity::Medium,
+            format!(
+                "marker {marker} sent; {destination} is held by a process that is not auditd: its store is unknown"
+            ),
+        )
+        .footgun(N)
+        .at(&destination)
+        .why("only the collector's copy proves the record left the host")
+        .fix(format!("search the collector's store for {marker}")));
+    };
+    let conf_dir = collector.option(&["-c"]).unwrap_or("/etc/audit");
+    let conf_path = Path::new(conf_dir).join("auditd.conf");
+    let collector_log = AuditdConf::load(&conf_path)
+        .map(|c| c.log_file())
+        .unwrap_or_else(|_| PathBuf::from(crate::auditd_conf::DEFAULT_LOG_FILE));
+    match wait_for(&collector_log, &marker, deadline) {
+        Some(at) => Ok(Finding::new(
+            "shipping_proven",
+            Severity::Info,
+            format!("marker {marker} reached the collector (auditd pid {}, {destination}) at {at}", collector.pid),
+        )
+        .footgun(N)
+        .at(at)
+        .why("a record written here was read back from the collector's log")
+        .fix("nothing to fix")),
+        None => Ok(fail(format!(
+            "marker {marker} is in the local log ({local_at}) but not in the collector's {} after {wait:?}",
+            collector_log.display()
+        ))
+        .at(collector_log.display())),
+    }
+}
+
+fn is_local(host: &str) -> bool {
+    if shipping::is_loopback(host) {
+        return true;
+    }
+    let hostname = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    host.eq_ignore_ascii_case(hostname.trim())
+}
+
+/// Polls `file` for `marker` until `deadline`; returns `file:line`.
+fn wait_for(file: &Path, marker: &str, deadline: Instant) -> Option<String> {
+    loop {
+        if let Ok(bytes) = fs::read(file) {
+            let text = String::from_utf8_lossy(&bytes);
+            if let Some(i) = text.lines().position(|l| l.contains(marker)) {
+                return Some(format!("{}:{}", file.display(), i + 1));
+            }
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(POLL);
+    }
+}

@@ -1,0 +1,327 @@
+//! Layer 2, what the kernel emitted: every record kauditd sends, read from the audit multicast socket in a
+//! thread. kauditd sends the multicast copy as a record leaves its main queue, before the unicast to auditd,
+//! so records dropped later (hold/retry queue overflow, auditd, disk) are here, and those dropped earlier
+//! (backlog limit, rate limit) are not.
+//!
+//! Memory stays flat: per event, a record count, a key number and a byte count, in vectors indexed by
+//! serial.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    io,
+    os::fd::AsRawFd,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use crate::netlink::multicast;
+
+/// The record type auditd never writes (it ends an event on the wire only).
+pub const AUDIT_EOE: u16 = 1320;
+
+/// Per key: events, records and bytes the kernel emitted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyStats {
+    pub events: u64,
+    pub records: u64,
+    pub bytes: u64,
+}
+
+/// What the listener saw over the window.
+#[derive(Debug, Default)]
+pub struct Emitted {
+    /// Serial of index 0; `records[i]` is the count for serial `base + i` (0: not seen, or ours).
+    pub base: Option<u32>,
+    pub records: Vec<u8>,
+    /// Per serial: 1 + index into `keys`, 0 for none.
+    key_of: Vec<u16>,
+    bytes_of: Vec<u32>,
+    keys: Vec<String>,
+    /// Records by type, EOE included.
+    pub by_type: BTreeMap<u16, u64>,
+    /// Events that were our own (the barrier, our syscalls), left out of every count.
+    pub own_events: u64,
+    /// Times the socket overflowed (ENOBUFS): records were lost to us, so the window undercounts.
+    pub overruns: u64,
+}
+
+impl Emitted {
+    /// Serials of events the kernel emitted (ours excluded).
+    pub fn serials(&self) -> impl Iterator<Item = u32> + '_ {
+        let base = self.base.unwrap_or(0);
+        self.records.iter().enumerate().filter(|(_, n)| **n > 0).map(move |(i, _)| base.wrapping_add(i as u32))
+    }
+
+    pub fn events(&self) -> u64 {
+        self.records.iter().filter(|n| **n > 0).count() as u64
+    }
+
+    /// Records, EOE excluded (auditd does not write EOE).
+    pub fn records_without_eoe(&self) -> u64 {
+        self.records.iter().map(|n| u64::from(*n)).sum()
+    }
+
+    /// Events, records and bytes by key, ours left out (`(none)` for events without a key).
+    pub fn by_key(&self) -> BTreeMap<String, KeyStats> {
+        let mut out: BTreeMap<String, KeyStats> = BTreeMap::new();
+        for (i, records) in self.records.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let key = match self.key_of[i] {
+                0 => "(none)",
+                k => self.keys[usize::from(k) - 1].as_str(),
+            };
+            let stats = out.entry(key.to_owned()).or_default();
+            stats.events += 1;
+            stats.records += u64::from(*records);
+            stats.bytes += u64::from(self.bytes_of[i]);
+        }
+        out
+    }
+
+    pub fn contains(&self, serial: u32) -> bool {
+        self.index(serial).is_some_and(|i| self.records.get(i).is_some_and(|n| *n > 0))
+    }
+
+    fn index(&self, serial: u32) -> Option<usize> {
+        let d = serial.wrapping_sub(self.base?);
+        (d < 1 << 30).then_some(d as usize)
+    }
+}
+
+/// Collects in a thread until stopped.
+pub struct Listener {
+    stop: Arc<AtomicBool>,
+    marker: Arc<std::sync::Mutex<Option<String>>>,
+    handle: JoinHandle<io::Result<Emitted>>,
+}
+
+impl Listener {
+    /// Subscribes now: everything emitted from this point on is counted. `own_programs` are the IDs of
+    /// our BPF programs: the kernel audits their load and unload without a pid.
+    pub fn start(own_programs: Vec<u32>) -> io::Result<Self> {
+        let socket = multicast::subscribe()?;
+        set_socket_options(&socket)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let marker = Arc::new(std::sync::Mutex::new(None));
+        let (flag, until) = (stop.clone(), marker.clone());
+        let own = Own { pid: std::process::id().to_string(), programs: own_programs };
+        let handle = std::thread::Builder::new()
+            .name("measure-multicast".into())
+            .spawn(move || listen(socket, &flag, &until, &own))?;
+        Ok(Self { stop, marker, handle })
+    }
+
+    /// Stops once the record carrying `marker` arrives: the kernel sends in queue order, so everything
+    /// emitted before the marker was sent has arrived too. Gives up after `timeout`.
+    pub fn stop_at(self, marker: &str, timeout: Duration) -> io::Result<Emitted> {
+        *self.marker.lock().unwrap_or_else(|p| p.into_inner()) = Some(marker.to_owned());
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.handle.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().map_err(|_| io::Error::other("multicast listener panicked"))?
+    }
+}
+
+fn set_socket_options(socket: &netlink_sys::Socket) -> io::Result<()> {
+    let fd = socket.as_raw_fd();
+    let set = |option, value: libc::c_int| {
+        // SAFETY: a valid socket and an int option value that lives across the call.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&value as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as u32,
+            )
+        };
+        if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    };
+    // A burst must not overflow us: 64 MiB, past rmem_max (we are root).
+    set(libc::SO_RCVBUFFORCE, 64 << 20)?;
+    let tv = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
+    // SAFETY: as above, with a timeval.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            size_of::<libc::timeval>() as u32,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// How to recognise our own events.
+struct Own {
+    pid: String,
+    programs: Vec<u32>,
+}
+
+/// `AUDIT_BPF`: a BPF program loaded or unloaded.
+const AUDIT_BPF: u16 = 1334;
+
+fn listen(
+    socket: netlink_sys::Socket,
+    stop: &AtomicBool,
+    marker: &std::sync::Mutex<Option<String>>,
+    own: &Own,
+) -> io::Result<Emitted> {
+    let mut out = Emitted::default();
+    // Serials known to be ours, for records that arrive after the one that told us.
+    let mut ours: HashSet<u32> = HashSet::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut last_recv = false;
+    loop {
+        // Drain what is queued even after the stop flag, then stop at the first empty read.
+        let stopping = stop.load(Ordering::Relaxed);
+        match socket.recv(&mut &mut buf[..], 0) {
+            Ok(n) => {
+                last_recv = true;
+                let until = marker.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                for (ty, payload) in messages(&buf[..n]) {
+                    record(&mut out, &mut ours, own, ty, payload);
+                    if until.as_deref().is_some_and(|m| String::from_utf8_lossy(payload).contains(m)) {
+                        return Ok(out);
+                    }
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => out.overruns += 1,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
+                if stopping && !last_recv {
+                    return Ok(out);
+                }
+                last_recv = false;
+            }
+            Err(e) => return Err(e),
+        }
+        if ours.len() > 4096 {
+            // Events complete within milliseconds; keep the newest.
+            let newest = ours.iter().copied().max().unwrap_or(0);
+            ours.retain(|s| newest.wrapping_sub(*s) < 2048);
+        }
+        if stopping && !last_recv {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// (nlmsg_type, payload) of each netlink message in a datagram.
+fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        if buf.len() < 16 {
+            return None;
+        }
+        let len = u32::from_ne_bytes(buf[0..4].try_into().ok()?) as usize;
+        if len < 16 || len > buf.len() {
+            return None;
+        }
+        let ty = u16::from_ne_bytes(buf[4..6].try_into().ok()?);
+        let payload = &buf[16..len];
+        buf = &buf[((len + 3) & !3).min(buf.len())..];
+        Some((ty, payload))
+    })
+}
+
+/// `audit(1700000000.123:456): ...` → serial 456.
+pub fn serial_of(text: &str) -> Option<u32> {
+    let rest = text.strip_prefix("audit(")?;
+    let (_, serial) = rest[..rest.find(')')?].split_once(':')?;
+    serial.parse().ok()
+}
+
+/// The raw value of `name=` in a kernel record (quoted or not).
+pub fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let at = text.find(&format!(" {name}="))? + name.len() + 2;
+    let value = &text[at..];
+    let value = value.strip_prefix('"').map_or_else(|| value.split(' ').next(), |v| v.split('"').next())?;
+    Some(value)
+}
+
+fn record(out: &mut Emitted, ours: &mut HashSet<u32>, own: &Own, ty: u16, payload: &[u8]) {
+    *out.by_type.entry(ty).or_default() += 1;
+    let text = String::from_utf8_lossy(payload.strip_suffix(&[0]).unwrap_or(payload));
+    let Some(serial) = serial_of(&text) else { return };
+    // Start a little back: records of slightly older events may still arrive after the first one seen.
+    let base = *out.base.get_or_insert(serial.saturating_sub(1024));
+    let Some(index) = serial.wrapping_sub(base).try_into().ok().filter(|i: &usize| *i < 1 << 30) else { return };
+    if out.records.len() <= index {
+        out.records.resize(index + 1, 0);
+        out.key_of.resize(index + 1, 0);
+        out.bytes_of.resize(index + 1, 0);
+    }
+    let own_program = ty == AUDIT_BPF
+        && field(&text, "prog-id").and_then(|id| id.parse().ok()).is_some_and(|id: u32| own.programs.contains(&id));
+    if own_program || field(&text, "pid") == Some(own.pid.as_str()) {
+        if ours.insert(serial) {
+            out.own_events += 1;
+        }
+        out.records[index] = 0; // records counted before we knew are taken back out
+    }
+    if ours.contains(&serial) {
+        return;
+    }
+    if let Some(key) = field(&text, "key").filter(|k| *k != "(null)") {
+        let id = match out.keys.iter().position(|k| k == key) {
+            Some(i) => i + 1,
+            None => {
+                out.keys.push(key.to_owned());
+                out.keys.len()
+            }
+        };
+        out.key_of[index] = u16::try_from(id).unwrap_or(u16::MAX);
+    }
+    if ty != AUDIT_EOE {
+        out.records[index] = out.records[index].saturating_add(1);
+        out.bytes_of[index] = out.bytes_of[index].saturating_add(text.len() as u32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_serials_and_fields_from_kernel_text() {
+        let syscall = "audit(1700000000.123:456): arch=c000003e syscall=59 success=yes exit=0 pid=77 key=\"exec\"";
+        assert_eq!(serial_of(syscall), Some(456));
+        assert_eq!(field(syscall, "pid"), Some("77"));
+        assert_eq!(field(syscall, "key"), Some("exec"));
+        assert_eq!(field("audit(1.2:3): key=(null)", "key"), Some("(null)"));
+        assert_eq!(serial_of("garbage"), None);
+    }
+
+    #[test]
+    fn counts_events_records_and_keys_and_leaves_ours_out() {
+        let mut out = Emitted::default();
+        let mut ours = HashSet::new();
+        let own = Own { pid: "42".into(), programs: vec![9] };
+        record(&mut out, &mut ours, &own, 1300, b"audit(1.0:10): syscall=59 pid=7 key=\"exec\"\0");
+        record(&mut out, &mut ours, &own, 1302, b"audit(1.0:10): item=0 name=\"/bin/true\"");
+        record(&mut out, &mut ours, &own, 1320, b"audit(1.0:10): ");
+        // Ours: a BPF record without pid, then its syscall record with our pid.
+        record(&mut out, &mut ours, &own, 1334, b"audit(1.0:12): prog-id=3 op=LOAD");
+        record(&mut out, &mut ours, &own, 1300, b"audit(1.0:12): syscall=321 pid=42 key=(null)");
+        record(&mut out, &mut ours, &own, 1334, b"audit(1.0:13): prog-id=9 op=UNLOAD");
+        record(&mut out, &mut ours, &own, 1300, b"audit(1.0:11): syscall=2 pid=8 key=(null)");
+        assert_eq!(out.events(), 2);
+        assert_eq!(out.serials().collect::<Vec<_>>(), [10, 11]);
+        assert_eq!(out.records_without_eoe(), 3);
+        assert_eq!(out.own_events, 2);
+        let keys = out.by_key();
+        assert_eq!((keys["exec"].events, keys["exec"].records), (1, 2));
+        assert_eq!(keys["(none)"].events, 1, "event 12 was ours");
+        assert!(out.contains(11) && !out.contains(12) && !out.contains(13));
+    }
+}

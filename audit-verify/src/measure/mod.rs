@@ -1,0 +1,155 @@
+//! `measure`: over a window, what happened (syscalls the rules select, counted by eBPF), what the kernel
+//! emitted (the audit multicast stream), and what auditd wrote (audit.log), with the kernel's drops by
+//! reason and the backlog's pressure. Where a layer cannot be observed, the report says so.
+
+mod emitted;
+mod kmsg;
+pub mod load;
+pub mod report;
+mod rule_filters;
+mod sampler;
+mod sensors;
+mod written;
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+
+pub use report::MeasureReport;
+
+use crate::{
+    auditd_conf::AuditdConf, auditlog::Follower, barrier::Marker, capability::Backend, netlink::AuditSocket, rules,
+};
+
+/// What to measure and how.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub duration: Duration,
+    pub auditd_conf: PathBuf,
+    /// How long to wait for auditd to write the window's last records.
+    pub barrier_timeout: Duration,
+}
+
+/// One window, started: every layer is already observing.
+pub struct Window {
+    started: Instant,
+    follower: Follower,
+    conf: Option<AuditdConf>,
+    listener: emitted::Listener,
+    sampler: sampler::Sampler,
+    kernel_log: Option<kmsg::KernelLog>,
+    sensors: Result<sensors::KernelSensors, String>,
+    rules: Vec<rule_filters::Translated>,
+    not_counted: Vec<rules::Rule>,
+    barrier_timeout: Duration,
+}
+
+impl Window {
+    /// Starts observing. Needs root.
+    pub fn start(config: &Config) -> anyhow::Result<Self> {
+        let conf = AuditdConf::load(&config.auditd_conf).ok();
+        let log =
+            conf.as_ref().map_or_else(|| PathBuf::from(crate::auditd_conf::DEFAULT_LOG_FILE), AuditdConf::log_file);
+        let mut socket = AuditSocket::open()?;
+        let (loaded, _) = rules::loaded(&mut socket).context("reading the loaded rules")?;
+        let (translated, not_counted) = rule_filters::translate(&loaded);
+        let sensors = sensors::KernelSensors::attach(&translated).map_err(|e| short_error(&format!("{e:#}")));
+        let kernel_log = kmsg::KernelLog::from_now().ok();
+        let own_programs = sensors.as_ref().map(sensors::KernelSensors::program_ids).unwrap_or_default();
+        let listener = emitted::Listener::start(own_programs).context("subscribing to the audit multicast socket")?;
+        let sampler = sampler::Sampler::start()?;
+        // The log last, so that nothing emitted from here on is missed in it. The follower holds the file
+        // open: if auditd rotates it during the window, the follower finishes it, then reads the new one.
+        let log_start = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let follower = Follower::open(&log, log_start).with_context(|| format!("opening {}", log.display()))?;
+        Ok(Self {
+            started: Instant::now(),
+            follower,
+            conf,
+            listener,
+            sampler,
+            kernel_log,
+            sensors,
+            rules: translated,
+            not_counted,
+            barrier_timeout: config.barrier_timeout,
+        })
+    }
+
+    /// Stops every layer, waits for auditd to write what the kernel emitted, and reconciles.
+    pub fn finish(self) -> anyhow::Result<MeasureReport> {
+        let Window {
+            started,
+            mut follower,
+            conf,
+            listener,
+            sampler,
+            kernel_log,
+            sensors,
+            rules,
+            not_counted,
+            barrier_timeout,
+        } = self;
+        let elapsed = started.elapsed();
+        let (hits, drops, sensors_error) = match sensors {
+            // Read, then detach at once: the barrier below must not be counted as load.
+            Ok(sensors) => (Some(sensors.rule_hits()?), sensors.drops()?, None),
+            Err(e) => (None, Vec::new(), Some(e)),
+        };
+        let samples = sampler.stop()?;
+        // The barrier: a marker message. Once it arrives on the multicast socket, everything emitted before
+        // it has; once it is in the log, everything auditd will write of the window is there.
+        let marker = Marker::new();
+        marker.send(&mut AuditSocket::open()?)?;
+        let emitted = listener.stop_at(marker.text(), barrier_timeout).context("reading the audit multicast socket")?;
+        let (written, barrier) = written::collect(&mut follower, &marker, barrier_timeout, &emitted)?;
+        let log = follower.path().to_owned();
+        let kernel_messages = kernel_log.map(|mut k| k.audit_messages()).unwrap_or_default();
+        Ok(report::reconcile(report::Inputs {
+            elapsed,
+            backend: Backend::Tracepoint,
+            sensors_error,
+            rules: &rules,
+            not_counted: &not_counted,
+            hits,
+            drops,
+            samples,
+            emitted,
+            written,
+            barrier,
+            kernel_messages,
+            conf: conf.as_ref(),
+            log: &log,
+        }))
+    }
+}
+
+/// A load error without the verifier's full log (kept in `-v` diagnostics): the cause, and the log's
+/// last line, which says why.
+fn short_error(full: &str) -> String {
+    log::debug!("{full}");
+    match full.split_once("Verifier output:") {
+        Some((cause, log)) => {
+            // The log ends with statistics; the reason is the line before them.
+            let stats = ["processed ", "verification time", "stack depth", ":"];
+            let last = log
+                .lines()
+                .rev()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !stats.iter().any(|s| l.starts_with(s)))
+                .unwrap_or("");
+            format!("{}: verifier: {last}", cause.trim().trim_end_matches('.'))
+        }
+        None => full.to_owned(),
+    }
+}
+
+/// Measures one window of `config.duration` while the host does what it does.
+pub fn run(config: &Config) -> anyhow::Result<MeasureReport> {
+    let window = Window::start(config)?;
+    std::thread::sleep(config.duration);
+    window.finish()
+}

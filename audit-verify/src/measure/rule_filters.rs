@@ -1,0 +1,134 @@
+//! Loaded exit rules in the form the kernel-side rule matcher evaluates (see audit-verify-ebpf's
+//! match_rules.rs). Filters it cannot evaluate make a rule opaque, never guessed.
+
+use audit_verify_common::measure::{ARCH_ANY, Cond, CondField, CondOp, MAX_CONDS, MAX_RULES, RuleFilter};
+
+use crate::rules::{
+    FilterList, Op, Rule, Value,
+    fields::{self, id},
+};
+
+/// A loaded exit rule and how the kernel side sees it.
+#[derive(Debug, Clone)]
+pub struct Translated {
+    /// Position on the kernel's exit list.
+    pub position: usize,
+    pub rule: Rule,
+    pub filter: RuleFilter,
+    /// Why the kernel side cannot decide this rule, if it cannot.
+    pub opaque_because: Option<String>,
+}
+
+/// The exit-list rules in kernel order, up to [`MAX_RULES`]; later ones are returned apart (not counted).
+pub fn translate(loaded: &[Rule]) -> (Vec<Translated>, Vec<Rule>) {
+    let exit: Vec<&Rule> = loaded.iter().filter(|r| r.list == FilterList::Exit).collect();
+    let counted = exit.iter().take(MAX_RULES as usize).enumerate().map(|(position, rule)| {
+        let (filter, opaque_because) = filter_of(rule);
+        Translated { position, rule: (*rule).clone(), filter, opaque_because }
+    });
+    (counted.collect(), exit.iter().skip(MAX_RULES as usize).map(|r| (*r).clone()).collect())
+}
+
+fn filter_of(rule: &Rule) -> (RuleFilter, Option<String>) {
+    let mut f = RuleFilter { mask: rule.mask, arch: ARCH_ANY, ..RuleFilter::default() };
+    let mut opaque = None;
+    for field in &rule.fields {
+        let Value::Num(value) = field.value else {
+            if field.id != id::FILTERKEY {
+                opaque.get_or_insert(format!(
+                    "filter `{}` needs a path or string",
+                    fields::name_of(field.id).unwrap_or("?")
+                ));
+            }
+            continue;
+        };
+        if field.id == id::ARCH {
+            f.arch = value;
+            f.arch_negated = u32::from(field.op == Op::Ne);
+            continue;
+        }
+        let cond_field = match field.id {
+            id::UID => CondField::Uid,
+            id::EUID => CondField::Euid,
+            id::GID => CondField::Gid,
+            id::LOGINUID => CondField::Auid,
+            id::SUCCESS => CondField::Success,
+            id::EXIT => CondField::Exit,
+            200 => CondField::Arg0,
+            201 => CondField::Arg1,
+            202 => CondField::Arg2,
+            203 => CondField::Arg3,
+            other => {
+                opaque.get_or_insert(format!(
+                    "filter `{}` is not evaluated in the kernel",
+                    fields::name_of(other).unwrap_or("?")
+                ));
+                continue;
+            }
+        };
+        if (f.cond_count as usize) == MAX_CONDS {
+            opaque.get_or_insert(format!("more than {MAX_CONDS} conditions"));
+            continue;
+        }
+        f.conds[f.cond_count as usize] =
+            Cond { field: cond_field as u32, op: op_code(field.op) as u32, value, _pad: 0 };
+        f.cond_count += 1;
+    }
+    let args_on_b32 = f.arch != fields::ARCH_B64
+        && f.conds[..f.cond_count as usize]
+            .iter()
+            .any(|c| (CondField::Arg0 as u32..=CondField::Arg3 as u32).contains(&c.field));
+    if args_on_b32 {
+        opaque.get_or_insert("a0-a3 are read from the 64-bit registers only".into());
+    }
+    f.opaque = u32::from(opaque.is_some());
+    (f, opaque)
+}
+
+fn op_code(op: Op) -> CondOp {
+    match op {
+        Op::Eq => CondOp::Eq,
+        Op::Ne => CondOp::Ne,
+        Op::Lt => CondOp::Lt,
+        Op::Gt => CondOp::Gt,
+        Op::Le => CondOp::Le,
+        Op::Ge => CondOp::Ge,
+        Op::BitMask => CondOp::BitMask,
+        Op::BitTest => CondOp::BitTest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse::{Command, parse_line};
+
+    fn rule(line: &str) -> Rule {
+        match parse_line(line).unwrap() {
+            Command::Add { rule, .. } => rule,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn simple_filters_are_evaluated_and_paths_are_opaque() {
+        let rules = [
+            rule("-a always,exit -F arch=b64 -S execve -F auid>=1000 -F auid!=unset -F success=1 -k exec"),
+            rule("-w /etc/passwd -p wa -k identity"),
+            rule("-a never,exit -F arch=b32 -S all"),
+            rule("-a always,exclude -F msgtype=CWD"),
+            rule("-a always,exit -F arch=b32 -S clock_settime -F a0=0x0 -k time"),
+        ];
+        let (t, beyond) = translate(&rules);
+        assert!(beyond.is_empty());
+        assert_eq!(t.len(), 4, "exclude-list rules are not syscall rules");
+        assert_eq!((t[0].filter.arch, t[0].filter.cond_count, t[0].filter.opaque), (fields::ARCH_B64, 3, 0));
+        assert_eq!(
+            t[0].filter.conds[0],
+            Cond { field: CondField::Auid as u32, op: CondOp::Ge as u32, value: 1000, _pad: 0 }
+        );
+        assert!(t[1].opaque_because.as_deref().unwrap().contains("path"), "{:?}", t[1].opaque_because);
+        assert_eq!((t[2].filter.arch, t[2].filter.opaque), (fields::ARCH_B32, 0));
+        assert!(t[3].opaque_because.is_some(), "a0 on b32 is not readable from the 64-bit registers");
+    }
+}
