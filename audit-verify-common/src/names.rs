@@ -39,6 +39,8 @@ pub const MAP_RULE_HITS: &str = "RULE_HITS";
 
 /// Globals of the measurement sensors, set at load time.
 pub const GLOBAL_AUDIT_RANGE_COUNT: &str = "AUDIT_RANGE_COUNT";
+pub const GLOBAL_AUDIT_SPAN_START: &str = "AUDIT_SPAN_START";
+pub const GLOBAL_AUDIT_SPAN_END: &str = "AUDIT_SPAN_END";
 pub const GLOBAL_KFREE_SKB_LOCATION_OFFSET: &str = "KFREE_SKB_LOCATION_OFFSET";
 pub const GLOBAL_RULE_COUNT: &str = "RULE_COUNT";
 pub const GLOBAL_TASK_LOGINUID_OFFSET: &str = "TASK_LOGINUID_OFFSET";

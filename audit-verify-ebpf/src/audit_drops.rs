@@ -13,6 +13,12 @@ use aya_ebpf::{
 #[unsafe(no_mangle)]
 static AUDIT_RANGE_COUNT: u32 = 0;
 
+/// Lowest start and highest end of the ranges.
+#[unsafe(no_mangle)]
+static AUDIT_SPAN_START: u64 = 0;
+#[unsafe(no_mangle)]
+static AUDIT_SPAN_END: u64 = 0;
+
 /// Offset of `location` in the `kfree_skb` record, read from tracefs.
 #[unsafe(no_mangle)]
 static KFREE_SKB_LOCATION_OFFSET: u32 = 16;
@@ -35,7 +41,13 @@ fn try_audit_drops(ctx: &TracePointContext) -> Result<u32, u32> {
     let offset = unsafe { core::ptr::read_volatile(&KFREE_SKB_LOCATION_OFFSET) } as usize;
     let location: u64 = unsafe { ctx.read_at(offset) }.map_err(|_| 0u32)?;
     let count = unsafe { core::ptr::read_volatile(&AUDIT_RANGE_COUNT) }.min(MAX_AUDIT_RANGES);
-    // Ranges are few (tens); a linear scan keeps the verifier's job trivial.
+    // Most frees are network packets far from audit code: reject them on the span of all ranges.
+    let (low, high) =
+        (unsafe { core::ptr::read_volatile(&AUDIT_SPAN_START) }, unsafe { core::ptr::read_volatile(&AUDIT_SPAN_END) });
+    if location < low || location >= high {
+        return Ok(0);
+    }
+    // Ranges are few (about ten); a linear scan keeps the verifier's job trivial.
     for i in 0..MAX_AUDIT_RANGES {
         if i >= count {
             break;

@@ -53,15 +53,19 @@ unsafe fn read<T>(base: *const u8, offset: usize) -> Result<T, i32> {
     unsafe { bpf_probe_read_kernel(base.add(offset) as *const T).map_err(|e| e as i32) }
 }
 
-/// What one syscall exit looks like to the rules.
+/// What one syscall exit looks like to the rules. Number and ABI are read for every syscall; the rest
+/// only once a rule selects it, so that the syscalls no rule names cost two reads.
 struct Event {
     nr: u32,
     arch: u32,
+    details: Option<Details>,
+}
+
+struct Details {
     uid: u32,
     gid: u32,
     euid: u32,
     auid: u32,
-    ret: i64,
     args: [u64; 4],
 }
 
@@ -75,16 +79,17 @@ pub fn match_rules(ctx: RawTracePointContext) -> i32 {
 
 #[inline(always)]
 fn try_match_rules(ctx: &RawTracePointContext) -> Result<i32, i32> {
-    if (bpf_get_current_pid_tgid() >> 32) as u32 == global(&crate::LOADER_TGID) {
-        return Ok(0);
-    }
     let count = global(&RULE_COUNT).min(MAX_RULES);
-    if count == 0 {
+    if count == 0 || (bpf_get_current_pid_tgid() >> 32) as u32 == global(&crate::LOADER_TGID) {
         return Ok(0);
     }
     let regs: *const u8 = ctx.arg(0);
     let ret: i64 = ctx.arg(1);
-    let event = unsafe { read_event(regs, ret)? };
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let nr: u64 = unsafe { read(regs, PT_REGS_ORIG_AX)? };
+    let status: u32 = unsafe { read(task, global(&TASK_STATUS_OFFSET) as usize)? };
+    let mut event =
+        Event { nr: nr as u32, arch: if status & TS_COMPAT != 0 { ARCH_B32 } else { ARCH_B64 }, details: None };
     for i in 0..MAX_RULES {
         if i >= count {
             break;
@@ -97,7 +102,11 @@ fn try_match_rules(ctx: &RawTracePointContext) -> Result<i32, i32> {
             bump(MAX_RULES + i);
             return Ok(0);
         }
-        if conditions_hold(rule, &event) {
+        if event.details.is_none() {
+            event.details = Some(unsafe { read_details(task, regs)? });
+        }
+        let Some(details) = &event.details else { break };
+        if conditions_hold(rule, details, ret) {
             bump(i);
             return Ok(0);
         }
@@ -106,10 +115,7 @@ fn try_match_rules(ctx: &RawTracePointContext) -> Result<i32, i32> {
 }
 
 #[inline(always)]
-unsafe fn read_event(regs: *const u8, ret: i64) -> Result<Event, i32> {
-    let task = unsafe { bpf_get_current_task() } as *const u8;
-    let nr: u64 = unsafe { read(regs, PT_REGS_ORIG_AX)? };
-    let status: u32 = unsafe { read(task, global(&TASK_STATUS_OFFSET) as usize)? };
+unsafe fn read_details(task: *const u8, regs: *const u8) -> Result<Details, i32> {
     let auid: u32 = unsafe { read(task, global(&TASK_LOGINUID_OFFSET) as usize)? };
     let cred: *const u8 = unsafe { read(task, global(&TASK_CRED_OFFSET) as usize)? };
     let euid: u32 = unsafe { read(cred, global(&CRED_EUID_OFFSET) as usize)? };
@@ -117,16 +123,7 @@ unsafe fn read_event(regs: *const u8, ret: i64) -> Result<Event, i32> {
     let args = unsafe {
         [read(regs, PT_REGS_DI)?, read(regs, PT_REGS_SI)?, read(regs, PT_REGS_DX)?, read(regs, PT_REGS_R10)?]
     };
-    Ok(Event {
-        nr: nr as u32,
-        arch: if status & TS_COMPAT != 0 { ARCH_B32 } else { ARCH_B64 },
-        uid: uid_gid as u32,
-        gid: (uid_gid >> 32) as u32,
-        euid,
-        auid,
-        ret,
-        args,
-    })
+    Ok(Details { uid: uid_gid as u32, gid: (uid_gid >> 32) as u32, euid, auid, args })
 }
 
 #[inline(always)]
@@ -154,12 +151,12 @@ fn selects(rule: &RuleFilter, e: &Event) -> bool {
 }
 
 #[inline(always)]
-fn conditions_hold(rule: &RuleFilter, e: &Event) -> bool {
+fn conditions_hold(rule: &RuleFilter, d: &Details, ret: i64) -> bool {
     for i in 0..MAX_CONDS {
         if i as u32 >= rule.cond_count {
             break;
         }
-        if !holds(&rule.conds[i], e) {
+        if !holds(&rule.conds[i], d, ret) {
             return false;
         }
     }
@@ -167,18 +164,18 @@ fn conditions_hold(rule: &RuleFilter, e: &Event) -> bool {
 }
 
 #[inline(always)]
-fn holds(c: &Cond, e: &Event) -> bool {
+fn holds(c: &Cond, d: &Details, ret: i64) -> bool {
     let left = match CondField::try_from(c.field) {
-        Ok(CondField::Uid) => e.uid,
-        Ok(CondField::Euid) => e.euid,
-        Ok(CondField::Auid) => e.auid,
-        Ok(CondField::Gid) => e.gid,
-        Ok(CondField::Success) => u32::from(!(-MAX_ERRNO..0).contains(&e.ret)),
-        Ok(CondField::Exit) => e.ret as u32,
-        Ok(CondField::Arg0) => e.args[0] as u32,
-        Ok(CondField::Arg1) => e.args[1] as u32,
-        Ok(CondField::Arg2) => e.args[2] as u32,
-        Ok(CondField::Arg3) => e.args[3] as u32,
+        Ok(CondField::Uid) => d.uid,
+        Ok(CondField::Euid) => d.euid,
+        Ok(CondField::Auid) => d.auid,
+        Ok(CondField::Gid) => d.gid,
+        Ok(CondField::Success) => u32::from(!(-MAX_ERRNO..0).contains(&ret)),
+        Ok(CondField::Exit) => ret as u32,
+        Ok(CondField::Arg0) => d.args[0] as u32,
+        Ok(CondField::Arg1) => d.args[1] as u32,
+        Ok(CondField::Arg2) => d.args[2] as u32,
+        Ok(CondField::Arg3) => d.args[3] as u32,
         Err(_) => return false,
     };
     let v = c.value;

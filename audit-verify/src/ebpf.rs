@@ -12,8 +12,9 @@ pub struct Globals {
     pub loader_tgid: u32,
     /// Offset of `child_pid` in `sched_process_fork` records on this kernel.
     pub fork_child_pid_offset: u32,
-    /// How many `AUDIT_RANGES` entries are filled.
+    /// How many `AUDIT_RANGES` entries are filled, and the span they cover.
     pub audit_range_count: u32,
+    pub audit_span: (u64, u64),
     /// Offset of `location` in `kfree_skb` records on this kernel.
     pub kfree_skb_location_offset: u32,
     /// How many `RULE_FILTERS` entries are filled.
@@ -32,6 +33,7 @@ pub fn load(globals: Globals) -> Result<Ebpf, EbpfError> {
         loader_tgid,
         fork_child_pid_offset,
         audit_range_count,
+        audit_span,
         kfree_skb_location_offset,
         rule_count,
         task_loginuid_offset,
@@ -43,6 +45,8 @@ pub fn load(globals: Globals) -> Result<Ebpf, EbpfError> {
         .override_global(names::GLOBAL_LOADER_TGID, &loader_tgid, true)
         .override_global(names::GLOBAL_FORK_CHILD_PID_OFFSET, &fork_child_pid_offset, true)
         .override_global(names::GLOBAL_AUDIT_RANGE_COUNT, &audit_range_count, true)
+        .override_global(names::GLOBAL_AUDIT_SPAN_START, &audit_span.0, true)
+        .override_global(names::GLOBAL_AUDIT_SPAN_END, &audit_span.1, true)
         .override_global(names::GLOBAL_KFREE_SKB_LOCATION_OFFSET, &kfree_skb_location_offset, true)
         .override_global(names::GLOBAL_RULE_COUNT, &rule_count, true)
         .override_global(names::GLOBAL_TASK_LOGINUID_OFFSET, &task_loginuid_offset, true)

@@ -17,6 +17,7 @@ pub mod kallsyms;
 pub mod lint;
 pub mod measure;
 pub mod netlink;
+pub mod prove;
 pub mod rules;
 pub mod sensor;
 pub mod syscalls;

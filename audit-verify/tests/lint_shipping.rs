@@ -8,27 +8,36 @@
 //! path; the lint under test runs there too (`ip netns exec`), so "127.0.0.1" means the collector's
 //! loopback for all three.
 //!
+//! The plugin is a plugins.d file of our own (`av-ship-PID.conf`, active, type always) rather than
+//! au-remote.conf switched to `active = yes`: auditd 3.0's reload starts a plugin it has never seen, but
+//! does not reliably restart one it saw going inactive (the first run passed, later ones never saw the
+//! plugin start). Removing our file and reloading is the path on which auditd itself stops the plugin.
+//!
 //! What this changes, all under the state guard's lock and restored by Drop guards, also on failure:
-//! /etc/audit/plugins.d/au-remote.conf and /etc/audit/audisp-remote.conf (restored byte for byte, then the
-//! system auditd is sent SIGHUP again, and any audisp-remote left in our namespace is killed); the
-//! collector (killed); the namespace (deleted); /run/auditd.pid, which auditd writes even with
-//! `local_events = no` (restored); the temporary directory (removed). The system auditd is never stopped.
+//! our plugins.d file (removed) and /etc/audit/audisp-remote.conf (restored byte for byte, mode included),
+//! then the system auditd gets SIGHUP again and any audisp-remote left in our namespace is stopped; the
+//! collector (stopped); the namespace (deleted); /run/auditd.pid, which auditd writes even with
+//! `local_events = no` and removes on exit (restored); the temporary directory (removed). The system auditd
+//! is never stopped, and only reloaded.
 
 mod common;
 
 use std::{
     fs,
-    os::unix::fs::PermissionsExt as _,
+    os::unix::{fs::PermissionsExt as _, process::CommandExt as _},
     path::{Path, PathBuf},
     process::{Child, Command, Output},
     thread,
     time::{Duration, Instant},
 };
 
-use audit_verify::guard::{Environment, StateGuard};
+use audit_verify::{
+    guard::{Environment, StateGuard},
+    netlink::AuditSocket,
+};
 use serde_json::Value;
 
-const AU_REMOTE: &str = "/etc/audit/plugins.d/au-remote.conf";
+const PLUGIN_DIR: &str = "/etc/audit/plugins.d";
 const REMOTE_CONF: &str = "/etc/audit/audisp-remote.conf";
 const PID_FILE: &str = "/run/auditd.pid";
 
@@ -105,6 +114,40 @@ impl Drop for Started {
     }
 }
 
+/// `pid`'s parent.
+fn parent(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Waits until `plugin` holds an established connection to `port`, making events meanwhile.
+fn wait_connected(socket: &mut AuditSocket, plugin: u32, port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !tcp_state(plugin, port, "01", true) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        nudge(socket);
+        thread::sleep(Duration::from_millis(500));
+    }
+    true
+}
+
+/// A shell pipeline we started in its own process group: the whole group is stopped on drop.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let pgid = self.0.id() as i32;
+        // SAFETY: kill(2) on the process group we created (process_group(0) made the child its leader).
+        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        let _ = self.0.wait();
+        thread::sleep(Duration::from_millis(200));
+        // SAFETY: as above; whatever of the group is left.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
+}
+
 fn stop(pid: u32) {
     // SAFETY: plain kill(2) on a pid we started.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
@@ -126,7 +169,8 @@ fn is_zombie(pid: u32) -> bool {
 /// The system auditd configured to ship into our namespace; on drop, its files are restored (fields
 /// declared first drop first), it is sent SIGHUP, and what it started in our namespace is stopped.
 struct Shipping {
-    au_remote: Option<Restore>,
+    /// Our own plugin file, removed on drop (a `Restore` of a file that did not exist).
+    plugin: Option<Restore>,
     remote_conf: Option<Restore>,
     auditd: u32,
     netns_inode: u64,
@@ -134,7 +178,7 @@ struct Shipping {
 
 impl Drop for Shipping {
     fn drop(&mut self) {
-        drop(self.au_remote.take());
+        drop(self.plugin.take());
         drop(self.remote_conf.take());
         // SAFETY: SIGHUP makes auditd reload its configuration, as `service auditd reload` does.
         unsafe { libc::kill(self.auditd as i32, libc::SIGHUP) };
@@ -182,6 +226,12 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// auditd's dispatcher applies a reload, and audisp-remote connects, when an event passes through: on an
+/// idle host, a user message every half second makes one.
+fn nudge(socket: &mut AuditSocket) {
+    socket.send_user_message("audit-verify lint_shipping test: nudging the dispatcher").unwrap();
 }
 
 fn prove(netns: &Netns) -> (i32, Vec<Value>) {
@@ -245,14 +295,16 @@ fn the_marker_reaches_a_loopback_collector_and_not_a_dead_one() {
     fs::write(&wrapper, format!("#!/bin/sh\nexec nsenter --net=/run/netns/{} /sbin/audisp-remote \"$@\"\n", netns.0))
         .unwrap();
     fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o750)).unwrap();
+    let plugin_file = format!("{PLUGIN_DIR}/{tag}.conf");
+    assert!(!Path::new(&plugin_file).exists());
     let shipping = Shipping {
-        au_remote: Some(Restore::save(AU_REMOTE)),
+        plugin: Some(Restore::save(&plugin_file)),
         remote_conf: Some(Restore::save(REMOTE_CONF)),
         auditd,
         netns_inode: netns.inode(),
     };
     fs::write(
-        AU_REMOTE,
+        &plugin_file,
         format!("active = yes\ndirection = out\npath = {}\ntype = always\nformat = string\n", wrapper.display()),
     )
     .unwrap();
@@ -267,11 +319,58 @@ fn the_marker_reaches_a_loopback_collector_and_not_a_dead_one() {
     .unwrap();
     // SAFETY: SIGHUP makes the system auditd reload its configuration and plugins.
     unsafe { libc::kill(auditd as i32, libc::SIGHUP) };
-    wait_until("audisp-remote to start in the namespace", Duration::from_secs(15), || {
-        !plugins_in(shipping.netns_inode).is_empty()
-    });
-    let plugin = plugins_in(shipping.netns_inode)[0];
-    wait_until("audisp-remote to connect", Duration::from_secs(15), || tcp_state(plugin, port, "01", true));
+    let mut socket = AuditSocket::open().unwrap();
+    // Path A: the system auditd starts the plugin. auditd 3.0's dispatcher thread ends for good after a
+    // reload that leaves no plugin active ("After reconfigure, there are no active plugins, exiting"),
+    // which every run's own clean-up reload does on a host with no active plugin; until auditd restarts,
+    // no reload starts a plugin again. Then path B: a log shipper's pipeline, `tail -F audit.log |
+    // audisp-remote` in the namespace: kernel → system auditd → audit.log → audisp-remote → collector.
+    let mut tick = 0u32;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while plugins_in(shipping.netns_inode).is_empty() && Instant::now() < deadline {
+        tick += 1;
+        if tick.is_multiple_of(5) {
+            nudge(&mut socket);
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let by_auditd = plugins_in(shipping.netns_inode).into_iter().find(|p| parent(*p) == Some(auditd));
+    let path_a = by_auditd.filter(|p| wait_connected(&mut socket, *p, port, Duration::from_secs(15)));
+    let (_feeder, plugin) = match path_a {
+        Some(plugin) => {
+            eprintln!("path A: the system auditd started audisp-remote (pid {plugin}) and it connected");
+            (None, plugin)
+        }
+        None => {
+            eprintln!(
+                "path B: the system auditd's dispatcher did not start audisp-remote, or it did not connect (a \
+                 dispatcher ended by an earlier reload, or dropping under load); shipping through \
+                 `tail -F audit.log | audisp-remote` instead"
+            );
+            let feed = format!(
+                "tail -n0 -F /var/log/audit/audit.log | exec nsenter --net=/run/netns/{} /sbin/audisp-remote",
+                netns.0
+            );
+            let feeder = Group(Command::new("sh").args(["-c", &feed]).process_group(0).spawn().unwrap());
+            let ours = |p: &u32| parent(*p) == Some(feeder.0.id());
+            wait_until("the fed audisp-remote to start", Duration::from_secs(10), || {
+                plugins_in(shipping.netns_inode).iter().any(ours)
+            });
+            let plugin = plugins_in(shipping.netns_inode).into_iter().find(ours).unwrap();
+            if !wait_connected(&mut socket, plugin, port, Duration::from_secs(30)) {
+                let net = |f: &str| fs::read_to_string(format!("/proc/{plugin}/net/{f}")).unwrap_or_default();
+                let log = fs::read_to_string(dir.0.join("log/audit.log")).unwrap_or_default();
+                panic!(
+                    "audisp-remote (pid {plugin}) did not connect to 127.0.0.1:{port}\ntcp:\n{}\ntcp6:\n{}\n\
+                     collector log:\n{log}",
+                    net("tcp"),
+                    net("tcp6")
+                );
+            }
+            (Some(feeder), plugin)
+        }
+    };
+    eprintln!("audisp-remote pid {plugin} connected to the collector");
 
     let (code, findings) = prove(&netns);
     let proof = findings

@@ -94,7 +94,6 @@ fn auditd_frozen_under_load_fills_the_backlog() {
     add_execve_rule(&mut guard, "av-frozen");
     let auditd = common::auditctl_status()["pid"] as u32;
     let window = Window::start(&config(1, Path::new(SYSTEM_CONF))).unwrap();
-    let report;
     {
         // SAFETY: freezing auditd; `Frozen` thaws it.
         unsafe { libc::kill(auditd as i32, libc::SIGSTOP) };
@@ -103,7 +102,7 @@ fn auditd_frozen_under_load_fills_the_backlog() {
         std::thread::sleep(Duration::from_secs(5));
         wait_all(storm);
     }
-    report = window.finish().unwrap();
+    let report = window.finish().unwrap();
     drop(guard);
     eprintln!("{}", report.human());
     assert!(report.backlog.peak >= 64, "backlog peak {} never reached the limit", report.backlog.peak);

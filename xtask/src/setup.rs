@@ -16,6 +16,10 @@ const PACKAGES: &[&str] = &[
     "zlib1g-dev",
     "linux-libc-dev",
     "auditd",
+    // audisp-remote, for `lint --prove-shipping` and its test; iproute2's `ip netns` keeps that test's
+    // collector on a loopback of its own.
+    "audispd-plugins",
+    "iproute2",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";

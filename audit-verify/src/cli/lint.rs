@@ -90,7 +90,7 @@ fn print_human(report: &LintReport) {
     if report.findings.is_empty() {
         println!("no findings");
     } else {
-        println!("{:<3} {:<7} {:<30} {}", "#", "sev", "id", "where / what");
+        println!("{:<3} {:<7} {:<30} where / what", "#", "sev", "id");
     }
     for f in &report.findings {
         let n = f.footgun.map_or("-".to_owned(), |n| n.to_string());

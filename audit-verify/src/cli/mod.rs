@@ -3,6 +3,7 @@
 mod count_syscalls;
 mod lint;
 mod measure;
+mod prove;
 mod rules;
 mod status;
 
@@ -102,6 +103,11 @@ enum Command {
         #[command(flatten)]
         args: lint::LintArgs,
     },
+    /// Proves each loaded rule fires: runs a harmless action the rule must record and finds the record.
+    Prove {
+        #[command(flatten)]
+        args: prove::ProveArgs,
+    },
 }
 
 /// How a run ended, as the exit code CI sees.
@@ -144,5 +150,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             count_syscalls::run(&pids, duration, json, &command)
         }
         Command::Lint { args } => lint::run(args),
+        Command::Prove { args } => prove::run(args),
     }
 }

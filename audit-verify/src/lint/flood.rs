@@ -101,11 +101,11 @@ fn breadth(rule: &Rule) -> Option<(String, Severity, f64)> {
 
 fn estimate(facts: &Facts, rule: &Rule, heuristic: f64) -> (f64, f64, String) {
     let log = facts.log.as_ref();
-    if let (Some(key), Some(log)) = (rule.key(), log) {
-        if let (Some(events), Some(per_event)) = (log.key_events_per_hour(key), log.bytes_per_event()) {
-            let hours = log.span_secs().unwrap_or(0.0) / 3600.0;
-            return (events, events * per_event, format!("measured: key {key:?} over {hours:.1} h of the audit log"));
-        }
+    if let (Some(key), Some(log)) = (rule.key(), log)
+        && let (Some(events), Some(per_event)) = (log.key_events_per_hour(key), log.bytes_per_event())
+    {
+        let hours = log.span_secs().unwrap_or(0.0) / 3600.0;
+        return (events, events * per_event, format!("measured: key {key:?} over {hours:.1} h of the audit log"));
     }
     let per_event = if heuristic == EXEC_PER_HOUR { BYTES_PER_EXEC_EVENT } else { BYTES_PER_EVENT };
     (

@@ -55,10 +55,10 @@ impl LogStats {
                 self.events += 1;
                 previous_serial = Some(serial);
             }
-            if line.contains("type=SYSCALL") {
-                if let Some(key) = key(line) {
-                    *self.per_key.entry(key.to_owned()).or_default() += 1;
-                }
+            if line.contains("type=SYSCALL")
+                && let Some(key) = key(line)
+            {
+                *self.per_key.entry(key.to_owned()).or_default() += 1;
             }
         }
     }

@@ -241,18 +241,27 @@ pub fn serial_of(text: &str) -> Option<u32> {
     serial.parse().ok()
 }
 
-/// The raw value of `name=` in a kernel record (quoted or not).
+/// The raw value of `name=` in a kernel record (quoted or not). Called per record on the hot path, so it
+/// scans without allocating.
 pub fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    let at = text.find(&format!(" {name}="))? + name.len() + 2;
+    let mut from = 0;
+    let at = loop {
+        let i = from + text[from..].find(name)?;
+        let preceded = i > 0 && text.as_bytes()[i - 1] == b' ';
+        if preceded && text.as_bytes().get(i + name.len()) == Some(&b'=') {
+            break i + name.len() + 1;
+        }
+        from = i + 1;
+    };
     let value = &text[at..];
-    let value = value.strip_prefix('"').map_or_else(|| value.split(' ').next(), |v| v.split('"').next())?;
-    Some(value)
+    value.strip_prefix('"').map_or_else(|| value.split(' ').next(), |v| v.split('"').next())
 }
 
 fn record(out: &mut Emitted, ours: &mut HashSet<u32>, own: &Own, ty: u16, payload: &[u8]) {
     *out.by_type.entry(ty).or_default() += 1;
-    let text = String::from_utf8_lossy(payload.strip_suffix(&[0]).unwrap_or(payload));
-    let Some(serial) = serial_of(&text) else { return };
+    // Kernel records are ASCII (untrusted values are hex-encoded); a record that is not is skipped.
+    let Ok(text) = std::str::from_utf8(payload.strip_suffix(&[0]).unwrap_or(payload)) else { return };
+    let Some(serial) = serial_of(text) else { return };
     // Start a little back: records of slightly older events may still arrive after the first one seen.
     let base = *out.base.get_or_insert(serial.saturating_sub(1024));
     let Some(index) = serial.wrapping_sub(base).try_into().ok().filter(|i: &usize| *i < 1 << 30) else { return };
@@ -262,8 +271,8 @@ fn record(out: &mut Emitted, ours: &mut HashSet<u32>, own: &Own, ty: u16, payloa
         out.bytes_of.resize(index + 1, 0);
     }
     let own_program = ty == AUDIT_BPF
-        && field(&text, "prog-id").and_then(|id| id.parse().ok()).is_some_and(|id: u32| own.programs.contains(&id));
-    if own_program || field(&text, "pid") == Some(own.pid.as_str()) {
+        && field(text, "prog-id").and_then(|id| id.parse().ok()).is_some_and(|id: u32| own.programs.contains(&id));
+    if own_program || field(text, "pid") == Some(own.pid.as_str()) {
         if ours.insert(serial) {
             out.own_events += 1;
         }
@@ -272,7 +281,7 @@ fn record(out: &mut Emitted, ours: &mut HashSet<u32>, own: &Own, ty: u16, payloa
     if ours.contains(&serial) {
         return;
     }
-    if let Some(key) = field(&text, "key").filter(|k| *k != "(null)") {
+    if let Some(key) = field(text, "key").filter(|k| *k != "(null)") {
         let id = match out.keys.iter().position(|k| k == key) {
             Some(i) => i + 1,
             None => {
@@ -300,6 +309,7 @@ mod tests {
         assert_eq!(field(syscall, "key"), Some("exec"));
         assert_eq!(field("audit(1.2:3): key=(null)", "key"), Some("(null)"));
         assert_eq!(serial_of("garbage"), None);
+        assert_eq!(field("audit(1.2:3): ppid=1 pid=2", "pid"), Some("2"), "not the tail of ppid");
     }
 
     #[test]

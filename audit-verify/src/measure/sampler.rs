@@ -12,7 +12,7 @@ use std::{
 
 use crate::netlink::{AuditSocket, AuditStatus, NetlinkError};
 
-pub const INTERVAL: Duration = Duration::from_millis(5);
+pub const INTERVAL: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Clone)]
 pub struct Samples {

@@ -30,12 +30,22 @@ pub struct KernelSensors {
     _tracefs: Tracefs,
 }
 
+/// `audit_log_end` (rate limit), `audit_buffer_free` (where it is not inlined), and kauditd's queue
+/// handling (hold and retry overflows), compiler-split variants included.
+fn frees_records(symbol: &str) -> bool {
+    let base = crate::kallsyms::base_name(symbol);
+    base == "audit_log_end" || base == "audit_buffer_free" || base.starts_with("kauditd_")
+}
+
 impl KernelSensors {
     pub fn attach(rules: &[Translated]) -> anyhow::Result<Self> {
         let tracefs = Tracefs::ensure()?;
         let symbols = AuditSymbols::load().context("reading /proc/kallsyms")?;
+        // Only the functions that free records they give up on: `kfree_skb` fires for every skb freed
+        // anywhere, so each range checked costs on every network packet too.
         let ranges: Vec<(String, AddrRange)> = symbols
             .ranges()
+            .filter(|(name, ..)| frees_records(name))
             .take(MAX_AUDIT_RANGES as usize)
             .map(|(name, start, end)| (name.to_owned(), AddrRange { start, end }))
             .collect();
@@ -45,6 +55,10 @@ impl KernelSensors {
         let globals = ebpf::Globals {
             loader_tgid: std::process::id(),
             audit_range_count: ranges.len() as u32,
+            audit_span: (
+                ranges.iter().map(|(_, r)| r.start).min().unwrap_or(0),
+                ranges.iter().map(|(_, r)| r.end).max().unwrap_or(0),
+            ),
             kfree_skb_location_offset: tracefs.field_offset("skb", "kfree_skb", "location")?,
             rule_count: rules.len().min(MAX_RULES as usize) as u32,
             task_loginuid_offset: btf.member_offset("task_struct", "loginuid")?,

@@ -1,0 +1,317 @@
+//! Runs one planned action in a forked child and reaps it.
+//!
+//! The child sets its loginuid (a write to /proc/self/loginuid, which needs CAP_AUDIT_CONTROL, so first),
+//! drops supplementary groups, sets its gids and uids, makes the one call, reports the result through a
+//! pipe and exits. Between fork and exit it makes raw syscalls only: the parent has other threads (the
+//! multicast reader), so the child must not allocate or take locks. Strings live in a MAP_32BIT arena,
+//! mapped before the fork, because i386 calls (`int 0x80`) take 32-bit pointers.
+
+use std::{io, os::unix::ffi::OsStrExt, path::Path};
+
+use super::{
+    plan::{Action, BAD_POINTER},
+    recipes::{A, Expect},
+};
+use crate::syscalls::Abi;
+
+/// What happened in the child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ran {
+    /// The call returned this (negative: -errno).
+    Returned(i64),
+    /// exit/exit_group: the child reached the call; it does not return.
+    Exited,
+    /// A step before the call failed: the action did not run.
+    SetupFailed { step: &'static str, errno: i32 },
+    /// The child ended otherwise (a signal, the 5 s alarm).
+    Died(String),
+}
+
+const STEP_LOGINUID: u8 = 1;
+const STEP_GROUPS: u8 = 2;
+const STEP_GID: u8 = 3;
+const STEP_UID: u8 = 4;
+const STEP_DONE: u8 = 10;
+const STEP_EXITING: u8 = 11;
+
+fn step_name(step: u8) -> &'static str {
+    match step {
+        STEP_LOGINUID => "writing /proc/self/loginuid",
+        STEP_GROUPS => "setgroups",
+        STEP_GID => "setresgid",
+        _ => "setresuid",
+    }
+}
+
+/// Memory below 4 GiB for the arguments.
+pub struct Arena {
+    base: *mut u8,
+    len: usize,
+    used: usize,
+}
+
+impl Arena {
+    pub fn new() -> io::Result<Self> {
+        let len = 64 * 1024;
+        // SAFETY: a fresh anonymous private mapping; nothing else refers to it.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self { base: base.cast(), len, used: 0 })
+    }
+
+    /// Copies `bytes` and a NUL in, returns the address.
+    fn put(&mut self, bytes: &[u8]) -> u64 {
+        let at = self.used;
+        let end = (at + bytes.len() + 1).min(self.len);
+        let n = end - at - 1;
+        // SAFETY: `at..end` lies inside the mapping, which we own exclusively.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(at), n);
+            *self.base.add(at + n) = 0;
+        }
+        self.used = (end + 7) & !7;
+        self.base as u64 + at as u64
+    }
+
+    fn path(&mut self, p: &Path) -> u64 {
+        self.put(p.as_os_str().as_bytes())
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped once.
+        unsafe { libc::munmap(self.base.cast(), self.len) };
+    }
+}
+
+/// The call with its arguments as register values.
+struct Call {
+    abi: Abi,
+    nr: u32,
+    args: [u64; 6],
+    /// Where the child finds its own pid at run time (index into args), for `A::SelfPid`.
+    self_pid: [bool; 6],
+    exits: bool,
+}
+
+fn resolve(action: &Action, arena: &mut Arena) -> Call {
+    arena.used = 0;
+    let mut args = [0u64; 6];
+    let mut self_pid = [false; 6];
+    for (i, a) in action.recipe.args.iter().enumerate() {
+        args[i] = match (action.overrides[i], a) {
+            (Some(v), _) => v,
+            (None, A::N(v)) => *v as u64,
+            (None, A::Path) => arena.path(action.object.as_deref().unwrap_or(Path::new(""))),
+            (None, A::Path2) => arena.path(action.object2.as_deref().unwrap_or(Path::new(""))),
+            (None, A::Str(s)) => arena.put(s.as_bytes()),
+            (None, A::Bad) => BAD_POINTER,
+            (None, A::Buf) => arena.put(&[0; 64]),
+            (None, A::Mode) => u64::from(action.mode & 0o7777),
+            (None, A::SelfPid) => {
+                self_pid[i] = true;
+                0
+            }
+        };
+    }
+    Call { abi: action.abi, nr: action.nr, args, self_pid, exits: action.expect == Expect::NoReturn }
+}
+
+/// Runs `action` in a child; returns the child's pid and what happened.
+pub fn run(action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
+    let call = resolve(action, arena);
+    let loginuid = action.creds.auid.map(|a| a.to_string());
+    let change_ids = !action.creds.is_root();
+    let mut fds = [0; 2];
+    // SAFETY: a two-int array for pipe2.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let (rfd, wfd) = (fds[0], fds[1]);
+    // SAFETY: the child only makes raw syscalls on memory prepared before the fork, then _exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let e = io::Error::last_os_error();
+        // SAFETY: our own fds.
+        unsafe {
+            libc::close(rfd);
+            libc::close(wfd);
+        }
+        return Err(e);
+    }
+    if pid == 0 {
+        // SAFETY: in the child, see `child`.
+        unsafe { child(&call, loginuid.as_deref().map(str::as_bytes), change_ids, &action.creds, wfd) }
+    }
+    // SAFETY: the parent's copy of the write end.
+    unsafe { libc::close(wfd) };
+    let mut messages = Vec::new();
+    let mut buf = [0u8; 16];
+    loop {
+        // SAFETY: reading into a 16-byte buffer we own.
+        let n = unsafe { libc::read(rfd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n == 16 {
+            messages.push((buf[0], i64::from_ne_bytes(buf[8..16].try_into().expect("8 bytes"))));
+            continue;
+        }
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        break;
+    }
+    // SAFETY: our read end.
+    unsafe { libc::close(rfd) };
+    let status = wait(pid)?;
+    let ran = match messages.last() {
+        Some((STEP_DONE, ret)) => Ran::Returned(*ret),
+        Some((STEP_EXITING, _)) => Ran::Exited,
+        Some((step, errno)) => Ran::SetupFailed { step: step_name(*step), errno: *errno as i32 },
+        None => Ran::Died(status),
+    };
+    Ok((pid as u32, ran))
+}
+
+fn wait(pid: libc::pid_t) -> io::Result<String> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(if libc::WIFSIGNALED(status) {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("exited with status {}", libc::WEXITSTATUS(status))
+    })
+}
+
+/// The forked child. Raw syscalls only.
+unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &super::plan::Creds, wfd: i32) -> ! {
+    let report = |step: u8, value: i64| {
+        let mut msg = [0u8; 16];
+        msg[0] = step;
+        msg[8..16].copy_from_slice(&value.to_ne_bytes());
+        // SAFETY: a 16-byte message on our pipe.
+        unsafe { libc::syscall(libc::SYS_write, wfd, msg.as_ptr(), 16) };
+    };
+    let errno = || -> i64 {
+        // SAFETY: glibc's thread-local errno, valid in the child.
+        i64::from(unsafe { *libc::__errno_location() })
+    };
+    let fail = |step: u8| -> ! {
+        report(step, errno());
+        // SAFETY: ends the child without running the parent's exit handlers.
+        unsafe { libc::_exit(1) }
+    };
+    // SAFETY: every call below takes memory prepared before the fork.
+    unsafe {
+        // Whatever the call does, the child does not outlive 5 s.
+        libc::syscall(libc::SYS_alarm, 5);
+        if let Some(text) = loginuid {
+            let fd = libc::syscall(libc::SYS_open, c"/proc/self/loginuid".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 || libc::syscall(libc::SYS_write, fd, text.as_ptr(), text.len()) != text.len() as i64 {
+                fail(STEP_LOGINUID);
+            }
+            libc::syscall(libc::SYS_close, fd);
+        }
+        if change_ids {
+            if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0 {
+                fail(STEP_GROUPS);
+            }
+            let g = creds.gid;
+            if libc::syscall(libc::SYS_setresgid, g[0], g[1], g[2]) != 0 {
+                fail(STEP_GID);
+            }
+            let u = creds.uid;
+            if libc::syscall(libc::SYS_setresuid, u[0], u[1], u[2]) != 0 {
+                fail(STEP_UID);
+            }
+        }
+        let mut args = call.args;
+        let pid = libc::syscall(libc::SYS_getpid) as u64;
+        for (i, is_pid) in call.self_pid.iter().enumerate() {
+            if *is_pid {
+                args[i] = pid;
+            }
+        }
+        if call.exits {
+            report(STEP_EXITING, 0);
+        }
+        let ret = match call.abi {
+            Abi::B64 => {
+                let r = libc::syscall(call.nr as libc::c_long, args[0], args[1], args[2], args[3], args[4], args[5]);
+                if r == -1 { -errno() } else { r }
+            }
+            Abi::B32 => syscall32(call.nr, &args),
+        };
+        report(STEP_DONE, ret);
+        libc::_exit(0)
+    }
+}
+
+/// An i386 syscall from this 64-bit process: `int 0x80`, arguments in ebx, ecx, edx, esi, edi. rbx is
+/// reserved by LLVM, so the first argument is swapped in and out of it.
+unsafe fn syscall32(nr: u32, args: &[u64; 6]) -> i64 {
+    let mut eax = nr;
+    // SAFETY: the caller passes pointers below 4 GiB (the arena) or deliberately bad ones; the compat
+    // entry preserves every register but eax and r8-r11.
+    unsafe {
+        std::arch::asm!(
+            "xchg rbx, {b}",
+            "int 0x80",
+            "xchg rbx, {b}",
+            b = inout(reg) args[0] => _,
+            inout("eax") eax,
+            in("ecx") args[1] as u32,
+            in("edx") args[2] as u32,
+            in("esi") args[3] as u32,
+            in("edi") args[4] as u32,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+        );
+    }
+    i64::from(eax as i32)
+}
+
+/// Whether `int 0x80` works here: a child calls i386 getpid (20). With IA32 emulation disabled the
+/// child dies of a signal, which is why this runs in a child.
+pub fn ia32_works() -> bool {
+    // SAFETY: the child makes one raw call and _exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: as above.
+        unsafe {
+            let ret = syscall32(20, &[0; 6]);
+            libc::_exit(if ret > 0 { 0 } else { 1 })
+        }
+    }
+    if pid < 0 {
+        return false;
+    }
+    let mut status = 0;
+    // SAFETY: our child.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+    {}
+    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}

@@ -1,0 +1,476 @@
+//! `prove`: for every loaded rule, run a harmless action the rule must record and find the record.
+//!
+//! The loaded rules (netlink, kernel order) are mapped to the rules files by canonical equality, as
+//! [`diff`] pairs them. For each exit rule the [`plan`]ner picks a call from [`recipes`] that satisfies
+//! every condition of the rule and that no earlier exit rule matches first; [`exec`] runs it in a child.
+//! The multicast socket is read from before the first action; after the last, a user message is sent and
+//! awaited in audit.log ([`barrier`]), so a record missing from the log up to the barrier is missing,
+//! not late. Each rule then ends in one [`State`].
+//!
+//! The prover changes no rule and no setting, so it works with locked rules (`enabled 2`). Its children
+//! are reaped before the barrier and its scratch directory is removed on return.
+//!
+//! First match wins on the exit list: when an earlier `always` rule matches every action the planner
+//! knows for a rule, the record carries the earlier rule's key. We report that as `shadowed` (this
+//! rule's key never appears for the action, which is what a search by key would miss), with the record
+//! that carries the other key as evidence.
+
+pub mod collect;
+pub mod eval;
+pub mod exec;
+pub mod plan;
+pub mod recipes;
+pub mod report;
+pub mod scratch;
+
+use std::{
+    fs, io,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use serde::Serialize;
+use thiserror::Error;
+
+use self::{
+    collect::Seen,
+    eval::Host,
+    exec::Ran,
+    plan::{Ctx, Plan},
+};
+use crate::{
+    auditlog::AuditLogError,
+    barrier::{self, Barrier, BarrierError},
+    netlink::{AuditSocket, NetlinkError},
+    rules::{
+        self, Location, Rule,
+        augenrules::RuleSource,
+        diff,
+        fields::{ARCH_B32, ARCH_B64, UNSET},
+        parse::Command,
+    },
+    syscalls::Abi,
+};
+
+#[derive(Debug, Error)]
+pub enum ProveError {
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    #[error("cannot create the scratch directory")]
+    Scratch(#[source] io::Error),
+    #[error("cannot subscribe to the audit multicast socket (needs CAP_AUDIT_READ)")]
+    Multicast(#[source] io::Error),
+    #[error("cannot run an action in a child process")]
+    Exec(#[source] io::Error),
+    #[error("cannot read the audit log {path}")]
+    LogSize {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Log(#[from] AuditLogError),
+    #[error(transparent)]
+    Barrier(#[from] BarrierError),
+}
+
+/// How one rule ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// The action's record is in audit.log with this rule's key.
+    Proven,
+    /// Loaded, the action ran, and no record: the kernel did not emit one.
+    Failed,
+    /// The kernel emitted the record (multicast) but audit.log does not have it.
+    NotWritten,
+    /// In the files, not in the kernel.
+    NotLoaded,
+    /// An earlier rule decides first: a never rule hides it, or an always rule's key is recorded instead.
+    Shadowed,
+    /// No harmless action exercises it; the reason says why.
+    Unprovable,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Proven => "proven",
+            State::Failed => "failed",
+            State::NotWritten => "not_written",
+            State::NotLoaded => "not_loaded",
+            State::Shadowed => "shadowed",
+            State::Unprovable => "unprovable",
+        }
+    }
+
+    /// Whether this state fails the run (exit 1).
+    pub fn is_gap(self) -> bool {
+        matches!(self, State::Failed | State::NotWritten | State::NotLoaded | State::Shadowed)
+    }
+}
+
+/// The record that proves (or, for `shadowed`, shows) what happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub serial: u64,
+    /// `SECS.MILLIS:SERIAL`.
+    pub event: String,
+    /// audit.log file, line and byte offset of the SYSCALL record; absent when only the kernel's
+    /// multicast copy exists (`not_written`).
+    pub file: Option<String>,
+    pub line: Option<u64>,
+    pub offset: Option<u64>,
+    /// The key the record carries.
+    pub key: Option<String>,
+    pub pid: u32,
+}
+
+impl Evidence {
+    fn of(s: &Seen) -> Self {
+        Self {
+            serial: s.serial,
+            event: s.event.clone(),
+            file: s.file.clone(),
+            line: s.line,
+            offset: s.offset,
+            key: s.key.clone(),
+            pid: s.pid,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleProof {
+    /// `file:line`, or absent for a loaded rule in no rules file.
+    pub source: Option<String>,
+    /// As `auditctl -l` prints it.
+    pub rule: String,
+    pub key: Option<String>,
+    pub state: State,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The call that was run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// What the action changed (`--allow-mutation` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed: Option<String>,
+    #[serde(skip)]
+    order: (usize, usize),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProveReport {
+    pub sources: Vec<String>,
+    pub loaded: usize,
+    pub barrier: Option<Barrier>,
+    pub elapsed_ms: u64,
+    pub rules: Vec<RuleProof>,
+}
+
+impl ProveReport {
+    pub fn count(&self, state: State) -> usize {
+        self.rules.iter().filter(|r| r.state == state).count()
+    }
+
+    /// Exit 1 when any rule is failed, not_written, not_loaded or shadowed.
+    pub fn has_gaps(&self) -> bool {
+        self.rules.iter().any(|r| r.state.is_gap())
+    }
+}
+
+pub struct Options<'a> {
+    pub log: PathBuf,
+    /// Bound on the barrier wait.
+    pub timeout: Duration,
+    pub allow_mutation: bool,
+    /// Called with (rules done, rules to run) while actions run.
+    pub progress: &'a mut dyn FnMut(usize, usize),
+}
+
+/// A rule with an action to run, and what came of it.
+struct Trial {
+    index: usize,
+    plan: Plan,
+    pid: u32,
+    ran: Ran,
+}
+
+/// Proves every rule loaded in the kernel against the rules files in `source`.
+pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>) -> Result<ProveReport, ProveError> {
+    let start = Instant::now();
+    let (loaded, undecodable) = rules::loaded(socket)?;
+    let report = diff::compare(source, &loaded);
+    let locations = locate(source, &loaded);
+    let finding_at = |id: &str, at: &Location| {
+        report.findings.iter().find(|f| f.id == id && f.location.as_deref() == Some(at.to_string().as_str()))
+    };
+
+    let scratch = scratch::Scratch::create().map_err(ProveError::Scratch)?;
+    let host = Host::new(std::env::current_exe().map_err(ProveError::Exec)?, own_loginuid());
+    let ctx =
+        Ctx { host: &host, paths: &scratch.paths, ia32: exec::ia32_works(), allow_mutation: options.allow_mutation };
+
+    let mut proofs: Vec<Option<RuleProof>> = vec![None; loaded.len()];
+    let mut trials = Vec::new();
+    for (index, rule) in loaded.iter().enumerate() {
+        let base = proof(rule, locations[index].as_ref(), source);
+        if let Some(f) = locations[index].as_ref().and_then(|at| finding_at("shadowed", at)) {
+            proofs[index] = Some(RuleProof { state: State::Shadowed, reason: Some(f.message.clone()), ..base });
+            continue;
+        }
+        match plan::plan(&loaded, index, &ctx) {
+            Plan::Unprovable(why) => {
+                proofs[index] = Some(RuleProof { state: State::Unprovable, reason: Some(why), ..base });
+            }
+            plan => trials.push(Trial { index, plan, pid: 0, ran: Ran::Died(String::new()) }),
+        }
+    }
+
+    let log_from =
+        fs::metadata(&options.log).map_err(|source| ProveError::LogSize { path: options.log.clone(), source })?.len();
+    let listener = collect::Listener::start().map_err(ProveError::Multicast)?;
+    let mut arena = exec::Arena::new().map_err(ProveError::Exec)?;
+    let total = trials.len();
+    for (done, trial) in trials.iter_mut().enumerate() {
+        (options.progress)(done, total);
+        let Plan::Run { action, .. } = &trial.plan else { continue };
+        if action.recipe.mutation && !action.on_target {
+            scratch.reset_victim().map_err(ProveError::Scratch)?;
+        }
+        (trial.pid, trial.ran) = exec::run(action, &mut arena).map_err(ProveError::Exec)?;
+    }
+    (options.progress)(total, total);
+
+    let barrier = barrier::wait_written(socket, &options.log, log_from, options.timeout)?;
+    let emitted = listener.finish(match barrier {
+        Barrier::Reached { .. } => Duration::from_secs(1),
+        Barrier::TimedOut { .. } => Duration::from_millis(200),
+    });
+    let written_to = match barrier {
+        Barrier::Reached { offset, .. } => Some(offset),
+        Barrier::TimedOut { .. } => None,
+    };
+    let written = collect::from_log(&options.log, log_from, written_to, std::process::id())?;
+
+    for trial in &trials {
+        let base = proof(&loaded[trial.index], locations[trial.index].as_ref(), source);
+        proofs[trial.index] = Some(judge(trial, base, &loaded, &locations, &written, &emitted, &barrier));
+    }
+    let mut rules: Vec<RuleProof> = proofs.into_iter().flatten().collect();
+    rules.extend(not_loaded(source, &report));
+    for f in undecodable {
+        rules.push(RuleProof {
+            source: f.location.clone(),
+            rule: String::new(),
+            key: None,
+            state: State::Unprovable,
+            evidence: None,
+            reason: Some(f.message),
+            action: None,
+            changed: None,
+            order: (usize::MAX, usize::MAX),
+        });
+    }
+    rules.sort_by_key(|r| r.order);
+    Ok(ProveReport {
+        sources: source.files.iter().map(|f| f.display().to_string()).collect(),
+        loaded: loaded.len(),
+        barrier: Some(barrier),
+        elapsed_ms: start.elapsed().as_millis() as u64,
+        rules,
+    })
+}
+
+/// The loginuid our children inherit.
+fn own_loginuid() -> u32 {
+    fs::read_to_string("/proc/self/loginuid").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(UNSET)
+}
+
+/// Each loaded rule's line in the files: the first unused line with the same canonical rule, as
+/// [`diff::compare`] pairs them.
+fn locate(source: &RuleSource, loaded: &[Rule]) -> Vec<Option<Location>> {
+    let adds: Vec<(Rule, &Location)> = source
+        .lines
+        .iter()
+        .filter_map(|l| match &l.command {
+            Command::Add { rule, .. } => Some((rule.canonical(), &l.location)),
+            _ => None,
+        })
+        .collect();
+    let mut used = vec![false; adds.len()];
+    loaded
+        .iter()
+        .map(|rule| {
+            let canonical = rule.canonical();
+            let i = (0..adds.len()).find(|i| !used[*i] && adds[*i].0 == canonical)?;
+            used[i] = true;
+            Some(adds[i].1.clone())
+        })
+        .collect()
+}
+
+fn order(source: &RuleSource, at: Option<&Location>) -> (usize, usize) {
+    at.map_or((usize::MAX, 0), |at| {
+        (source.files.iter().position(|f| **f == *at.file).unwrap_or(usize::MAX - 1), at.line)
+    })
+}
+
+fn proof(rule: &Rule, at: Option<&Location>, source: &RuleSource) -> RuleProof {
+    RuleProof {
+        source: at.map(ToString::to_string),
+        rule: rule.to_string(),
+        key: rule.key().map(str::to_owned),
+        state: State::Unprovable,
+        evidence: None,
+        reason: None,
+        action: None,
+        changed: None,
+        order: order(source, at),
+    }
+}
+
+/// Rules in the files that the kernel does not hold, with diff's reason.
+fn not_loaded(source: &RuleSource, report: &diff::RulesReport) -> Vec<RuleProof> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.id == "not_loaded")
+        .map(|f| {
+            let line = source.lines.iter().find(|l| Some(l.location.to_string()) == f.location);
+            let rule = line.and_then(|l| match &l.command {
+                Command::Add { rule, .. } => Some(rule),
+                _ => None,
+            });
+            RuleProof {
+                source: f.location.clone(),
+                rule: rule.map_or_else(|| f.rule.clone().unwrap_or_default(), ToString::to_string),
+                key: rule.and_then(|r| r.key()).map(str::to_owned),
+                state: State::NotLoaded,
+                evidence: None,
+                reason: Some(f.message.clone()),
+                action: None,
+                changed: None,
+                order: order(source, line.map(|l| &l.location)),
+            }
+        })
+        .collect()
+}
+
+/// The state of one rule whose action ran.
+fn judge(
+    trial: &Trial,
+    base: RuleProof,
+    loaded: &[Rule],
+    locations: &[Option<Location>],
+    written: &[Seen],
+    emitted: &[Seen],
+    barrier: &Barrier,
+) -> RuleProof {
+    let Plan::Run { action, blocked_by, unknown } = &trial.plan else { return base };
+    let rule = &loaded[trial.index];
+    let mut out = RuleProof { action: Some(action.describe()), changed: action.mutation(), ..base };
+    let arch = match action.abi {
+        Abi::B64 => ARCH_B64,
+        Abi::B32 => ARCH_B32,
+    };
+    let ret = match &trial.ran {
+        Ran::Returned(r) => Some(*r),
+        Ran::Exited => None,
+        Ran::SetupFailed { step, errno } => {
+            out.state = State::Unprovable;
+            out.reason = Some(format!(
+                "the child could not prepare the action: {step} failed ({}){}",
+                io::Error::from_raw_os_error(*errno),
+                if *step == "writing /proc/self/loginuid" {
+                    "; the kernel refuses a loginuid change when loginuid_immutable is set or without CAP_AUDIT_CONTROL"
+                } else {
+                    ""
+                }
+            ));
+            out.changed = None;
+            return out;
+        }
+        Ran::Died(how) => {
+            out.state = State::Unprovable;
+            out.reason = Some(format!("the action's child {how} before reporting"));
+            return out;
+        }
+    };
+    let ours =
+        |s: &&Seen| s.pid == trial.pid && s.syscall == action.nr && s.arch == arch && (ret.is_none() || s.exit == ret);
+    let returned = ret.map_or("no return".to_owned(), |r| {
+        if r < 0 { io::Error::from_raw_os_error(-r as i32).to_string() } else { format!("{r}") }
+    });
+    let key_owner = |key: &Option<String>| -> String {
+        let i = blocked_by
+            .map(|b| b.index)
+            .filter(|i| loaded[*i].key().map(str::to_owned) == *key)
+            .or_else(|| loaded.iter().position(|r| r.key().map(str::to_owned) == *key));
+        i.map_or("another rule".to_owned(), |i| match &locations[i] {
+            Some(at) => format!("the rule at {at}"),
+            None => format!("loaded rule {}", i + 1),
+        })
+    };
+    if let Some(record) = written.iter().rev().find(ours) {
+        out.evidence = Some(Evidence::of(record));
+        if record.key.as_deref() == rule.key() {
+            out.state = State::Proven;
+        } else {
+            out.state = State::Shadowed;
+            out.reason = Some(format!(
+                "the action was recorded with key {:?} of {}: an earlier always rule matches it first, so this \
+                 rule's key never appears for it",
+                record.key.as_deref().unwrap_or("(none)"),
+                key_owner(&record.key)
+            ));
+        }
+        return out;
+    }
+    let barrier_note = match barrier {
+        Barrier::TimedOut { waited_ms } => {
+            format!("; auditd did not write the barrier message within {waited_ms} ms: it is stalled or not writing")
+        }
+        Barrier::Reached { .. } => String::new(),
+    };
+    if let Some(record) = emitted.iter().rev().find(ours) {
+        out.state = State::NotWritten;
+        out.evidence = Some(Evidence::of(record));
+        out.reason = Some(format!(
+            "the kernel emitted the record (event {}) but audit.log does not have it{barrier_note}",
+            record.event
+        ));
+        return out;
+    }
+    if let Some(b) = blocked_by.filter(|b| b.never) {
+        out.state = State::Shadowed;
+        out.reason = Some(format!(
+            "{} is a never rule that matches the action first: no record",
+            key_owner_never(b.index, locations)
+        ));
+        return out;
+    }
+    if let Some(what) = unknown {
+        out.state = State::Unprovable;
+        out.reason = Some(format!(
+            "the planner does not model `{what}`; the action tried (returned {returned}) was not recorded"
+        ));
+        return out;
+    }
+    out.state = State::Failed;
+    out.reason = Some(format!(
+        "loaded, the action ran (returned {returned}, expected {}), and no record reached the barrier{barrier_note}",
+        plan::expect_text(action.expect)
+    ));
+    out
+}
+
+fn key_owner_never(index: usize, locations: &[Option<Location>]) -> String {
+    match &locations[index] {
+        Some(at) => format!("the rule at {at}"),
+        None => format!("loaded rule {}", index + 1),
+    }
+}

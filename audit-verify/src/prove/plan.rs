@@ -1,0 +1,563 @@
+//! The planner: for one loaded rule, a harmless action that satisfies every condition of the rule and
+//! that no rule ahead of it on the exit list matches first, or the reason there is none.
+//!
+//! It enumerates the entries of [`RECIPES`] whose syscall the rule selects, fills in the object (the
+//! rule's watched path, else a scratch path), the credentials (uid/gid triples and the loginuid, chosen
+//! from the values the rule's conditions name) and the free arguments, and asks [`eval::matches`] the
+//! kernel's question for the rule and for every earlier exit rule.
+
+use std::path::{Path, PathBuf};
+
+use super::{
+    eval::{self, Host, Verdict},
+    recipes::{A, Expect, Need, Obj, RECIPES, Recipe, mutation_note},
+    scratch::Paths,
+};
+use crate::{
+    rules::{
+        Action as RuleAction, FilterList, Op, Rule, Value,
+        fields::{ARCH_B32, ARCH_B64, UNSET, id},
+    },
+    syscalls::{self, Abi},
+};
+
+/// `AUDIT_PERM_*`.
+pub mod perm {
+    pub const EXEC: u32 = 1;
+    pub const WRITE: u32 = 2;
+    pub const READ: u32 = 4;
+    pub const ATTR: u32 = 8;
+}
+
+/// The child's credentials: `uid`/`gid` are (real, effective, saved); fsuid/fsgid follow the effective
+/// ids. `auid: None` keeps the loginuid the child inherits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Creds {
+    pub auid: Option<u32>,
+    pub uid: [u32; 3],
+    pub gid: [u32; 3],
+}
+
+impl Creds {
+    fn of(need: Need) -> Self {
+        let id = if need == Need::NonRoot { NOBODY } else { 0 };
+        Self { auid: None, uid: [id; 3], gid: [id; 3] }
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.uid == [0; 3] && self.gid == [0; 3]
+    }
+}
+
+const NOBODY: u32 = 65534;
+
+/// One concrete call, as the executor runs it.
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub abi: Abi,
+    pub nr: u32,
+    pub recipe: &'static Recipe,
+    /// Values for the free arguments the rule constrains.
+    pub overrides: [Option<u64>; 6],
+    pub creds: Creds,
+    pub expect: Expect,
+    pub perm: u32,
+    /// What `A::Path` names, and `A::Path2`.
+    pub object: Option<PathBuf>,
+    pub object2: Option<PathBuf>,
+    /// The object's mode, for `A::Mode`.
+    pub mode: u32,
+    pub on_target: bool,
+}
+
+impl Action {
+    /// Argument `i` as the kernel will see it, where known before the call.
+    pub fn arg_value(&self, i: usize) -> Option<u64> {
+        if let Some(v) = self.overrides.get(i).copied().flatten() {
+            return Some(self.width(v));
+        }
+        match self.recipe.args.get(i)? {
+            A::N(v) => Some(self.width(*v as u64)),
+            A::Bad => Some(BAD_POINTER),
+            A::Mode => Some(u64::from(self.mode & 0o7777)),
+            _ => None,
+        }
+    }
+
+    fn width(&self, v: u64) -> u64 {
+        if self.abi == Abi::B32 { v & 0xffff_ffff } else { v }
+    }
+
+    pub fn mutation(&self) -> Option<String> {
+        let object = self.object.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+        self.recipe.mutation.then(|| mutation_note(self.recipe, &object, self.on_target))
+    }
+
+    /// `openat(AT_FDCWD, "/etc/passwd", 0x30001) [b64] as uid=0 auid=1000, expecting ENOTDIR`.
+    pub fn describe(&self) -> String {
+        let args: Vec<String> = (0..self.recipe.args.len()).map(|i| self.describe_arg(i)).collect();
+        let abi = match self.abi {
+            Abi::B64 => "b64",
+            Abi::B32 => "b32 via int 0x80",
+        };
+        let c = &self.creds;
+        let mut who = format!("uid={} euid={} gid={}", c.uid[0], c.uid[1], c.gid[0]);
+        if let Some(auid) = c.auid {
+            who.push_str(&format!(" auid={auid}"));
+        }
+        format!("{}({}) [{abi}] as {who}, expecting {}", self.recipe.name, args.join(", "), expect_text(self.expect))
+    }
+
+    fn describe_arg(&self, i: usize) -> String {
+        if let Some(v) = self.overrides[i] {
+            return format!("{v:#x}");
+        }
+        let path = |p: &Option<PathBuf>| format!("\"{}\"", p.as_deref().unwrap_or(Path::new("")).display());
+        match self.recipe.args[i] {
+            A::N(-100) => "AT_FDCWD".into(),
+            A::N(v) if (0..10).contains(&v) || v == -1 => v.to_string(),
+            A::N(v) => format!("{v:#o}"),
+            A::Path => path(&self.object),
+            A::Path2 => path(&self.object2),
+            A::Str(s) => format!("\"{s}\""),
+            A::Bad => format!("{BAD_POINTER:#x} (unmapped)"),
+            A::Buf => "buf".into(),
+            A::Mode => format!("{:#o}", self.mode & 0o7777),
+            A::SelfPid => "self".into(),
+        }
+    }
+}
+
+/// A pointer into page zero, below `vm.mmap_min_addr`: never mapped, so every copy from it fails.
+pub const BAD_POINTER: u64 = 8;
+
+pub fn expect_text(e: Expect) -> String {
+    let errno = |e: i32| crate::rules::fields::errno_name(e as u32).map_or(e.to_string(), str::to_owned);
+    match e {
+        Expect::Ok(v) => format!("success ({v})"),
+        Expect::OkAny => "success".into(),
+        Expect::Err(e) => errno(e),
+        Expect::ErrAny => "an error".into(),
+        Expect::ProbeW | Expect::ProbeR => "ENOTDIR/EISDIR".into(),
+        Expect::NoReturn => "no return (the child exits)".into(),
+    }
+}
+
+/// What the planner may use.
+pub struct Ctx<'a> {
+    pub host: &'a Host,
+    pub paths: &'a Paths,
+    /// The i386 syscall ABI works here (checked by running one call).
+    pub ia32: bool,
+    pub allow_mutation: bool,
+}
+
+/// A rule ahead of this one whose match would decide the record first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocker {
+    /// Index in the loaded rules.
+    pub index: usize,
+    pub never: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Plan {
+    Run {
+        action: Box<Action>,
+        /// Every action found is matched first by this earlier rule.
+        blocked_by: Option<Blocker>,
+        /// A condition the planner could not evaluate: the action is tried, and only a record decides.
+        unknown: Option<String>,
+    },
+    Unprovable(String),
+}
+
+/// Plans the proof of `loaded[index]`.
+pub fn plan(loaded: &[Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
+    let rule = &loaded[index];
+    if let Some(why) = not_exercised(rule) {
+        return Plan::Unprovable(why);
+    }
+    let abi = match rule.field(id::ARCH).map(|f| (f.op, &f.value)) {
+        None => Abi::B64,
+        Some((Op::Eq, Value::Num(ARCH_B64))) | Some((Op::Ne, Value::Num(ARCH_B32))) => Abi::B64,
+        Some((Op::Eq, Value::Num(ARCH_B32))) | Some((Op::Ne, Value::Num(ARCH_B64))) => Abi::B32,
+        Some((_, v)) => {
+            return Plan::Unprovable(format!("arch {v:?} is neither x86_64 nor i386: this CPU cannot run it"));
+        }
+    };
+    if abi == Abi::B32 && !ctx.ia32 {
+        return Plan::Unprovable(
+            "b32 rule, and the i386 syscall ABI is disabled on this kernel (ia32_emulation)".into(),
+        );
+    }
+    let target = match target(rule, ctx.host) {
+        Ok(t) => t,
+        Err(why) => return Plan::Unprovable(why),
+    };
+    let earlier: Vec<usize> = (0..index).filter(|i| loaded[*i].list == FilterList::Exit).collect();
+    let new =
+        || Search { rule, loaded, earlier: &earlier, ctx, abi, target: target.as_deref(), known: 0, failed_on: vec![] };
+    let mut search = new();
+    if let Some(plan) = search.run(ctx.allow_mutation) {
+        return plan;
+    }
+    if !ctx.allow_mutation
+        && let Some(Plan::Run { action, .. }) = new().run(true)
+    {
+        return Plan::Unprovable(format!(
+            "only a mutating action fires this rule ({}; it would: {}); --allow-mutation runs it",
+            action.describe(),
+            action.mutation().unwrap_or_default()
+        ));
+    }
+    Plan::Unprovable(search.why_not())
+}
+
+/// Lists and actions whose rules do not fire on an action of ours.
+fn not_exercised(rule: &Rule) -> Option<String> {
+    let why = match (rule.list, rule.action) {
+        (FilterList::Exit, RuleAction::Always) => return None,
+        (FilterList::Exit, _) => "a never rule records nothing: its effect is the absence of records (see shadowed)",
+        (FilterList::Exclude, _) => "an exclude rule drops record types; it has no record of its own",
+        (FilterList::User, _) => "a user-list rule filters user-space messages; not exercised",
+        (FilterList::Task, _) => "a task rule is evaluated at fork for the whole task; not exercised",
+        (FilterList::Filesystem, _) => "a filesystem rule excludes file systems; it has no record of its own",
+        (FilterList::IoUring, _) => "an io_uring rule needs an io_uring operation; not exercised",
+        (FilterList::Entry, _) => "the entry list is not evaluated by this kernel",
+    };
+    Some(why.into())
+}
+
+/// The watched file or directory of a `-w`/`path=`/`dir=` rule, which must exist: the kernel matches
+/// watches by inode, so a missing path fires only once something creates it.
+fn target(rule: &Rule, host: &Host) -> Result<Option<PathBuf>, String> {
+    let Some(f) = rule.fields.iter().find(|f| matches!(f.id, id::WATCH | id::DIR) && f.op == Op::Eq) else {
+        return Ok(None);
+    };
+    let Value::Str(path) = &f.value else { return Ok(None) };
+    let path = PathBuf::from(if path.len() > 1 { path.trim_end_matches('/') } else { path });
+    match host.lstat(&path) {
+        None => Err(format!(
+            "{} does not exist: the kernel matches watches by inode, so only creating it would fire the rule",
+            path.display()
+        )),
+        Some(s) if !matches!(s.mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK) => Err(format!(
+            "{} is a device, FIFO or socket: opening it could act on it, so no action is run",
+            path.display()
+        )),
+        Some(_) => Ok(Some(path)),
+    }
+}
+
+struct Search<'a> {
+    rule: &'a Rule,
+    loaded: &'a [Rule],
+    earlier: &'a [usize],
+    ctx: &'a Ctx<'a>,
+    abi: Abi,
+    target: Option<&'a Path>,
+    /// Syscalls of the rule we have an entry for.
+    known: usize,
+    /// Conditions that ruled candidates out.
+    failed_on: Vec<String>,
+}
+
+impl<'a> Search<'a> {
+    fn run(&mut self, allow_mutation: bool) -> Option<Plan> {
+        let (ctx, abi) = (self.ctx, self.abi);
+        let mut best: Option<(u8, Plan)> = None;
+        for recipe in RECIPES.iter().filter(|r| allow_mutation || !r.mutation) {
+            let Some(nr) = syscalls::number(abi, recipe.name) else { continue };
+            if self.rule.uses_mask() && !self.rule.has_syscall(nr) {
+                continue;
+            }
+            self.known += 1;
+            let Some(base) = self.instantiate(recipe, abi, nr, ctx) else { continue };
+            for action in self.variants(base) {
+                let unknown = match eval::matches(self.rule, &action, ctx.host) {
+                    Verdict::Yes => None,
+                    Verdict::Unknown(what) => Some(what),
+                    Verdict::No(what) => {
+                        if !self.failed_on.contains(&what) {
+                            self.failed_on.push(what);
+                        }
+                        continue;
+                    }
+                };
+                let blocked_by = self.first_earlier_match(&action);
+                let score = u8::from(unknown.is_some()) + 2 * u8::from(blocked_by.is_some());
+                let plan = Plan::Run { action: Box::new(action), blocked_by, unknown };
+                if score == 0 {
+                    return Some(plan);
+                }
+                if best.as_ref().is_none_or(|(s, _)| score < *s) {
+                    best = Some((score, plan));
+                }
+            }
+        }
+        best.map(|(_, p)| p)
+    }
+
+    fn why_not(&self) -> String {
+        if self.known == 0 {
+            let names: Vec<String> = self
+                .rule
+                .syscalls()
+                .take(6)
+                .map(|nr| syscalls::name(self.abi, nr).map_or(nr.to_string(), str::to_owned))
+                .collect();
+            return format!("no harmless invocation is known for {}", names.join(", "));
+        }
+        if let Some(exe) = self.failed_on.iter().find(|w| w.starts_with("exe=")) {
+            return format!(
+                "{exe}: only that program making the call fires the rule; the prover runs its own code, and running \
+                 the program itself (an authentication session) is not a harmless action"
+            );
+        }
+        format!("no harmless action satisfies {}", self.failed_on.join(", "))
+    }
+
+    fn instantiate(&self, recipe: &'static Recipe, abi: Abi, nr: u32, ctx: &Ctx<'_>) -> Option<Action> {
+        let p = ctx.paths;
+        let (object, object2, expect, on_target) = match recipe.obj {
+            Obj::None => (None, None, recipe.expect, false),
+            Obj::Auto => match self.target {
+                Some(t) => (Some(t.to_owned()), Some(p.missing2.clone()), recipe.on_target?, true),
+                None => (Some(p.missing.clone()), Some(p.missing2.clone()), recipe.expect, false),
+            },
+            Obj::Locked => (Some(p.locked.clone()), Some(p.missing2.clone()), recipe.expect, false),
+            Obj::Readable => (Some(p.readable.clone()), Some(p.missing2.clone()), recipe.expect, false),
+            Obj::Victim => (Some(p.victim.clone()), Some(p.victim2.clone()), recipe.expect, false),
+        };
+        let stat = object.as_deref().and_then(|o| ctx.host.lstat(o));
+        let is_dir = stat.is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
+        let expect = match expect {
+            Expect::ProbeW if is_dir => Expect::Err(libc::EISDIR),
+            Expect::ProbeR if is_dir => Expect::OkAny,
+            Expect::ProbeW | Expect::ProbeR => Expect::Err(libc::ENOTDIR),
+            e => e,
+        };
+        Some(Action {
+            abi,
+            nr,
+            recipe,
+            overrides: [None; 6],
+            creds: Creds::of(recipe.need),
+            expect,
+            perm: recipe.perm,
+            object,
+            object2,
+            mode: stat.map_or(0o644, |s| s.mode),
+            on_target,
+        })
+    }
+
+    /// The base action with every combination of the credentials and free arguments the rule constrains.
+    fn variants(&self, base: Action) -> Vec<Action> {
+        let ctx = self.ctx;
+        let mut out = vec![base];
+        let slots: [(u32, usize); 7] =
+            [(id::UID, 0), (id::EUID, 1), (3, 2), (id::GID, 3), (id::EGID, 4), (7, 5), (id::LOGINUID, 6)];
+        for (field, slot) in slots {
+            let values = self.candidates(field);
+            if values.is_empty() {
+                continue;
+            }
+            out = out
+                .into_iter()
+                .flat_map(|a| {
+                    values.iter().map(move |v| {
+                        let mut a = a.clone();
+                        match slot {
+                            0..=2 => a.creds.uid[slot] = *v,
+                            3..=5 => a.creds.gid[slot - 3] = *v,
+                            _ => a.creds.auid = (*v != ctx.host.parent_auid).then_some(*v),
+                        }
+                        a
+                    })
+                })
+                .collect();
+        }
+        for i in 0..4 {
+            if out[0].recipe.free & (1 << i) == 0 {
+                continue;
+            }
+            let values = self.candidates(200 + i as u32);
+            if values.is_empty() {
+                continue;
+            }
+            out = out
+                .into_iter()
+                .flat_map(|a| {
+                    values.iter().map(move |v| {
+                        let mut a = a.clone();
+                        a.overrides[i] = Some(u64::from(*v));
+                        a
+                    })
+                })
+                .collect();
+        }
+        out.retain(|a| self.feasible(a));
+        out.truncate(4096);
+        out
+    }
+
+    /// Values worth trying for a field the rule constrains: the ones it names and their neighbours.
+    /// Empty when the rule says nothing about the field (the default stays).
+    fn candidates(&self, field: u32) -> Vec<u32> {
+        let compared = |f: &crate::rules::Field| {
+            f.id == id::FIELD_COMPARE && matches!(field, id::UID | id::EUID | 3 | id::GID | id::EGID | 7 | id::LOGINUID)
+        };
+        let named: Vec<u32> = self
+            .rule
+            .fields
+            .iter()
+            .filter(|f| f.id == field || (field == id::EUID && f.id == 4) || (field == id::EGID && f.id == 8))
+            .filter_map(|f| match f.value {
+                Value::Num(n) => Some(n),
+                Value::Str(_) => None,
+            })
+            .collect();
+        if named.is_empty() && !self.rule.fields.iter().any(compared) {
+            return Vec::new();
+        }
+        let mut values = vec![0, 1000, NOBODY];
+        if field == id::LOGINUID {
+            values.insert(0, self.ctx.host.parent_auid);
+        }
+        for n in named {
+            values.extend([n, n.wrapping_add(1), n.wrapping_sub(1)]);
+        }
+        let parent_auid = self.ctx.host.parent_auid;
+        values.retain(|v| *v != UNSET || (field == id::LOGINUID && parent_auid == UNSET));
+        values.dedup();
+        let mut seen = Vec::new();
+        values.retain(|v| {
+            let new = !seen.contains(v);
+            seen.push(*v);
+            new
+        });
+        values
+    }
+
+    /// The recipe's own needs: no capabilities for `NonRoot`, root for `Root`; a non-owner for the
+    /// chmod on a real target, who can reach it.
+    fn feasible(&self, a: &Action) -> bool {
+        let euid = a.creds.uid[1];
+        let ok = match a.recipe.need {
+            Need::Any => true,
+            Need::Root => euid == 0,
+            Need::NonRoot => euid != 0,
+        };
+        if !ok {
+            return false;
+        }
+        if a.on_target && a.recipe.need == Need::NonRoot {
+            let ctx = self.ctx;
+            let owner = a.object.as_deref().and_then(|o| ctx.host.lstat(o)).map(|s| s.uid);
+            return owner != Some(euid) && a.object.as_deref().is_some_and(searchable_by_others);
+        }
+        true
+    }
+
+    fn first_earlier_match(&self, action: &Action) -> Option<Blocker> {
+        let host = self.ctx.host;
+        let mut unknown = None;
+        for &i in self.earlier {
+            match eval::matches(&self.loaded[i], action, host) {
+                Verdict::Yes => return Some(Blocker { index: i, never: self.loaded[i].action == RuleAction::Never }),
+                Verdict::Unknown(_) if unknown.is_none() => {
+                    unknown = Some(Blocker { index: i, never: self.loaded[i].action == RuleAction::Never })
+                }
+                _ => {}
+            }
+        }
+        unknown
+    }
+}
+
+/// Every directory above `path` lets others search it (x for others), so a non-root child reaches it.
+fn searchable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.ancestors().skip(1).all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse::{self, Command};
+
+    fn rules(text: &str) -> Vec<Rule> {
+        text.lines()
+            .map(|l| match parse::parse_line(l).unwrap() {
+                Command::Add { rule, .. } => rule,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn with_ctx<T>(allow_mutation: bool, f: impl FnOnce(&Ctx<'_>) -> T) -> T {
+        let root = PathBuf::from("/nonexistent-av-plan");
+        let paths = Paths {
+            missing: root.join("missing/x"),
+            missing2: root.join("missing/y"),
+            locked: root.join("locked/x"),
+            readable: root.join("readable"),
+            victim: root.join("victims/v"),
+            victim2: root.join("victims/v.2"),
+        };
+        let host = Host::new(PathBuf::from("/usr/bin/audit-verify"), UNSET);
+        f(&Ctx { host: &host, paths: &paths, ia32: true, allow_mutation })
+    }
+
+    fn run_of(plan: Plan) -> (Action, Option<Blocker>) {
+        match plan {
+            Plan::Run { action, blocked_by, .. } => (*action, blocked_by),
+            Plan::Unprovable(why) => panic!("unprovable: {why}"),
+        }
+    }
+
+    #[test]
+    fn credentials_and_errors_follow_the_rule() {
+        let loaded = rules(
+            "-a always,exit -F arch=b64 -S open,openat -F exit=-EACCES -F auid>=1000 -F auid!=unset -k access\n\
+             -a always,exit -F arch=b32 -S execve -C uid!=euid -F euid=0 -k setuid\n\
+             -a always,exit -F arch=b64 -S clock_settime -F a0=0x0 -k time",
+        );
+        with_ctx(false, |ctx| {
+            let (a, _) = run_of(plan(&loaded, 0, ctx));
+            assert_eq!((a.recipe.name, a.expect, a.creds.auid), ("openat", Expect::Err(libc::EACCES), Some(1000)));
+            assert_ne!(a.creds.uid[1], 0, "EACCES needs a non-root child");
+            let (a, _) = run_of(plan(&loaded, 1, ctx));
+            assert_eq!((a.abi, a.recipe.name, a.creds.uid[1]), (Abi::B32, "execve", 0));
+            assert_ne!(a.creds.uid[0], 0, "uid != euid");
+            let (a, _) = run_of(plan(&loaded, 2, ctx));
+            assert_eq!((a.arg_value(0), a.arg_value(1)), (Some(0), Some(BAD_POINTER)));
+        });
+    }
+
+    #[test]
+    fn earlier_rules_unknown_calls_and_mutations() {
+        let loaded = rules(
+            "-a always,exit -F arch=b64 -S fchdir -k first\n\
+             -a always,exit -F arch=b64 -S fchdir -F exit=-EBADF -k second\n\
+             -a always,exit -F arch=b64 -S unlink -F success=1 -k deleted\n\
+             -a always,exit -F arch=b64 -S setuid -F exe=/usr/bin/su -k su\n\
+             -a always,exit -F arch=b64 -S ioctl -k ioctl",
+        );
+        with_ctx(false, |ctx| {
+            assert_eq!(run_of(plan(&loaded, 1, ctx)).1, Some(Blocker { index: 0, never: false }));
+            let Plan::Unprovable(why) = plan(&loaded, 2, ctx) else { panic!("unlink success=1 mutates") };
+            assert!(why.contains("--allow-mutation"), "{why}");
+            let Plan::Unprovable(why) = plan(&loaded, 3, ctx) else { panic!("exe is not ours") };
+            assert!(why.starts_with("exe=/usr/bin/su"), "{why}");
+            let Plan::Unprovable(why) = plan(&loaded, 4, ctx) else { panic!("no recipe for ioctl") };
+            assert!(why.contains("ioctl"), "{why}");
+        });
+        with_ctx(true, |ctx| {
+            let (a, _) = run_of(plan(&loaded, 2, ctx));
+            assert!(a.recipe.mutation && a.mutation().unwrap().contains("scratch"), "{a:?}");
+        });
+    }
+}

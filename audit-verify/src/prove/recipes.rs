@@ -1,0 +1,305 @@
+//! The harmless invocations the planner may use, one table for every syscall it knows.
+//!
+//! Each entry is a call that the kernel audits (every syscall passes `audit_syscall_entry`/`_exit`) but
+//! that cannot change anything outside the prover's child and scratch directory, because it fails before
+//! it acts: a path that does not exist or that the caller may not search, an fd of -1, a pointer into the
+//! unmapped page zero, a length the kernel checks first, or a capability the child dropped (`NonRoot`).
+//! Where a call succeeds it changes only the child (its own credentials) or opens a file read-only.
+//! Entries marked `mutation` change something and run only with `--allow-mutation`.
+//!
+//! A syscall absent from this table is never called: its rules end `unprovable`. Guessing arguments for
+//! an unknown call is how a prover ends up calling `kill(-1, SIGKILL)`.
+
+use super::plan::perm;
+
+/// An argument template, made concrete in the child's low (MAP_32BIT) arena by the executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum A {
+    N(i64),
+    /// The object path (see [`Obj`]).
+    Path,
+    /// A second path beside the object (rename/link targets): never existing.
+    Path2,
+    Str(&'static str),
+    /// A pointer into page zero, which is never mapped (`vm.mmap_min_addr`): EFAULT.
+    Bad,
+    /// A pointer to 64 zero bytes.
+    Buf,
+    /// The object's current mode (`chmod` to what it already is).
+    Mode,
+    /// The child's own pid.
+    SelfPid,
+}
+
+/// Credentials the call needs to behave as described.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Any,
+    /// euid 0.
+    Root,
+    /// euid != 0: the effective capabilities are gone, so privileged calls fail with EPERM.
+    NonRoot,
+}
+
+/// What the path arguments name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Obj {
+    None,
+    /// The rule's watched file or directory when it names one, else a path in a missing scratch directory.
+    Auto,
+    /// A path under a scratch directory only root may search (EACCES for anyone else).
+    Locked,
+    /// A scratch file, root-owned, mode 0644.
+    Readable,
+    /// A scratch file made for this one call (mutation entries).
+    Victim,
+}
+
+/// What the call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Ok(i64),
+    /// Succeeds; the value (an fd, an old id) is not known in advance.
+    OkAny,
+    Err(i32),
+    /// Fails; which errno depends on the kernel's order of checks.
+    ErrAny,
+    /// `O_WRONLY|O_DIRECTORY` probe: EISDIR on a directory, ENOTDIR on anything else.
+    ProbeW,
+    /// `O_RDONLY|O_DIRECTORY` probe: opens a directory (read-only, nothing read), ENOTDIR otherwise.
+    ProbeR,
+    /// exit/exit_group: the child's last call. The planner assumes it succeeds, as an operator would; the
+    /// kernel never evaluates `success`/`exit` for a call that does not return, so such rules end `failed`.
+    NoReturn,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Recipe {
+    pub name: &'static str,
+    pub args: &'static [A],
+    pub need: Need,
+    pub obj: Obj,
+    /// Outcome when the path is missing/locked/scratch (or there is none).
+    pub expect: Expect,
+    /// Outcome on the rule's real target; `None`: never used on a real target.
+    pub on_target: Option<Expect>,
+    /// `AUDIT_PERM_*` class of the call, as the kernel classifies it (`-p`/`perm=`).
+    pub perm: u32,
+    /// Bit i: argument i may take any value the rule asks for (`-F a0=…`) and stays harmless.
+    pub free: u8,
+    pub mutation: bool,
+}
+
+const AT: i64 = -100;
+const O_WRONLY: i64 = 1;
+const O_DIRECTORY: i64 = 0o200000;
+const O_NOFOLLOW: i64 = 0o400000;
+const O_NOATIME: i64 = 0o1000000;
+const O_NONBLOCK: i64 = 0o4000;
+const PROBE_W: i64 = O_WRONLY | O_DIRECTORY | O_NOFOLLOW;
+const PROBE_R: i64 = O_DIRECTORY | O_NOFOLLOW;
+const ENOENT: i32 = libc::ENOENT;
+const EACCES: i32 = libc::EACCES;
+const EPERM: i32 = libc::EPERM;
+const EBADF: i32 = libc::EBADF;
+const EFAULT: i32 = libc::EFAULT;
+const XATTR: &str = "user.audit-verify";
+
+const fn r(name: &'static str, args: &'static [A], need: Need, obj: Obj, expect: Expect, perm: u32) -> Recipe {
+    Recipe { name, args, need, obj, expect, on_target: None, perm, free: 0, mutation: false }
+}
+
+/// Usable on a real target too, with outcome `on`.
+const fn t(mut recipe: Recipe, on: Expect) -> Recipe {
+    recipe.on_target = Some(on);
+    recipe
+}
+
+const fn free(mut recipe: Recipe, bits: u8) -> Recipe {
+    recipe.free = bits;
+    recipe
+}
+
+const fn m(mut recipe: Recipe) -> Recipe {
+    recipe.mutation = true;
+    recipe
+}
+
+use A::*;
+use Expect as E;
+use Need::*;
+use Obj as O;
+
+const W: u32 = perm::WRITE;
+const R: u32 = perm::READ;
+const X: u32 = perm::EXEC;
+const AT_: u32 = perm::ATTR;
+
+/// In order of preference: the planner takes the first entry that satisfies the rule.
+pub const RECIPES: &[Recipe] = &[
+    // Opening with O_DIRECTORY fails after the lookup (the kernel has recorded the inode) and before any
+    // open; O_NOFOLLOW keeps a watched symlink (/etc/localtime) the object.
+    t(r("openat", &[N(AT), Path, N(PROBE_W)], Any, O::Auto, E::Err(ENOENT), W), E::ProbeW),
+    t(r("open", &[Path, N(PROBE_W)], Any, O::Auto, E::Err(ENOENT), W), E::ProbeW),
+    t(r("openat", &[N(AT), Path, N(PROBE_R)], Any, O::Auto, E::Err(ENOENT), R), E::ProbeR),
+    t(r("open", &[Path, N(PROBE_R)], Any, O::Auto, E::Err(ENOENT), R), E::ProbeR),
+    // execve opens the file, then fails copying argv from page zero: recorded, nothing runs.
+    t(r("execve", &[Path, Bad, Bad], Any, O::Auto, E::Err(ENOENT), X), E::ErrAny),
+    t(r("execveat", &[N(AT), Path, Bad, Bad, N(0)], Any, O::Auto, E::Err(ENOENT), X), E::ErrAny),
+    // chmod to the current mode by someone who does not own the file: EPERM before any change.
+    t(r("chmod", &[Path, Mode], NonRoot, O::Auto, E::Err(ENOENT), AT_), E::Err(EPERM)),
+    t(r("fchmodat", &[N(AT), Path, Mode], NonRoot, O::Auto, E::Err(ENOENT), AT_), E::Err(EPERM)),
+    // EACCES: a directory only root may search.
+    r("openat", &[N(AT), Path, N(0)], NonRoot, O::Locked, E::Err(EACCES), R),
+    r("open", &[Path, N(0)], NonRoot, O::Locked, E::Err(EACCES), R),
+    r("creat", &[Path, N(0o600)], NonRoot, O::Locked, E::Err(EACCES), W),
+    r("truncate", &[Path, N(0)], NonRoot, O::Locked, E::Err(EACCES), W),
+    r("truncate64", &[Path, N(0), N(0)], NonRoot, O::Locked, E::Err(EACCES), W),
+    r("chmod", &[Path, N(0o644)], NonRoot, O::Locked, E::Err(EACCES), AT_),
+    r("unlink", &[Path], NonRoot, O::Locked, E::Err(EACCES), W),
+    // EPERM: O_NOATIME on a file the caller does not own.
+    r("openat", &[N(AT), Path, N(O_NOATIME)], NonRoot, O::Readable, E::Err(EPERM), R),
+    r("open", &[Path, N(O_NOATIME)], NonRoot, O::Readable, E::Err(EPERM), R),
+    r("chmod", &[Path, N(0o644)], NonRoot, O::Readable, E::Err(EPERM), AT_),
+    r("fchmodat", &[N(AT), Path, N(0o644)], NonRoot, O::Readable, E::Err(EPERM), AT_),
+    // Success that changes nothing: a read-only open of a scratch file.
+    r("openat", &[N(AT), Path, N(0)], Any, O::Readable, E::OkAny, R),
+    r("open", &[Path, N(0)], Any, O::Readable, E::OkAny, R),
+    // A path in a directory that does not exist: ENOENT from the lookup.
+    r("chown", &[Path, N(-1), N(-1)], Any, O::Auto, E::Err(ENOENT), AT_),
+    r("lchown", &[Path, N(-1), N(-1)], Any, O::Auto, E::Err(ENOENT), AT_),
+    r("chown32", &[Path, N(-1), N(-1)], Any, O::Auto, E::Err(ENOENT), AT_),
+    r("lchown32", &[Path, N(-1), N(-1)], Any, O::Auto, E::Err(ENOENT), AT_),
+    r("fchownat", &[N(AT), Path, N(-1), N(-1), N(0)], Any, O::Auto, E::Err(ENOENT), AT_),
+    r("truncate", &[Path, N(0)], Any, O::Auto, E::Err(ENOENT), W),
+    r("truncate64", &[Path, N(0), N(0)], Any, O::Auto, E::Err(ENOENT), W),
+    r("creat", &[Path, N(0o600)], Any, O::Auto, E::Err(ENOENT), W),
+    r("unlink", &[Path], Any, O::Auto, E::Err(ENOENT), W),
+    r("unlinkat", &[N(AT), Path, N(0)], Any, O::Auto, E::Err(ENOENT), W),
+    r("rmdir", &[Path], Any, O::Auto, E::Err(ENOENT), W),
+    r("rename", &[Path, Path2], Any, O::Auto, E::Err(ENOENT), W),
+    r("renameat", &[N(AT), Path, N(AT), Path2], Any, O::Auto, E::Err(ENOENT), W),
+    r("renameat2", &[N(AT), Path, N(AT), Path2, N(0)], Any, O::Auto, E::Err(ENOENT), W),
+    r("link", &[Path, Path2], Any, O::Auto, E::Err(ENOENT), W),
+    r("linkat", &[N(AT), Path, N(AT), Path2, N(0)], Any, O::Auto, E::Err(ENOENT), W),
+    r("symlink", &[Str("x"), Path], Any, O::Auto, E::Err(ENOENT), W),
+    r("symlinkat", &[Str("x"), N(AT), Path], Any, O::Auto, E::Err(ENOENT), W),
+    r("mkdir", &[Path, N(0o700)], Any, O::Auto, E::Err(ENOENT), W),
+    r("mkdirat", &[N(AT), Path, N(0o700)], Any, O::Auto, E::Err(ENOENT), W),
+    r("mknod", &[Path, N(0o10600), N(0)], Any, O::Auto, E::Err(ENOENT), W),
+    r("mknodat", &[N(AT), Path, N(0o10600), N(0)], Any, O::Auto, E::Err(ENOENT), W),
+    r("setxattr", &[Path, Str(XATTR), Buf, N(1), N(0)], Any, O::Auto, E::Err(ENOENT), AT_),
+    r("lsetxattr", &[Path, Str(XATTR), Buf, N(1), N(0)], Any, O::Auto, E::Err(ENOENT), AT_),
+    r("removexattr", &[Path, Str(XATTR)], Any, O::Auto, E::Err(ENOENT), AT_),
+    r("lremovexattr", &[Path, Str(XATTR)], Any, O::Auto, E::Err(ENOENT), AT_),
+    r("utime", &[Path, N(0)], Any, O::Auto, E::Err(ENOENT), 0),
+    r("utimes", &[Path, N(0)], Any, O::Auto, E::Err(ENOENT), 0),
+    r("utimensat", &[N(AT), Path, N(0), N(0)], Any, O::Auto, E::Err(ENOENT), 0),
+    r("futimesat", &[N(AT), Path, N(0)], Any, O::Auto, E::Err(ENOENT), 0),
+    r("access", &[Path, N(0)], Any, O::Auto, E::Err(ENOENT), 0),
+    r("faccessat", &[N(AT), Path, N(0)], Any, O::Auto, E::Err(ENOENT), 0),
+    r("chdir", &[Path], Any, O::Auto, E::Err(ENOENT), 0),
+    r("chroot", &[Path], Any, O::Auto, E::Err(ENOENT), 0),
+    r("mount", &[Path, Path2, N(0), N(0), N(0)], Any, O::Auto, E::Err(ENOENT), 0),
+    r("umount2", &[Path, N(0)], Any, O::Auto, E::Err(ENOENT), 0),
+    r("umount", &[Path], Any, O::Auto, E::Err(ENOENT), 0),
+    r("name_to_handle_at", &[N(AT), Path, Bad, Bad, N(0)], Any, O::Auto, E::Err(ENOENT), 0),
+    r("swapon", &[Path, N(0)], NonRoot, O::Auto, E::Err(EPERM), W),
+    r("swapoff", &[Path], NonRoot, O::Auto, E::Err(EPERM), 0),
+    r("acct", &[Path], NonRoot, O::Auto, E::Err(EPERM), W),
+    r("pivot_root", &[Path, Path2], NonRoot, O::Auto, E::Err(EPERM), 0),
+    // fd -1: EBADF.
+    r("fchmod", &[N(-1), N(0o644)], Any, O::None, E::Err(EBADF), AT_),
+    r("fchown", &[N(-1), N(-1), N(-1)], Any, O::None, E::Err(EBADF), AT_),
+    r("fchown32", &[N(-1), N(-1), N(-1)], Any, O::None, E::Err(EBADF), AT_),
+    r("ftruncate", &[N(-1), N(0)], Any, O::None, E::Err(EBADF), W),
+    r("ftruncate64", &[N(-1), N(0), N(0)], Any, O::None, E::Err(EBADF), W),
+    r("fsetxattr", &[N(-1), Str(XATTR), Buf, N(1), N(0)], Any, O::None, E::Err(EBADF), AT_),
+    r("fremovexattr", &[N(-1), Str(XATTR)], Any, O::None, E::Err(EBADF), AT_),
+    r("fchdir", &[N(-1)], Any, O::None, E::Err(EBADF), 0),
+    r("fsync", &[N(-1)], Any, O::None, E::Err(EBADF), 0),
+    r("fdatasync", &[N(-1)], Any, O::None, E::Err(EBADF), 0),
+    r("open_by_handle_at", &[N(-1), Bad, N(0)], NonRoot, O::None, E::ErrAny, 0),
+    // Clock, host name, modules, kexec, reboot: no capability (the child is not root) and arguments the
+    // kernel rejects (page-zero pointers, a host name longer than 64).
+    r("adjtimex", &[Bad], NonRoot, O::None, E::Err(EFAULT), 0),
+    free(r("clock_adjtime", &[N(0), Bad], NonRoot, O::None, E::ErrAny, 0), 0b1),
+    r("settimeofday", &[Bad, N(0)], NonRoot, O::None, E::ErrAny, 0),
+    r("stime", &[Bad], NonRoot, O::None, E::ErrAny, 0),
+    free(r("clock_settime", &[N(0), Bad], NonRoot, O::None, E::ErrAny, 0), 0b1),
+    free(r("clock_settime64", &[N(0), Bad], NonRoot, O::None, E::ErrAny, 0), 0b1),
+    r("sethostname", &[Bad, N(65)], NonRoot, O::None, E::ErrAny, 0),
+    r("setdomainname", &[Bad, N(65)], NonRoot, O::None, E::ErrAny, 0),
+    r("init_module", &[Bad, N(0), Bad], NonRoot, O::None, E::ErrAny, 0),
+    r("finit_module", &[N(-1), Bad, N(0)], NonRoot, O::None, E::ErrAny, 0),
+    r("delete_module", &[Bad, N(0)], NonRoot, O::None, E::ErrAny, 0),
+    r("kexec_load", &[N(0), N(0), Bad, N(0)], NonRoot, O::None, E::ErrAny, 0),
+    r("kexec_file_load", &[N(-1), N(-1), N(0), Bad, N(0)], NonRoot, O::None, E::ErrAny, 0),
+    r("reboot", &[N(0), N(0), N(0), Bad], NonRoot, O::None, E::ErrAny, 0),
+    // The child's own credentials: it exits right after.
+    free(r("setuid", &[N(0)], Root, O::None, E::Ok(0), 0), 0b1),
+    free(r("setgid", &[N(0)], Root, O::None, E::Ok(0), 0), 0b1),
+    free(r("setuid32", &[N(0)], Root, O::None, E::Ok(0), 0), 0b1),
+    free(r("setgid32", &[N(0)], Root, O::None, E::Ok(0), 0), 0b1),
+    free(r("setreuid", &[N(-1), N(-1)], Root, O::None, E::Ok(0), 0), 0b11),
+    free(r("setregid", &[N(-1), N(-1)], Root, O::None, E::Ok(0), 0), 0b11),
+    free(r("setresuid", &[N(-1), N(-1), N(-1)], Root, O::None, E::Ok(0), 0), 0b111),
+    free(r("setresgid", &[N(-1), N(-1), N(-1)], Root, O::None, E::Ok(0), 0), 0b111),
+    free(r("setreuid32", &[N(-1), N(-1)], Root, O::None, E::Ok(0), 0), 0b11),
+    free(r("setregid32", &[N(-1), N(-1)], Root, O::None, E::Ok(0), 0), 0b11),
+    free(r("setresuid32", &[N(-1), N(-1), N(-1)], Root, O::None, E::Ok(0), 0), 0b111),
+    free(r("setresgid32", &[N(-1), N(-1), N(-1)], Root, O::None, E::Ok(0), 0), 0b111),
+    r("setfsuid", &[N(-1)], Any, O::None, E::OkAny, 0),
+    r("setfsgid", &[N(-1)], Any, O::None, E::OkAny, 0),
+    // Signal 0 to itself: a permission check, no signal.
+    r("kill", &[SelfPid, N(0)], Any, O::None, E::Ok(0), 0),
+    r("tkill", &[SelfPid, N(0)], Any, O::None, E::Ok(0), 0),
+    r("tgkill", &[SelfPid, SelfPid, N(0)], Any, O::None, E::Ok(0), 0),
+    r("ptrace", &[N(2), N(-1), N(0), N(0)], Any, O::None, E::ErrAny, 0),
+    // Sockets: fd -1, or an address family that does not exist.
+    r("socket", &[N(9999), N(1), N(0)], Any, O::None, E::ErrAny, 0),
+    r("bind", &[N(-1), Bad, N(16)], Any, O::None, E::Err(EBADF), W),
+    r("connect", &[N(-1), Bad, N(16)], Any, O::None, E::Err(EBADF), 0),
+    r("listen", &[N(-1), N(0)], Any, O::None, E::Err(EBADF), 0),
+    r("accept", &[N(-1), N(0), N(0)], Any, O::None, E::Err(EBADF), 0),
+    r("accept4", &[N(-1), N(0), N(0), N(0)], Any, O::None, E::Err(EBADF), 0),
+    r("uname", &[Bad], Any, O::None, E::Err(EFAULT), 0),
+    r("exit_group", &[N(0)], Any, O::None, E::NoReturn, 0),
+    r("exit", &[N(0)], Any, O::None, E::NoReturn, 0),
+    // --allow-mutation only. Scratch files made for the one call: the system's files are untouched, but
+    // the call does change something, which the report says.
+    m(r("unlink", &[Path], Any, O::Victim, E::Ok(0), W)),
+    m(r("unlinkat", &[N(AT), Path, N(0)], Any, O::Victim, E::Ok(0), W)),
+    m(r("rename", &[Path, Path2], Any, O::Victim, E::Ok(0), W)),
+    m(r("renameat", &[N(AT), Path, N(AT), Path2], Any, O::Victim, E::Ok(0), W)),
+    m(r("renameat2", &[N(AT), Path, N(AT), Path2, N(0)], Any, O::Victim, E::Ok(0), W)),
+    m(r("link", &[Path, Path2], Any, O::Victim, E::Ok(0), W)),
+    m(r("chmod", &[Path, N(0o600)], Any, O::Victim, E::Ok(0), AT_)),
+    m(r("fchmodat", &[N(AT), Path, N(0o600)], Any, O::Victim, E::Ok(0), AT_)),
+    m(r("chown", &[Path, N(0), N(0)], Any, O::Victim, E::Ok(0), AT_)),
+    m(r("lchown", &[Path, N(0), N(0)], Any, O::Victim, E::Ok(0), AT_)),
+    m(r("fchownat", &[N(AT), Path, N(0), N(0), N(0)], Any, O::Victim, E::Ok(0), AT_)),
+    m(r("truncate", &[Path, N(0)], Any, O::Victim, E::Ok(0), W)),
+    m(r("creat", &[Path2, N(0o600)], Any, O::Victim, E::OkAny, W)),
+    m(r("mkdir", &[Path2, N(0o700)], Any, O::Victim, E::Ok(0), W)),
+    m(r("mkdirat", &[N(AT), Path2, N(0o700)], Any, O::Victim, E::Ok(0), W)),
+    // The real target, changed back by the call itself: chmod to the mode it has (ctime moves), and an
+    // open for writing closed without a write (inotify watchers see IN_CLOSE_WRITE).
+    m(t(r("chmod", &[Path, Mode], Root, O::Auto, E::Err(ENOENT), AT_), E::Ok(0))),
+    m(t(r("fchmodat", &[N(AT), Path, Mode], Root, O::Auto, E::Err(ENOENT), AT_), E::Ok(0))),
+    m(t(
+        r("openat", &[N(AT), Path, N(O_WRONLY | O_NOFOLLOW | O_NONBLOCK)], Root, O::Auto, E::Err(ENOENT), W),
+        E::OkAny,
+    )),
+];
+
+/// What a mutation entry changes, for the report.
+pub fn mutation_note(recipe: &Recipe, object: &str, on_target: bool) -> String {
+    if on_target {
+        return match recipe.name {
+            "openat" | "open" => format!("opened {object} for writing and closed it without writing"),
+            _ => format!("chmod of {object} to the mode it already has: mode unchanged, ctime updated"),
+        };
+    }
+    format!("{} on {object}, a scratch file created for this proof and removed after it", recipe.name)
+}
