@@ -6,4 +6,5 @@
 
 pub mod measure;
 pub mod names;
+pub mod probes;
 pub mod syscall_counter;

@@ -47,3 +47,33 @@ pub const GLOBAL_TASK_LOGINUID_OFFSET: &str = "TASK_LOGINUID_OFFSET";
 pub const GLOBAL_TASK_CRED_OFFSET: &str = "TASK_CRED_OFFSET";
 pub const GLOBAL_CRED_EUID_OFFSET: &str = "CRED_EUID_OFFSET";
 pub const GLOBAL_TASK_STATUS_OFFSET: &str = "TASK_STATUS_OFFSET";
+
+/// The kprobe/fentry backend (audit-verify-ebpf/src/audit_probes.rs): one program per hook and mechanism,
+/// named `<mechanism>_<hook>`. Userspace tries them in the order its hook table declares.
+pub const PROG_FEXIT_AUDIT_LOG_START: &str = "fexit_audit_log_start";
+pub const PROG_KRETPROBE_AUDIT_LOG_START: &str = "kretprobe_audit_log_start";
+pub const PROG_FENTRY_AUDIT_LOG_END: &str = "fentry_audit_log_end";
+pub const PROG_KPROBE_AUDIT_LOG_END: &str = "kprobe_audit_log_end";
+pub const PROG_FENTRY_AUDIT_LOG_LOST: &str = "fentry_audit_log_lost";
+pub const PROG_KPROBE_AUDIT_LOG_LOST: &str = "kprobe_audit_log_lost";
+pub const PROG_FENTRY_KAUDITD_HOLD_SKB: &str = "fentry_kauditd_hold_skb";
+pub const PROG_KPROBE_KAUDITD_HOLD_SKB: &str = "kprobe_kauditd_hold_skb";
+pub const PROG_FENTRY_KAUDITD_RETRY_SKB: &str = "fentry_kauditd_retry_skb";
+pub const PROG_KPROBE_KAUDITD_RETRY_SKB: &str = "kprobe_kauditd_retry_skb";
+pub const PROG_FENTRY_KAUDITD_REHOLD_SKB: &str = "fentry_kauditd_rehold_skb";
+pub const PROG_KPROBE_KAUDITD_REHOLD_SKB: &str = "kprobe_kauditd_rehold_skb";
+pub const PROG_FEXIT_NETLINK_UNICAST: &str = "fexit_netlink_unicast";
+pub const PROG_KRETPROBE_NETLINK_UNICAST: &str = "kretprobe_netlink_unicast";
+
+/// Per-CPU counters of the probe backend, indexed by [`crate::probes::ProbeCounter`].
+pub const MAP_PROBE_COUNTERS: &str = "PROBE_COUNTERS";
+/// Per-CPU records queued by `audit_log_end`, indexed by netlink message type (`< MAX_RECORD_TYPE`).
+pub const MAP_RECORD_TYPES: &str = "RECORD_TYPES";
+/// Per-CPU [`crate::probes::SerialRange`] of the records queued.
+pub const MAP_RECORD_SERIALS: &str = "RECORD_SERIALS";
+/// Per-CPU hash: `audit_log_lost`'s message pointer → [`crate::probes::LostMessage`].
+pub const MAP_LOST_MESSAGES: &str = "LOST_MESSAGES";
+
+/// Globals of the probe backend, offsets from kernel BTF set at load time.
+pub const GLOBAL_AUDIT_BUFFER_SKB_OFFSET: &str = "AUDIT_BUFFER_SKB_OFFSET";
+pub const GLOBAL_SKB_DATA_OFFSET: &str = "SKB_DATA_OFFSET";

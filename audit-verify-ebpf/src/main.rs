@@ -3,6 +3,7 @@
 #![no_main]
 
 mod audit_drops;
+mod audit_probes;
 mod capability_probes;
 mod match_rules;
 mod syscall_counter;

@@ -18,7 +18,7 @@ struct Cli {
 enum Task {
     /// Installs what is missing (Debian packages, the `debian` toolchain link, bpf-linker) and starts auditd.
     Setup,
-    /// Sets up, builds in release mode and runs audit-verify on this host (default: `status`).
+    /// Sets up, builds in release mode and runs audit-verify on this host (default: `check`).
     Run {
         /// Arguments for audit-verify.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
         Task::Run { args } => {
             setup::run()?;
             cargo(&["build", "--release", "--package", "audit-verify"])?;
-            let args = if args.is_empty() { vec!["status".to_owned()] } else { args };
+            let args = if args.is_empty() { vec!["check".to_owned()] } else { args };
             let status = Command::new(workspace_root().join("target/release/audit-verify"))
                 .args(&args)
                 .status()

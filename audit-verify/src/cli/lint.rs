@@ -41,7 +41,7 @@ pub struct LintArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum FrameworkArg {
+pub(super) enum FrameworkArg {
     PciDss,
     Hipaa,
     Soc2,
@@ -49,19 +49,35 @@ enum FrameworkArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum FailOn {
+pub(super) enum FailOn {
     Info,
     Medium,
     High,
 }
 
+impl FrameworkArg {
+    pub(super) fn framework(self) -> Framework {
+        match self {
+            FrameworkArg::PciDss => Framework::PciDss,
+            FrameworkArg::Hipaa => Framework::Hipaa,
+            FrameworkArg::Soc2 => Framework::Soc2,
+            FrameworkArg::Fedramp => Framework::Fedramp,
+        }
+    }
+}
+
+impl FailOn {
+    pub(super) fn severity(self) -> Severity {
+        match self {
+            FailOn::Info => Severity::Info,
+            FailOn::Medium => Severity::Medium,
+            FailOn::High => Severity::High,
+        }
+    }
+}
+
 pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
-    let framework = args.framework.map(|f| match f {
-        FrameworkArg::PciDss => Framework::PciDss,
-        FrameworkArg::Hipaa => Framework::Hipaa,
-        FrameworkArg::Soc2 => Framework::Soc2,
-        FrameworkArg::Fedramp => Framework::Fedramp,
-    });
+    let framework = args.framework.map(FrameworkArg::framework);
     let options = Options { root: args.root, framework, k8s_manifest: args.k8s_manifest, k8s_policy: args.k8s_policy };
     let facts = Facts::gather(&options)?;
     let mut report = lint::check(&facts);
@@ -77,11 +93,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
     } else {
         print_human(&report);
     }
-    let threshold = match args.fail_on {
-        FailOn::Info => Severity::Info,
-        FailOn::Medium => Severity::Medium,
-        FailOn::High => Severity::High,
-    };
+    let threshold = args.fail_on.severity();
     Ok(if report.worst().is_some_and(|w| w >= threshold) { Outcome::Findings } else { Outcome::Clean })
 }
 

@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand. Results go to stdout (tables or JSON), diagnostics to stderr.
 
+mod check;
 mod count_syscalls;
 mod lint;
 mod measure;
@@ -44,6 +45,11 @@ enum Command {
         json: bool,
         #[arg(long, default_value = audit_verify::auditd_conf::DEFAULT_PATH)]
         auditd_conf: PathBuf,
+    },
+    /// Everything in one pass (status, rules, prove, lint, measure) with one verdict and exit code.
+    Check {
+        #[command(flatten)]
+        args: check::CheckArgs,
     },
     /// Compares the rules files with the rules loaded in the kernel, and finds mistakes in the files.
     Rules {
@@ -134,6 +140,7 @@ impl Outcome {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Status { json, auditd_conf } => status::run(&auditd_conf, json),
+        Command::Check { args } => check::run(args),
         Command::Rules { rules_dir, rules_file, json } => rules::run(&rules_dir, rules_file.as_deref(), json),
         Command::Measure { duration, json, prometheus, load, auditd_conf, barrier_timeout } => {
             measure::run(measure::Options {

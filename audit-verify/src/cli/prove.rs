@@ -1,13 +1,17 @@
 //! `audit-verify prove`.
 
-use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
+use std::{
+    io::IsTerminal as _,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::Context as _;
 use audit_verify::{
     auditd_conf,
     netlink::AuditSocket,
     prove::{self, Options, report},
-    rules::{Rule, augenrules, parse::Command},
+    rules::augenrules,
 };
 use clap::Args;
 
@@ -40,36 +44,10 @@ pub struct ProveArgs {
     junit: Option<PathBuf>,
 }
 
-fn added(command: &Command) -> Option<Rule> {
-    match command {
-        Command::Add { rule, .. } => Some(rule.canonical()),
-        _ => None,
-    }
-}
-
 pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
     let source = match &args.rules_file {
         Some(file) => augenrules::from_file(file)?,
-        None => {
-            let mut source = augenrules::from_dir(&args.rules_dir)?;
-            // augenrules compiles rules.d into audit.rules; the rules found only in audit.rules (written
-            // there by hand) are added after those of rules.d, so every rule maps to the file it came from.
-            let compiled = PathBuf::from("/etc/audit/audit.rules");
-            if compiled.is_file() {
-                let extra = augenrules::from_file(&compiled)?;
-                let known: Vec<_> = source.lines.iter().filter_map(|l| added(&l.command)).collect();
-                let only_there: Vec<_> = extra
-                    .lines
-                    .into_iter()
-                    .filter(|l| added(&l.command).is_some_and(|r| !known.contains(&r)))
-                    .collect();
-                if !only_there.is_empty() {
-                    source.files.extend(extra.files);
-                    source.lines.extend(only_there);
-                }
-            }
-            source
-        }
+        None => augenrules::from_host(&args.rules_dir, Path::new(augenrules::COMPILED_RULES))?,
     };
     let log = match args.log {
         Some(log) => log,

@@ -110,6 +110,24 @@ impl FromStr for Framework {
     }
 }
 
+/// The footguns' names, by number, as the table above gives them.
+pub const FOOTGUNS: [&str; 10] = [
+    "no off-host shipping",
+    "rules flooding the log",
+    "disk full handling",
+    "rules not immutable",
+    "Kubernetes API server without audit",
+    "secrets in the Kubernetes audit log",
+    "rules never tested",
+    "retention too short",
+    "no correlation across sources",
+    "ignoring the backlog",
+];
+
+pub fn footgun_title(number: u8) -> &'static str {
+    FOOTGUNS.get(usize::from(number).wrapping_sub(1)).copied().unwrap_or("unknown")
+}
+
 /// A check that did not run, and why. Visible in JSON so that "no finding" is never mistaken for "fine".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {

@@ -5,6 +5,7 @@
 mod emitted;
 mod kmsg;
 pub mod load;
+pub mod probe_backend;
 pub mod report;
 mod rule_filters;
 mod sampler;
@@ -42,6 +43,8 @@ pub struct Window {
     sampler: sampler::Sampler,
     kernel_log: Option<kmsg::KernelLog>,
     sensors: Result<sensors::KernelSensors, String>,
+    /// The kprobe/fentry backend, where this kernel lets it attach.
+    probes: Option<probe_backend::ProbeSensors>,
     rules: Vec<rule_filters::Translated>,
     not_counted: Vec<rules::Rule>,
     barrier_timeout: Duration,
@@ -57,8 +60,12 @@ impl Window {
         let (loaded, _) = rules::loaded(&mut socket).context("reading the loaded rules")?;
         let (translated, not_counted) = rule_filters::translate(&loaded);
         let sensors = sensors::KernelSensors::attach(&translated).map_err(|e| short_error(&format!("{e:#}")));
+        let probes = probe_backend::ProbeSensors::attach()
+            .inspect_err(|e| log::info!("kprobe/fentry backend unavailable, using tracepoints: {e:#}"))
+            .ok();
         let kernel_log = kmsg::KernelLog::from_now().ok();
-        let own_programs = sensors.as_ref().map(sensors::KernelSensors::program_ids).unwrap_or_default();
+        let mut own_programs = sensors.as_ref().map(sensors::KernelSensors::program_ids).unwrap_or_default();
+        own_programs.extend(probes.iter().flat_map(probe_backend::ProbeSensors::program_ids));
         let listener = emitted::Listener::start(own_programs).context("subscribing to the audit multicast socket")?;
         let sampler = sampler::Sampler::start()?;
         // The log last, so that nothing emitted from here on is missed in it. The follower holds the file
@@ -73,6 +80,7 @@ impl Window {
             sampler,
             kernel_log,
             sensors,
+            probes,
             rules: translated,
             not_counted,
             barrier_timeout: config.barrier_timeout,
@@ -89,6 +97,7 @@ impl Window {
             sampler,
             kernel_log,
             sensors,
+            probes,
             rules,
             not_counted,
             barrier_timeout,
@@ -99,6 +108,11 @@ impl Window {
             Ok(sensors) => (Some(sensors.rule_hits()?), sensors.drops()?, None),
             Err(e) => (None, Vec::new(), Some(e)),
         };
+        // With the probe backend, drops are counted at audit_log_lost; kfree_skb attribution is not needed.
+        let backend = probes.as_ref().map_or(Backend::Tracepoint, probe_backend::ProbeSensors::backend);
+        let probe_counts = probes.as_ref().map(probe_backend::ProbeSensors::counts).transpose()?;
+        drop(probes);
+        let drops = if probe_counts.is_some() { Vec::new() } else { drops };
         let samples = sampler.stop()?;
         // The barrier: a marker message. Once it arrives on the multicast socket, everything emitted before
         // it has; once it is in the log, everything auditd will write of the window is there.
@@ -110,7 +124,8 @@ impl Window {
         let kernel_messages = kernel_log.map(|mut k| k.audit_messages()).unwrap_or_default();
         Ok(report::reconcile(report::Inputs {
             elapsed,
-            backend: Backend::Tracepoint,
+            backend,
+            probes: probe_counts,
             sensors_error,
             rules: &rules,
             not_counted: &not_counted,

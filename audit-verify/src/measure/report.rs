@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, fmt::Write as _, path::Path, time::Duration};
 
 use serde::Serialize;
 
-use super::{emitted::Emitted, rule_filters::Translated, sampler::Samples, sensors::FunctionDrops, written::Written};
+use super::{emitted::Emitted, probe_backend::ProbeCounts, rule_filters::Translated, sampler::Samples, sensors::FunctionDrops, written::Written};
 use crate::{
     auditd_conf::AuditdConf,
     barrier::Barrier,
@@ -18,6 +18,8 @@ use crate::{
 pub struct Inputs<'a> {
     pub elapsed: Duration,
     pub backend: Backend,
+    /// What the kprobe/fentry backend counted, when it ran.
+    pub probes: Option<ProbeCounts>,
     pub sensors_error: Option<String>,
     pub rules: &'a [Translated],
     pub not_counted: &'a [Rule],
@@ -52,6 +54,9 @@ pub struct MeasureReport {
     pub retention: Retention,
     pub observer: Observer,
     pub findings: Vec<Finding>,
+    /// The kprobe/fentry backend's hooks and counts (absent with the tracepoint backend).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<ProbeCounts>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
@@ -186,6 +191,9 @@ pub fn reconcile(i: Inputs<'_>) -> MeasureReport {
     if with_skb > lost {
         evidence.push(format!("{with_skb} freed records against a lost delta of {lost}: some frees were not drops"));
     }
+    if let Some(p) = &i.probes {
+        (by_reason, evidence) = probe_drops(p, lost);
+    }
 
     // After the kernel: records emitted but not on disk, beyond those the kernel dropped after emitting.
     let after_multicast = by_reason.get("hold_or_retry_queue_overflow").copied().unwrap_or(0);
@@ -232,9 +240,31 @@ pub fn reconcile(i: Inputs<'_>) -> MeasureReport {
         retention,
         observer,
         findings: Vec::new(),
+        probes: i.probes.clone(),
     };
     report.findings = findings(&report);
     report
+}
+
+/// Drops by reason from `audit_log_lost`'s messages: one call per drop, so nothing is inferred.
+fn probe_drops(p: &ProbeCounts, lost: u64) -> (BTreeMap<String, u64>, Vec<String>) {
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    let mut evidence = Vec::new();
+    for (message, n) in &p.lost_messages {
+        *by_reason.entry(super::probe_backend::reason_key(message).into()).or_default() += n;
+        evidence.push(format!("audit_log_lost(\"{message}\") was called {n} times"));
+    }
+    let kept: u64 = p.lost_messages.values().sum();
+    if p.lost_calls > kept {
+        *by_reason.entry("other".into()).or_default() += p.lost_calls - kept;
+        evidence.push(format!("{} audit_log_lost calls whose message could not be read", p.lost_calls - kept));
+    }
+    evidence.push(if p.lost_calls == lost {
+        format!("audit_log_lost was called {lost} times and lost rose by {lost}: every drop has its reason")
+    } else {
+        format!("audit_log_lost was called {} times while lost rose by {lost} (the window's edges differ)", p.lost_calls)
+    });
+    (by_reason, evidence)
 }
 
 fn after_kernel(records: u64, barrier: &Barrier, log: &Path) -> AfterKernel {
@@ -415,6 +445,14 @@ impl MeasureReport {
             self.missing_events
         );
         let _ = writeln!(s, "Kernel drops: {}", self.kernel_drops.total);
+        if let Some(p) = &self.probes {
+            let hooks: Vec<String> = p
+                .hooks
+                .iter()
+                .map(|h| format!("{} {}", h.symbol, h.attached.map_or_else(|| "skipped".into(), |m| format!("{m:?}"))))
+                .collect();
+            let _ = writeln!(s, "  hooks: {}", hooks.join(", "));
+        }
         for (reason, n) in &self.kernel_drops.by_reason {
             let _ = writeln!(s, "  {reason:<22} {n}");
         }

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{ProveReport, RuleProof, State};
+use crate::junit;
 
 const STATES: [State; 6] =
     [State::Proven, State::Failed, State::NotWritten, State::NotLoaded, State::Shadowed, State::Unprovable];
@@ -57,68 +58,31 @@ fn detail(r: &RuleProof) -> String {
 
 /// JUnit XML: `<testsuite>` with one `<testcase>` per rule.
 pub fn junit(report: &ProveReport) -> String {
-    let failures = report.rules.iter().filter(|r| r.state.is_gap()).count();
-    let skipped = report.count(State::Unprovable);
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuite name=\"audit-verify prove\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">",
-        report.rules.len(),
-        report.elapsed_ms as f64 / 1000.0
-    );
-    for r in &report.rules {
-        let name = format!("{} {}", r.source.as_deref().unwrap_or("(no rules file)"), r.rule);
-        let class = r.key.as_deref().map_or("audit-rules".to_owned(), |k| k.replace('\u{1}', ","));
-        let _ = write!(out, "  <testcase classname=\"{}\" name=\"{}\"", escape(&class), escape(&name));
-        let body = detail(r);
-        match r.state {
-            State::Proven => {
-                let _ = writeln!(out, ">\n    <system-out>{}</system-out>\n  </testcase>", escape(&body));
-            }
-            State::Unprovable => {
-                let _ = writeln!(out, ">\n    <skipped message=\"{}\"/>\n  </testcase>", escape(&body));
-            }
-            state => {
-                let _ = writeln!(
-                    out,
-                    ">\n    <failure type=\"{}\" message=\"{}\">{}</failure>\n  </testcase>",
-                    state.name(),
-                    escape(&body),
-                    escape(r.action.as_deref().unwrap_or(""))
-                );
-            }
-        }
-    }
-    out.push_str("</testsuite>\n");
-    out
+    junit::document("audit-verify prove", &[suite(report)])
 }
 
-/// XML text and attribute escaping; control characters XML 1.0 cannot hold (a key separator \x01)
-/// become `U+FFFD`.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping_keeps_xml_well_formed() {
-        assert_eq!(escape("a<b & \"c\" 'd'>"), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
-        assert_eq!(escape("k1\u{1}k2"), "k1\u{fffd}k2");
-    }
+/// A testcase per rule: proven passes, unprovable is skipped, every gap fails.
+pub fn suite(report: &ProveReport) -> junit::TestSuite {
+    let cases = report
+        .rules
+        .iter()
+        .map(|r| {
+            let body = detail(r);
+            let outcome = match r.state {
+                State::Proven => junit::Outcome::Passed { output: Some(body) },
+                State::Unprovable => junit::Outcome::Skipped { message: body },
+                state => junit::Outcome::Failed {
+                    kind: state.name().into(),
+                    message: body,
+                    body: r.action.clone().unwrap_or_default(),
+                },
+            };
+            junit::TestCase {
+                classname: r.key.as_deref().map_or("audit-rules".to_owned(), |k| k.replace('\u{1}', ",")),
+                name: format!("{} {}", r.source.as_deref().unwrap_or("(no rules file)"), r.rule),
+                outcome,
+            }
+        })
+        .collect();
+    junit::TestSuite { name: "audit-verify prove".into(), seconds: report.elapsed_ms as f64 / 1000.0, cases }
 }

@@ -36,6 +36,32 @@ pub struct RuleSource {
     pub as_written: Vec<Line>,
 }
 
+/// Where augenrules writes what it compiles from rules.d.
+pub const COMPILED_RULES: &str = "/etc/audit/audit.rules";
+
+/// The rules meant for this host: `rules_dir` as augenrules reads it, then the rules found only in
+/// `compiled` (written there by hand, where augenrules would overwrite them), so that every loaded rule
+/// maps to the file it came from.
+pub fn from_host(rules_dir: &Path, compiled: &Path) -> Result<RuleSource, SourceError> {
+    let mut source = from_dir(rules_dir)?;
+    if !compiled.is_file() {
+        return Ok(source);
+    }
+    let extra = from_file(compiled)?;
+    let added = |command: &Command| match command {
+        Command::Add { rule, .. } => Some(rule.canonical()),
+        _ => None,
+    };
+    let known: Vec<_> = source.lines.iter().filter_map(|l| added(&l.command)).collect();
+    let only_there: Vec<Line> =
+        extra.lines.into_iter().filter(|l| added(&l.command).is_some_and(|r| !known.contains(&r))).collect();
+    if !only_there.is_empty() {
+        source.files.extend(extra.files);
+        source.lines.extend(only_there);
+    }
+    Ok(source)
+}
+
 /// One file, loaded as `auditctl -R FILE` loads it: in order, nothing moved.
 pub fn from_file(path: &Path) -> Result<RuleSource, SourceError> {
     let text = read(path)?;

@@ -1,0 +1,342 @@
+//! `check`: everything audit-verify knows, in one pass with one verdict. Status, the rules files against
+//! the kernel, a proof of every loaded rule, the ten footguns (fed the proof's results) and a short
+//! measurement window. A part that cannot run is reported as such and makes the verdict "could not run",
+//! never a silent pass.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant, SystemTime},
+};
+
+use serde::Serialize;
+
+use crate::{
+    auditd_conf::AuditdConf,
+    finding::{Finding, Severity},
+    host_status::{self, HostStatus},
+    junit,
+    lint::{self, Facts, Framework, LintReport, facts::ProveResult},
+    measure::{self, MeasureReport},
+    netlink::AuditSocket,
+    prove::{self, ProveReport, State},
+    rules::{self, augenrules, diff::RulesReport},
+};
+
+/// The parts, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    Status,
+    Rules,
+    Prove,
+    Lint,
+    Measure,
+}
+
+impl Section {
+    pub const ALL: [Section; 5] = [Section::Status, Section::Rules, Section::Prove, Section::Lint, Section::Measure];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Status => "status",
+            Section::Rules => "rules",
+            Section::Prove => "prove",
+            Section::Lint => "lint",
+            Section::Measure => "measure",
+        }
+    }
+}
+
+pub struct Options<'a> {
+    pub rules_dir: PathBuf,
+    pub auditd_conf: PathBuf,
+    pub framework: Option<Framework>,
+    /// Length of the measurement window; zero skips it.
+    pub measure: Duration,
+    pub prove_timeout: Duration,
+    pub fail_on: Severity,
+    /// Told when each part starts.
+    pub progress: &'a mut dyn FnMut(Section),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// Version of this document's shape (docs/check.schema.json).
+    pub schema_version: u32,
+    pub host: String,
+    /// Seconds since the Unix epoch.
+    pub started: u64,
+    pub seconds: f64,
+    /// `pass`, `fail` (a finding at or above `fail_on`) or `error` (a part could not run).
+    pub verdict: &'static str,
+    pub fail_on: Severity,
+    pub summary: Summary,
+    /// Every finding once (the same id at the same place, seen by two parts, is kept once).
+    pub findings: Vec<SectionFinding>,
+    /// Parts that could not run, and why.
+    pub errors: Vec<SectionError>,
+    pub status: Option<HostStatus>,
+    pub rules: Option<RulesReport>,
+    pub prove: Option<ProveReport>,
+    pub lint: Option<LintReport>,
+    pub measure: Option<MeasureReport>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Summary {
+    pub high: usize,
+    pub medium: usize,
+    pub info: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionFinding {
+    pub section: Section,
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionError {
+    pub section: Section,
+    pub error: String,
+}
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub fn run(options: Options<'_>) -> CheckReport {
+    let start = Instant::now();
+    let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut errors = Vec::new();
+    let mut fail = |section, e: String| errors.push(SectionError { section, error: e });
+
+    (options.progress)(Section::Status);
+    let status = host_status::gather(&options.auditd_conf).map_err(|e| fail(Section::Status, format!("{e:#}"))).ok();
+
+    (options.progress)(Section::Rules);
+    let source = augenrules::from_host(&options.rules_dir, Path::new(augenrules::COMPILED_RULES));
+    let rules_report = match (&source, AuditSocket::open()) {
+        (Ok(source), Ok(mut socket)) => match rules::loaded(&mut socket) {
+            Ok((loaded, _)) => Some(rules::diff::compare(source, &loaded)),
+            Err(e) => {
+                fail(Section::Rules, format!("reading the loaded rules: {e}"));
+                None
+            }
+        },
+        (Err(e), _) => {
+            fail(Section::Rules, format!("{e:#}"));
+            None
+        }
+        (_, Err(e)) => {
+            fail(Section::Rules, e.to_string());
+            None
+        }
+    };
+
+    (options.progress)(Section::Prove);
+    let log = AuditdConf::load(&options.auditd_conf).map(|c| c.log_file());
+    let prove_report = match (&source, log) {
+        (Ok(source), Ok(log)) => {
+            let mut quiet = |_: usize, _: usize| {};
+            let proof = AuditSocket::open().map_err(prove::ProveError::from).and_then(|mut socket| {
+                let prove_options =
+                    prove::Options { log, timeout: options.prove_timeout, allow_mutation: false, progress: &mut quiet };
+                prove::prove(source, &mut socket, prove_options)
+            });
+            proof.map_err(|e| fail(Section::Prove, format!("{e:#}"))).ok()
+        }
+        (Err(_), _) => None, // already reported under rules
+        (_, Err(e)) => {
+            fail(Section::Prove, format!("{e}"));
+            None
+        }
+    };
+
+    (options.progress)(Section::Lint);
+    let lint_options = lint::facts::Options { framework: options.framework, ..Default::default() };
+    let lint_report = match Facts::gather(&lint_options) {
+        Ok(mut facts) => {
+            facts.prove = prove_report.as_ref().map(prove_results);
+            Some(lint::check(&facts))
+        }
+        Err(e) => {
+            fail(Section::Lint, format!("{e:#}"));
+            None
+        }
+    };
+
+    let measure_report = if options.measure.is_zero() {
+        None
+    } else {
+        (options.progress)(Section::Measure);
+        let config = measure::Config {
+            duration: options.measure,
+            auditd_conf: options.auditd_conf.clone(),
+            barrier_timeout: Duration::from_secs(5),
+        };
+        measure::run(&config).map_err(|e| fail(Section::Measure, format!("{e:#}"))).ok()
+    };
+
+    let mut findings: Vec<SectionFinding> = Vec::new();
+    // Lint first: it judges the rules and the proof too (#4, #7) and says why and how to fix. A finding
+    // another part also made is kept once; one without a place yields to the same id with a place.
+    let sections: [(Section, Vec<Finding>); 4] = [
+        (Section::Lint, lint_report.as_ref().map(|l| l.findings.clone()).unwrap_or_default()),
+        (Section::Status, status.as_ref().map(|s| s.findings.clone()).unwrap_or_default()),
+        (Section::Rules, rules_report.as_ref().map(|r| r.findings.clone()).unwrap_or_default()),
+        (Section::Measure, measure_report.as_ref().map(|m| m.findings.clone()).unwrap_or_default()),
+    ];
+    for (section, list) in sections {
+        for finding in list {
+            let seen = findings.iter().any(|f| {
+                f.finding.id == finding.id
+                    && (f.finding.location == finding.location
+                        || finding.location.is_none()
+                        || section == Section::Status)
+            });
+            if !seen {
+                findings.push(SectionFinding { section, finding });
+            }
+        }
+    }
+    findings.sort_by_key(|f| std::cmp::Reverse(f.finding.severity));
+    let summary = Summary {
+        high: findings.iter().filter(|f| f.finding.severity == Severity::High).count(),
+        medium: findings.iter().filter(|f| f.finding.severity == Severity::Medium).count(),
+        info: findings.iter().filter(|f| f.finding.severity == Severity::Info).count(),
+    };
+    let failing = findings.iter().any(|f| f.finding.severity >= options.fail_on);
+    let verdict = if !errors.is_empty() {
+        "error"
+    } else if failing {
+        "fail"
+    } else {
+        "pass"
+    };
+    CheckReport {
+        schema_version: SCHEMA_VERSION,
+        host: hostname(),
+        started,
+        seconds: start.elapsed().as_secs_f64(),
+        verdict,
+        fail_on: options.fail_on,
+        summary,
+        findings,
+        errors,
+        status,
+        rules: rules_report,
+        prove: prove_report,
+        lint: lint_report,
+        measure: measure_report,
+    }
+}
+
+/// What lint's footgun 7 ("rules never tested") needs from a proof.
+fn prove_results(report: &ProveReport) -> Vec<ProveResult> {
+    report
+        .rules
+        .iter()
+        .map(|r| ProveResult {
+            rule: r.rule.clone(),
+            location: r.source.clone(),
+            proven: matches!(r.state, State::Proven | State::Unprovable),
+            detail: match (&r.reason, &r.evidence) {
+                (Some(reason), _) => format!("{}: {reason}", r.state.name()),
+                (None, Some(_)) => r.state.name().to_owned(),
+                (None, None) => r.state.name().to_owned(),
+            },
+        })
+        .collect()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
+}
+
+impl CheckReport {
+    /// A suite per part. Prove: a case per rule. Lint: a case per footgun. The others: a case per
+    /// finding at or above `fail_on`, or one passing case.
+    pub fn junit(&self) -> String {
+        let mut suites = Vec::new();
+        for error in &self.errors {
+            suites.push(junit::TestSuite {
+                name: format!("audit-verify check: {}", error.section.name()),
+                seconds: 0.0,
+                cases: vec![junit::TestCase {
+                    classname: "audit-verify.check".into(),
+                    name: format!("{} ran", error.section.name()),
+                    outcome: junit::Outcome::Failed {
+                        kind: "could_not_run".into(),
+                        message: error.error.clone(),
+                        body: String::new(),
+                    },
+                }],
+            });
+        }
+        for section in [Section::Status, Section::Rules, Section::Measure] {
+            if self.errors.iter().any(|e| e.section == section) {
+                continue;
+            }
+            suites.push(self.findings_suite(section));
+        }
+        if let Some(prove) = &self.prove {
+            suites.push(prove::report::suite(prove));
+        }
+        if let Some(lint) = &self.lint {
+            suites.push(self.lint_suite(lint));
+        }
+        junit::document("audit-verify check", &suites)
+    }
+
+    fn findings_suite(&self, section: Section) -> junit::TestSuite {
+        let mut cases: Vec<junit::TestCase> = self
+            .findings
+            .iter()
+            .filter(|f| f.section == section && f.finding.severity >= self.fail_on)
+            .map(|f| junit::TestCase {
+                classname: format!("audit-verify.{}", section.name()),
+                name: format!("{} {}", f.finding.id, f.finding.location.as_deref().unwrap_or("")).trim().to_owned(),
+                outcome: junit::Outcome::Failed {
+                    kind: f.finding.id.into(),
+                    message: f.finding.message.clone(),
+                    body: f.finding.rule.clone().unwrap_or_default(),
+                },
+            })
+            .collect();
+        if cases.is_empty() && !(section == Section::Measure && self.measure.is_none()) {
+            cases.push(junit::TestCase {
+                classname: format!("audit-verify.{}", section.name()),
+                name: format!("no {:?} findings or worse", self.fail_on).to_lowercase(),
+                outcome: junit::Outcome::Passed { output: None },
+            });
+        }
+        junit::TestSuite { name: format!("audit-verify check: {}", section.name()), seconds: 0.0, cases }
+    }
+
+    fn lint_suite(&self, lint: &LintReport) -> junit::TestSuite {
+        let cases = (1..=10u8)
+            .map(|number| {
+                let failing: Vec<&Finding> =
+                    lint.findings.iter().filter(|f| f.footgun == Some(number) && f.severity >= self.fail_on).collect();
+                let skipped: Vec<&lint::Skipped> = lint.skipped.iter().filter(|s| s.footgun == number).collect();
+                let outcome = match (failing.as_slice(), skipped.as_slice()) {
+                    ([], []) => junit::Outcome::Passed { output: None },
+                    ([], s) => junit::Outcome::Skipped {
+                        message: s.iter().map(|s| s.reason.as_str()).collect::<Vec<_>>().join("; "),
+                    },
+                    (f, _) => junit::Outcome::Failed {
+                        kind: f[0].id.into(),
+                        message: f.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; "),
+                        body: f.iter().filter_map(|f| f.location.clone()).collect::<Vec<_>>().join("\n"),
+                    },
+                };
+                junit::TestCase {
+                    classname: "audit-verify.lint".into(),
+                    name: format!("footgun {number}: {}", lint::footgun_title(number)),
+                    outcome,
+                }
+            })
+            .collect();
+        junit::TestSuite { name: "audit-verify check: lint".into(), seconds: 0.0, cases }
+    }
+}
