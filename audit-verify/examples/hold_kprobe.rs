@@ -16,10 +16,8 @@ const TARGET: &str = "audit_log_start";
 
 fn main() -> anyhow::Result<()> {
     let mut object = ebpf::load(ebpf::Globals::default()).context("loading audit-verify's eBPF object")?;
-    let program: &mut KProbe = object
-        .program_mut(names::PROG_PROBE_KPROBE)
-        .context("probe_kprobe missing from the object")?
-        .try_into()?;
+    let program: &mut KProbe =
+        object.program_mut(names::PROG_PROBE_KPROBE).context("probe_kprobe missing from the object")?.try_into()?;
     program.load()?;
     program.attach(TARGET, 0).with_context(|| format!("attaching a kprobe to {TARGET}"))?;
     println!("attached {} to {TARGET}", names::PROG_PROBE_KPROBE);

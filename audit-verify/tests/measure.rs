@@ -58,7 +58,22 @@ fn a_backlog_overflow_is_counted_exactly_and_named() {
     add_execve_rule(&mut guard, "av-storm");
     let lost_before = common::auditctl_status()["lost"];
     let window = Window::start(&config(1, Path::new(SYSTEM_CONF))).unwrap();
-    wait_all(execve_storm(4, 1500));
+    // Whether auditd falls behind a storm depends on the machine's load: escalate until the backlog
+    // overflows, the last round stalling auditd for 300 ms in the middle of the storm.
+    for round in 0..3 {
+        let storm = execve_storm(4 + 4 * round, 1500);
+        if round == 2 {
+            let auditd = common::auditctl_status()["pid"] as u32;
+            // SAFETY: freezing auditd briefly; `Frozen` thaws it.
+            unsafe { libc::kill(auditd as i32, libc::SIGSTOP) };
+            let _thaw = Frozen(auditd);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        wait_all(storm);
+        if common::auditctl_status()["lost"] > lost_before {
+            break;
+        }
+    }
     let report = window.finish().unwrap();
     let lost_after = common::auditctl_status()["lost"];
     drop(guard);

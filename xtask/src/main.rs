@@ -1,6 +1,7 @@
-//! Work around the build: `cargo xtask setup | run | test`.
+//! Work around the build: `cargo xtask setup | run | test | vm-test`.
 
 mod setup;
+mod vm;
 
 use std::process::Command;
 
@@ -26,6 +27,12 @@ enum Task {
     },
     /// Sets up, then runs formatting and lint checks and the whole test suite.
     Test,
+    /// Sets up, then runs the kprobe/fentry, tamper and `-e 2` scenarios in a QEMU guest (Debian's cloud kernel).
+    VmTest {
+        /// Bound on the guest's run, boot included, in seconds.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,6 +54,10 @@ fn main() -> anyhow::Result<()> {
             cargo(&["clippy", "--all-targets", "--", "-D", "warnings"])?;
             // One test at a time: kernel audit state is global to the machine.
             cargo(&["test", "--", "--test-threads=1"])
+        }
+        Task::VmTest { timeout } => {
+            setup::run()?;
+            vm::run(&workspace_root(), &vm::Options { timeout: std::time::Duration::from_secs(timeout) })
         }
     }
 }

@@ -56,7 +56,10 @@ pub const HOOKS: &[Hook] = &[
         symbol: "audit_log_lost",
         why: "every drop the kernel counts in `lost`, with its reason (the message argument)",
         required: true,
-        tries: &[(Mechanism::Fentry, names::PROG_FENTRY_AUDIT_LOG_LOST), (Mechanism::Kprobe, names::PROG_KPROBE_AUDIT_LOG_LOST)],
+        tries: &[
+            (Mechanism::Fentry, names::PROG_FENTRY_AUDIT_LOG_LOST),
+            (Mechanism::Kprobe, names::PROG_KPROBE_AUDIT_LOG_LOST),
+        ],
     },
     Hook {
         symbol: "audit_log_start",
@@ -71,7 +74,10 @@ pub const HOOKS: &[Hook] = &[
         symbol: "audit_log_end",
         why: "records finished and queued for kauditd: type (nlmsghdr) and serial (the audit(...:N) prefix)",
         required: false,
-        tries: &[(Mechanism::Fentry, names::PROG_FENTRY_AUDIT_LOG_END), (Mechanism::Kprobe, names::PROG_KPROBE_AUDIT_LOG_END)],
+        tries: &[
+            (Mechanism::Fentry, names::PROG_FENTRY_AUDIT_LOG_END),
+            (Mechanism::Kprobe, names::PROG_KPROBE_AUDIT_LOG_END),
+        ],
     },
     Hook {
         symbol: "kauditd_hold_skb",

@@ -5,7 +5,10 @@ use std::{collections::BTreeMap, fmt::Write as _, path::Path, time::Duration};
 
 use serde::Serialize;
 
-use super::{emitted::Emitted, probe_backend::ProbeCounts, rule_filters::Translated, sampler::Samples, sensors::FunctionDrops, written::Written};
+use super::{
+    emitted::Emitted, probe_backend::ProbeCounts, rule_filters::Translated, sampler::Samples, sensors::FunctionDrops,
+    written::Written,
+};
 use crate::{
     auditd_conf::AuditdConf,
     barrier::Barrier,
@@ -262,7 +265,10 @@ fn probe_drops(p: &ProbeCounts, lost: u64) -> (BTreeMap<String, u64>, Vec<String
     evidence.push(if p.lost_calls == lost {
         format!("audit_log_lost was called {lost} times and lost rose by {lost}: every drop has its reason")
     } else {
-        format!("audit_log_lost was called {} times while lost rose by {lost} (the window's edges differ)", p.lost_calls)
+        format!(
+            "audit_log_lost was called {} times while lost rose by {lost} (the window's edges differ)",
+            p.lost_calls
+        )
     });
     (by_reason, evidence)
 }
