@@ -43,6 +43,10 @@ static RULE_FILTERS: Array<RuleFilter> = Array::with_max_entries(MAX_RULES, 0);
 #[map]
 static RULE_HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(2 * MAX_RULES, 0);
 
+/// The union of every counted rule's syscall mask: a syscall outside it leaves after one read.
+#[unsafe(no_mangle)]
+static ANY_RULE_MASK: [u32; MASK_WORDS] = [0; MASK_WORDS];
+
 #[inline(always)]
 fn global(g: &u32) -> u32 {
     unsafe { core::ptr::read_volatile(g) }
@@ -87,6 +91,16 @@ fn try_match_rules(ctx: &RawTracePointContext) -> Result<i32, i32> {
     let ret: i64 = ctx.arg(1);
     let task = unsafe { bpf_get_current_task() } as *const u8;
     let nr: u64 = unsafe { read(regs, PT_REGS_ORIG_AX)? };
+    if nr >= (MASK_WORDS * 32) as u64 {
+        return Ok(0);
+    }
+    // As in `selects`: mask the index after a volatile read so the verifier sees its bound.
+    let word = (nr >> 5) as usize;
+    let word = unsafe { core::ptr::read_volatile(&word) } & (MASK_WORDS - 1);
+    let any = unsafe { core::ptr::read_volatile(&ANY_RULE_MASK[word]) };
+    if any & (1 << (nr & 31)) == 0 {
+        return Ok(0);
+    }
     let status: u32 = unsafe { read(task, global(&TASK_STATUS_OFFSET) as usize)? };
     let mut event =
         Event { nr: nr as u32, arch: if status & TS_COMPAT != 0 { ARCH_B32 } else { ARCH_B64 }, details: None };

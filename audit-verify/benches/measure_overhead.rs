@@ -38,6 +38,17 @@ fn vm_hwm_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds this process (all threads: listener, sampler) has used.
+fn own_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name, from `state`: utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let field = |n: usize| after.split_whitespace().nth(n).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (field(11) + field(12)) as f64 / ticks
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -51,28 +62,40 @@ fn main() {
     // Room for the storm: the point is the sensors' cost, not drops.
     guard.set(Setting::BacklogLimit, 8192).unwrap();
     guard.run_auditctl(&["-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-k", "av-bench"]).unwrap();
-    let config = |secs| Config {
+    let config = |secs, count_syscalls| Config {
         duration: Duration::from_secs(secs),
         auditd_conf: "/etc/audit/auditd.conf".into(),
         barrier_timeout: Duration::from_secs(10),
+        count_syscalls,
     };
 
     storm(execs / 4); // warm the page cache
-    let (mut without, mut with) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
-        without.push(storm(execs).as_secs_f64());
-        let window = Window::start(&config(0)).expect("starting the sensors");
-        with.push(storm(execs).as_secs_f64());
-        window.finish().expect("finishing the window");
-    }
-    let (a, b) = (median(without), median(with));
     println!("execve storm of {execs} under an execve rule, median of {runs} alternating runs:");
-    println!("  without sensors   {a:.3} s  ({:.0} execve/s)", execs as f64 / a);
-    println!("  with sensors      {b:.3} s  ({:.0} execve/s)", execs as f64 / b);
-    println!("  added time        {:+.1}%  (ratio {:.3})", (b / a - 1.0) * 100.0, b / a);
+    let without = median((0..runs).map(|_| storm(execs).as_secs_f64()).collect());
+    println!("  without sensors              {without:.3} s  ({:.0} execve/s)", execs as f64 / without);
+    for (label, count_syscalls) in [("with all sensors", true), ("with --no-syscall-count", false)] {
+        let (mut base, mut with, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            base.push(storm(execs).as_secs_f64());
+            let window = Window::start(&config(0, count_syscalls)).expect("starting the sensors");
+            let cpu_before = own_cpu_seconds();
+            with.push(storm(execs).as_secs_f64());
+            cpu.push(own_cpu_seconds() - cpu_before);
+            window.finish().expect("finishing the window");
+        }
+        let (a, b, c) = (median(base), median(with), median(cpu));
+        println!(
+            "  {label:<28} {b:.3} s  ({:.0} execve/s): {:+.1}% against its own alternating runs without \
+             (ratio {:.3}); our threads used {c:.3} s of CPU ({:.0}% of a core)",
+            execs as f64 / b,
+            (b / a - 1.0) * 100.0,
+            b / a,
+            c / b * 100.0
+        );
+    }
 
     // Memory: a long window while two shells storm as fast as they can.
-    let window = Window::start(&config(rss_seconds)).expect("starting the sensors");
+    let window = Window::start(&config(rss_seconds, true)).expect("starting the sensors");
     let deadline = Instant::now() + Duration::from_secs(rss_seconds);
     let mut execs_done = 0;
     while Instant::now() < deadline {

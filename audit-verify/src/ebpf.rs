@@ -17,8 +17,9 @@ pub struct Globals {
     pub audit_span: (u64, u64),
     /// Offset of `location` in `kfree_skb` records on this kernel.
     pub kfree_skb_location_offset: u32,
-    /// How many `RULE_FILTERS` entries are filled.
+    /// How many `RULE_FILTERS` entries are filled, and the union of their syscall masks.
     pub rule_count: u32,
+    pub any_rule_mask: SyscallMask,
     /// Offsets from kernel BTF: `task_struct.loginuid`, `task_struct.cred`, `cred.euid`,
     /// `task_struct.thread_info.status`.
     pub task_loginuid_offset: u32,
@@ -30,6 +31,16 @@ pub struct Globals {
     pub skb_data_offset: u32,
 }
 
+/// A syscall bit mask (`AUDIT_BITMASK_SIZE` words); arrays this long have no `Default` of their own.
+#[derive(Debug, Clone, Copy)]
+pub struct SyscallMask(pub [u32; audit_verify_common::measure::MASK_WORDS]);
+
+impl Default for SyscallMask {
+    fn default() -> Self {
+        Self([0; audit_verify_common::measure::MASK_WORDS])
+    }
+}
+
 /// Parses the object and creates its maps; programs are loaded one by one by their users.
 pub fn load(globals: Globals) -> Result<Ebpf, EbpfError> {
     let Globals {
@@ -39,6 +50,7 @@ pub fn load(globals: Globals) -> Result<Ebpf, EbpfError> {
         audit_span,
         kfree_skb_location_offset,
         rule_count,
+        any_rule_mask,
         task_loginuid_offset,
         task_cred_offset,
         cred_euid_offset,
@@ -54,6 +66,7 @@ pub fn load(globals: Globals) -> Result<Ebpf, EbpfError> {
         .override_global(names::GLOBAL_AUDIT_SPAN_END, &audit_span.1, true)
         .override_global(names::GLOBAL_KFREE_SKB_LOCATION_OFFSET, &kfree_skb_location_offset, true)
         .override_global(names::GLOBAL_RULE_COUNT, &rule_count, true)
+        .override_global(names::GLOBAL_ANY_RULE_MASK, &any_rule_mask.0, true)
         .override_global(names::GLOBAL_TASK_LOGINUID_OFFSET, &task_loginuid_offset, true)
         .override_global(names::GLOBAL_TASK_CRED_OFFSET, &task_cred_offset, true)
         .override_global(names::GLOBAL_CRED_EUID_OFFSET, &cred_euid_offset, true)

@@ -150,17 +150,19 @@ fn findings(kernel: &AuditStatus, auditd: &Auditd, tampering: &TamperCheck) -> V
         let holder = match (a.holder_pid, &a.holder_comm) {
             (Some(pid), Some(comm)) => format!("held by pid {pid} ({comm})"),
             (Some(pid), None) => format!("held by pid {pid}"),
+            _ if a.program_id.is_none() => format!("kprobe programs loaded: {}", a.candidates.join(", ")),
             _ => "pinned, held by no process".into(),
+        };
+        let program = match a.program_id {
+            Some(id) => format!("BPF program {id} ({})", a.program_name.as_deref().unwrap_or("unnamed")),
+            None => "a kprobe in the kernel's registry".to_owned(),
         };
         add(
             "bpf_on_audit_path",
             Severity::High,
             format!(
-                "BPF program {} ({}) is attached as {} to {}, {holder}: it can hide or alter audit records",
-                a.program_id,
-                a.program_name.as_deref().unwrap_or("unnamed"),
-                a.kind,
-                a.function
+                "{program} is attached as {} to {}, {holder}: it can hide or alter audit records",
+                a.kind, a.function
             ),
         );
     }

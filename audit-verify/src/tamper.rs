@@ -6,8 +6,12 @@
 //! - every perf-event or link fd held by a process, queried with `BPF_TASK_FD_QUERY` (how `bpftool perf`
 //!   finds kprobes, including legacy attachments that have no link);
 //! - every BPF link (`BPF_LINK_GET_NEXT_ID`), which also finds pinned links no process holds: tracing links
-//!   (fentry/fexit/fmod_ret) by their BTF target, perf-event kprobe links by name, kprobe_multi links by
-//!   address.
+//!   (fentry/fexit/fmod_ret) by their BTF target, perf-event kprobe links by name (kernels 6.6+ report
+//!   it), kprobe_multi links by address;
+//! - the kernel's kprobe registry (debugfs `kprobes/list`), for what the above cannot name: a kprobe
+//!   attached through a perf link on kernels before 6.6 (how aya and libbpf attach), whose link hides its
+//!   target and whose fd `BPF_TASK_FD_QUERY` refuses. The registry names the function, not the program:
+//!   the loaded kprobe-type programs are given as the candidates. (Found in the QEMU VM on Linux 6.1.)
 
 use std::{collections::BTreeMap, fs, io, os::fd::RawFd};
 
@@ -23,11 +27,17 @@ pub struct Attachment {
     pub function: String,
     /// kprobe, kretprobe, fentry, fexit, fmod_ret, kprobe_multi.
     pub kind: &'static str,
-    pub program_id: u32,
+    /// `None` when only the kernel's kprobe registry saw it (see `candidates`).
+    pub program_id: Option<u32>,
     pub program_name: Option<String>,
-    /// The process holding the attachment; `None` for a pinned link.
+    /// The process holding the attachment; `None` for a pinned link or a registry entry.
     pub holder_pid: Option<u32>,
     pub holder_comm: Option<String>,
+    /// How it was found: `process fd`, `bpf link`, `kprobe registry`.
+    pub found_by: &'static str,
+    /// For a registry entry: the loaded kprobe-type programs, one of which is attached.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
 }
 
 /// Scans the host. `own_pid`'s attachments are not reported.
@@ -44,10 +54,67 @@ pub fn scan(own_pid: u32) -> io::Result<Vec<Attachment>> {
     }
     let mut out: Vec<Attachment> = found.into_values().filter(|a| a.holder_pid != Some(own_pid)).collect();
     for a in &mut out {
-        a.program_name = program_name(a.program_id);
+        a.program_name = a.program_id.and_then(program_name);
+    }
+    // What the registry shows that nothing above named.
+    for entry in registry_kprobes(&symbols) {
+        if !out.iter().any(|a| a.function == entry.function && a.kind == entry.kind) {
+            out.push(entry);
+        }
     }
     out.sort();
     Ok(out)
+}
+
+/// `BPF_PROG_TYPE_KPROBE`.
+const BPF_PROG_TYPE_KPROBE: u32 = 2;
+
+/// Active kprobes on audit functions in the kernel's registry, with the loaded kprobe programs as the
+/// candidates. Empty where the kernel has no kprobes (no registry) or debugfs cannot be had.
+fn registry_kprobes(symbols: &AuditSymbols) -> Vec<Attachment> {
+    let Ok(debugfs) = crate::tracefs::Debugfs::ensure() else { return Vec::new() };
+    let Ok(list) = fs::read_to_string(debugfs.root().join("kprobes/list")) else { return Vec::new() };
+    let entries = parse_kprobe_list(&list);
+    if entries.is_empty() {
+        return Vec::new();
+    }
+    let candidates: Vec<String> = aya::programs::loaded_programs()
+        .flatten()
+        .filter(|p| p.program_type() as u32 == BPF_PROG_TYPE_KPROBE)
+        .map(|p| format!("{} ({})", p.id(), p.name_as_str().unwrap_or("unnamed")))
+        .collect();
+    entries
+        .into_iter()
+        .filter(|(function, _)| is_audit_function(function) && !symbols.is_empty())
+        .map(|(function, kind)| Attachment {
+            function,
+            kind,
+            program_id: None,
+            program_name: None,
+            holder_pid: None,
+            holder_comm: None,
+            found_by: "kprobe registry",
+            candidates: candidates.clone(),
+        })
+        .collect()
+}
+
+/// `ffffffff8146a4f0  k  audit_log_start+0x0    [FTRACE]` → (`audit_log_start`, `kprobe`); disabled and
+/// gone probes are left out.
+fn parse_kprobe_list(text: &str) -> Vec<(String, &'static str)> {
+    text.lines()
+        .filter(|l| !l.contains("[DISABLED]") && !l.contains("[GONE]"))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let (_address, kind, target) = (words.next()?, words.next()?, words.next()?);
+            let kind = match kind {
+                "k" => "kprobe",
+                "r" => "kretprobe",
+                _ => return None,
+            };
+            Some((target.split('+').next()?.to_owned(), kind))
+        })
+        .collect()
 }
 
 const BPF_OBJ_GET_INFO_BY_FD: i64 = 15;
@@ -125,7 +192,8 @@ fn scan_process_fds(own_pid: u32, symbols: &AuditSymbols) -> io::Result<Vec<Atta
         for fd in fds.flatten() {
             let Ok(target) = fs::read_link(fd.path()) else { continue };
             let target = target.to_string_lossy();
-            if target != "anon_inode:[perf_event]" && target != "anon_inode:bpf-link" {
+            // The kernel names link fds `bpf_link` (older kernels `bpf-link`).
+            if !matches!(target.as_ref(), "anon_inode:[perf_event]" | "anon_inode:bpf_link" | "anon_inode:bpf-link") {
                 continue;
             }
             let Some(fd_num) = fd.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
@@ -157,10 +225,12 @@ fn query_task_fd(pid: u32, fd: u32, symbols: &AuditSymbols) -> Option<Attachment
     is_audit_function(&function).then(|| Attachment {
         function,
         kind,
-        program_id,
+        program_id: Some(program_id),
         program_name: None,
         holder_pid: Some(pid),
         holder_comm: fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim().to_owned()),
+        found_by: "process fd",
+        candidates: Vec::new(),
     })
 }
 
@@ -207,10 +277,12 @@ fn link_attachment(
     let attachment = |function: String, kind| Attachment {
         function,
         kind,
-        program_id,
+        program_id: Some(program_id),
         program_name: None,
         holder_pid: None,
         holder_comm: None,
+        found_by: "bpf link",
+        candidates: Vec::new(),
     };
     match link_type {
         // tracing { attach_type, target_obj_id, target_btf_id }
@@ -258,5 +330,22 @@ fn link_attachment(
                 .collect()
         }
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_kprobe_list;
+
+    #[test]
+    fn reads_the_kprobe_registry() {
+        let list = "ffffffff8146a4f0  k  audit_log_start+0x0    [FTRACE]\n\
+                    ffffffff8146a500  r  kauditd_send_queue+0x0    \n\
+                    ffffffff81000000  k  vfs_read+0x4    [DISABLED]\n\
+                    ffffffffc0000000  k  some_module_fn+0x0  [mod]  [GONE]\n";
+        assert_eq!(
+            parse_kprobe_list(list),
+            [("audit_log_start".to_owned(), "kprobe"), ("kauditd_send_queue".to_owned(), "kretprobe")]
+        );
     }
 }

@@ -1,6 +1,6 @@
-//! tracefs, which tracepoint attachment needs. Hosts with systemd mount it at boot; minimal hosts and
-//! containers may not. If it is missing we mount it for as long as we need it and unmount it after, so
-//! the host is left as found.
+//! tracefs (tracepoint attachment needs it) and debugfs (the kernel's kprobe registry). Hosts with
+//! systemd mount both at boot; minimal hosts and containers may not. If one is missing we mount it for as
+//! long as we need it and unmount it after, so the host is left as found.
 
 use std::{
     ffi::CString,
@@ -54,10 +54,60 @@ impl Tracefs {
 impl Drop for Tracefs {
     fn drop(&mut self) {
         if self.mounted_by_us {
-            let target = CString::new(self.root.as_os_str().as_encoded_bytes()).expect("no NUL");
-            // SAFETY: a NUL-terminated path. Lazy, so that a straggling reader does not keep it mounted.
-            unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+            unmount(&self.root);
         }
+    }
+}
+
+/// debugfs, where the kernel lists every registered kprobe (`kprobes/list`).
+#[derive(Debug)]
+pub struct Debugfs {
+    root: PathBuf,
+    mounted_by_us: bool,
+}
+
+impl Debugfs {
+    const ROOT: &str = "/sys/kernel/debug";
+
+    pub fn ensure() -> io::Result<Self> {
+        let root = PathBuf::from(Self::ROOT);
+        let mounted = fs::read_dir(&root).map(|mut d| d.next().is_some()).unwrap_or(false);
+        if !mounted {
+            mount("debugfs", &root)?;
+        }
+        Ok(Self { root, mounted_by_us: !mounted })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Drop for Debugfs {
+    fn drop(&mut self) {
+        if self.mounted_by_us {
+            unmount(&self.root);
+        }
+    }
+}
+
+fn mount(fstype: &str, target: &Path) -> io::Result<()> {
+    let c_target = CString::new(target.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
+    let c_fstype = CString::new(fstype).map_err(io::Error::other)?;
+    // SAFETY: NUL-terminated strings that outlive the call; no data argument.
+    let rc = unsafe { libc::mount(c_fstype.as_ptr(), c_target.as_ptr(), c_fstype.as_ptr(), 0, std::ptr::null()) };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("{fstype} is not mounted and mounting it failed: {e}")));
+    }
+    info!("mounted {fstype} at {} (unmounted again when done)", target.display());
+    Ok(())
+}
+
+fn unmount(target: &Path) {
+    if let Ok(c_target) = CString::new(target.as_os_str().as_encoded_bytes()) {
+        // SAFETY: a NUL-terminated path. Lazy, so that a straggling reader does not keep it mounted.
+        unsafe { libc::umount2(c_target.as_ptr(), libc::MNT_DETACH) };
     }
 }
 

@@ -19,6 +19,7 @@ fn config(seconds: u64, auditd_conf: &Path) -> Config {
         duration: Duration::from_secs(seconds),
         auditd_conf: auditd_conf.to_owned(),
         barrier_timeout: Duration::from_secs(5),
+        count_syscalls: true,
     }
 }
 

@@ -22,7 +22,8 @@ use anyhow::{Context as _, bail};
 /// Debian's cloud kernel metapackage: it depends on the versioned image package we download.
 const KERNEL_METAPACKAGE: &str = "linux-image-cloud-amd64";
 /// What the harness needs on the host (Debian package names).
-const PACKAGES: &[&str] = &["qemu-system-x86", "busybox-static", "cpio", "jq", "auditd"];
+/// `vagrant` only validates vagrant/Vagrantfile: no provider runs here.
+const PACKAGES: &[&str] = &["qemu-system-x86", "busybox-static", "cpio", "jq", "auditd", "vagrant"];
 /// Host programs copied into the guest, with their libraries.
 const GUEST_PROGRAMS: &[&str] = &["auditd", "auditctl", "augenrules", "jq"];
 
@@ -36,6 +37,7 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     install_packages()?;
     let work = root.join("target/vm");
     fs::create_dir_all(&work)?;
+    validate_vagrantfile(root)?;
     let kernel = kernel(&work)?;
     crate::cargo(&[
         "build",
@@ -78,6 +80,25 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `vagrant validate` without a provider (none can run on this machine): syntax, boxes, provisioners.
+fn validate_vagrantfile(root: &Path) -> anyhow::Result<()> {
+    let out = Command::new("vagrant")
+        .args(["validate", "--ignore-provider"])
+        .current_dir(root.join("vagrant"))
+        .env("VAGRANT_CHECKPOINT_DISABLE", "1")
+        .output()
+        .context("running vagrant validate")?;
+    if !out.status.success() {
+        bail!(
+            "vagrant validate failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    eprintln!("vm-test: vagrant/Vagrantfile validated (vagrant validate --ignore-provider)");
+    Ok(())
+}
+
 fn installed(package: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", package])
@@ -98,6 +119,7 @@ fn install_packages() -> anyhow::Result<()> {
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
+    .map(drop)
 }
 
 fn run_ok(cmd: &mut Command) -> anyhow::Result<String> {

@@ -17,6 +17,7 @@ pub struct Options<'a> {
     pub load: bool,
     pub auditd_conf: &'a Path,
     pub barrier_timeout: u64,
+    pub count_syscalls: bool,
 }
 
 pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
@@ -24,6 +25,7 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
         duration: Duration::from_secs(o.duration),
         auditd_conf: o.auditd_conf.to_owned(),
         barrier_timeout: Duration::from_secs(o.barrier_timeout),
+        count_syscalls: o.count_syscalls,
     };
     let (report, load_report) = if o.load {
         let exe = std::env::current_exe().context("locating our own binary for the load generator")?;

@@ -80,6 +80,10 @@ enum Command {
         /// How long to wait for auditd to write the window's last records, in seconds.
         #[arg(long, default_value_t = 5)]
         barrier_timeout: u64,
+        /// Do not count syscalls in the kernel (layer 1): lower overhead on busy hosts; drops, loss and
+        /// rates are still measured.
+        #[arg(long)]
+        no_syscall_count: bool,
     },
     /// The load generator `measure --load` runs in a child process.
     #[command(hide = true)]
@@ -142,7 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Status { json, auditd_conf } => status::run(&auditd_conf, json),
         Command::Check { args } => check::run(args),
         Command::Rules { rules_dir, rules_file, json } => rules::run(&rules_dir, rules_file.as_deref(), json),
-        Command::Measure { duration, json, prometheus, load, auditd_conf, barrier_timeout } => {
+        Command::Measure { duration, json, prometheus, load, auditd_conf, barrier_timeout, no_syscall_count } => {
             measure::run(measure::Options {
                 duration,
                 json,
@@ -150,6 +154,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 load,
                 auditd_conf: &auditd_conf,
                 barrier_timeout,
+                count_syscalls: !no_syscall_count,
             })
         }
         Command::EmitLoad { rate, millis } => measure::emit_load(rate, millis),

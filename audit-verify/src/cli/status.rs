@@ -61,7 +61,11 @@ fn print_human(s: &HostStatus) {
         (None, true) => println!("  none"),
         (None, false) => {
             for t in &s.tampering.attachments {
-                println!("  program {} {:?} {} on {}", t.program_id, t.program_name, t.kind, t.function);
+                let program = t.program_id.map_or_else(|| "unknown".to_owned(), |id| id.to_string());
+                println!(
+                    "  program {program} {:?} {} on {} (found by {})",
+                    t.program_name, t.kind, t.function, t.found_by
+                );
             }
         }
     }

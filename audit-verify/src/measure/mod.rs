@@ -32,6 +32,9 @@ pub struct Config {
     pub auditd_conf: PathBuf,
     /// How long to wait for auditd to write the window's last records.
     pub barrier_timeout: Duration,
+    /// Count what happened (layer 1) with the `sys_exit` rule matcher. It runs on every syscall of the
+    /// host; without it the window still measures what the kernel emitted, dropped and auditd wrote.
+    pub count_syscalls: bool,
 }
 
 /// One window, started: every layer is already observing.
@@ -59,7 +62,8 @@ impl Window {
         let mut socket = AuditSocket::open()?;
         let (loaded, _) = rules::loaded(&mut socket).context("reading the loaded rules")?;
         let (translated, not_counted) = rule_filters::translate(&loaded);
-        let sensors = sensors::KernelSensors::attach(&translated).map_err(|e| short_error(&format!("{e:#}")));
+        let sensors = sensors::KernelSensors::attach(&translated, config.count_syscalls)
+            .map_err(|e| short_error(&format!("{e:#}")));
         let probes = probe_backend::ProbeSensors::attach()
             .inspect_err(|e| log::info!("kprobe/fentry backend unavailable, using tracepoints: {e:#}"))
             .ok();
@@ -105,7 +109,7 @@ impl Window {
         let elapsed = started.elapsed();
         let (hits, drops, sensors_error) = match sensors {
             // Read, then detach at once: the barrier below must not be counted as load.
-            Ok(sensors) => (Some(sensors.rule_hits()?), sensors.drops()?, None),
+            Ok(sensors) => (sensors.rule_hits()?, sensors.drops()?, None),
             Err(e) => (None, Vec::new(), Some(e)),
         };
         // With the probe backend, drops are counted at audit_log_lost; kfree_skb attribution is not needed.

@@ -323,9 +323,10 @@ fn rule_rates(i: &Inputs<'_>) -> Vec<RuleRate> {
                 key: t.rule.key().map(str::to_owned),
                 happened: countable.then_some(hit),
                 undecided,
-                not_counted_because: match (&i.sensors_error, &t.opaque_because) {
-                    (Some(e), _) => Some(format!("sensors not running: {e}")),
-                    (None, reason) => reason.clone(),
+                not_counted_because: match (&i.sensors_error, &t.opaque_because, &i.hits) {
+                    (Some(e), ..) => Some(format!("sensors not running: {e}")),
+                    (None, None, None) => Some("syscall counting was turned off".into()),
+                    (None, reason, _) => reason.clone(),
                 },
             }
         })

@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use audit_verify_common::{
-    measure::{AddrRange, MAX_AUDIT_RANGES, MAX_RULES, RuleFilter},
+    measure::{AddrRange, MASK_WORDS, MAX_AUDIT_RANGES, MAX_RULES, RuleFilter},
     names,
 };
 use aya::{
@@ -27,6 +27,7 @@ pub struct KernelSensors {
     object: Ebpf,
     ranges: Vec<String>,
     rules: usize,
+    counting: bool,
     _tracefs: Tracefs,
 }
 
@@ -38,7 +39,8 @@ fn frees_records(symbol: &str) -> bool {
 }
 
 impl KernelSensors {
-    pub fn attach(rules: &[Translated]) -> anyhow::Result<Self> {
+    /// Attaches the drop sensor, and the rule matcher when `count_syscalls`.
+    pub fn attach(rules: &[Translated], count_syscalls: bool) -> anyhow::Result<Self> {
         let tracefs = Tracefs::ensure()?;
         let symbols = AuditSymbols::load().context("reading /proc/kallsyms")?;
         // Only the functions that free records they give up on: `kfree_skb` fires for every skb freed
@@ -61,6 +63,13 @@ impl KernelSensors {
             ),
             kfree_skb_location_offset: tracefs.field_offset("skb", "kfree_skb", "location")?,
             rule_count: rules.len().min(MAX_RULES as usize) as u32,
+            any_rule_mask: ebpf::SyscallMask(rules.iter().take(MAX_RULES as usize).fold(
+                [0; MASK_WORDS],
+                |mut any, t| {
+                    any.iter_mut().zip(t.filter.mask).for_each(|(a, m)| *a |= m);
+                    any
+                },
+            )),
             task_loginuid_offset: btf.member_offset("task_struct", "loginuid")?,
             task_cred_offset: btf.member_offset("task_struct", "cred")?,
             cred_euid_offset: btf.member_offset("cred", "euid")?,
@@ -85,10 +94,19 @@ impl KernelSensors {
         let drops: &mut TracePoint = program(&mut object, names::PROG_AUDIT_DROPS)?;
         drops.load().context("loading the kfree_skb sensor")?;
         drops.attach("skb", "kfree_skb").context("attaching skb:kfree_skb")?;
-        let matcher: &mut RawTracePoint = program(&mut object, names::PROG_MATCH_RULES)?;
-        matcher.load().context("loading the sys_exit rule matcher")?;
-        matcher.attach("sys_exit").context("attaching the sys_exit raw tracepoint")?;
-        Ok(Self { object, ranges: ranges.into_iter().map(|(n, _)| n).collect(), rules: rules.len(), _tracefs: tracefs })
+        if count_syscalls {
+            let matcher: &mut RawTracePoint = program(&mut object, names::PROG_MATCH_RULES)?;
+            matcher.load().context("loading the sys_exit rule matcher")?;
+            matcher.attach("sys_exit").context("attaching the sys_exit raw tracepoint")?;
+        }
+        let rules = if count_syscalls { rules.len() } else { 0 };
+        Ok(Self {
+            object,
+            ranges: ranges.into_iter().map(|(n, _)| n).collect(),
+            rules,
+            counting: count_syscalls,
+            _tracefs: tracefs,
+        })
     }
 
     fn per_cpu_sums(&self, name: &str, slots: u32) -> anyhow::Result<Vec<u64>> {
@@ -113,9 +131,12 @@ impl KernelSensors {
             .collect())
     }
 
-    /// Per counted rule: (first matches, undecided).
-    pub fn rule_hits(&self) -> anyhow::Result<Vec<(u64, u64)>> {
+    /// Per counted rule: (first matches, undecided); `None` when syscalls are not counted.
+    pub fn rule_hits(&self) -> anyhow::Result<Option<Vec<(u64, u64)>>> {
+        if !self.counting {
+            return Ok(None);
+        }
         let sums = self.per_cpu_sums(names::MAP_RULE_HITS, 2 * MAX_RULES)?;
-        Ok((0..self.rules.min(MAX_RULES as usize)).map(|i| (sums[i], sums[MAX_RULES as usize + i])).collect())
+        Ok(Some((0..self.rules.min(MAX_RULES as usize)).map(|i| (sums[i], sums[MAX_RULES as usize + i])).collect()))
     }
 }
