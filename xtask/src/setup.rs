@@ -60,11 +60,16 @@ fn installed(package: &str) -> bool {
 }
 
 fn install_packages() -> anyhow::Result<()> {
-    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    install_missing("setup", PACKAGES)
+}
+
+/// Installs those of `packages` that are missing (one `apt-get update` first); `who` labels the output.
+pub fn install_missing(who: &str, packages: &[&str]) -> anyhow::Result<()> {
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(p)).collect();
     if missing.is_empty() {
         return Ok(());
     }
-    eprintln!("setup: installing {}", missing.join(" "));
+    eprintln!("{who}: installing {}", missing.join(" "));
     sh("apt-get update -q", &["apt-get", "update", "-q"])?;
     let mut args = vec!["apt-get", "install", "-y", "-q", "--no-install-recommends"];
     args.extend(&missing);

@@ -99,27 +99,8 @@ fn validate_vagrantfile(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn installed(package: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", package])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
-}
-
 fn install_packages() -> anyhow::Result<()> {
-    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    eprintln!("vm-test: installing {}", missing.join(" "));
-    run_ok(Command::new("apt-get").args(["update", "-q"]))?;
-    run_ok(
-        Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )
-    .map(drop)
+    crate::setup::install_missing("vm-test", PACKAGES)
 }
 
 fn run_ok(cmd: &mut Command) -> anyhow::Result<String> {

@@ -9,7 +9,6 @@
 use std::{
     collections::{BTreeMap, HashSet},
     io,
-    os::fd::AsRawFd,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -102,8 +101,7 @@ impl Listener {
     /// Subscribes now: everything emitted from this point on is counted. `own_programs` are the IDs of
     /// our BPF programs: the kernel audits their load and unload without a pid.
     pub fn start(own_programs: Vec<u32>) -> io::Result<Self> {
-        let socket = multicast::subscribe()?;
-        set_socket_options(&socket)?;
+        let socket = multicast::subscribe_for_reading(64 << 20, Duration::from_millis(100))?;
         let stop = Arc::new(AtomicBool::new(false));
         let marker = Arc::new(std::sync::Mutex::new(None));
         let (flag, until) = (stop.clone(), marker.clone());
@@ -125,37 +123,6 @@ impl Listener {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.join().map_err(|_| io::Error::other("multicast listener panicked"))?
     }
-}
-
-fn set_socket_options(socket: &netlink_sys::Socket) -> io::Result<()> {
-    let fd = socket.as_raw_fd();
-    let set = |option, value: libc::c_int| {
-        // SAFETY: a valid socket and an int option value that lives across the call.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                option,
-                (&value as *const libc::c_int).cast(),
-                size_of::<libc::c_int>() as u32,
-            )
-        };
-        if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-    };
-    // A burst must not overflow us: 64 MiB, past rmem_max (we are root).
-    set(libc::SO_RCVBUFFORCE, 64 << 20)?;
-    let tv = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
-    // SAFETY: as above, with a timeval.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            size_of::<libc::timeval>() as u32,
-        )
-    };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 /// How to recognise our own events.

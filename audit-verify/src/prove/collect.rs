@@ -8,7 +8,6 @@
 
 use std::{
     io,
-    os::fd::AsRawFd,
     path::Path,
     sync::{
         Arc, Mutex,
@@ -106,33 +105,7 @@ pub struct Listener {
 
 impl Listener {
     pub fn start() -> io::Result<Self> {
-        let socket = multicast::subscribe()?;
-        let fd = socket.as_raw_fd();
-        let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
-        // SAFETY: a valid socket and a timeval that lives across the call.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                size_of::<libc::timeval>() as u32,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let big: libc::c_int = 16 << 20;
-        // SAFETY: as above, an int option. Failure only means the default buffer.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                (&big as *const libc::c_int).cast(),
-                size_of::<libc::c_int>() as u32,
-            )
-        };
+        let socket = multicast::subscribe_for_reading(16 << 20, Duration::from_millis(50))?;
         let stop = Arc::new(AtomicBool::new(false));
         let barrier_seen = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
