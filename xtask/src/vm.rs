@@ -37,7 +37,6 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     install_packages()?;
     let work = root.join("target/vm");
     fs::create_dir_all(&work)?;
-    validate_vagrantfile(root)?;
     let kernel = kernel(&work)?;
     crate::cargo(&[
         "build",
@@ -49,6 +48,8 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         "--example",
         "hold_kprobe",
     ])?;
+    // After the build: the Vagrantfile uploads target/release/audit-verify, and validation checks it exists.
+    validate_vagrantfile(root)?;
     let initrd = initramfs(root, &work)?;
     eprintln!("vm-test: prepared in {:.1} s; booting {}", started.elapsed().as_secs_f64(), kernel.display());
     let log = work.join("serial.log");
