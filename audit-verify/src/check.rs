@@ -232,15 +232,18 @@ pub fn run(options: Options<'_>) -> CheckReport {
     }
 }
 
-/// What lint's footgun 7 ("rules never tested") needs from a proof.
+/// What lint's footgun 7 ("rules never tested") needs from a proof: the rules prove exercised. Rules
+/// not loaded or shadowed are left out (the rules diff already reports them), and so are unprovable ones,
+/// which were not exercised and are neither tested nor failed.
 fn prove_results(report: &ProveReport) -> Vec<ProveResult> {
     report
         .rules
         .iter()
+        .filter(|r| matches!(r.state, State::Proven | State::Failed | State::NotWritten))
         .map(|r| ProveResult {
             rule: r.rule.clone(),
             location: r.source.clone(),
-            proven: matches!(r.state, State::Proven | State::Unprovable),
+            proven: r.state == State::Proven,
             detail: match (&r.reason, &r.evidence) {
                 (Some(reason), _) => format!("{}: {reason}", r.state.name()),
                 (None, Some(_)) => r.state.name().to_owned(),

@@ -65,8 +65,11 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
             log.display()
         );
     }
-    if results.scenarios.is_empty() {
-        bail!("the guest reported no scenario; see {}", log.display());
+    // Every scenario must report: one that aborted part-way must not pass by its absence.
+    let missing: Vec<&str> =
+        EXPECTED_SCENARIOS.iter().copied().filter(|id| !results.scenarios.iter().any(|s| s.name == *id)).collect();
+    if !missing.is_empty() {
+        bail!("scenarios that did not report: {}; see {}", missing.join(", "), log.display());
     }
     if !failed.is_empty() {
         bail!(
@@ -307,7 +310,21 @@ fn parse_line(line: &str) -> Option<Scenario> {
     })
 }
 
+/// The scenarios vm/scenarios.sh runs, by the name each reports.
+const EXPECTED_SCENARIOS: [&str; 8] = [
+    "1-status",
+    "2-attach",
+    "3-backlog",
+    "4-tamper-perf-fd",
+    "4b-tamper-bpf-link",
+    "P-provision",
+    "6-locked",
+    "5-prove",
+];
+
 fn boot(kernel: &Path, initrd: &Path, log: &Path, timeout: Duration) -> anyhow::Result<Results> {
+    // Before the guest starts: no error path below may leave qemu running.
+    let mut file = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let mut child = Command::new("qemu-system-x86_64")
         .args(["-accel", "tcg", "-m", "1024", "-nographic", "-no-reboot", "-kernel"])
         .arg(kernel)
@@ -329,14 +346,14 @@ fn boot(kernel: &Path, initrd: &Path, log: &Path, timeout: Duration) -> anyhow::
             }
         }
     });
-    let mut file = fs::File::create(log)?;
     let mut results = Results::default();
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => {
-                writeln!(file, "{line}")?;
+                // A log that cannot be written loses the copy, not the run.
+                let _ = writeln!(file, "{line}");
                 if let Some(s) = parse_line(&line) {
                     eprintln!("vm-test: {} {}: {}", s.name, s.verdict, s.detail);
                     results.scenarios.push(s);

@@ -69,7 +69,8 @@ pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
     };
     let options = Options {
         log,
-        timeout: Duration::from_secs_f64(args.timeout.max(0.0)),
+        timeout: Duration::try_from_secs_f64(args.timeout.max(0.0))
+            .with_context(|| format!("--timeout {}: not a number of seconds", args.timeout))?,
         allow_mutation: args.allow_mutation,
         progress: &mut progress,
     };

@@ -33,7 +33,8 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
                     .fix(fix_b),
                 );
             }
-            if k.backlog_limit < MIN_BACKLOG {
+            // 0 is "no limit" to the kernel (`if (audit_backlog_limit && ...)`): not small.
+            if k.backlog_limit != 0 && k.backlog_limit < MIN_BACKLOG {
                 sink.add(
                     N,
                     Finding::new(
@@ -89,7 +90,7 @@ fn files(facts: &Facts, sink: &mut Sink) {
         })
     };
     match setting("backlog_limit") {
-        Some((v, at)) if v < MIN_BACKLOG => sink.add(
+        Some((v, at)) if v != 0 && v < MIN_BACKLOG => sink.add(
             N,
             Finding::new("rules_backlog_small", Severity::Medium, format!("-b {v} < {MIN_BACKLOG}"))
                 .at(at)

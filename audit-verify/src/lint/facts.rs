@@ -56,7 +56,7 @@ impl Plugin {
 }
 
 /// A result of `prove` for one rule: the hook through which `check` will feed rules that were exercised
-/// for real. `prove` does not exist yet, so today this is only filled by callers (and tests).
+/// for real. `check` fills it from `prove`; `lint` alone leaves it empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProveResult {
     /// The rule as `auditctl -l` prints it.

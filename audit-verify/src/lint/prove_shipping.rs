@@ -56,7 +56,8 @@ pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<
     );
     socket.send_user_message(&marker)?;
     let local_log = facts.auditd_conf.log_file();
-    let deadline = Instant::now() + wait;
+    // A huge --prove-timeout means "wait a long time", not an overflow.
+    let deadline = Instant::now().checked_add(wait).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
     let Some(local_at) = wait_for(&local_log, &marker, deadline) else {
         return Ok(fail(format!(
             "marker {marker} never reached the local log {} (a user-message filter, or auditd not writing)",

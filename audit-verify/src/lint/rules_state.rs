@@ -96,7 +96,7 @@ pub fn check_tested(facts: &Facts, sink: &mut Sink) {
         None => sink.skip(Skipped::new(
             N,
             "rules proven by a real event",
-            "not run: `prove` is not built yet; `check` will feed its results through Facts::prove",
+            "not run: `audit-verify check` proves the loaded rules and feeds the results here",
         )),
         Some(results) => {
             for r in results.iter().filter(|r| !r.proven) {

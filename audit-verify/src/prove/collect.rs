@@ -8,7 +8,6 @@
 
 use std::{
     io,
-    path::Path,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -20,7 +19,7 @@ use std::{
 use serde::Serialize;
 
 use crate::{
-    auditlog::{AuditLogError, Follower, Record, parse_line, record_type::RecordType},
+    auditlog::{Record, parse_line, record_type::RecordType},
     netlink::multicast,
 };
 
@@ -68,7 +67,8 @@ fn parse_seen(text_fields: &crate::auditlog::ParsedLine<'_>, parent: u32) -> Opt
     })
 }
 
-fn from_record(record: &Record, parent: u32) -> Option<Seen> {
+/// One of our children's SYSCALL records in audit.log, with where it is.
+pub fn from_record(record: &Record, parent: u32) -> Option<Seen> {
     if record.kind().code != Some(SYSCALL) {
         return None;
     }
@@ -80,27 +80,12 @@ fn from_record(record: &Record, parent: u32) -> Option<Seen> {
     Some(s)
 }
 
-/// Our children's SYSCALL records in audit.log between `from` and `to` (the barrier's end).
-pub fn from_log(log: &Path, from: u64, to: Option<u64>, parent: u32) -> Result<Vec<Seen>, AuditLogError> {
-    let mut follower = Follower::open(log, from)?;
-    let mut out = Vec::new();
-    while let Some(record) = follower.next_record()? {
-        if let Some(s) = from_record(&record, parent) {
-            out.push(s);
-        }
-        if to.is_some_and(|to| follower.position() >= to) {
-            break;
-        }
-    }
-    Ok(out)
-}
-
 /// Reads the multicast socket in a thread until told to stop.
 pub struct Listener {
     stop: Arc<AtomicBool>,
     barrier_seen: Arc<AtomicBool>,
     seen: Arc<Mutex<Vec<Seen>>>,
-    handle: JoinHandle<()>,
+    handle: Option<JoinHandle<()>>,
 }
 
 impl Listener {
@@ -137,18 +122,30 @@ impl Listener {
                 }
             }
         })?;
-        Ok(Self { stop, barrier_seen, seen, handle })
+        Ok(Self { stop, barrier_seen, seen, handle: Some(handle) })
     }
+}
 
+/// A listener dropped without `finish` (an error part-way through a proof) stops its thread, so that no
+/// thread is left reading the multicast socket.
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Listener {
     /// Waits (up to `timeout`) for the barrier's user message on the socket, which the kernel sends after
     /// every record queued before it, then stops and returns what was seen.
-    pub fn finish(self, timeout: Duration) -> Vec<Seen> {
+    pub fn finish(mut self, timeout: Duration) -> Vec<Seen> {
         let start = Instant::now();
         while !self.barrier_seen.load(Ordering::Relaxed) && start.elapsed() < timeout {
             std::thread::sleep(Duration::from_millis(2));
         }
         self.stop.store(true, Ordering::Relaxed);
-        let _ = self.handle.join();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
         std::mem::take(&mut *self.seen.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }

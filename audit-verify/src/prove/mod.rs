@@ -39,8 +39,8 @@ use self::{
     plan::{Ctx, Plan},
 };
 use crate::{
-    auditlog::AuditLogError,
-    barrier::{self, Barrier, BarrierError},
+    auditlog::{AuditLogError, Follower},
+    barrier::{self, Barrier, BarrierError, Marker},
     netlink::{AuditSocket, NetlinkError},
     rules::{
         self, Location, Rule,
@@ -232,6 +232,9 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
 
     let log_from =
         fs::metadata(&options.log).map_err(|source| ProveError::LogSize { path: options.log.clone(), source })?.len();
+    // Opened before the actions: if auditd rotates the log meanwhile, the follower finishes the old file
+    // and goes on in the new one, where reopening the path later would read the wrong file.
+    let mut follower = Follower::open(&options.log, log_from)?;
     let listener = collect::Listener::start().map_err(ProveError::Multicast)?;
     let mut arena = exec::Arena::new().map_err(ProveError::Exec)?;
     let total = trials.len();
@@ -245,16 +248,17 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
     }
     (options.progress)(total, total);
 
-    let barrier = barrier::wait_written(socket, &options.log, log_from, options.timeout)?;
+    let marker = Marker::new();
+    marker.send(socket)?;
+    let parent = std::process::id();
+    let mut written = Vec::new();
+    let barrier = barrier::read_until(&mut follower, &marker, options.timeout, |record| {
+        written.extend(collect::from_record(record, parent));
+    })?;
     let emitted = listener.finish(match barrier {
         Barrier::Reached { .. } => Duration::from_secs(1),
         Barrier::TimedOut { .. } => Duration::from_millis(200),
     });
-    let written_to = match barrier {
-        Barrier::Reached { offset, .. } => Some(offset),
-        Barrier::TimedOut { .. } => None,
-    };
-    let written = collect::from_log(&options.log, log_from, written_to, std::process::id())?;
 
     for trial in &trials {
         let base = proof(&loaded[trial.index], locations[trial.index].as_ref(), source);

@@ -263,6 +263,17 @@ struct Search<'a> {
     failed_on: Vec<String>,
 }
 
+/// Whether the running kernel is at least `major.minor` (from /proc/sys/kernel/osrelease).
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    static RELEASE: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    let (have_major, have_minor) = *RELEASE.get_or_init(|| {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    });
+    (have_major, have_minor) >= (major, minor)
+}
+
 impl<'a> Search<'a> {
     fn run(&mut self, allow_mutation: bool) -> Option<Plan> {
         let (ctx, abi) = (self.ctx, self.abi);
@@ -273,6 +284,15 @@ impl<'a> Search<'a> {
                 continue;
             }
             self.known += 1;
+            // execve with a bad argv is recorded only where the kernel resolves the path before copying
+            // argv, which it does from Linux 6.8 on (do_execveat_common); before, it fails with EFAULT first.
+            if recipe.name.starts_with("execve") && self.target.is_some() && !kernel_at_least(6, 8) {
+                let why = "execve's path lookup comes after copying argv before Linux 6.8".to_owned();
+                if !self.failed_on.contains(&why) {
+                    self.failed_on.push(why);
+                }
+                continue;
+            }
             let Some(base) = self.instantiate(recipe, abi, nr, ctx) else { continue };
             for action in self.variants(base) {
                 let unknown = match eval::matches(self.rule, &action, ctx.host) {
@@ -331,6 +351,10 @@ impl<'a> Search<'a> {
             Obj::Victim => (Some(p.victim.clone()), Some(p.victim2.clone()), recipe.expect, false),
         };
         let stat = object.as_deref().and_then(|o| ctx.host.lstat(o));
+        // chmod follows a symlink: "the same mode" would be the link's (0777), applied to its target.
+        if stat.is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFLNK) && recipe.args.contains(&A::Mode) {
+            return None;
+        }
         let is_dir = stat.is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
         let expect = match expect {
             Expect::ProbeW if is_dir => Expect::Err(libc::EISDIR),
