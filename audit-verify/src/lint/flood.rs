@@ -118,14 +118,7 @@ fn estimate(facts: &Facts, rule: &Rule, heuristic: f64) -> (f64, f64, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::parse;
-
-    fn rule(line: &str) -> Rule {
-        match parse::parse_line(line).unwrap() {
-            Command::Add { rule, .. } => rule,
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::rules::parse::rule;
 
     #[test]
     fn broad_and_narrow() {

@@ -101,14 +101,7 @@ fn op_code(op: Op) -> CondOp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::parse::{Command, parse_line};
-
-    fn rule(line: &str) -> Rule {
-        match parse_line(line).unwrap() {
-            Command::Add { rule, .. } => rule,
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::rules::parse::rule;
 
     #[test]
     fn simple_filters_are_evaluated_and_paths_are_opaque() {

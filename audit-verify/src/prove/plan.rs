@@ -523,14 +523,7 @@ mod tests {
 
     fn with_ctx<T>(allow_mutation: bool, f: impl FnOnce(&Ctx<'_>) -> T) -> T {
         let root = PathBuf::from("/nonexistent-av-plan");
-        let paths = Paths {
-            missing: root.join("missing/x"),
-            missing2: root.join("missing/y"),
-            locked: root.join("locked/x"),
-            readable: root.join("readable"),
-            victim: root.join("victims/v"),
-            victim2: root.join("victims/v.2"),
-        };
+        let paths = Paths::under(&root);
         let host = Host::new(PathBuf::from("/usr/bin/audit-verify"), UNSET);
         f(&Ctx { host: &host, paths: &paths, ia32: true, allow_mutation })
     }

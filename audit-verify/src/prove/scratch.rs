@@ -27,6 +27,20 @@ pub struct Paths {
     pub victim2: PathBuf,
 }
 
+impl Paths {
+    /// The layout of a scratch directory at `root` (nothing is created).
+    pub fn under(root: &Path) -> Self {
+        Self {
+            missing: root.join("missing/x"),
+            missing2: root.join("missing/y"),
+            locked: root.join("locked/x"),
+            readable: root.join("readable"),
+            victim: root.join("victims/v"),
+            victim2: root.join("victims/v.2"),
+        }
+    }
+}
+
 pub struct Scratch {
     root: PathBuf,
     pub paths: Paths,
@@ -39,17 +53,7 @@ impl Scratch {
         fs::DirBuilder::new().mode(0o755).create(&root)?;
         // The umask may have narrowed the mode; the layout depends on it.
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755))?;
-        let scratch = Self {
-            paths: Paths {
-                missing: root.join("missing/x"),
-                missing2: root.join("missing/y"),
-                locked: root.join("locked/x"),
-                readable: root.join("readable"),
-                victim: root.join("victims/v"),
-                victim2: root.join("victims/v.2"),
-            },
-            root,
-        };
+        let scratch = Self { paths: Paths::under(&root), root };
         let locked = scratch.root.join("locked");
         fs::DirBuilder::new().mode(0o700).create(&locked)?;
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o700))?;

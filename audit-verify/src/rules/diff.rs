@@ -316,14 +316,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::rules::{augenrules, parse};
-
-    fn rule(line: &str) -> Rule {
-        match parse::parse_line(line).unwrap() {
-            Command::Add { rule, .. } => rule,
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::rules::{augenrules, parse, parse::rule};
 
     fn source(text: &str) -> RuleSource {
         let (lines, errors) = parse::parse_file(Path::new("/r/audit.rules"), text);

@@ -376,16 +376,18 @@ fn split_op(pair: &str) -> Result<(&str, Op, &str), String> {
     Ok((name, *op, value))
 }
 
+/// The rule one `-a`/`-A`/`-w` line adds: for tests across the crate.
+#[cfg(test)]
+pub(crate) fn rule(line: &str) -> Rule {
+    match parse_line(line).unwrap() {
+        Command::Add { rule, .. } => rule,
+        other => panic!("{other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rule(line: &str) -> Rule {
-        match parse_line(line).unwrap() {
-            Command::Add { rule, .. } => rule,
-            other => panic!("{other:?}"),
-        }
-    }
 
     #[test]
     fn syscall_rules_with_fields_and_keys() {
