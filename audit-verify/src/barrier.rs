@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use crate::{
     auditlog::{AuditLogError, Follower, Record},
+    host_status::process_alive,
     netlink::{AuditSocket, NetlinkError},
 };
 
@@ -29,8 +30,8 @@ pub enum BarrierError {
 pub enum Barrier {
     /// The marker is on disk; the log was read up to `offset` (the end of the marker's line).
     Reached { offset: u64, waited_ms: u64 },
-    /// auditd did not write the marker in time: it is stalled, gone, or cannot write.
-    TimedOut { waited_ms: u64 },
+    /// auditd did not write the marker in time; `cause` says whether it is gone or stalled.
+    TimedOut { waited_ms: u64, cause: String },
 }
 
 /// A unique user message; its text identifies it in the multicast stream and in the log.
@@ -79,9 +80,19 @@ pub fn read_until(
             on_record(&record);
         }
         if start.elapsed() >= timeout {
-            return Ok(Barrier::TimedOut { waited_ms: start.elapsed().as_millis() as u64 });
+            return Ok(Barrier::TimedOut { waited_ms: start.elapsed().as_millis() as u64, cause: stall_cause() });
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Why auditd wrote nothing, as far as the kernel's status tells.
+fn stall_cause() -> String {
+    match AuditSocket::open().and_then(|mut socket| socket.status()) {
+        Ok(s) if s.pid == 0 => "no audit daemon is registered with the kernel".into(),
+        Ok(s) if !process_alive(s.pid) => format!("the registered auditd (pid {}) no longer exists", s.pid),
+        Ok(s) => format!("auditd (pid {}) is stalled or not writing", s.pid),
+        Err(e) => format!("auditd is stalled or not writing (the kernel's audit status is unreadable: {e})"),
     }
 }
 

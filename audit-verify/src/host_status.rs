@@ -83,8 +83,17 @@ pub fn gather(auditd_conf_path: &Path) -> Result<HostStatus, NetlinkError> {
     })
 }
 
+/// Whether `pid` names a live process. The kernel keeps a dead auditd's pid registered until it
+/// next fails to send to it, so a registered pid alone proves nothing; a zombie is dead too.
+pub fn process_alive(pid: u32) -> bool {
+    pid != 0
+        && fs::read_to_string(format!("/proc/{pid}/stat"))
+            // "pid (comm) state ...": comm may hold spaces or parentheses, so split at the last ") ".
+            .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+}
+
 fn auditd_of(kernel: &AuditStatus, conf_path: &Path) -> Auditd {
-    let alive = kernel.pid != 0 && Path::new(&format!("/proc/{}", kernel.pid)).exists();
+    let alive = process_alive(kernel.pid);
     let mut auditd = Auditd {
         pid: kernel.pid,
         alive,

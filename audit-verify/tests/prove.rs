@@ -300,6 +300,76 @@ fn auditd_stopped_gives_not_written() {
 
 /// The speed target, measured as an operator sees it: the release or debug binary, wall clock, from
 /// start to exit, for every rule of 30-stig.rules (loaded through the guard as above).
+/// Starts auditd again when dropped, also when the test fails, and waits until the kernel has
+/// registered the new daemon, so that later tests find it running.
+struct Restart;
+
+impl Drop for Restart {
+    fn drop(&mut self) {
+        let started = std::process::Command::new("auditd").status().is_ok_and(|s| s.success());
+        for _ in 0..100 {
+            let pid = common::auditctl_status()["pid"] as u32;
+            if started && audit_verify::host_status::process_alive(pid) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("auditd did not come back: start it with `auditd` (or `cargo xtask setup`)");
+    }
+}
+
+/// auditd killed: the kernel may still report its pid (it notices only when a send fails). `status`
+/// says the daemon is gone, and `prove` names the cause instead of a generic stall. This is how a
+/// session that outlived its auditd looked to the suite before setup checked liveness.
+#[test]
+fn auditd_killed_is_named() {
+    let mut guard = StateGuard::new(Environment::Host).unwrap();
+    let dir = TempDir::new("killed");
+    let rules = "-a always,exit -F arch=b64 -S uname -k av-killed\n";
+    let file = dir.0.join("killed.rules");
+    fs::write(&file, rules).unwrap();
+    load(&mut guard, &dir.0, rules);
+    let pid = common::auditctl_status()["pid"] as i32;
+    assert!(pid > 0 && audit_verify::host_status::process_alive(pid as u32), "auditd is running");
+    let (status, report) = {
+        // SAFETY: a signal to the registered auditd; `Restart` starts a new one.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        let _restart = Restart;
+        while audit_verify::host_status::process_alive(pid as u32) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let status = std::process::Command::new(common::binary()).args(["status", "--json"]).output().unwrap();
+        let source = augenrules::from_file(&file).unwrap();
+        let mut socket = AuditSocket::open().unwrap();
+        let mut progress = |_, _| {};
+        let options = Options {
+            log: LOG.into(),
+            timeout: Duration::from_secs(1),
+            allow_mutation: false,
+            progress: &mut progress,
+        };
+        (status, prove::prove(&source, &mut socket, options).unwrap())
+    };
+    print(&report);
+
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["auditd"]["alive"], false, "{}", status["auditd"]);
+    let ids: Vec<&str> = status["findings"].as_array().unwrap().iter().filter_map(|f| f["id"].as_str()).collect();
+    assert!(ids.contains(&"auditd_dead") || ids.contains(&"auditd_not_running"), "{ids:?}");
+
+    let Some(audit_verify::barrier::Barrier::TimedOut { cause, .. }) = &report.barrier else {
+        panic!("no daemon wrote the barrier, yet it did not time out: {:?}", report.barrier)
+    };
+    assert!(
+        cause.contains("no longer exists") || cause.contains("no audit daemon is registered"),
+        "the cause names the dead daemon: {cause}"
+    );
+    let rule = &report.rules[0];
+    assert_eq!(rule.state, State::NotWritten, "{rule:?}");
+    assert!(rule.reason.as_deref().is_some_and(|r| r.contains(cause.as_str())), "{rule:?}");
+    guard.restore().unwrap();
+}
+
 #[test]
 fn stig_speed_through_the_cli() {
     let mut guard = StateGuard::new(Environment::Host).unwrap();

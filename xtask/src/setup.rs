@@ -105,13 +105,13 @@ fn install_bpf_linker() -> anyhow::Result<()> {
 
 /// auditd daemonizes by itself; no systemd needed. Waits until the kernel has registered it.
 fn start_auditd() -> anyhow::Result<()> {
-    if auditd_registered() {
+    if auditd_running() {
         return Ok(());
     }
     eprintln!("setup: starting auditd");
     sh("auditd", &["auditd"])?;
     for _ in 0..50 {
-        if auditd_registered() {
+        if auditd_running() {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -119,10 +119,19 @@ fn start_auditd() -> anyhow::Result<()> {
     bail!("auditd started but the kernel has not registered it after 5 s (see `auditctl -s`)")
 }
 
-fn auditd_registered() -> bool {
-    Command::new("auditctl").arg("-s").output().is_ok_and(|o| {
-        String::from_utf8_lossy(&o.stdout).lines().any(|l| l.strip_prefix("pid ").is_some_and(|pid| pid.trim() != "0"))
-    })
+/// The kernel keeps a dead auditd's pid registered until it next fails to send to it, so a
+/// registered pid proves nothing: the process must exist, be auditd, and not be a zombie.
+fn auditd_running() -> bool {
+    let Ok(out) = Command::new("auditctl").arg("-s").output() else { return false };
+    let pid = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("pid ").and_then(|p| p.trim().parse::<u32>().ok()))
+        .unwrap_or(0);
+    pid != 0
+        && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            // "pid (comm) state ...": comm may hold spaces, so split at the last ')'.
+            stat.rsplit_once(") ").is_some_and(|(head, tail)| head.ends_with("(auditd") && !tail.starts_with('Z'))
+        })
 }
 
 fn sh(what: &str, argv: &[&str]) -> anyhow::Result<()> {

@@ -284,12 +284,10 @@ fn after_kernel(records: u64, barrier: &Barrier, log: &Path) -> AfterKernel {
             place: "disk",
             evidence: format!("the log's file system has {free} bytes free: auditd could not write them"),
         },
-        (_, Barrier::TimedOut { waited_ms }) => AfterKernel {
+        (_, Barrier::TimedOut { waited_ms, cause }) => AfterKernel {
             records,
             place: "auditd",
-            evidence: format!(
-                "auditd did not write a marker message within {waited_ms} ms: it is stalled or not writing"
-            ),
+            evidence: format!("auditd did not write a marker message within {waited_ms} ms: {cause}"),
         },
         _ => AfterKernel {
             records,
@@ -400,11 +398,11 @@ fn findings(r: &MeasureReport) -> Vec<Finding> {
             format!("{} records left the kernel but are not in the log ({}): {}", a.records, a.place, a.evidence),
         ));
     }
-    if let Barrier::TimedOut { waited_ms } = r.observer.barrier {
+    if let Barrier::TimedOut { waited_ms, cause } = &r.observer.barrier {
         out.push(Finding::new(
             "auditd_not_writing",
             Severity::High,
-            format!("a marker message was not written within {waited_ms} ms"),
+            format!("a marker message was not written within {waited_ms} ms: {cause}"),
         ));
     }
     if r.backlog.limit > 0 && u64::from(r.backlog.peak) * 10 >= u64::from(r.backlog.limit) * 8 {

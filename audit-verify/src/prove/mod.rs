@@ -435,8 +435,8 @@ fn judge(
         return out;
     }
     let barrier_note = match barrier {
-        Barrier::TimedOut { waited_ms } => {
-            format!("; auditd did not write the barrier message within {waited_ms} ms: it is stalled or not writing")
+        Barrier::TimedOut { waited_ms, cause } => {
+            format!("; auditd did not write the barrier message within {waited_ms} ms: {cause}")
         }
         Barrier::Reached { .. } => String::new(),
     };
