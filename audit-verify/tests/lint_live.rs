@@ -60,3 +60,55 @@ fn prove_shipping_is_refused_offline() {
     let out = Command::new(common::binary()).args(["lint", "--prove-shipping", "--root", "/"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Kills the fake API server's process group when dropped, also when the test fails.
+struct KillGroup(i32);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        // SAFETY: a signal to the process group we created.
+        unsafe { libc::kill(-self.0, libc::SIGKILL) };
+    }
+}
+
+/// A kube-apiserver in a mount namespace of its own, as in a container: the policy file it names exists
+/// only there (on a tmpfs mounted in that namespace). Live lint must read the policy as the process sees
+/// it (through /proc/PID/root) and evaluate it, not call it missing or read the host's path.
+#[test]
+fn a_containerised_apiservers_policy_is_read_as_it_sees_it() {
+    use std::os::unix::process::CommandExt as _;
+    let _lock = StateGuard::new(Environment::Host).unwrap();
+    let dir = std::env::temp_dir().join(format!("av-k8s-ns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display();
+    // `sleep 60; :` keeps bash from exec'ing sleep, so the process named kube-apiserver stays.
+    let script = format!(
+        "mount -t tmpfs av-k8s {d} && printf '%s' \"$POLICY\" > {d}/policy.yaml && \
+         exec -a kube-apiserver bash -c 'sleep 60; :' --audit-policy-file={d}/policy.yaml \
+         --audit-log-path=/var/log/kubernetes/audit.log --audit-log-maxage=400"
+    );
+    let child = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "bash", "-c", &script])
+        .env("POLICY", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let _kill = KillGroup(pid);
+    let started = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"kube-apiserver\0"))
+    });
+    assert!(started, "the fake kube-apiserver did not start");
+    assert!(!dir.join("policy.yaml").exists(), "the policy is visible only inside the namespace");
+
+    let (_, report) = lint(&[]);
+    drop(_kill);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let found = ids(&report);
+    assert!(!found.iter().any(|f| f == "k8s_policy_missing"), "{found:?}");
+    let secrets = report["findings"].as_array().unwrap().iter().find(|f| f["id"] == "k8s_secrets_in_audit_log");
+    let secrets = secrets.unwrap_or_else(|| panic!("the catch-all RequestResponse policy logs Secrets: {found:?}"));
+    let at = secrets["location"].as_str().unwrap();
+    assert!(at.starts_with(&format!("/proc/{pid}/root{d}/policy.yaml:")), "{at}");
+}

@@ -125,7 +125,7 @@ impl Facts {
             facts.loaded = Some(rules::loaded(&mut socket)?);
             facts.processes = Some(super::procs::list());
             facts.log_fs_bytes = facts.log.as_ref().and_then(|l| fs_size(l.files.first()?));
-            k8s::add_running_apiserver(&mut facts)?;
+            k8s::add_running_apiserver(&mut facts, options)?;
         }
         Ok(facts)
     }

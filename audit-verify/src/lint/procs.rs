@@ -1,7 +1,11 @@
 //! Running processes (from /proc/*/cmdline) and TCP sockets (from /proc/net/tcp*): which shippers, time
 //! daemons and API servers run, and who listens on a collector's port.
 
-use std::{fs, net::IpAddr, path::Path};
+use std::{
+    fs,
+    net::IpAddr,
+    path::{Path, PathBuf},
+};
 
 use serde::Serialize;
 
@@ -36,6 +40,23 @@ impl Process {
 
     pub fn cmdline(&self) -> String {
         self.argv.join(" ")
+    }
+
+    /// `path` as this process sees it. A containerised shipper or API server names paths in its own
+    /// mount namespace; /proc/PID/root (and /proc/PID/cwd for a relative path) reaches them from here.
+    /// A process that shares our namespace and root gets the plain path, which reads better in reports.
+    pub fn file(&self, path: &str) -> PathBuf {
+        let proc = PathBuf::from(format!("/proc/{}", self.pid));
+        let link = |name: &str| fs::read_link(proc.join(name)).ok();
+        let shares_our_view =
+            link("ns/mnt").is_some_and(|ns| fs::read_link("/proc/self/ns/mnt").is_ok_and(|own| own == ns))
+                && link("root").is_some_and(|root| root == Path::new("/"));
+        match (path.strip_prefix('/'), shares_our_view) {
+            (Some(_), true) => PathBuf::from(path),
+            (Some(inner), false) => proc.join("root").join(inner),
+            (None, true) => link("cwd").unwrap_or_else(|| proc.join("cwd")).join(path),
+            (None, false) => proc.join("cwd").join(path),
+        }
     }
 }
 
@@ -148,5 +169,13 @@ mod tests {
         assert_eq!(p.option(&["--config"]), Some("/x.toml"));
         assert_eq!(p.option(&["-c"]), Some("/y"));
         assert_eq!(p.option(&["-f"]), None);
+    }
+
+    #[test]
+    fn a_process_sharing_our_view_gets_plain_paths() {
+        let me = Process { pid: std::process::id(), argv: vec!["test".into()] };
+        assert_eq!(me.file("/etc/audit/auditd.conf"), Path::new("/etc/audit/auditd.conf"));
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(me.file("conf/x.yaml"), cwd.join("conf/x.yaml"));
     }
 }

@@ -8,7 +8,7 @@
 use std::{
     fs,
     net::IpAddr,
-    path::{Path, PathBuf},
+    path::Path,
     thread,
     time::{Duration, Instant},
 };
@@ -101,11 +101,21 @@ pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<
         .why("only the collector's copy proves the record left the host")
         .fix(format!("search the collector's store for {marker}")));
     };
+    // Read as the collector sees its files: it may run in a container of its own.
     let conf_dir = collector.option(&["-c"]).unwrap_or("/etc/audit");
-    let conf_path = Path::new(conf_dir).join("auditd.conf");
-    let collector_log = AuditdConf::load(&conf_path)
-        .map(|c| c.log_file())
-        .unwrap_or_else(|_| PathBuf::from(crate::auditd_conf::DEFAULT_LOG_FILE));
+    let conf_path = collector.file(&format!("{}/auditd.conf", conf_dir.trim_end_matches('/')));
+    let collector_log = AuditdConf::load(&conf_path).map_or_else(
+        |_| collector.file(crate::auditd_conf::DEFAULT_LOG_FILE),
+        |c| collector.file(&c.log_file().display().to_string()),
+    );
+    let local_pid = facts.kernel.as_ref().map_or(0, |k| k.pid);
+    if let Some(why) = same_store(local_pid, collector.pid, &local_log, &collector_log) {
+        return Ok(fail(format!(
+            "{destination} is not a separate collector: {why}; the marker found there is the local copy, so \
+             nothing shows it was shipped"
+        ))
+        .at(&destination));
+    }
     match wait_for(&collector_log, &marker, deadline) {
         Some(at) => Ok(Finding::new(
             "shipping_proven",
@@ -122,6 +132,19 @@ pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<
         ))
         .at(collector_log.display())),
     }
+}
+
+/// Whether the "collector" is this host's own auditd, or writes the very file the local auditd writes:
+/// then the local copy of the marker would read as proof of delivery.
+fn same_store(local_pid: u32, collector_pid: u32, local_log: &Path, collector_log: &Path) -> Option<String> {
+    if local_pid != 0 && local_pid == collector_pid {
+        return Some(format!("it is this host's own auditd (pid {collector_pid}), shipping to itself"));
+    }
+    let same = |a: &Path, b: &Path| match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    same(local_log, collector_log).then(|| format!("it writes the local log {}", local_log.display()))
 }
 
 fn is_local(host: &str) -> bool {
@@ -145,5 +168,29 @@ fn wait_for(file: &Path, marker: &str, deadline: Instant) -> Option<String> {
             return None;
         }
         thread::sleep(POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_collector_that_is_the_local_store_is_recognised() {
+        let dir = std::env::temp_dir().join(format!("av-same-store-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let local = dir.join("audit.log");
+        let other = dir.join("collector.log");
+        let link = dir.join("link.log");
+        fs::write(&local, "").unwrap();
+        fs::write(&other, "").unwrap();
+        std::os::unix::fs::symlink(&local, &link).unwrap();
+
+        assert!(same_store(42, 42, &local, &other).is_some_and(|w| w.contains("pid 42")), "the same daemon");
+        assert!(same_store(42, 43, &local, &link).is_some_and(|w| w.contains("writes the local log")), "a symlink");
+        assert!(same_store(42, 43, &local, &dir.join(".").join("audit.log")).is_some(), "another spelling");
+        assert_eq!(same_store(42, 43, &local, &other), None, "a separate collector");
+        assert_eq!(same_store(0, 0, &local, &other), None, "pid 0 is no daemon");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -98,17 +98,23 @@ pub fn detect(facts: &Facts) -> Shipping {
     for shipper in SHIPPERS {
         let running: Vec<_> =
             facts.processes.iter().flatten().filter(|p| shipper.programs.contains(&p.program())).collect();
-        let mut configs: Vec<String> = shipper.configs.iter().map(|c| c.to_string()).collect();
-        for p in &running {
-            if let Some(c) = p.option(shipper.config_options) {
-                configs.insert(0, c.to_owned());
-            }
-        }
+        // A running shipper's files are read as it sees them (it may run in a container).
+        let configs: Vec<PathBuf> = if running.is_empty() {
+            shipper.configs.iter().map(|c| facts.resolve(c)).collect()
+        } else {
+            running
+                .iter()
+                .flat_map(|p| {
+                    let named = p.option(shipper.config_options);
+                    named.into_iter().chain(shipper.configs.iter().copied()).map(|c| p.file(c))
+                })
+                .collect()
+        };
         // Live: only a running shipper ships. Offline: a configured one is taken at its word.
         if facts.is_live() && running.is_empty() {
             continue;
         }
-        if let Some(evidence) = mentions(facts, &configs, &log_file) {
+        if let Some(evidence) = mentions(&configs, &log_file) {
             let via = match running.first() {
                 Some(p) => format!("{} (pid {})", p.program(), p.pid),
                 None => shipper.programs[0].to_owned(),
@@ -155,13 +161,12 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 /// The first `file:line` among `paths` (files, or directories of files) that names the audit log.
-fn mentions(facts: &Facts, paths: &[String], log_file: &str) -> Option<String> {
+fn mentions(paths: &[PathBuf], log_file: &str) -> Option<String> {
     let log_dir = std::path::Path::new(log_file).parent().map(|d| d.display().to_string());
     for path in paths {
-        let path = facts.resolve(path);
-        let files: Vec<PathBuf> = match fs::read_dir(&path) {
+        let files: Vec<PathBuf> = match fs::read_dir(path) {
             Ok(dir) => dir.flatten().map(|e| e.path()).collect(),
-            Err(_) => vec![path],
+            Err(_) => vec![path.clone()],
         };
         for file in files {
             let Ok(text) = fs::read_to_string(&file) else { continue };

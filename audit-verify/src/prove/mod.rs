@@ -411,6 +411,7 @@ fn judge(
     });
     let key_owner = |key: &Option<String>| -> String {
         let i = blocked_by
+            .as_ref()
             .map(|b| b.index)
             .filter(|i| loaded[*i].key().map(str::to_owned) == *key)
             .or_else(|| loaded.iter().position(|r| r.key().map(str::to_owned) == *key));
@@ -449,12 +450,17 @@ fn judge(
         ));
         return out;
     }
-    if let Some(b) = blocked_by.filter(|b| b.never) {
+    if let Some(b) = blocked_by.as_ref().filter(|b| b.never) {
         out.state = State::Shadowed;
-        out.reason = Some(format!(
-            "{} is a never rule that matches the action first: no record",
-            key_owner_never(b.index, locations)
-        ));
+        let owner = key_owner_never(b.index, locations);
+        out.reason = Some(match &b.undecided {
+            None => format!("{owner} is a never rule that matches the action first: no record"),
+            // No record either way; the earlier never rule is the likely cause, and we say how sure we are.
+            Some(what) => format!(
+                "no record, and {owner} is a never rule ahead of it that matches the action on everything \
+                 the planner can evaluate (it cannot evaluate `{what}`): most likely shadowed"
+            ),
+        });
         return out;
     }
     if let Some(what) = unknown {

@@ -153,11 +153,13 @@ pub struct Ctx<'a> {
 }
 
 /// A rule ahead of this one whose match would decide the record first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocker {
     /// Index in the loaded rules.
     pub index: usize,
     pub never: bool,
+    /// Why the match is not certain: what of the earlier rule the planner cannot evaluate.
+    pub undecided: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -489,10 +491,11 @@ impl<'a> Search<'a> {
         let host = self.ctx.host;
         let mut unknown = None;
         for &i in self.earlier {
+            let never = self.loaded[i].action == RuleAction::Never;
             match eval::matches(&self.loaded[i], action, host) {
-                Verdict::Yes => return Some(Blocker { index: i, never: self.loaded[i].action == RuleAction::Never }),
-                Verdict::Unknown(_) if unknown.is_none() => {
-                    unknown = Some(Blocker { index: i, never: self.loaded[i].action == RuleAction::Never })
+                Verdict::Yes => return Some(Blocker { index: i, never, undecided: None }),
+                Verdict::Unknown(what) if unknown.is_none() => {
+                    unknown = Some(Blocker { index: i, never, undecided: Some(what) })
                 }
                 _ => {}
             }
@@ -564,7 +567,7 @@ mod tests {
              -a always,exit -F arch=b64 -S ioctl -k ioctl",
         );
         with_ctx(false, |ctx| {
-            assert_eq!(run_of(plan(&loaded, 1, ctx)).1, Some(Blocker { index: 0, never: false }));
+            assert_eq!(run_of(plan(&loaded, 1, ctx)).1, Some(Blocker { index: 0, never: false, undecided: None }));
             let Plan::Unprovable(why) = plan(&loaded, 2, ctx) else { panic!("unlink success=1 mutates") };
             assert!(why.contains("--allow-mutation"), "{why}");
             let Plan::Unprovable(why) = plan(&loaded, 3, ctx) else { panic!("exe is not ours") };
@@ -575,6 +578,21 @@ mod tests {
         with_ctx(true, |ctx| {
             let (a, _) = run_of(plan(&loaded, 2, ctx));
             assert!(a.recipe.mutation && a.mutation().unwrap().contains("scratch"), "{a:?}");
+        });
+    }
+
+    /// An earlier never rule with a filter the planner cannot evaluate only might match: the blocker
+    /// carries what is undecided, so the verdict can say how sure it is.
+    #[test]
+    fn an_undecidable_earlier_never_rule_is_an_uncertain_blocker() {
+        let loaded = rules(
+            "-a never,exit -F arch=b64 -S fchdir -F subj_type=unconfined_t\n\
+             -a always,exit -F arch=b64 -S fchdir -k after",
+        );
+        with_ctx(false, |ctx| {
+            let blocker = run_of(plan(&loaded, 1, ctx)).1.expect("the never rule may match first");
+            assert_eq!((blocker.index, blocker.never), (0, true));
+            assert!(blocker.undecided.as_deref().is_some_and(|w| w.contains("subj_type")), "{blocker:?}");
         });
     }
 }

@@ -34,6 +34,9 @@ pub struct ApiServer {
     /// The manifest, or `pid N`.
     pub source: String,
     pub flags: Vec<Flag>,
+    /// The running API server these flags were read from: its paths are in its own mount namespace.
+    #[serde(skip)]
+    pub process: Option<Process>,
 }
 
 impl ApiServer {
@@ -75,12 +78,13 @@ impl ApiServer {
                 words.push((text, format!("{}:{}", path.display(), yaml::line(item))));
             }
         }
-        Ok(Self { source: path.display().to_string(), flags: flags(words) })
+        Ok(Self { source: path.display().to_string(), flags: flags(words), process: None })
     }
 
     pub fn from_process(p: &Process) -> Self {
         let at = format!("live: pid {} (kube-apiserver)", p.pid);
-        Self { source: at.clone(), flags: flags(p.argv.iter().map(|a| (a.clone(), at.clone())).collect()) }
+        let flags = flags(p.argv.iter().map(|a| (a.clone(), at.clone())).collect());
+        Self { source: at, flags, process: Some(p.clone()) }
     }
 }
 

@@ -76,12 +76,15 @@ pub fn load(facts: &mut Facts, options: &Options) -> Result<(), LintError> {
     Ok(())
 }
 
-/// Live: a running kube-apiserver is what is in force, whatever the manifest says.
-pub fn add_running_apiserver(facts: &mut Facts) -> Result<(), LintError> {
+/// Live: a running kube-apiserver is what is in force, whatever the manifest says, and so is the
+/// policy file it names (read as it sees it), unless `--k8s-policy` named one.
+pub fn add_running_apiserver(facts: &mut Facts, options: &Options) -> Result<(), LintError> {
     let running = facts.processes.iter().flatten().find(|p| p.program() == "kube-apiserver");
     if let Some(p) = running {
         facts.k8s.apiserver = Some(ApiServer::from_process(p));
-        if facts.k8s.policy.is_none() {
+        if options.k8s_policy.is_none() {
+            facts.k8s.policy = None;
+            facts.k8s.policy_missing = None;
             load_named_policy(facts)?;
         }
     }
@@ -89,11 +92,13 @@ pub fn add_running_apiserver(facts: &mut Facts) -> Result<(), LintError> {
 }
 
 fn load_named_policy(facts: &mut Facts) -> Result<(), LintError> {
-    let Some(flag) = facts.k8s.apiserver.as_ref().and_then(|a| a.flag("audit-policy-file")).cloned() else {
-        return Ok(());
-    };
+    let Some(api) = &facts.k8s.apiserver else { return Ok(()) };
+    let Some(flag) = api.flag("audit-policy-file").cloned() else { return Ok(()) };
     let Some(value) = &flag.value else { return Ok(()) };
-    let path = facts.resolve(value);
+    let path = match &api.process {
+        Some(p) => p.file(value),
+        None => facts.resolve(value),
+    };
     if path.exists() {
         facts.k8s.policy = Some(Policy::load(&path)?);
     } else {
