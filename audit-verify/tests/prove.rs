@@ -370,6 +370,35 @@ fn auditd_killed_is_named() {
     guard.restore().unwrap();
 }
 
+/// $TMPDIR in a directory only root can search (a 0700 home): the scratch tree goes elsewhere, so a
+/// non-root child still reaches it and the EPERM proof (O_NOATIME on a file it does not own) works; nothing is left in $TMPDIR.
+#[test]
+fn an_unreachable_tmpdir_does_not_break_non_root_proofs() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut guard = StateGuard::new(Environment::Host).unwrap();
+    let dir = TempDir::new("tmpdir");
+    let private = dir.0.join("private");
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o700)).unwrap();
+    let rules = "-a always,exit -F arch=b64 -S openat -F exit=-EPERM -F auid>=1000 -F auid!=unset -k av-eperm\n";
+    let file = dir.0.join("eperm.rules");
+    fs::write(&file, rules).unwrap();
+    load(&mut guard, &dir.0, rules);
+    let out = std::process::Command::new(common::binary())
+        .args(["prove", "--json", "--rules-file"])
+        .arg(&file)
+        .env("TMPDIR", &private)
+        .output()
+        .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let rule = &json["rules"][0];
+    assert_eq!(rule["state"], "proven", "{rule}");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(fs::read_dir(&private).unwrap().count(), 0, "nothing left in $TMPDIR");
+    guard.restore().unwrap();
+}
+
 #[test]
 fn stig_speed_through_the_cli() {
     let mut guard = StateGuard::new(Environment::Host).unwrap();

@@ -73,10 +73,6 @@ impl LogStats {
         Some(self.bytes as f64 * 3600.0 / self.span_secs()?)
     }
 
-    pub fn events_per_hour(&self) -> Option<f64> {
-        Some(self.events as f64 * 3600.0 / self.span_secs()?)
-    }
-
     pub fn bytes_per_event(&self) -> Option<f64> {
         (self.events > 0).then(|| self.bytes as f64 / self.events as f64)
     }

@@ -29,7 +29,7 @@ pub mod retention;
 pub mod rules_state;
 pub mod shipping;
 
-use std::{fmt, path::PathBuf, str::FromStr};
+use std::{fmt, path::PathBuf};
 
 use serde::Serialize;
 use thiserror::Error;
@@ -97,16 +97,6 @@ impl Framework {
 impl fmt::Display for Framework {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl FromStr for Framework {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        [Framework::PciDss, Framework::Hipaa, Framework::Soc2, Framework::Fedramp]
-            .into_iter()
-            .find(|f| f.name() == s)
-            .ok_or_else(|| format!("unknown framework `{s}` (pci-dss, hipaa, soc2, fedramp)"))
     }
 }
 

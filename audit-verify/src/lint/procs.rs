@@ -48,9 +48,9 @@ impl Process {
     pub fn file(&self, path: &str) -> PathBuf {
         let proc = PathBuf::from(format!("/proc/{}", self.pid));
         let link = |name: &str| fs::read_link(proc.join(name)).ok();
-        let shares_our_view =
-            link("ns/mnt").is_some_and(|ns| fs::read_link("/proc/self/ns/mnt").is_ok_and(|own| own == ns))
-                && link("root").is_some_and(|root| root == Path::new("/"));
+        let shares_our_view = link("ns/mnt")
+            .is_some_and(|ns| fs::read_link("/proc/self/ns/mnt").is_ok_and(|own| own == ns))
+            && link("root").is_some_and(|root| root == Path::new("/"));
         match (path.strip_prefix('/'), shares_our_view) {
             (Some(_), true) => PathBuf::from(path),
             (Some(inner), false) => proc.join("root").join(inner),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::{
     eval::{self, Host, Verdict},
     recipes::{A, Expect, Need, Obj, RECIPES, Recipe, mutation_note},
-    scratch::Paths,
+    scratch::{Paths, searchable_by_others},
 };
 use crate::{
     rules::{
@@ -502,12 +502,6 @@ impl<'a> Search<'a> {
         }
         unknown
     }
-}
-
-/// Every directory above `path` lets others search it (x for others), so a non-root child reaches it.
-fn searchable_by_others(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.ancestors().skip(1).all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! targets, created before the proof and removed after it (also on error, by `Drop`).
 //!
 //! ```text
-//! /tmp/audit-verify-prove-PID-NANOS/   0755 root
+//! /tmp/audit-verify-prove-PID-NANOS/   0755 root (in $TMPDIR when others can reach it)
 //!     readable                         0644 root, empty: O_NOATIME by a non-owner is EPERM
 //!     locked/                          0700 root: a non-root lookup of locked/x is EACCES
 //!     victims/                         files made for one --allow-mutation call each
@@ -41,6 +41,21 @@ impl Paths {
     }
 }
 
+/// Every directory above `path` lets others search it (x for others), so a non-root child reaches it.
+pub fn searchable_by_others(path: &Path) -> bool {
+    path.ancestors().skip(1).all(|dir| fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+/// Where the scratch tree goes: non-root children must reach it, and $TMPDIR is often a directory of
+/// root's own (0700), so /tmp and then /run stand in for it.
+fn base() -> PathBuf {
+    let tmpdir = std::env::temp_dir();
+    [tmpdir.clone(), PathBuf::from("/tmp"), PathBuf::from("/run")]
+        .into_iter()
+        .find(|dir| dir.is_dir() && searchable_by_others(&dir.join("scratch")))
+        .unwrap_or(tmpdir)
+}
+
 pub struct Scratch {
     root: PathBuf,
     pub paths: Paths,
@@ -49,7 +64,7 @@ pub struct Scratch {
 impl Scratch {
     pub fn create() -> io::Result<Self> {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let root = std::env::temp_dir().join(format!("audit-verify-prove-{}-{nanos}", std::process::id()));
+        let root = base().join(format!("audit-verify-prove-{}-{nanos}", std::process::id()));
         fs::DirBuilder::new().mode(0o755).create(&root)?;
         // The umask may have narrowed the mode; the layout depends on it.
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755))?;
