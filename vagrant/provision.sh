@@ -24,8 +24,14 @@ die() { echo "provision: error: $*" >&2; exit 2; }
 
 auditd_pid() { auditctl -s 2>/dev/null | sed -n 's/^pid //p'; }
 
+# The kernel keeps a dead auditd's pid registered until a send to it fails: the process must exist.
+auditd_running() {
+    pid=$(auditd_pid)
+    [ -n "$pid" ] && [ "$pid" != "0" ] && kill -0 "$pid" 2> /dev/null
+}
+
 start_auditd() {
-    [ "$(auditd_pid)" != "" ] && [ "$(auditd_pid)" != "0" ] && return 0
+    auditd_running && return 0
     if command -v systemctl > /dev/null 2>&1 && [ -d /run/systemd/system ]; then
         # RHEL-family units refuse `systemctl restart`, not start.
         systemctl enable auditd > /dev/null 2>&1 || true
@@ -34,8 +40,8 @@ start_auditd() {
         auditd
     fi
     i=0
-    while [ "$(auditd_pid)" = "0" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    [ "$(auditd_pid)" != "0" ] || die "auditd did not register with the kernel"
+    while ! auditd_running && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    auditd_running || die "auditd did not register with the kernel"
 }
 
 step_install() {
@@ -75,15 +81,24 @@ step_load_rules() {
     esac
     mkdir -p /etc/audit/rules.d
     if [ -d "$source" ]; then
-        # The user's directory replaces ours; augenrules reads it in its own order.
+        # The user's directory is the whole set: the rules.d files found on the first run (the distro's)
+        # are moved aside once, and a later run replaces the previous run's copies.
         found=0
         for f in "$source"/*.rules; do
-            [ -f "$f" ] || continue
-            cp "$f" /etc/audit/rules.d/
-            found=$((found + 1))
+            if [ -f "$f" ]; then found=$((found + 1)); fi
         done
         [ $found -gt 0 ] || die "$source holds no *.rules file"
-        rm -f "$RULES_FILE"
+        saved=/etc/audit/rules.d.before-audit-verify
+        if ls /etc/audit/rules.d/*.rules > /dev/null 2>&1; then
+            if [ -d "$saved" ]; then
+                rm -f /etc/audit/rules.d/*.rules
+            else
+                mkdir -p "$saved"
+                mv /etc/audit/rules.d/*.rules "$saved"/
+                say "load-rules: the previous rules.d files are in $saved"
+            fi
+        fi
+        cp "$source"/*.rules /etc/audit/rules.d/
         say "load-rules: $found files from $source"
     elif [ -f "$source" ]; then
         cp "$source" "$RULES_FILE"

@@ -120,6 +120,26 @@ else
     result P provision FAIL "exit $prc, $loaded rules loaded; $(tail -c 400 $OUT/provision.out)"
 fi
 
+# ---- provisioning with the user's own rules directory: it replaces rules.d (the earlier files are moved
+# aside once), and a second run is idempotent -------------------------------------------------------------
+mkdir -p /tmp/userset
+printf '%s\n' '-D' '-a always,exit -F arch=b64 -S sethostname -k av-user-a' > /tmp/userset/10-a.rules
+printf '%s\n' '-w /etc/audit/auditd.conf -p wa -k av-user-b' > /tmp/userset/20-b.rules
+dir_run() {
+    AUDIT_VERIFY_RULES=/tmp/userset sh /vm/provision.sh load-rules >> $OUT/provision-dir.out 2>&1 || echo "exit $?"
+}
+d1=$(dir_run)
+d2=$(dir_run)
+present=$(cd /etc/audit/rules.d && echo *.rules)
+saved=$(ls /etc/audit/rules.d.before-audit-verify 2> /dev/null | tr '\n' ' ')
+loaded=$(auditctl -l | grep -vc '^No rules')
+if [ -z "$d1$d2" ] && [ "$present" = "10-a.rules 20-b.rules" ] && [ "$loaded" = 2 ] &&
+    [ -f /etc/audit/rules.d.before-audit-verify/50-audit-verify.rules ]; then
+    result P2 provision-dir PASS "twice; rules.d: $present; moved aside once: $saved; $loaded rules loaded"
+else
+    result P2 provision-dir FAIL "runs: ${d1:-ok} ${d2:-ok}; rules.d: $present; aside: $saved; loaded $loaded; $(tail -c 300 $OUT/provision-dir.out)"
+fi
+
 # ---- 6: lock the configuration (the only -e 2 anywhere), status says locked ---------------------------
 auditctl -D > /dev/null
 grep -v "^-e 2" /vm/rules/locked.rules > /tmp/unlocked.rules

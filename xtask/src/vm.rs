@@ -311,13 +311,14 @@ fn parse_line(line: &str) -> Option<Scenario> {
 }
 
 /// The scenarios vm/scenarios.sh runs, by the name each reports.
-const EXPECTED_SCENARIOS: [&str; 8] = [
+const EXPECTED_SCENARIOS: [&str; 9] = [
     "1-status",
     "2-attach",
     "3-backlog",
     "4-tamper-perf-fd",
     "4b-tamper-bpf-link",
     "P-provision",
+    "P2-provision-dir",
     "6-locked",
     "5-prove",
 ];
