@@ -27,6 +27,8 @@ pub const GLOBAL_FORK_CHILD_PID_OFFSET: &str = "FORK_CHILD_PID_OFFSET";
 pub const PROG_AUDIT_DROPS: &str = "audit_drops";
 /// Raw tracepoint `sys_exit`: which loaded rule each syscall's event matches first.
 pub const PROG_MATCH_RULES: &str = "match_rules";
+/// The same matcher on `syscalls:sys_exit_NAME`, one attachment per selected syscall.
+pub const PROG_MATCH_RULES_PER_SYSCALL: &str = "match_rules_per_syscall";
 
 /// [`crate::measure::AddrRange`]s of the audit functions.
 pub const MAP_AUDIT_RANGES: &str = "AUDIT_RANGES";
@@ -48,6 +50,7 @@ pub const GLOBAL_TASK_LOGINUID_OFFSET: &str = "TASK_LOGINUID_OFFSET";
 pub const GLOBAL_TASK_CRED_OFFSET: &str = "TASK_CRED_OFFSET";
 pub const GLOBAL_CRED_EUID_OFFSET: &str = "CRED_EUID_OFFSET";
 pub const GLOBAL_TASK_STATUS_OFFSET: &str = "TASK_STATUS_OFFSET";
+pub const GLOBAL_SYS_EXIT_RET_OFFSET: &str = "SYS_EXIT_RET_OFFSET";
 
 /// The kprobe/fentry backend (audit-verify-ebpf/src/audit_probes.rs): one program per hook and mechanism,
 /// named `<mechanism>_<hook>`. Userspace tries them in the order its hook table declares.

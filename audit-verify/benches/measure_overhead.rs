@@ -14,7 +14,7 @@ use std::{
 
 use audit_verify::{
     guard::{Environment, Setting, StateGuard},
-    measure::{Config, Window},
+    measure::{Config, SyscallCounting, Window},
 };
 
 fn env(name: &str, default: u64) -> u64 {
@@ -62,22 +62,26 @@ fn main() {
     // Room for the storm: the point is the sensors' cost, not drops.
     guard.set(Setting::BacklogLimit, 8192).unwrap();
     guard.run_auditctl(&["-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-k", "av-bench"]).unwrap();
-    let config = |secs, count_syscalls| Config {
+    let config = |secs, syscalls| Config {
         duration: Duration::from_secs(secs),
         auditd_conf: "/etc/audit/auditd.conf".into(),
         barrier_timeout: Duration::from_secs(10),
-        count_syscalls,
+        syscalls,
     };
 
     storm(execs / 4); // warm the page cache
     println!("execve storm of {execs} under an execve rule, median of {runs} alternating runs:");
     let without = median((0..runs).map(|_| storm(execs).as_secs_f64()).collect());
     println!("  without sensors              {without:.3} s  ({:.0} execve/s)", execs as f64 / without);
-    for (label, count_syscalls) in [("with all sensors", true), ("with --no-syscall-count", false)] {
+    for (label, syscalls) in [
+        ("with all sensors (default)", SyscallCounting::Selected),
+        ("with --count-32bit", SyscallCounting::Every),
+        ("with --no-syscall-count", SyscallCounting::Off),
+    ] {
         let (mut base, mut with, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
             base.push(storm(execs).as_secs_f64());
-            let window = Window::start(&config(0, count_syscalls)).expect("starting the sensors");
+            let window = Window::start(&config(0, syscalls)).expect("starting the sensors");
             let cpu_before = own_cpu_seconds();
             with.push(storm(execs).as_secs_f64());
             cpu.push(own_cpu_seconds() - cpu_before);
@@ -95,7 +99,7 @@ fn main() {
     }
 
     // Memory: a long window while two shells storm as fast as they can.
-    let window = Window::start(&config(rss_seconds, true)).expect("starting the sensors");
+    let window = Window::start(&config(rss_seconds, SyscallCounting::Selected)).expect("starting the sensors");
     let deadline = Instant::now() + Duration::from_secs(rss_seconds);
     let mut execs_done = 0;
     while Instant::now() < deadline {

@@ -173,7 +173,7 @@ pub fn run(options: Options<'_>) -> CheckReport {
             duration: options.measure,
             auditd_conf: options.auditd_conf.clone(),
             barrier_timeout: Duration::from_secs(5),
-            count_syscalls: true,
+            syscalls: measure::SyscallCounting::Selected,
         };
         measure::run(&config).map_err(|e| fail(Section::Measure, format!("{e:#}"))).ok()
     };

@@ -26,6 +26,8 @@ pub struct Globals {
     pub task_cred_offset: u32,
     pub cred_euid_offset: u32,
     pub task_status_offset: u32,
+    /// Offset of `ret` in `syscalls:sys_exit_*` records on this kernel.
+    pub sys_exit_ret_offset: u32,
     /// Offsets from kernel BTF for the probe backend: `audit_buffer.skb`, `sk_buff.data`.
     pub audit_buffer_skb_offset: u32,
     pub skb_data_offset: u32,
@@ -55,6 +57,7 @@ pub fn load(globals: Globals) -> Result<Ebpf, EbpfError> {
         task_cred_offset,
         cred_euid_offset,
         task_status_offset,
+        sys_exit_ret_offset,
         audit_buffer_skb_offset,
         skb_data_offset,
     } = globals;
@@ -71,6 +74,7 @@ pub fn load(globals: Globals) -> Result<Ebpf, EbpfError> {
         .override_global(names::GLOBAL_TASK_CRED_OFFSET, &task_cred_offset, true)
         .override_global(names::GLOBAL_CRED_EUID_OFFSET, &cred_euid_offset, true)
         .override_global(names::GLOBAL_TASK_STATUS_OFFSET, &task_status_offset, true)
+        .override_global(names::GLOBAL_SYS_EXIT_RET_OFFSET, &sys_exit_ret_offset, true)
         .override_global(names::GLOBAL_AUDIT_BUFFER_SKB_OFFSET, &audit_buffer_skb_offset, true)
         .override_global(names::GLOBAL_SKB_DATA_OFFSET, &skb_data_offset, true)
         .load(OBJECT)

@@ -11,7 +11,7 @@ use std::{
 
 use audit_verify::{
     guard::{Environment, Setting, StateGuard},
-    measure::{Config, MeasureReport, Window},
+    measure::{Config, MeasureReport, SyscallCounting, SyscallHook, Window},
 };
 
 fn config(seconds: u64, auditd_conf: &Path) -> Config {
@@ -19,7 +19,7 @@ fn config(seconds: u64, auditd_conf: &Path) -> Config {
         duration: Duration::from_secs(seconds),
         auditd_conf: auditd_conf.to_owned(),
         barrier_timeout: Duration::from_secs(5),
-        count_syscalls: true,
+        syscalls: SyscallCounting::Every,
     }
 }
 
@@ -90,6 +90,40 @@ fn a_backlog_overflow_is_counted_exactly_and_named() {
     let happened = storm.happened.expect("an arch/syscall rule is counted in the kernel");
     assert!(happened >= 6000, "{happened} execve counted");
     assert!(storm.not_recorded.unwrap_or(0) > 0, "{}", report.human());
+}
+
+/// Layer 1 on both hooks: the per-syscall tracepoints (the default) and the sys_exit raw tracepoint
+/// (--count-32bit) count every execve the 64-bit rule selects, exactly as many as the kernel recorded for
+/// its key; a 32-bit rule is counted on the raw tracepoint only, and says why not on the other.
+#[test]
+fn both_syscall_hooks_count_exactly_what_the_kernel_recorded() {
+    let mut guard = StateGuard::new(Environment::Host).unwrap();
+    add_execve_rule(&mut guard, "av-hook");
+    guard.run_auditctl(&["-a", "always,exit", "-F", "arch=b32", "-S", "execve", "-k", "av-hook32"]).unwrap();
+    for syscalls in [SyscallCounting::Selected, SyscallCounting::Every] {
+        let config = Config { syscalls, ..config(0, Path::new(SYSTEM_CONF)) };
+        let window = Window::start(&config).unwrap();
+        wait_all(execve_storm(1, 200));
+        let report = window.finish().unwrap();
+        eprintln!("{syscalls:?}:\n{}", report.human());
+        let rule = |key: &str| report.rules.iter().find(|r| r.key.as_deref() == Some(key)).unwrap().clone();
+        let recorded = report.keys.iter().find(|k| k.key == "av-hook").map_or(0, |k| k.events);
+        let native = rule("av-hook");
+        assert!(native.happened.is_some_and(|n| n >= 201), "the shell and its 200 children: {native:?}");
+        assert_eq!(native.happened, Some(recorded), "eBPF and the kernel's records agree");
+        let compat = rule("av-hook32");
+        match syscalls {
+            SyscallCounting::Selected => {
+                assert!(matches!(report.syscall_hook, Some(SyscallHook::PerSyscall { syscalls: 1 })));
+                assert_eq!(compat.happened, None);
+                assert!(compat.not_counted_because.as_deref().is_some_and(|w| w.contains("32-bit")), "{compat:?}");
+            }
+            _ => {
+                assert!(matches!(report.syscall_hook, Some(SyscallHook::RawSysExit { .. })));
+                assert_eq!(compat.happened, Some(0), "no 32-bit execve ran");
+            }
+        }
+    }
 }
 
 /// SIGCONTs auditd however the test ends.

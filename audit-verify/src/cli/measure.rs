@@ -5,7 +5,7 @@ use std::{io::IsTerminal as _, path::Path, time::Duration};
 use anyhow::Context as _;
 use audit_verify::{
     finding::Severity,
-    measure::{self, Config, MeasureReport, load},
+    measure::{self, Config, MeasureReport, SyscallCounting, load},
 };
 
 use super::Outcome;
@@ -17,7 +17,7 @@ pub struct Options<'a> {
     pub load: bool,
     pub auditd_conf: &'a Path,
     pub barrier_timeout: u64,
-    pub count_syscalls: bool,
+    pub syscalls: SyscallCounting,
 }
 
 pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
@@ -25,7 +25,7 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
         duration: Duration::from_secs(o.duration),
         auditd_conf: o.auditd_conf.to_owned(),
         barrier_timeout: Duration::from_secs(o.barrier_timeout),
-        count_syscalls: o.count_syscalls,
+        syscalls: o.syscalls,
     };
     let (report, load_report) = if o.load {
         let exe = std::env::current_exe().context("locating our own binary for the load generator")?;

@@ -82,8 +82,12 @@ enum Command {
         barrier_timeout: u64,
         /// Do not count syscalls in the kernel (layer 1): lower overhead on busy hosts; drops, loss and
         /// rates are still measured.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "count_32bit")]
         no_syscall_count: bool,
+        /// Count 32-bit syscalls too, on the sys_exit raw tracepoint: it runs on every syscall of the
+        /// host (about 100 ns each), where the default per-syscall tracepoints cost only the selected ones.
+        #[arg(long)]
+        count_32bit: bool,
     },
     /// The load generator `measure --load` runs in a child process.
     #[command(hide = true)]
@@ -146,17 +150,28 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Status { json, auditd_conf } => status::run(&auditd_conf, json),
         Command::Check { args } => check::run(args),
         Command::Rules { rules_dir, rules_file, json } => rules::run(&rules_dir, rules_file.as_deref(), json),
-        Command::Measure { duration, json, prometheus, load, auditd_conf, barrier_timeout, no_syscall_count } => {
-            measure::run(measure::Options {
-                duration,
-                json,
-                prometheus: prometheus.as_deref(),
-                load,
-                auditd_conf: &auditd_conf,
-                barrier_timeout,
-                count_syscalls: !no_syscall_count,
-            })
-        }
+        Command::Measure {
+            duration,
+            json,
+            prometheus,
+            load,
+            auditd_conf,
+            barrier_timeout,
+            no_syscall_count,
+            count_32bit,
+        } => measure::run(measure::Options {
+            duration,
+            json,
+            prometheus: prometheus.as_deref(),
+            load,
+            auditd_conf: &auditd_conf,
+            barrier_timeout,
+            syscalls: match (no_syscall_count, count_32bit) {
+                (true, _) => audit_verify::measure::SyscallCounting::Off,
+                (false, true) => audit_verify::measure::SyscallCounting::Every,
+                (false, false) => audit_verify::measure::SyscallCounting::Selected,
+            },
+        }),
         Command::EmitLoad { rate, millis } => measure::emit_load(rate, millis),
         Command::CountSyscalls { pids, duration, json, command } => {
             count_syscalls::run(&pids, duration, json, &command)

@@ -20,6 +20,7 @@ use std::{
 use anyhow::Context as _;
 
 pub use report::MeasureReport;
+pub use sensors::SyscallHook;
 
 use crate::{
     auditd_conf::AuditdConf, auditlog::Follower, barrier::Marker, capability::Backend, netlink::AuditSocket, rules,
@@ -32,9 +33,21 @@ pub struct Config {
     pub auditd_conf: PathBuf,
     /// How long to wait for auditd to write the window's last records.
     pub barrier_timeout: Duration,
-    /// Count what happened (layer 1) with the `sys_exit` rule matcher. It runs on every syscall of the
-    /// host; without it the window still measures what the kernel emitted, dropped and auditd wrote.
-    pub count_syscalls: bool,
+    /// Whether and how layer 1 counts what happened.
+    pub syscalls: SyscallCounting,
+}
+
+/// Layer 1: whether and where the rule matcher counts syscalls in the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyscallCounting {
+    /// Not counted: the lowest overhead; the window still measures what the kernel emitted, dropped and
+    /// auditd wrote.
+    Off,
+    /// On `syscalls:sys_exit_NAME` for each selected syscall, where each has one: the other syscalls
+    /// cost nothing, and rules that select 32-bit syscalls are not counted (those events skip them).
+    Selected,
+    /// On the `sys_exit` raw tracepoint: both ABIs, at a cost on every syscall of the host.
+    Every,
 }
 
 /// One window, started: every layer is already observing.
@@ -62,8 +75,8 @@ impl Window {
         let mut socket = AuditSocket::open()?;
         let (loaded, _) = rules::loaded(&mut socket).context("reading the loaded rules")?;
         let (translated, not_counted) = rule_filters::translate(&loaded);
-        let sensors = sensors::KernelSensors::attach(&translated, config.count_syscalls)
-            .map_err(|e| short_error(&format!("{e:#}")));
+        let sensors =
+            sensors::KernelSensors::attach(&translated, config.syscalls).map_err(|e| short_error(&format!("{e:#}")));
         let probes = probe_backend::ProbeSensors::attach()
             .inspect_err(|e| log::info!("kprobe/fentry backend unavailable, using tracepoints: {e:#}"))
             .ok();
@@ -107,10 +120,10 @@ impl Window {
             barrier_timeout,
         } = self;
         let elapsed = started.elapsed();
-        let (hits, drops, sensors_error) = match sensors {
+        let (hits, drops, syscall_hook, sensors_error) = match sensors {
             // Read, then detach at once: the barrier below must not be counted as load.
-            Ok(sensors) => (sensors.rule_hits()?, sensors.drops()?, None),
-            Err(e) => (None, Vec::new(), Some(e)),
+            Ok(sensors) => (sensors.rule_hits()?, sensors.drops()?, sensors.hook.clone(), None),
+            Err(e) => (None, Vec::new(), None, Some(e)),
         };
         // With the probe backend, drops are counted at audit_log_lost; kfree_skb attribution is not needed.
         let backend = probes.as_ref().map_or(Backend::Tracepoint, probe_backend::ProbeSensors::backend);
@@ -134,6 +147,7 @@ impl Window {
             rules: &rules,
             not_counted: &not_counted,
             hits,
+            syscall_hook,
             drops,
             samples,
             emitted,

@@ -3,10 +3,15 @@
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path, time::Duration};
 
+use audit_verify_common::measure::ARCH_B32;
 use serde::Serialize;
 
 use super::{
-    emitted::Emitted, probe_backend::ProbeCounts, rule_filters::Translated, sampler::Samples, sensors::FunctionDrops,
+    emitted::Emitted,
+    probe_backend::ProbeCounts,
+    rule_filters::{Translated, admits},
+    sampler::Samples,
+    sensors::{FunctionDrops, SyscallHook},
     written::Written,
 };
 use crate::{
@@ -27,6 +32,8 @@ pub struct Inputs<'a> {
     pub rules: &'a [Translated],
     pub not_counted: &'a [Rule],
     pub hits: Option<Vec<(u64, u64)>>,
+    /// Where the rule matcher ran (`None`: syscalls not counted).
+    pub syscall_hook: Option<SyscallHook>,
     pub drops: Vec<FunctionDrops>,
     pub samples: Samples,
     pub emitted: Emitted,
@@ -41,6 +48,8 @@ pub struct Inputs<'a> {
 pub struct MeasureReport {
     /// How the kernel layer was observed.
     pub backend: Backend,
+    /// Where layer 1 counted syscalls (`None`: not counted).
+    pub syscall_hook: Option<SyscallHook>,
     pub seconds: f64,
     pub generated: Counts,
     pub written: Counts,
@@ -230,6 +239,7 @@ pub fn reconcile(i: Inputs<'_>) -> MeasureReport {
     };
     let mut report = MeasureReport {
         backend: i.backend,
+        syscall_hook: i.syscall_hook.clone(),
         seconds,
         generated,
         written,
@@ -314,7 +324,9 @@ fn rule_rates(i: &Inputs<'_>) -> Vec<RuleRate> {
         .enumerate()
         .map(|(n, t)| {
             let (hit, undecided) = i.hits.as_ref().and_then(|h| h.get(n)).copied().unwrap_or((0, 0));
-            let countable = i.hits.is_some() && t.opaque_because.is_none();
+            let blind_to_b32 =
+                matches!(i.syscall_hook, Some(SyscallHook::PerSyscall { .. })) && admits(&t.filter, ARCH_B32);
+            let countable = i.hits.is_some() && t.opaque_because.is_none() && !blind_to_b32;
             RuleRate {
                 position: t.position + 1,
                 rule: t.rule.to_string(),
@@ -324,6 +336,11 @@ fn rule_rates(i: &Inputs<'_>) -> Vec<RuleRate> {
                 not_counted_because: match (&i.sensors_error, &t.opaque_because, &i.hits) {
                     (Some(e), ..) => Some(format!("sensors not running: {e}")),
                     (None, None, None) => Some("syscall counting was turned off".into()),
+                    (None, None, Some(_)) if blind_to_b32 => Some(
+                        "it selects 32-bit syscalls, which the per-syscall tracepoints do not see (--count-32bit \
+                         counts them on the sys_exit raw tracepoint)"
+                            .into(),
+                    ),
                     (None, reason, _) => reason.clone(),
                 },
             }
@@ -440,6 +457,15 @@ impl MeasureReport {
     pub fn human(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "Window: {:.1} s, backend {}", self.seconds, self.backend);
+        let _ = match &self.syscall_hook {
+            Some(SyscallHook::PerSyscall { syscalls }) => {
+                writeln!(s, "Syscalls counted on {syscalls} per-syscall tracepoints (64-bit only)")
+            }
+            Some(SyscallHook::RawSysExit { because }) => {
+                writeln!(s, "Syscalls counted on the sys_exit raw tracepoint (every syscall): {because}")
+            }
+            None => writeln!(s, "Syscalls not counted"),
+        };
         let _ = writeln!(
             s,
             "Generated (kernel): {} events, {} records; written (audit.log): {} events, {} records; missing events: {}",

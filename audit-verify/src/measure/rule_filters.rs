@@ -19,6 +19,11 @@ pub struct Translated {
     pub opaque_because: Option<String>,
 }
 
+/// Whether a rule's arch filter lets syscalls of `arch` through, as the kernel side's `selects` decides.
+pub fn admits(f: &RuleFilter, arch: u32) -> bool {
+    f.arch == ARCH_ANY || ((f.arch == arch) != (f.arch_negated != 0))
+}
+
 /// The exit-list rules in kernel order, up to [`MAX_RULES`]; later ones are returned apart (not counted).
 pub fn translate(loaded: &[Rule]) -> (Vec<Translated>, Vec<Rule>) {
     let exit: Vec<&Rule> = loaded.iter().filter(|r| r.list == FilterList::Exit).collect();

@@ -1,9 +1,9 @@
 //! The tracepoint backend's kernel sensors for one window: `skb:kfree_skb` in audit functions (drops the
-//! kernel made after building a record) and `sys_exit` rule matching (what happened).
+//! kernel made after building a record) and rule matching at syscall exit (what happened).
 
 use anyhow::Context as _;
 use audit_verify_common::{
-    measure::{AddrRange, MASK_WORDS, MAX_AUDIT_RANGES, MAX_RULES, RuleFilter},
+    measure::{ARCH_B64, AddrRange, MASK_WORDS, MAX_AUDIT_RANGES, MAX_RULES, RuleFilter},
     names,
 };
 use aya::{
@@ -12,8 +12,34 @@ use aya::{
     programs::{RawTracePoint, TracePoint},
 };
 
-use super::rule_filters::Translated;
-use crate::{btf::Btf, capability::program, ebpf, kallsyms::AuditSymbols, tracefs::Tracefs};
+use serde::Serialize;
+
+use super::{
+    SyscallCounting,
+    rule_filters::{Translated, admits},
+};
+use crate::{
+    btf::Btf,
+    capability::program,
+    ebpf,
+    kallsyms::AuditSymbols,
+    syscalls::{self, Abi},
+    tracefs::Tracefs,
+};
+
+/// Where the rule matcher sees syscall exits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "hook")]
+pub enum SyscallHook {
+    /// `syscalls:sys_exit_NAME` for each selected syscall: nothing runs for the others. These events
+    /// skip 32-bit syscalls.
+    PerSyscall { syscalls: usize },
+    /// The `sys_exit` raw tracepoint: every syscall of the host, both ABIs.
+    RawSysExit { because: String },
+}
+
+/// More attachments than this, and one raw tracepoint is the better trade.
+const MAX_PER_SYSCALL_EVENTS: usize = 128;
 
 /// Drops seen in one audit function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +53,8 @@ pub struct KernelSensors {
     object: Ebpf,
     ranges: Vec<String>,
     rules: usize,
-    counting: bool,
+    /// `None`: syscalls are not counted.
+    pub hook: Option<SyscallHook>,
     _tracefs: Tracefs,
 }
 
@@ -39,8 +66,8 @@ fn frees_records(symbol: &str) -> bool {
 }
 
 impl KernelSensors {
-    /// Attaches the drop sensor, and the rule matcher when `count_syscalls`.
-    pub fn attach(rules: &[Translated], count_syscalls: bool) -> anyhow::Result<Self> {
+    /// Attaches the drop sensor, and the rule matcher where `syscalls` says.
+    pub fn attach(rules: &[Translated], syscalls: SyscallCounting) -> anyhow::Result<Self> {
         let tracefs = Tracefs::ensure()?;
         let symbols = AuditSymbols::load().context("reading /proc/kallsyms")?;
         // Only the functions that free records they give up on: `kfree_skb` fires for every skb freed
@@ -54,6 +81,24 @@ impl KernelSensors {
         anyhow::ensure!(!ranges.is_empty(), "no audit functions in /proc/kallsyms (addresses hidden? run as root)");
         let btf = Btf::from_sys_fs().context("kernel BTF, for task field offsets")?;
         let thread_info = btf.member_offset("task_struct", "thread_info")?;
+        let union = |arch: Option<u32>| {
+            let admitted = rules.iter().take(MAX_RULES as usize).filter(|t| arch.is_none_or(|a| admits(&t.filter, a)));
+            admitted.fold([0; MASK_WORDS], |mut any, t| {
+                any.iter_mut().zip(t.filter.mask).for_each(|(a, m)| *a |= m);
+                any
+            })
+        };
+        let any_rule_mask = union(None);
+        let hook = match syscalls {
+            SyscallCounting::Off => None,
+            SyscallCounting::Every => Some(Err("--count-32bit".to_owned())),
+            // A 32-bit rule's numbers are other syscalls in the 64-bit table: only 64-bit rules pick events.
+            SyscallCounting::Selected => Some(per_syscall_events(&tracefs, &union(Some(ARCH_B64)))),
+        };
+        let sys_exit_ret_offset = match &hook {
+            Some(Ok(events)) => tracefs.field_offset("syscalls", &events[0], "ret")?,
+            _ => 0,
+        };
         let globals = ebpf::Globals {
             loader_tgid: std::process::id(),
             audit_range_count: ranges.len() as u32,
@@ -63,17 +108,12 @@ impl KernelSensors {
             ),
             kfree_skb_location_offset: tracefs.field_offset("skb", "kfree_skb", "location")?,
             rule_count: rules.len().min(MAX_RULES as usize) as u32,
-            any_rule_mask: ebpf::SyscallMask(rules.iter().take(MAX_RULES as usize).fold(
-                [0; MASK_WORDS],
-                |mut any, t| {
-                    any.iter_mut().zip(t.filter.mask).for_each(|(a, m)| *a |= m);
-                    any
-                },
-            )),
+            any_rule_mask: ebpf::SyscallMask(any_rule_mask),
             task_loginuid_offset: btf.member_offset("task_struct", "loginuid")?,
             task_cred_offset: btf.member_offset("task_struct", "cred")?,
             cred_euid_offset: btf.member_offset("cred", "euid")?,
             task_status_offset: thread_info + btf.member_offset("thread_info", "status")?,
+            sys_exit_ret_offset,
             ..Default::default()
         };
         let mut object = ebpf::load(globals).context("loading audit-verify's eBPF object")?;
@@ -94,19 +134,25 @@ impl KernelSensors {
         let drops: &mut TracePoint = program(&mut object, names::PROG_AUDIT_DROPS)?;
         drops.load().context("loading the kfree_skb sensor")?;
         drops.attach("skb", "kfree_skb").context("attaching skb:kfree_skb")?;
-        if count_syscalls {
-            let matcher: &mut RawTracePoint = program(&mut object, names::PROG_MATCH_RULES)?;
-            matcher.load().context("loading the sys_exit rule matcher")?;
-            matcher.attach("sys_exit").context("attaching the sys_exit raw tracepoint")?;
-        }
-        let rules = if count_syscalls { rules.len() } else { 0 };
-        Ok(Self {
-            object,
-            ranges: ranges.into_iter().map(|(n, _)| n).collect(),
-            rules,
-            counting: count_syscalls,
-            _tracefs: tracefs,
-        })
+        let hook = match hook {
+            None => None,
+            Some(Ok(events)) => {
+                let matcher: &mut TracePoint = program(&mut object, names::PROG_MATCH_RULES_PER_SYSCALL)?;
+                matcher.load().context("loading the per-syscall rule matcher")?;
+                for event in &events {
+                    matcher.attach("syscalls", event).with_context(|| format!("attaching syscalls:{event}"))?;
+                }
+                Some(SyscallHook::PerSyscall { syscalls: events.len() })
+            }
+            Some(Err(because)) => {
+                let matcher: &mut RawTracePoint = program(&mut object, names::PROG_MATCH_RULES)?;
+                matcher.load().context("loading the sys_exit rule matcher")?;
+                matcher.attach("sys_exit").context("attaching the sys_exit raw tracepoint")?;
+                Some(SyscallHook::RawSysExit { because })
+            }
+        };
+        let rules = if hook.is_some() { rules.len() } else { 0 };
+        Ok(Self { object, ranges: ranges.into_iter().map(|(n, _)| n).collect(), rules, hook, _tracefs: tracefs })
     }
 
     fn per_cpu_sums(&self, name: &str, slots: u32) -> anyhow::Result<Vec<u64>> {
@@ -133,10 +179,35 @@ impl KernelSensors {
 
     /// Per counted rule: (first matches, undecided); `None` when syscalls are not counted.
     pub fn rule_hits(&self) -> anyhow::Result<Option<Vec<(u64, u64)>>> {
-        if !self.counting {
+        if self.hook.is_none() {
             return Ok(None);
         }
         let sums = self.per_cpu_sums(names::MAP_RULE_HITS, 2 * MAX_RULES)?;
         Ok(Some((0..self.rules.min(MAX_RULES as usize)).map(|i| (sums[i], sums[MAX_RULES as usize + i])).collect()))
     }
+}
+
+/// The `syscalls:sys_exit_NAME` events for every syscall in `mask` (64-bit numbers), or why one raw
+/// tracepoint must do instead.
+fn per_syscall_events(tracefs: &Tracefs, mask: &[u32; MASK_WORDS]) -> Result<Vec<String>, String> {
+    let selected: Vec<u32> =
+        (0..(MASK_WORDS * 32) as u32).filter(|nr| mask[*nr as usize / 32] & (1 << (nr % 32)) != 0).collect();
+    if selected.is_empty() {
+        return Err("no 64-bit rule selects a syscall".into());
+    }
+    if selected.len() > MAX_PER_SYSCALL_EVENTS {
+        return Err(format!("the rules select {} syscalls (more than {MAX_PER_SYSCALL_EVENTS})", selected.len()));
+    }
+    selected
+        .into_iter()
+        .map(|nr| {
+            let name = syscalls::name(Abi::B64, nr).ok_or_else(|| format!("syscall {nr} has no 64-bit name"))?;
+            let event = format!("sys_exit_{name}");
+            if tracefs.root().join("events/syscalls").join(&event).is_dir() {
+                Ok(event)
+            } else {
+                Err(format!("this kernel has no syscalls:{event} tracepoint"))
+            }
+        })
+        .collect()
 }
