@@ -61,13 +61,14 @@ fn prove_shipping_is_refused_offline() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// Kills the fake API server's process group when dropped, also when the test fails.
-struct KillGroup(i32);
+/// Kills the fake API server's process group and reaps it when dropped, also when the test fails.
+struct KillGroup(std::process::Child);
 
 impl Drop for KillGroup {
     fn drop(&mut self) {
         // SAFETY: a signal to the process group we created.
-        unsafe { libc::kill(-self.0, libc::SIGKILL) };
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
     }
 }
 
@@ -94,7 +95,7 @@ fn a_containerised_apiservers_policy_is_read_as_it_sees_it() {
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
-    let _kill = KillGroup(pid);
+    let _kill = KillGroup(child);
     let started = (0..200).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(25));
         std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"kube-apiserver\0"))
