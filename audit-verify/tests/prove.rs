@@ -47,11 +47,15 @@ fn load(guard: &mut StateGuard, dir: &Path, text: &str) {
 }
 
 fn run_prove(rules_file: &Path) -> ProveReport {
+    run_prove_within(rules_file, Duration::from_secs(5))
+}
+
+/// `prove` in this process, waiting at most `timeout` for the barrier.
+fn run_prove_within(rules_file: &Path, timeout: Duration) -> ProveReport {
     let source = augenrules::from_file(rules_file).unwrap();
     let mut socket = AuditSocket::open().unwrap();
     let mut progress = |_, _| {};
-    let options =
-        Options { log: LOG.into(), timeout: Duration::from_secs(5), allow_mutation: false, progress: &mut progress };
+    let options = Options { log: LOG.into(), timeout, allow_mutation: false, progress: &mut progress };
     prove::prove(&source, &mut socket, options).unwrap()
 }
 
@@ -279,16 +283,7 @@ fn auditd_stopped_gives_not_written() {
         // SAFETY: stopping auditd; `Resume` continues it.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
         let _resume = Resume(pid);
-        let source = augenrules::from_file(&file).unwrap();
-        let mut socket = AuditSocket::open().unwrap();
-        let mut progress = |_, _| {};
-        let options = Options {
-            log: LOG.into(),
-            timeout: Duration::from_secs(1),
-            allow_mutation: false,
-            progress: &mut progress,
-        };
-        prove::prove(&source, &mut socket, options).unwrap()
+        run_prove_within(&file, Duration::from_secs(1))
     };
     print(&report);
     assert!(matches!(report.barrier, Some(audit_verify::barrier::Barrier::TimedOut { .. })));
@@ -339,16 +334,7 @@ fn auditd_killed_is_named() {
             std::thread::sleep(Duration::from_millis(10));
         }
         let status = std::process::Command::new(common::binary()).args(["status", "--json"]).output().unwrap();
-        let source = augenrules::from_file(&file).unwrap();
-        let mut socket = AuditSocket::open().unwrap();
-        let mut progress = |_, _| {};
-        let options = Options {
-            log: LOG.into(),
-            timeout: Duration::from_secs(1),
-            allow_mutation: false,
-            progress: &mut progress,
-        };
-        (status, prove::prove(&source, &mut socket, options).unwrap())
+        (status, run_prove_within(&file, Duration::from_secs(1)))
     };
     print(&report);
 
