@@ -381,48 +381,22 @@ impl<'a> Search<'a> {
 
     /// The base action with every combination of the credentials and free arguments the rule constrains.
     fn variants(&self, base: Action) -> Vec<Action> {
-        let ctx = self.ctx;
+        let parent_auid = self.ctx.host.parent_auid;
         let mut out = vec![base];
         let slots: [(u32, usize); 7] =
-            [(id::UID, 0), (id::EUID, 1), (3, 2), (id::GID, 3), (id::EGID, 4), (7, 5), (id::LOGINUID, 6)];
+            [(id::UID, 0), (id::EUID, 1), (id::SUID, 2), (id::GID, 3), (id::EGID, 4), (id::SGID, 5), (id::LOGINUID, 6)];
         for (field, slot) in slots {
-            let values = self.candidates(field);
-            if values.is_empty() {
-                continue;
-            }
-            out = out
-                .into_iter()
-                .flat_map(|a| {
-                    values.iter().map(move |v| {
-                        let mut a = a.clone();
-                        match slot {
-                            0..=2 => a.creds.uid[slot] = *v,
-                            3..=5 => a.creds.gid[slot - 3] = *v,
-                            _ => a.creds.auid = (*v != ctx.host.parent_auid).then_some(*v),
-                        }
-                        a
-                    })
-                })
-                .collect();
+            out = each_value(out, &self.candidates(field), |a, v| match slot {
+                0..=2 => a.creds.uid[slot] = v,
+                3..=5 => a.creds.gid[slot - 3] = v,
+                _ => a.creds.auid = (v != parent_auid).then_some(v),
+            });
         }
         for i in 0..4 {
-            if out[0].recipe.free & (1 << i) == 0 {
-                continue;
+            if out[0].recipe.free & (1 << i) != 0 {
+                out =
+                    each_value(out, &self.candidates(id::ARG0 + i as u32), |a, v| a.overrides[i] = Some(u64::from(v)));
             }
-            let values = self.candidates(200 + i as u32);
-            if values.is_empty() {
-                continue;
-            }
-            out = out
-                .into_iter()
-                .flat_map(|a| {
-                    values.iter().map(move |v| {
-                        let mut a = a.clone();
-                        a.overrides[i] = Some(u64::from(*v));
-                        a
-                    })
-                })
-                .collect();
         }
         out.retain(|a| self.feasible(a));
         out.truncate(4096);
@@ -502,6 +476,24 @@ impl<'a> Search<'a> {
         }
         unknown
     }
+}
+
+/// Every action in `actions` once per value, `set` applying the value; no values: `actions` unchanged.
+fn each_value(actions: Vec<Action>, values: &[u32], set: impl Fn(&mut Action, u32)) -> Vec<Action> {
+    if values.is_empty() {
+        return actions;
+    }
+    let set = &set;
+    actions
+        .into_iter()
+        .flat_map(|a| {
+            values.iter().map(move |&v| {
+                let mut a = a.clone();
+                set(&mut a, v);
+                a
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -16,8 +16,10 @@ mod tables {
 pub mod id {
     pub const UID: u32 = 1;
     pub const EUID: u32 = 2;
+    pub const SUID: u32 = 3;
     pub const GID: u32 = 5;
     pub const EGID: u32 = 6;
+    pub const SGID: u32 = 7;
     pub const LOGINUID: u32 = 9;
     pub const ARCH: u32 = 11;
     pub const MSGTYPE: u32 = 12;
