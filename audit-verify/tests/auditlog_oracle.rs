@@ -148,7 +148,12 @@ fn compare(files: &[PathBuf], name: impl Fn(&Path) -> String) -> String {
             let (o, t) = (take(&mut ours), take(&mut theirs));
             let want = |v: &[&[u32]]| -> Vec<Vec<u32>> { v.iter().map(|t| t.to_vec()).collect() };
             if o != want(d.ours) || t != want(d.auparse) {
-                writeln!(report, "{label}: deliberate difference at serial {} changed: ours {o:?}, auparse {t:?} ({})", d.serial, d.reason).unwrap();
+                writeln!(
+                    report,
+                    "{label}: deliberate difference at serial {} changed: ours {o:?}, auparse {t:?} ({})",
+                    d.serial, d.reason
+                )
+                .unwrap();
             }
         }
         if ours != theirs {
