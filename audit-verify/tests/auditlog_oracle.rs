@@ -4,13 +4,14 @@
 //! into the repo) and for generated cases, both group the file into events; we compare, per file, the
 //! events as (node, secs, millis, serial, record types in order). auparse's view comes from
 //! `tests/oracle/auparse_events.py` run with Debian's `/usr/bin/python3` (python3-audit, which
-//! `cargo xtask setup` installs). Where we disagree on purpose, [`DELIBERATE`] lists the event with both
-//! views and the reason; the test fails if a listed difference disappears or another one appears.
+//! `cargo xtask setup` installs). Where we disagree on purpose, [`Deliberate`] names the difference and
+//! the reason, and rewrites our view into auparse's; the test fails if a difference appears that no rule
+//! explains, or if a rule is no longer needed.
 //!
 //! No kernel audit state is touched: no lock needed.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     fmt::Write as _,
     path::{Path, PathBuf},
     process::Command,
@@ -37,31 +38,61 @@ struct OracleFile {
     events: Vec<Ev>,
 }
 
-/// A difference we keep: in `file`, the events with this serial are `ours` for us and `auparse` for
-/// auparse (types in order, one list per event).
-struct Deliberate {
-    file: &'static str,
-    serial: u64,
-    ours: &'static [&'static [u32]],
-    auparse: &'static [&'static [u32]],
-    reason: &'static str,
+/// A difference we keep on purpose, because the reader follows the kernel where auparse guesses. Each is
+/// a rewrite of our events into the ones auparse makes; the test checks that auparse's view is exactly our
+/// view rewritten, and that each rule was needed somewhere, so none outlives its reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Deliberate {
+    /// auparse ends an event at PROCTITLE (`audit_is_last_record`: "PROCTITLE is always the last
+    /// record"). The kernel logs it in `audit_log_exit` with the rest of the syscall's records, and some
+    /// kernels write it first (laurel's record-syscall-nullkey: PROCTITLE, PATH, SYSCALL, EOE): one event.
+    ProctitleEndsEvent,
+    /// auparse ends an event at LOGIN and at a user-space record. The kernel writes LOGIN from
+    /// `audit_log_set_loginuid` inside the syscall that wrote /proc/self/loginuid, and stamps a user message
+    /// with the serial of the audited sendto that carried it (SERVICE_START from systemd): the SYSCALL and
+    /// EOE that follow under that serial are the same event.
+    UserRecordEndsEvent,
+    /// auparse drops an EOE that comes after it ended the event (at PROCTITLE), or with nothing before it.
+    /// EOE is a record the kernel wrote for that event; we keep it in the event.
+    LoneEoeDropped,
 }
 
-// Record type numbers, for reading the table below.
-const LOGIN: u32 = 1006;
-const SYSCALL: u32 = 1300;
+const PROCTITLE: u32 = 1327;
 const EOE: u32 = 1320;
 
-/// The differences we keep, each because the reader follows the kernel where auparse guesses.
-const DELIBERATE: &[Deliberate] = &[Deliberate {
-    file: "laurel/record-login.txt",
-    serial: 151316,
-    ours: &[&[LOGIN, SYSCALL, EOE]],
-    auparse: &[&[LOGIN], &[SYSCALL, EOE]],
-    reason: "the kernel writes LOGIN from audit_log_set_loginuid inside the syscall's audit context, so \
-             it has the syscall's serial and ends with its EOE; auparse treats LOGIN as the last record of \
-             an event and splits one event into two",
-}];
+fn ends_event_for_auparse(kind: u32) -> Option<Deliberate> {
+    match kind {
+        PROCTITLE => Some(Deliberate::ProctitleEndsEvent),
+        1005..=1299 | 2100..=2999 => Some(Deliberate::UserRecordEndsEvent),
+        _ => None,
+    }
+}
+
+/// Our events as auparse would make them, and the rules that changed something.
+fn as_auparse_would(ours: &[Ev]) -> (Vec<Ev>, BTreeSet<Deliberate>) {
+    let mut used = BTreeSet::new();
+    let mut out = Vec::new();
+    for e in ours {
+        let mut piece = Vec::new();
+        for (i, &t) in e.types.iter().enumerate() {
+            piece.push(t);
+            if i + 1 < e.types.len()
+                && let Some(rule) = ends_event_for_auparse(t)
+            {
+                used.insert(rule);
+                out.push(Ev { types: std::mem::take(&mut piece), ..e.clone() });
+            }
+        }
+        out.push(Ev { types: piece, ..e.clone() });
+    }
+    let before = out.len();
+    out.retain(|e| e.types != [EOE]);
+    if out.len() < before {
+        used.insert(Deliberate::LoneEoeDropped);
+    }
+    out.sort();
+    (out, used)
+}
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/logs")
@@ -130,43 +161,30 @@ fn our_events(file: &Path) -> Vec<Ev> {
     events
 }
 
-/// Compares both views of each file; returns a description of every difference not in [`DELIBERATE`]
-/// and of every listed one that did not show.
-fn compare(files: &[PathBuf], name: impl Fn(&Path) -> String) -> String {
+/// Compares both views of each file: a description of every difference the [`Deliberate`] rules do not
+/// explain (empty when none), and the rules that were needed.
+fn compare(files: &[PathBuf], name: impl Fn(&Path) -> String) -> (String, BTreeSet<Deliberate>) {
     let oracle = auparse_events(files);
     let mut report = String::new();
+    let mut used = BTreeSet::new();
     for file in files {
         let label = name(file);
-        let mut ours = our_events(file);
-        let mut theirs = oracle[file].clone();
-        for d in DELIBERATE.iter().filter(|d| d.file == label) {
-            let take = |evs: &mut Vec<Ev>| -> Vec<Vec<u32>> {
-                let (hit, rest): (Vec<Ev>, Vec<Ev>) = evs.drain(..).partition(|e| e.serial == d.serial);
-                *evs = rest;
-                hit.into_iter().map(|e| e.types).collect()
-            };
-            let (o, t) = (take(&mut ours), take(&mut theirs));
-            let want = |v: &[&[u32]]| -> Vec<Vec<u32>> { v.iter().map(|t| t.to_vec()).collect() };
-            if o != want(d.ours) || t != want(d.auparse) {
-                writeln!(
-                    report,
-                    "{label}: deliberate difference at serial {} changed: ours {o:?}, auparse {t:?} ({})",
-                    d.serial, d.reason
-                )
-                .unwrap();
-            }
+        let (ours, rules) = as_auparse_would(&our_events(file));
+        let theirs = &oracle[file];
+        if ours == *theirs {
+            used.extend(rules);
+            continue;
         }
-        if ours != theirs {
-            writeln!(report, "{label}: {} events here, {} from auparse", ours.len(), theirs.len()).unwrap();
-            for e in ours.iter().filter(|e| !theirs.contains(e)) {
-                writeln!(report, "    only ours:    {e:?}").unwrap();
-            }
-            for e in theirs.iter().filter(|e| !ours.contains(e)) {
-                writeln!(report, "    only auparse: {e:?}").unwrap();
-            }
+        writeln!(report, "{label}: {} events here (after {rules:?}), {} from auparse", ours.len(), theirs.len())
+            .unwrap();
+        for e in ours.iter().filter(|e| !theirs.contains(e)) {
+            writeln!(report, "    only ours:    {e:?}").unwrap();
+        }
+        for e in theirs.iter().filter(|e| !ours.contains(e)) {
+            writeln!(report, "    only auparse: {e:?}").unwrap();
         }
     }
-    report
+    (report, used)
 }
 
 #[test]
@@ -174,6 +192,9 @@ fn every_corpus_file_groups_into_the_events_auparse_sees() {
     let files = corpus_files();
     assert!(files.len() >= 100, "the corpus shrank to {} files", files.len());
     let dir = corpus_dir();
-    let report = compare(&files, |f| f.strip_prefix(&dir).unwrap().display().to_string());
+    let (report, used) = compare(&files, |f| f.strip_prefix(&dir).unwrap().display().to_string());
     assert!(report.is_empty(), "disagreements with auparse:\n{report}");
+    let all =
+        BTreeSet::from([Deliberate::ProctitleEndsEvent, Deliberate::UserRecordEndsEvent, Deliberate::LoneEoeDropped]);
+    assert_eq!(used, all, "a deliberate difference no longer shows in the corpus: drop it");
 }

@@ -160,9 +160,10 @@ impl EventAssembler {
         let mut i = 0;
         while i < self.open.len() {
             let o = &self.open[i];
-            let too_many = next_seq - 1 - o.seq > self.window.events;
-            let too_old = o.records[0].id().secs.saturating_add(self.window.secs) <= now;
-            if o.node == node && (too_many || too_old) {
+            let expired = o.node == node
+                && (next_seq - 1 - o.seq > self.window.events
+                    || o.records[0].id().secs.saturating_add(self.window.secs) <= now);
+            if expired {
                 self.complete(i, Completion::Window);
             } else {
                 i += 1;

@@ -114,7 +114,8 @@ fn nodes_keep_their_own_clocks() {
         Record::parse(text.as_bytes(), loc()).unwrap()
     };
     let mut asm = EventAssembler::default();
-    // Node b's clock is an hour ahead of a's; their records interleave.
+    // Node b's clock is an hour ahead of a's; their records interleave, and a has more events.
+    asm.push(on("a", 1000, 0, "SYSCALL"));
     asm.push(on("a", 1000, 1, "SYSCALL"));
     asm.push(on("b", 4600, 1, "SYSCALL"));
     asm.push(on("a", 1000, 1, "PATH"));
@@ -122,7 +123,7 @@ fn nodes_keep_their_own_clocks() {
     asm.flush();
     let sizes: Vec<_> =
         std::iter::from_fn(|| asm.pop()).map(|e| (e.node().unwrap().to_owned(), e.records.len())).collect();
-    assert_eq!(sizes, [("a".into(), 2), ("b".into(), 2)]);
+    assert_eq!(sizes, [("a".into(), 1), ("a".into(), 2), ("b".into(), 2)]);
 }
 
 #[test]
