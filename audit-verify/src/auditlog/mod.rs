@@ -12,7 +12,7 @@
 //! Layers, each usable alone: [`line::parse_line`] checks one line and parses its header, fields on
 //! demand; [`record::Record`] owns a line and knows where it came from; [`event::EventAssembler`] groups
 //! records into events in a bounded window; [`reader::LogReader`] reads finished files (a rotation set,
-//! oldest first) and [`follow::Follower`] a growing one. Bad lines never stop a read: they are skipped and
+//! oldest first) and [`follow::Follower`] a growing one; [`summary::LogSummary`] sums up a set of files. Bad lines never stop a read: they are skipped and
 //! counted in [`warnings::Warnings`], with file and line. A record with bytes that are not text (invalid
 //! UTF-8, NUL) is kept, those bytes read as U+FFFD, with a warning; so is a last line without its newline.
 //!
@@ -40,6 +40,7 @@ pub mod reader;
 pub mod record;
 pub mod record_type;
 mod split;
+pub mod summary;
 pub mod synth;
 pub mod warnings;
 
@@ -50,6 +51,7 @@ pub use reader::{Events, LogReader, rotated_files};
 pub use record::{Location, Record};
 pub use record_type::RecordType;
 pub use split::MAX_LINE_LEN;
+pub use summary::LogSummary;
 pub use warnings::{Warning, WarningKind, Warnings};
 
 /// Errors that stop reading a file. Bad lines are not errors: see [`Warnings`].

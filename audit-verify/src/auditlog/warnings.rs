@@ -17,7 +17,7 @@ pub enum WarningKind {
     /// An event had more than [`super::event::MAX_RECORDS_PER_EVENT`] records: the rest were counted, not
     /// kept.
     EventTooLarge { event: super::line::EventId, dropped: u64 },
-    /// Longer than [`super::reader::MAX_LINE_LEN`]: auditd never writes such a line.
+    /// Longer than [`super::MAX_LINE_LEN`]: auditd never writes such a line.
     TooLong { len: u64 },
     /// The file ended in the middle of a line that will never be completed (a finished or rotated file)
     /// and what was there is not a record.
