@@ -3,6 +3,7 @@
 mod check;
 mod count_syscalls;
 mod lint;
+mod log;
 mod measure;
 mod prove;
 mod rules;
@@ -122,6 +123,13 @@ enum Command {
         #[command(flatten)]
         args: prove::ProveArgs,
     },
+    /// What audit logs hold: events, types, keys and their rates, bad lines, serials never written.
+    Log {
+        /// Log files, each read with its rotated predecessors (FILE.N … FILE); auditd's default if none.
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// How a run ended, as the exit code CI sees.
@@ -178,5 +186,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Lint { args } => lint::run(args),
         Command::Prove { args } => prove::run(args),
+        Command::Log { files, json } => log::run(&files, json),
     }
 }
