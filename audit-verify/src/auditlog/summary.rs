@@ -23,7 +23,7 @@ pub struct LogSummary {
     pub bytes: u64,
     pub events: u64,
     pub records: u64,
-    /// Records per type name.
+    /// Kept records per type name (an event cut at MAX_RECORDS_PER_EVENT counts only those it kept).
     pub types: BTreeMap<String, u64>,
     /// Per rule key (the `key=` of SYSCALL records; an event with several keys counts for each).
     pub keys: BTreeMap<String, KeyStats>,
