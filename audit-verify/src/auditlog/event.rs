@@ -61,12 +61,12 @@ impl Event {
     }
 }
 
-/// Records that are a whole event by themselves, so they need not wait for the window: those auditd
-/// writes about itself (1200–1299). Not user-space messages (1100–1199, 2100–2999): the kernel stamps one
+/// Records auditd writes about itself (1200–1299, DAEMON_*): a whole event by themselves, so they need not
+/// wait for the window, and numbered by auditd, not by the kernel. Not user-space messages (1100–1199, 2100–2999): the kernel stamps one
 /// with the serial of the syscall that sent it when that syscall is audited, and the SYSCALL record
 /// follows under the same serial (SERVICE_START from systemd's sendto, for one), so they wait like kernel
 /// records.
-fn completes_alone(kind: &RecordType) -> bool {
+pub(super) fn is_auditd_record(kind: &RecordType) -> bool {
     matches!(kind.code, Some(1200..=1299))
 }
 
@@ -130,7 +130,7 @@ impl EventAssembler {
             clock.next_seq += 1;
             let completion = if record.kind().is_eoe() {
                 Some(Completion::Eoe)
-            } else if completes_alone(record.kind()) {
+            } else if is_auditd_record(record.kind()) {
                 Some(Completion::Standalone)
             } else {
                 None

@@ -8,7 +8,12 @@ use std::{
 
 use serde::Serialize;
 
-use super::{AuditLogError, event::Event, reader::LogReader, record_type::RecordType};
+use super::{
+    AuditLogError,
+    event::{Event, is_auditd_record},
+    reader::LogReader,
+    record_type::RecordType,
+};
 
 /// Less history than this and a rate per hour means nothing.
 pub const MIN_SPAN_SECS: f64 = 60.0;
@@ -147,7 +152,7 @@ impl LogSummary {
         let at = (self.files.iter().position(|f| **f == *first.location.file).unwrap_or(0), first.location.line);
         let node = self.nodes.entry(event.node().unwrap_or("").to_owned()).or_default();
         let kind: &RecordType = first.kind();
-        if matches!(kind.code, Some(1200..=1299)) {
+        if is_auditd_record(kind) {
             if kind.name == "DAEMON_START" {
                 let i = node.runs.partition_point(|(start, _)| *start <= at);
                 node.runs.insert(i, (at, Intervals::default()));
