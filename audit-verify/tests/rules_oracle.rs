@@ -183,7 +183,7 @@ fn our_rules_reader_agrees_with_auditctl() {
     let mut guard = StateGuard::new(Environment::Host).unwrap();
     let mut socket = AuditSocket::open().unwrap();
     let scratch = std::env::temp_dir().join(format!("audit-verify-oracle-{}.rules", std::process::id()));
-    let mut cases: Vec<(String, String)> = corpus_lines().into_iter().map(|(line, at)| (line, at)).collect();
+    let mut cases: Vec<(String, String)> = corpus_lines().into_iter().collect();
     cases.extend(generated_lines().into_iter().map(|l| (l, "generated".to_owned())));
     let documented: BTreeMap<&str, &str> = DOCUMENTED.iter().copied().collect();
     let (mut agreed, mut disagreements, mut explained) = (0, Vec::new(), BTreeSet::new());

@@ -59,7 +59,7 @@ pub fn from_host(rules_dir: &Path, compiled: &Path) -> Result<RuleSource, Source
         Command::Add { rule, .. } => Some(rule.canonical()),
         _ => None,
     };
-    let known: Vec<_> = source.lines.iter().filter_map(|l| added(&l.command)).collect();
+    let known: std::collections::HashSet<_> = source.lines.iter().filter_map(|l| added(&l.command)).collect();
     let only_there: Vec<Line> =
         extra.lines.into_iter().filter(|l| added(&l.command).is_some_and(|r| !known.contains(&r))).collect();
     if !only_there.is_empty() {
