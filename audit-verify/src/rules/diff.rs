@@ -1,7 +1,7 @@
 //! Files against kernel: what the rules files would load, simulated with the kernel's semantics, compared
 //! with what the kernel holds, plus the mistakes visible in the files alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::Serialize;
 
@@ -45,11 +45,14 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
     settings_findings(source, &mut findings);
 
     // Pair each loaded rule with an expected one (first unused equal rule on the same list).
-    let loaded_canonical: Vec<Rule> = loaded.iter().map(Rule::canonical).collect();
+    let mut unused: HashMap<Rule, VecDeque<usize>> = HashMap::new();
+    for (li, rule) in loaded.iter().enumerate() {
+        unused.entry(rule.canonical()).or_default().push_back(li);
+    }
     let mut used = vec![false; loaded.len()];
     let mut pairs = Vec::new(); // (expected index, loaded index)
     for (ei, e) in expected.iter().enumerate() {
-        match (0..loaded.len()).find(|li| !used[*li] && loaded_canonical[*li] == e.canonical) {
+        match unused.get_mut(&e.canonical).and_then(VecDeque::pop_front) {
             Some(li) => {
                 used[li] = true;
                 pairs.push((ei, li));
@@ -67,12 +70,17 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
             }
         }
     }
-    for (li, rule) in loaded.iter().enumerate().filter(|(li, _)| !used[*li]) {
-        findings.push(
-            Finding::new("loaded_not_in_files", Severity::Medium, "loaded in the kernel but in no rules file")
-                .at(format!("kernel {} list, position {}", rule.list.name(), position_in_list(loaded, li)))
-                .rule(rule),
-        );
+    let mut position: BTreeMap<FilterList, usize> = BTreeMap::new();
+    for (li, rule) in loaded.iter().enumerate() {
+        let at = position.entry(rule.list).or_default();
+        *at += 1;
+        if !used[li] {
+            findings.push(
+                Finding::new("loaded_not_in_files", Severity::Medium, "loaded in the kernel but in no rules file")
+                    .at(format!("kernel {} list, position {at}", rule.list.name()))
+                    .rule(rule),
+            );
+        }
     }
     order_findings(&expected, loaded, &pairs, &mut findings);
     shadow_findings(&expected, &mut findings);
@@ -86,15 +94,20 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
     }
 }
 
-fn position_in_list(rules: &[Rule], index: usize) -> usize {
-    rules[..index].iter().filter(|r| r.list == rules[index].list).count() + 1
-}
-
 /// Replays the lines as `auditctl -R` applies them: `-D` empties the lists, `-a` appends, `-A` prepends,
 /// `-d`/`-W` delete, an exact duplicate is refused (EEXIST). The first error stops the load unless `-c`
 /// or `-i` came before it. Returns the rules in kernel order and the stop point.
 fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expected>, Option<Location>) {
     let mut lists: BTreeMap<FilterList, Vec<Expected>> = BTreeMap::new();
+    // Where each rule now loaded first stands, for the duplicate check (rebuilt after a delete).
+    let mut first_at: HashMap<Rule, Location> = HashMap::new();
+    let rebuild = |lists: &BTreeMap<FilterList, Vec<Expected>>| -> HashMap<Rule, Location> {
+        let mut map = HashMap::new();
+        for e in lists.values().flatten() {
+            map.entry(e.canonical.clone()).or_insert_with(|| e.location.clone());
+        }
+        map
+    };
     let mut stop: Option<Location> = None;
     let mut keep_going = false;
     let mut errors = source.errors.iter().map(|e| &e.location).collect::<Vec<_>>();
@@ -111,22 +124,23 @@ fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expec
         let after_stop = stop.is_some();
         match &line.command {
             Command::IgnoreErrors | Command::ContinueOnError => keep_going = true,
-            Command::DeleteAll { key: None } => lists.clear(),
+            Command::DeleteAll { key: None } => {
+                lists.clear();
+                first_at.clear();
+            }
             Command::DeleteAll { key: Some(key) } => {
-                lists.values_mut().for_each(|l| l.retain(|e| e.rule.key() != Some(key.as_str())))
+                lists.values_mut().for_each(|l| l.retain(|e| e.rule.key() != Some(key.as_str())));
+                first_at = rebuild(&lists);
             }
             Command::Add { rule, prepend } => {
                 let canonical = rule.canonical();
                 let list = lists.entry(rule.list).or_default();
-                if let Some(first) = list.iter().find(|e| e.canonical == canonical) {
+                if let Some(first) = first_at.get(&canonical) {
                     findings.push(
                         Finding::new(
                             "duplicate",
                             Severity::Medium,
-                            format!(
-                                "the same rule as {}: the kernel refuses it (EEXIST), a load error",
-                                first.location
-                            ),
+                            format!("the same rule as {first}: the kernel refuses it (EEXIST), a load error"),
                         )
                         .at(&line.location)
                         .rule(rule),
@@ -136,6 +150,7 @@ fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expec
                     }
                     continue;
                 }
+                first_at.insert(canonical.clone(), line.location.clone());
                 let entry = Expected { rule: rule.clone(), canonical, location: line.location.clone(), after_stop };
                 if *prepend { list.insert(0, entry) } else { list.push(entry) }
             }
@@ -144,6 +159,7 @@ fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expec
                 if let Some(list) = lists.get_mut(&rule.list) {
                     list.retain(|e| e.canonical != canonical);
                 }
+                first_at.remove(&canonical);
             }
             Command::Set { .. } => {}
         }
@@ -202,7 +218,19 @@ fn settings_findings(source: &RuleSource, findings: &mut Vec<Finding>) {
 /// Rules present on both sides but in another relative order. An exit-list rule's position decides which
 /// rule's key an event gets (first match wins), and a `never` rule moved ahead hides what follows it.
 fn order_findings(expected: &[Expected], loaded: &[Rule], pairs: &[(usize, usize)], findings: &mut Vec<Finding>) {
+    // Pairs come in expected order, so a pair is out of order exactly when a later pair on its list was
+    // loaded before it: the smallest later loaded index per list rules most pairs out without a scan.
+    let mut later_min = vec![usize::MAX; pairs.len()];
+    let mut min_by_list: BTreeMap<FilterList, usize> = BTreeMap::new();
+    for (i, &(ea, la)) in pairs.iter().enumerate().rev() {
+        let min = min_by_list.entry(expected[ea].rule.list).or_insert(usize::MAX);
+        later_min[i] = *min;
+        *min = (*min).min(la);
+    }
     for (i, &(ea, la)) in pairs.iter().enumerate() {
+        if later_min[i] > la {
+            continue;
+        }
         let swapped_with = pairs[i + 1..].iter().find(|&&(eb, lb)| {
             let (a, b) = (&expected[ea].rule, &expected[eb].rule);
             a.list == b.list && (ea < eb) != (la < lb)
@@ -239,8 +267,9 @@ fn first_match_list(list: FilterList) -> bool {
 }
 
 fn shadow_findings(expected: &[Expected], findings: &mut Vec<Finding>) {
+    let nevers: Vec<usize> = (0..expected.len()).filter(|&i| expected[i].rule.action == Action::Never).collect();
     for (j, later) in expected.iter().enumerate() {
-        let shadow = expected[..j].iter().find(|earlier| {
+        let shadow = nevers.iter().take_while(|&&i| i < j).map(|&i| &expected[i]).find(|earlier| {
             earlier.rule.action == Action::Never
                 && earlier.rule.list == later.rule.list
                 && first_match_list(later.rule.list)

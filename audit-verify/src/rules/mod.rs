@@ -5,6 +5,7 @@
 pub mod augenrules;
 pub mod diff;
 pub mod fields;
+mod filevercmp;
 pub mod kernel;
 pub mod parse;
 mod render;

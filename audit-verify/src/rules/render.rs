@@ -71,8 +71,10 @@ fn syscall_part(rule: &Rule, abi: Abi) -> String {
     if rule.all_syscalls() || !rule.uses_mask() {
         return String::new();
     }
-    let names: Vec<String> =
-        rule.syscalls().map(|nr| syscalls::name(abi, nr).map_or_else(|| nr.to_string(), str::to_owned)).collect();
+    let names: Vec<String> = rule
+        .syscalls()
+        .map(|nr| syscalls::auditctl_name(abi, nr).map_or_else(|| nr.to_string(), str::to_owned))
+        .collect();
     if names.is_empty() { String::new() } else { format!(" -S {}", names.join(",")) }
 }
 
