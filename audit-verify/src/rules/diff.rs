@@ -41,7 +41,7 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
     for e in &source.errors {
         findings.push(Finding::new("syntax_error", Severity::High, e.message.clone()).at(&e.location));
     }
-    let (expected, stop) = simulate_load(source, &mut findings);
+    let (expected, stop, keeps_going) = simulate_load(source, &mut findings);
     settings_findings(source, &mut findings);
 
     // Pair each loaded rule with an expected one (first unused equal rule on the same list).
@@ -51,24 +51,39 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
     }
     let mut used = vec![false; loaded.len()];
     let mut pairs = Vec::new(); // (expected index, loaded index)
+    let mut missing = Vec::new();
     for (ei, e) in expected.iter().enumerate() {
         match unused.get_mut(&e.canonical).and_then(VecDeque::pop_front) {
             Some(li) => {
                 used[li] = true;
                 pairs.push((ei, li));
             }
-            None => {
-                let why = match (&stop, e.after_stop) {
-                    (Some(at), true) => format!("the load stops at {at}, before this rule"),
-                    _ => "the kernel refused it, or it was deleted after loading".into(),
-                };
-                findings.push(
-                    Finding::new("not_loaded", Severity::High, format!("in the files but not loaded: {why}"))
-                        .at(&e.location)
-                        .rule(&e.rule),
-                );
-            }
+            None => missing.push(ei),
         }
+    }
+    let refused_at = kernel_stop(source, &expected, &missing, stop.is_some() || keeps_going);
+    for &ei in &missing {
+        let e = &expected[ei];
+        let why = match (&stop, e.after_stop, refused_at) {
+            (Some(at), true, _) => format!("the load stops at {at}, before this rule"),
+            (_, _, Some(first)) if first == ei => format!(
+                "the kernel refused it (a path or user that does not exist here, say), and `auditctl -R` stops \
+                 at the first error: the {} rules after it were not loaded either",
+                missing.len() - 1
+            ),
+            (_, _, Some(first)) => {
+                format!(
+                    "the load stops at {}, where the kernel refused a rule, before this rule",
+                    expected[first].location
+                )
+            }
+            _ => "the kernel refused it, or it was deleted after loading".into(),
+        };
+        findings.push(
+            Finding::new("not_loaded", Severity::High, format!("in the files but not loaded: {why}"))
+                .at(&e.location)
+                .rule(&e.rule),
+        );
     }
     let mut position: BTreeMap<FilterList, usize> = BTreeMap::new();
     for (li, rule) in loaded.iter().enumerate() {
@@ -97,7 +112,7 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
 /// Replays the lines as `auditctl -R` applies them: `-D` empties the lists, `-a` appends, `-A` prepends,
 /// `-d`/`-W` delete, an exact duplicate is refused (EEXIST). The first error stops the load unless `-c`
 /// or `-i` came before it. Returns the rules in kernel order and the stop point.
-fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expected>, Option<Location>) {
+fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expected>, Option<Location>, bool) {
     let mut lists: BTreeMap<FilterList, Vec<Expected>> = BTreeMap::new();
     // Where each rule now loaded first stands, for the duplicate check (rebuilt after a delete).
     let mut first_at: HashMap<Rule, Location> = HashMap::new();
@@ -164,7 +179,21 @@ fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expec
             Command::Set { .. } => {}
         }
     }
-    (lists.into_values().flatten().collect(), stop)
+    (lists.into_values().flatten().collect(), stop, keep_going)
+}
+
+/// Where a load the kernel cut short stopped: when the rules not loaded are exactly the last ones in load
+/// order, the first of them is the one the kernel refused (`auditctl -R` stops at the first error).
+/// `None` where the files already explain a stop, `-c`/`-i` keep loading past errors, or nothing of the
+/// files is loaded (then they may never have been loaded at all).
+fn kernel_stop(source: &RuleSource, expected: &[Expected], missing: &[usize], explained: bool) -> Option<usize> {
+    if explained || missing.len() == expected.len() {
+        return None;
+    }
+    let key = |ei: usize| order_key(source, &expected[ei].location);
+    let first = missing.iter().copied().min_by_key(|&ei| key(ei))?;
+    let after = (0..expected.len()).filter(|&ei| key(ei) >= key(first)).count();
+    (after == missing.len()).then_some(first)
 }
 
 /// Position of a location in load order: the file's place in the source, then the line.
@@ -374,6 +403,23 @@ mod tests {
         assert!(!covers(&never, &rule("-a always,exit -F arch=b32 -S execve -F auid=unset")));
         let narrow = rule("-a never,exit -F arch=b64 -S openat");
         assert!(!covers(&narrow, &rule("-a always,exit -F arch=b64 -S openat,open")));
+    }
+
+    #[test]
+    fn a_load_the_kernel_cut_short_names_the_refused_rule() {
+        let src = source("-w /etc/hosts -p wa -k a\n-w /nonexistent/x -p wa -k b\n-w /etc/passwd -p wa -k c\n");
+        let loaded = [src.lines[0].command.clone()].map(|c| match c {
+            Command::Add { rule, .. } => rule,
+            _ => unreachable!(),
+        });
+        let report = compare(&src, &loaded);
+        let not_loaded: Vec<_> = report.findings.iter().filter(|f| f.id == "not_loaded").collect();
+        assert_eq!(not_loaded.len(), 2);
+        assert!(not_loaded[0].message.contains("the kernel refused it"), "{}", not_loaded[0].message);
+        assert!(not_loaded[0].location.as_deref().is_some_and(|l| l.ends_with(":2")));
+        assert!(not_loaded[1].message.contains("the load stops at") && not_loaded[1].message.contains(":2"));
+        let none_loaded = compare(&src, &[]);
+        assert!(none_loaded.findings.iter().all(|f| !f.message.contains("the kernel refused it (")));
     }
 
     #[test]
