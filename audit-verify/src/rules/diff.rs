@@ -228,6 +228,23 @@ fn settings_findings(source: &RuleSource, findings: &mut Vec<Finding>) {
         )),
     }
     for line in &source.lines {
+        if let Command::Add { rule, .. } = &line.command
+            && let Some(key) = rule.key().filter(|k| k.ends_with('\r'))
+        {
+            findings.push(
+                Finding::new(
+                    "carriage_return_in_key",
+                    Severity::Medium,
+                    format!(
+                        "the line ends in a carriage return (a CRLF file): auditctl keeps it, so the key is {key:?} \
+                         and a search for {:?} finds none of its events",
+                        key.trim_end_matches('\r')
+                    ),
+                )
+                .at(&line.location)
+                .rule(rule),
+            );
+        }
         if matches!(line.command, Command::IgnoreErrors | Command::ContinueOnError) {
             findings.push(
                 Finding::new(
@@ -403,6 +420,16 @@ mod tests {
         assert!(!covers(&never, &rule("-a always,exit -F arch=b32 -S execve -F auid=unset")));
         let narrow = rule("-a never,exit -F arch=b64 -S openat");
         assert!(!covers(&narrow, &rule("-a always,exit -F arch=b64 -S openat,open")));
+    }
+
+    #[test]
+    fn a_crlf_file_is_named_as_such() {
+        let src = source("-w /etc/hosts -p wa -k hosts\r\n-w /etc/passwd -p wa\r\n");
+        let report = compare(&src, &[]);
+        let crlf = report.findings.iter().find(|f| f.id == "carriage_return_in_key").expect("a finding");
+        assert!(crlf.message.contains(r#""hosts\r""#), "{}", crlf.message);
+        let syntax = report.findings.iter().find(|f| f.id == "syntax_error").expect("-p wa\\r is refused");
+        assert!(syntax.message.contains("carriage return"), "{}", syntax.message);
     }
 
     #[test]

@@ -64,6 +64,12 @@ pub fn parse_file(path: &Path, text: &str) -> (Vec<Line>, Vec<ParseError>) {
         }
         match parse_line(trimmed) {
             Ok(command) => lines.push(Line { location, text: raw.to_owned(), command }),
+            Err(message) if raw.ends_with('\r') => errors.push(ParseError {
+                location,
+                message: format!(
+                    "{message} (the line ends in a carriage return: a CRLF file, which auditctl reads as is)"
+                ),
+            }),
             Err(message) => errors.push(ParseError { location, message }),
         }
     }
