@@ -20,6 +20,8 @@ const PACKAGES: &[&str] = &[
     // collector on a loopback of its own.
     "audispd-plugins",
     "iproute2",
+    // promtool, which validates the Prometheus textfiles `measure` and `check` write.
+    "prometheus",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";

@@ -2,8 +2,11 @@
 
 use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
 
-use anyhow::Context as _;
-use audit_verify::check::{self, CheckReport, Section};
+use audit_verify::{
+    check::{self, CheckReport, Section},
+    prometheus::Gauges,
+    textfile,
+};
 
 use super::{
     Outcome,
@@ -55,11 +58,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         progress: &mut progress,
     });
     if let Some(path) = &args.junit {
-        std::fs::write(path, report.junit()).with_context(|| format!("writing {}", path.display()))?;
+        textfile::write(path, report.junit().as_bytes())?;
     }
-    if let (Some(path), Some(measure)) = (&args.prometheus, &report.measure) {
-        let text = format!("{}{}", measure.prometheus(), summary_metrics(&report));
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    if let Some(path) = &args.prometheus {
+        // The verdict is worth publishing even when the measurement was skipped or failed.
+        let measured = report.measure.as_ref().map(|m| m.prometheus()).unwrap_or_default();
+        let text = format!("{measured}{}", summary_metrics(&report));
+        textfile::write(path, text.as_bytes())?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -74,14 +79,16 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
 }
 
 fn summary_metrics(r: &CheckReport) -> String {
-    let mut s = String::from("# HELP audit_verify_findings Findings of the last check, by severity.\n");
-    s.push_str("# TYPE audit_verify_findings gauge\n");
-    for (severity, n) in [("high", r.summary.high), ("medium", r.summary.medium), ("info", r.summary.info)] {
-        s.push_str(&format!("audit_verify_findings{{severity=\"{severity}\"}} {n}\n"));
-    }
-    s.push_str("# HELP audit_verify_check_pass 1 when the last check passed.\n# TYPE audit_verify_check_pass gauge\n");
-    s.push_str(&format!("audit_verify_check_pass {}\n", u8::from(r.verdict == "pass")));
-    s
+    let mut g = Gauges::new();
+    g.by_label(
+        "findings",
+        "Findings of the last check, by severity.",
+        "severity",
+        [("high", r.summary.high), ("medium", r.summary.medium), ("info", r.summary.info)]
+            .map(|(severity, n)| (severity, n as f64)),
+    );
+    g.one("check_pass", "1 when the last check passed.", f64::from(u8::from(r.verdict == "pass")));
+    g.finish()
 }
 
 fn print_human(r: &CheckReport, _tty: bool) {

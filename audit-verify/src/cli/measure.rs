@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use audit_verify::{
     finding::Severity,
     measure::{self, Config, MeasureReport, SyscallCounting, load},
+    textfile,
 };
 
 use super::Outcome;
@@ -45,9 +46,7 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
         (measure_with_progress(&config)?, None)
     };
     if let Some(path) = o.prometheus {
-        let tmp = path.with_extension("prom.tmp");
-        std::fs::write(&tmp, report.prometheus()).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        textfile::write(path, report.prometheus().as_bytes())?;
     }
     if o.json {
         let value = match &load_report {

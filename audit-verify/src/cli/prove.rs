@@ -12,6 +12,7 @@ use audit_verify::{
     netlink::AuditSocket,
     prove::{self, Options, report},
     rules::augenrules,
+    textfile,
 };
 use clap::Args;
 
@@ -81,7 +82,7 @@ pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
         print!("{}", report::table(&report));
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, report::junit(&report)).with_context(|| format!("writing {}", path.display()))?;
+        textfile::write(path, report::junit(&report).as_bytes())?;
     }
     Ok(if report.has_gaps() { Outcome::Findings } else { Outcome::Clean })
 }
