@@ -15,12 +15,13 @@ use super::{
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
+    /// Print the report as JSON (docs/schema/check.schema.json) instead of a summary.
     #[arg(long)]
     json: bool,
-    /// Also write a JUnit XML report (a case per rule proven, per footgun, per finding).
+    /// Also write a JUnit XML report (a case per rule proven, per footgun, per finding; replaced atomically).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-    /// Also write the measurement in node_exporter textfile format.
+    /// Also write the measurement and the verdict in node_exporter textfile format (replaced atomically).
     #[arg(long, value_name = "FILE")]
     prometheus: Option<PathBuf>,
     /// Exit 1 when a finding is at or above this severity.
@@ -29,16 +30,18 @@ pub struct CheckArgs {
     /// Judge retention against this framework's requirement.
     #[arg(long, value_enum)]
     framework: Option<FrameworkArg>,
-    #[arg(long, default_value = "/etc/audit/rules.d")]
+    /// The rules directory, read as augenrules reads it.
+    #[arg(long, value_name = "DIR", default_value = "/etc/audit/rules.d")]
     rules_dir: PathBuf,
-    #[arg(long, default_value = audit_verify::auditd_conf::DEFAULT_PATH)]
+    /// auditd's configuration, for its log file and retention settings.
+    #[arg(long, value_name = "FILE", default_value = audit_verify::auditd_conf::DEFAULT_PATH)]
     auditd_conf: PathBuf,
-    /// Length of the measurement window in seconds; 0 skips it.
-    #[arg(long, default_value_t = 5)]
+    /// Length of the measurement window, in seconds; 0 skips it.
+    #[arg(long = "duration", value_name = "SECS", default_value_t = 5, alias = "measure-seconds")]
     measure_seconds: u64,
-    /// How long prove waits for auditd to write its records, in seconds.
-    #[arg(long, default_value_t = 5)]
-    prove_timeout: u64,
+    /// How long to wait for auditd to write the last records (the write barrier), in seconds.
+    #[arg(long = "barrier-timeout", value_name = "SECS", default_value = "5", value_parser = super::seconds, alias = "prove-timeout")]
+    prove_timeout: Duration,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
@@ -53,7 +56,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         auditd_conf: args.auditd_conf.clone(),
         framework: args.framework.map(FrameworkArg::framework),
         measure: Duration::from_secs(args.measure_seconds),
-        prove_timeout: Duration::from_secs(args.prove_timeout),
+        prove_timeout: args.prove_timeout,
         fail_on: args.fail_on.severity(),
         progress: &mut progress,
     });

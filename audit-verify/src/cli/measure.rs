@@ -17,7 +17,7 @@ pub struct Options<'a> {
     pub prometheus: Option<&'a Path>,
     pub load: bool,
     pub auditd_conf: &'a Path,
-    pub barrier_timeout: u64,
+    pub barrier_timeout: Duration,
     pub syscalls: SyscallCounting,
 }
 
@@ -25,7 +25,7 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
     let config = Config {
         duration: Duration::from_secs(o.duration),
         auditd_conf: o.auditd_conf.to_owned(),
-        barrier_timeout: Duration::from_secs(o.barrier_timeout),
+        barrier_timeout: o.barrier_timeout,
         syscalls: o.syscalls,
     };
     let (report, load_report) = if o.load {
