@@ -1,5 +1,5 @@
 //! `check` end to end on this host, with a small rule set loaded for real: its JSON validates against
-//! docs/check.schema.json, its JUnit parses as CI systems parse it, and the exit code follows the verdict.
+//! docs/schema/check.schema.json, its JUnit parses as CI systems parse it, and the exit code follows the verdict.
 
 mod common;
 
@@ -31,11 +31,11 @@ fn check_json_validates_junit_parses_and_exit_follows_the_verdict() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
 
     let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(workspace("docs/check.schema.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(workspace("docs/schema/check.schema.json")).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
     let errors: Vec<String> =
         validator.iter_errors(&report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "check --json does not match docs/check.schema.json: {errors:#?}");
+    assert!(errors.is_empty(), "check --json does not match docs/schema/check.schema.json: {errors:#?}");
 
     // Every part ran, and the two rules were proven against their file and line.
     assert_eq!(report["errors"], Value::Array(vec![]), "{}", report["errors"]);
