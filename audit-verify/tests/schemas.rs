@@ -4,48 +4,12 @@
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Stdio},
-};
+use std::process::{Command, Stdio};
 
 use audit_verify::guard::{Environment, StateGuard};
 use serde_json::Value;
 
-/// The `$id` prefix of our schemas; references between them resolve to docs/schema/ on disk.
-const BASE: &str = "https://audit-verify.invalid/schema/";
 const COMMANDS: [&str; 7] = ["status", "rules", "prove", "measure", "lint", "check", "count-syscalls"];
-
-fn workspace(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-fn schema_file(name: &str) -> PathBuf {
-    workspace("docs/schema").join(name)
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Resolves `$ref`s to our own `$id`s from docs/schema/, and refuses everything else (no network).
-struct DocsSchemas;
-
-impl jsonschema::Retrieve for DocsSchemas {
-    fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        let name = uri.as_str().strip_prefix(BASE).ok_or_else(|| format!("{} is not in docs/schema", uri.as_str()))?;
-        Ok(read_json(&schema_file(name)))
-    }
-}
-
-fn validator(command: &str) -> jsonschema::Validator {
-    let schema = read_json(&schema_file(&format!("{command}.schema.json")));
-    jsonschema::options()
-        .with_retriever(DocsSchemas)
-        .build(&schema)
-        .unwrap_or_else(|e| panic!("{command}.schema.json is not a valid schema: {e}"))
-}
 
 fn errors(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
     validator.iter_errors(value).map(|e| format!("{e} at {}", e.instance_path())).collect()
@@ -88,13 +52,13 @@ fn every_command_names_a_strict_schema_that_compiles() {
         let help = String::from_utf8_lossy(&help.stdout);
         let named = format!("docs/schema/{command}.schema.json");
         assert!(help.contains(&named), "{command} --help does not name {named}");
-        validator(command);
+        common::schema_validator(command);
     }
     let mut open = Vec::new();
-    for entry in std::fs::read_dir(workspace("docs/schema")).unwrap() {
+    for entry in std::fs::read_dir(common::workspace("docs/schema")).unwrap() {
         let path = entry.unwrap().path();
-        let schema = read_json(&path);
-        assert_eq!(schema["$id"], format!("{BASE}{}", path.file_name().unwrap().to_str().unwrap()));
+        let schema = common::read_json(&path);
+        assert_eq!(schema["$id"], format!("{}{}", common::SCHEMA_BASE, path.file_name().unwrap().to_str().unwrap()));
         open_objects(path.file_name().unwrap().to_str().unwrap(), &schema, &mut open);
     }
     assert!(open.is_empty(), "open objects in docs/schema: {open:#?}");
@@ -110,13 +74,13 @@ fn run(args: &[&str]) -> (i32, Value) {
 }
 
 fn assert_valid(command: &str, report: &Value) {
-    let errors = errors(&validator(command), report);
+    let errors = errors(&common::schema_validator(command), report);
     assert!(errors.is_empty(), "{command} --json does not match docs/schema/{command}.schema.json: {errors:#?}");
 }
 
 #[test]
 fn every_command_json_validates_against_its_schema() {
-    let rules = workspace("tests/fixtures/rules/schemas");
+    let rules = common::workspace("tests/fixtures/rules/schemas");
     let rules_dir = rules.to_str().unwrap();
     let mut guard = StateGuard::new(Environment::Host).unwrap();
     guard.run_auditctl(&["-R", rules.join("10-schemas.rules").to_str().unwrap()]).unwrap();
@@ -150,8 +114,8 @@ fn every_command_json_validates_against_its_schema() {
     // the part check borrows from another command's schema.
     let mut extra = status.clone();
     extra["unknown"] = Value::Bool(true);
-    assert!(!errors(&validator("status"), &extra).is_empty(), "status admits an unknown field");
+    assert!(!errors(&common::schema_validator("status"), &extra).is_empty(), "status admits an unknown field");
     let mut extra = check.clone();
     extra["measure"]["backlog"]["unknown"] = 1.into();
-    assert!(!errors(&validator("check"), &extra).is_empty(), "check admits an unknown field in measure");
+    assert!(!errors(&common::schema_validator("check"), &extra).is_empty(), "check admits an unknown field in measure");
 }
