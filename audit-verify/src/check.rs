@@ -62,7 +62,7 @@ pub struct Options<'a> {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
-    /// Version of this document's shape (docs/check.schema.json).
+    /// Version of this document's shape (docs/schema/check.schema.json).
     pub schema_version: u32,
     pub host: String,
     /// Seconds since the Unix epoch.
