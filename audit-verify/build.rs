@@ -29,7 +29,7 @@ fn build_ebpf() -> anyhow::Result<()> {
     // ships a prebuilt `core` for bpfel-unknown-none; naming the crates that need unstable features in
     // RUSTC_BOOTSTRAP (rather than `1`) keeps aya-build from asking for `-Z build-std`, i.e. rust-src.
     // SAFETY: build scripts are single-threaded here.
-    unsafe { env::set_var("RUSTC_BOOTSTRAP", "aya_ebpf,aya_log_ebpf,aya_ebpf_bindings") };
+    unsafe { env::set_var("RUSTC_BOOTSTRAP", "aya_ebpf,aya_ebpf_bindings") };
     let toolchain = env::var("AUDIT_VERIFY_EBPF_TOOLCHAIN").unwrap_or_else(|_| "debian".into());
     println!("cargo:rerun-if-env-changed=AUDIT_VERIFY_EBPF_TOOLCHAIN");
     let package = aya_build::Package { name: "audit-verify-ebpf", root_dir, ..Default::default() };

@@ -2,10 +2,8 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::from_env();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(cli.log_level()))
         .format_target(false)
         .init();

@@ -30,9 +30,10 @@ pub struct LintArgs {
     /// Send a marker event and confirm it reaches the audisp-remote collector (live only).
     #[arg(long, conflicts_with = "root")]
     prove_shipping: bool,
-    /// How long --prove-shipping waits for the marker, in seconds.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
-    prove_timeout: u64,
+    /// How long --prove-shipping waits for the marker to reach the collector, in seconds.
+    #[arg(long = "shipping-timeout", value_name = "SECS", default_value = "10", value_parser = super::seconds, alias = "prove-timeout")]
+    prove_timeout: Duration,
+    /// Print the report as JSON (docs/schema/lint.schema.json) instead of a table.
     #[arg(long)]
     json: bool,
     /// Exit 1 when a finding is at or above this severity.
@@ -83,8 +84,8 @@ pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
     let mut report = lint::check(&facts);
     if args.prove_shipping {
         let mut socket = AuditSocket::open()?;
-        let proof = prove_shipping::prove(&facts, &mut socket, Duration::from_secs(args.prove_timeout))
-            .context("sending the shipping marker")?;
+        let proof =
+            prove_shipping::prove(&facts, &mut socket, args.prove_timeout).context("sending the shipping marker")?;
         report.findings.insert(0, proof);
         report.findings.sort_by_key(|f| (std::cmp::Reverse(f.severity), f.footgun));
     }

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use audit_verify::{
     finding::Severity,
     measure::{self, Config, MeasureReport, SyscallCounting, load},
+    textfile,
 };
 
 use super::Outcome;
@@ -16,7 +17,7 @@ pub struct Options<'a> {
     pub prometheus: Option<&'a Path>,
     pub load: bool,
     pub auditd_conf: &'a Path,
-    pub barrier_timeout: u64,
+    pub barrier_timeout: Duration,
     pub syscalls: SyscallCounting,
 }
 
@@ -24,7 +25,7 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
     let config = Config {
         duration: Duration::from_secs(o.duration),
         auditd_conf: o.auditd_conf.to_owned(),
-        barrier_timeout: Duration::from_secs(o.barrier_timeout),
+        barrier_timeout: o.barrier_timeout,
         syscalls: o.syscalls,
     };
     let (report, load_report) = if o.load {
@@ -45,9 +46,7 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
         (measure_with_progress(&config)?, None)
     };
     if let Some(path) = o.prometheus {
-        let tmp = path.with_extension("prom.tmp");
-        std::fs::write(&tmp, report.prometheus()).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        textfile::write(path, report.prometheus().as_bytes())?;
     }
     if o.json {
         let value = match &load_report {

@@ -56,7 +56,7 @@ pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<
     );
     socket.send_user_message(&marker)?;
     let local_log = facts.auditd_conf.log_file();
-    // A huge --prove-timeout means "wait a long time", not an overflow.
+    // A huge --shipping-timeout means "wait a long time", not an overflow.
     let deadline = Instant::now().checked_add(wait).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
     let Some(local_at) = wait_for(&local_log, &marker, deadline) else {
         return Ok(fail(format!(

@@ -34,3 +34,39 @@ pub fn example(name: &str) -> PathBuf {
     let target = deps.parent().and_then(|d| d.parent()).expect("target/<profile>");
     target.join("examples").join(name)
 }
+
+/// A path in the workspace (tests/fixtures/…, docs/…).
+pub fn workspace(path: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+/// The `$id` prefix of docs/schema/*.schema.json; references between them resolve to those files.
+pub const SCHEMA_BASE: &str = "https://audit-verify.invalid/schema/";
+
+pub fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Resolves `$ref`s to our own `$id`s from docs/schema/, and refuses everything else (no network).
+struct DocsSchemas;
+
+impl jsonschema::Retrieve for DocsSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name =
+            uri.as_str().strip_prefix(SCHEMA_BASE).ok_or_else(|| format!("{} is not in docs/schema", uri.as_str()))?;
+        Ok(read_json(&workspace("docs/schema").join(name)))
+    }
+}
+
+/// The validator for `audit-verify COMMAND --json`, from docs/schema/COMMAND.schema.json.
+pub fn schema_validator(command: &str) -> jsonschema::Validator {
+    let schema = read_json(&workspace("docs/schema").join(format!("{command}.schema.json")));
+    jsonschema::options()
+        .with_retriever(DocsSchemas)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{command}.schema.json is not a valid schema: {e}"))
+}
