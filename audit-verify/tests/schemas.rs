@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use audit_verify::guard::{Environment, StateGuard};
 use serde_json::Value;
 
-const COMMANDS: [&str; 7] = ["status", "rules", "prove", "measure", "lint", "check", "count-syscalls"];
+const COMMANDS: [&str; 8] = ["status", "rules", "prove", "measure", "lint", "check", "count-syscalls", "log"];
 
 fn errors(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
     validator.iter_errors(value).map(|e| format!("{e} at {}", e.instance_path())).collect()
@@ -102,6 +102,10 @@ fn every_command_json_validates_against_its_schema() {
     assert_valid("measure", &measure);
     let (_, lint) = run(&["lint", "--json"]);
     assert_valid("lint", &lint);
+    let corpus = common::workspace("../shared/corpus/logs/audit-userspace/auparse_test_test.log");
+    let (_, log) = run(&["log", "--json", corpus.to_str().unwrap()]);
+    assert!(log["events"].as_u64().is_some_and(|n| n > 0), "{log}");
+    assert_valid("log", &log);
     let (_, counted) = run(&["count-syscalls", "--json", "--", "true"]);
     assert_eq!(counted["command_exit_code"], 0);
     assert_valid("count-syscalls", &counted);

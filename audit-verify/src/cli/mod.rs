@@ -156,20 +156,19 @@ enum Command {
         #[command(flatten)]
         args: prove::ProveArgs,
     },
-<<<<<<< HEAD
     /// What audit logs hold: events, types, keys and their rates, bad lines, serials never written.
     Log {
         /// Log files, each read with its rotated predecessors (FILE.N … FILE); auditd's default if none.
         files: Vec<PathBuf>,
+        /// Machine-readable output (docs/schema/log.schema.json).
         #[arg(long)]
         json: bool,
-=======
+    },
     /// Man pages and shell completions, generated from these definitions (for packagers).
     #[command(hide = true)]
     Generate {
         #[command(subcommand)]
         what: generate::What,
->>>>>>> polish
     },
 }
 
@@ -227,9 +226,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Lint { args } => lint::run(args),
         Command::Prove { args } => prove::run(args),
-<<<<<<< HEAD
         Command::Log { files, json } => log::run(&files, json),
-=======
         Command::Generate { what } => generate::run(what),
     }
 }
@@ -315,6 +312,5 @@ mod tests {
         for bad in ["-1", "inf", "NaN", "five", ""] {
             assert!(seconds(bad).is_err(), "{bad:?} accepted");
         }
->>>>>>> polish
     }
 }
