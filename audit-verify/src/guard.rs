@@ -19,9 +19,12 @@ use std::{
 use log::{error, info, warn};
 use thiserror::Error;
 
-use crate::netlink::{
-    AuditSocket, AuditStatus, NetlinkError, RawRule,
-    status::{StatusChange, mask},
+use crate::{
+    netlink::{
+        AuditSocket, AuditStatus, NetlinkError, RawRule,
+        status::{StatusChange, mask},
+    },
+    rules::{fields, parse},
 };
 
 /// Serializes guards across processes; in /run so it never outlives a boot.
@@ -334,41 +337,49 @@ fn spawn_signal_watcher() {
 }
 
 /// `-e 2`, `-f 2` or `--loginuid-immutable` in auditctl arguments, or in a rules file given with `-R`.
+/// The arguments are split by the rules reader's own getopt-like tokenizer, so every spelling auditctl
+/// accepts (`-e2`, `-b 320 -e 2`, `--loginuid`) is seen.
 fn forbidden_in_args(args: &[&str]) -> Result<Option<String>, GuardError> {
-    if args.contains(&"--loginuid-immutable") {
-        return Ok(Some("auditctl --loginuid-immutable".into()));
-    }
-    for pair in args.windows(2) {
-        match pair {
-            ["-e", "2"] => return Ok(Some("auditctl -e 2".into())),
-            ["-f", "2"] => return Ok(Some("auditctl -f 2".into())),
-            ["-R", file] => {
-                let text = std::fs::read_to_string(file).map_err(|e| GuardError::Command {
-                    command: format!("auditctl -R {file}"),
-                    detail: format!("cannot read {file}: {e}"),
-                })?;
-                if let Some((line, what)) = forbidden_in_rules_text(&text) {
-                    return Ok(Some(format!("{what} at {}:{line}", Path::new(file).display())));
-                }
+    for opt in parse::options(args) {
+        if let Some(what) = irreversible(&opt) {
+            return Ok(Some(format!("auditctl {what}")));
+        }
+        if let ("-R", Some(file)) = (opt.option.as_str(), opt.value) {
+            let text = std::fs::read_to_string(file).map_err(|e| GuardError::Command {
+                command: format!("auditctl -R {file}"),
+                detail: format!("cannot read {file}: {e}"),
+            })?;
+            if let Some((line, what)) = forbidden_in_rules_text(&text) {
+                return Ok(Some(format!("{what} at {}:{line}", Path::new(file).display())));
             }
-            _ => {}
         }
     }
     Ok(None)
 }
 
-/// The first line of a rules file that cannot be undone (`-e 2`, `-f 2`, `--loginuid-immutable`), as
-/// (1-based line, the option).
+/// The first line of a rules file that cannot be undone (`-e 2`, `-f 2`, `--loginuid-immutable`, in any
+/// spelling and anywhere on the line), as (1-based line, the option). Only whole-line comments are
+/// skipped, as `auditctl -R` skips them; a `#` later on a line is no comment to auditctl.
 pub fn forbidden_in_rules_text(text: &str) -> Option<(usize, &'static str)> {
     text.lines().enumerate().find_map(|(i, line)| {
-        let words: Vec<&str> = line.split('#').next()?.split_whitespace().collect();
-        match words.as_slice() {
-            ["-e", "2", ..] => Some((i + 1, "-e 2")),
-            ["-f", "2", ..] => Some((i + 1, "-f 2")),
-            ["--loginuid-immutable", ..] => Some((i + 1, "--loginuid-immutable")),
-            _ => None,
+        if line.trim_start().starts_with('#') {
+            return None;
         }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        parse::options(&words).iter().find_map(irreversible).map(|what| (i + 1, what))
     })
+}
+
+/// Whether one option cannot be undone without a reboot (or panics the kernel). Values are read as the
+/// rules reader reads numbers, so `-e 0x2` is `-e 2` too.
+fn irreversible(opt: &parse::Opt<'_>) -> Option<&'static str> {
+    let is_two = || opt.value.and_then(|v| fields::number(v).ok()) == Some(2);
+    match opt.option.as_str() {
+        "-e" if is_two() => Some("-e 2"),
+        "-f" if is_two() => Some("-f 2"),
+        "--loginuid-immutable" => Some("--loginuid-immutable"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -392,5 +403,45 @@ mod tests {
         assert!(forbidden_in_args(&["-b", "2"]).unwrap().is_none());
         assert!(forbidden_in_args(&["--loginuid-immutable"]).unwrap().is_some());
         assert!(forbidden_in_args(&["-R", "/nonexistent/rules"]).is_err());
+    }
+
+    /// Every spelling auditctl's getopt accepts; none of these is ever run.
+    #[test]
+    fn every_getopt_spelling_is_refused() {
+        for args in [
+            &["-e2"][..],
+            &["-f2"],
+            &["-b", "320", "-e", "2"],
+            &["-D", "-e", "2"],
+            &["-De2"],
+            &["-e", "0x2"],
+            &["-b", "320", "--loginuid-immutable"],
+            &["--loginuid"],
+            &["-r", "5", "-f", "2"],
+        ] {
+            assert!(forbidden_in_args(args).unwrap().is_some(), "{args:?} was not refused");
+        }
+        for args in [&["-e", "1"][..], &["-k", "-e2"], &["-f", "1"], &["-b", "2"], &["-e", "0"]] {
+            assert_eq!(forbidden_in_args(args).unwrap(), None, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn every_spelling_is_refused_in_rules_files() {
+        for (text, what) in [
+            ("-e2\n", "-e 2"),
+            ("-f2\n", "-f 2"),
+            ("-b 320 -e 2\n", "-e 2"),
+            ("-D -e 2\n", "-e 2"),
+            ("-b 320 --loginuid-immutable\n", "--loginuid-immutable"),
+            ("-w /etc/x -k y # -e 2\n", "-e 2"),
+        ] {
+            assert_eq!(forbidden_in_rules_text(text), Some((1, what)), "{text:?}");
+        }
+        let dir = std::env::temp_dir().join(format!("audit-verify-guard-test-{}", std::process::id()));
+        std::fs::write(&dir, "-D\n-b 320 -e 2\n").unwrap();
+        let found = forbidden_in_args(&["-R", dir.to_str().unwrap()]);
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(found.unwrap().unwrap(), format!("-e 2 at {}:2", dir.display()));
     }
 }

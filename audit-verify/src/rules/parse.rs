@@ -70,49 +70,49 @@ pub fn parse_file(path: &Path, text: &str) -> (Vec<Line>, Vec<ParseError>) {
 /// Parses one non-comment line.
 pub fn parse_line(line: &str) -> Result<Command, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
-    let mut args = Args { words: &words, at: 0 };
     let mut builder = RuleBuilder::default();
     let mut command = None;
     let set = |setting, value: &str| -> Result<Command, String> {
         Ok(Command::Set { setting, value: fields::number(value).map_err(|e| format!("{setting}: {e}"))? })
     };
-    while let Some(word) = args.next() {
-        let (option, inline) = split_long(word);
+    for Opt { option, value } in options(&words) {
+        let option = option.as_str();
+        let mut args = OptValue { option, value };
         match option {
             "-D" => command = Some(Command::DeleteAll { key: None }),
-            "-b" => command = Some(set("backlog_limit", args.value(option, inline)?)?),
+            "-b" => command = Some(set("backlog_limit", args.get()?)?),
             "-f" => {
-                let v = args.value(option, inline)?;
+                let v = args.get()?;
                 if !matches!(v, "0" | "1" | "2") {
                     return Err(format!("-f takes 0, 1 or 2, not `{v}`"));
                 }
                 command = Some(set("failure", v)?);
             }
-            "-r" => command = Some(set("rate_limit", args.value(option, inline)?)?),
+            "-r" => command = Some(set("rate_limit", args.get()?)?),
             "-e" => {
-                let v = args.value(option, inline)?;
+                let v = args.get()?;
                 if !matches!(v, "0" | "1" | "2") {
                     return Err(format!("-e takes 0, 1 or 2, not `{v}`"));
                 }
                 command = Some(set("enabled", v)?);
             }
-            "--backlog_wait_time" => command = Some(set("backlog_wait_time", args.value(option, inline)?)?),
+            "--backlog_wait_time" => command = Some(set("backlog_wait_time", args.get()?)?),
             "--loginuid-immutable" => command = Some(Command::Set { setting: "loginuid_immutable", value: 1 }),
             "-i" => command = Some(Command::IgnoreErrors),
             "-c" => command = Some(Command::ContinueOnError),
             "-a" | "-A" | "-d" => {
-                let (list, action) = list_action(args.value(option, inline)?)?;
+                let (list, action) = list_action(args.get()?)?;
                 builder.start(option, Rule::new(list, action))?;
             }
             "-w" | "-W" => {
-                let path = args.value(option, inline)?;
+                let path = args.get()?;
                 builder.start(option, watch(path)?)?;
             }
-            "-p" => builder.perm(args.value(option, inline)?)?,
-            "-S" => builder.syscalls(args.value(option, inline)?)?,
-            "-F" => builder.field(args.value(option, inline)?)?,
-            "-C" => builder.compare(args.value(option, inline)?)?,
-            "-k" => builder.key(args.value(option, inline)?)?,
+            "-p" => builder.perm(args.get()?)?,
+            "-S" => builder.syscalls(args.get()?)?,
+            "-F" => builder.field(args.get()?)?,
+            "-C" => builder.compare(args.get()?)?,
+            "-k" => builder.key(args.get()?)?,
             "-l" | "-s" | "-m" | "-v" | "-h" | "-t" | "-q" | "--reset-lost" | "--signal" => {
                 return Err(format!("`{option}` is not a rule or setting; it does not belong in a rules file"));
             }
@@ -134,29 +134,75 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
     }
 }
 
-struct Args<'a> {
-    words: &'a [&'a str],
-    at: usize,
+/// One option as auditctl's `getopt_long` sees it, with its argument if it takes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opt<'a> {
+    /// `-e`, `--backlog_wait_time`: long options by their full name, even when abbreviated.
+    pub option: String,
+    pub value: Option<&'a str>,
 }
 
-impl<'a> Args<'a> {
-    fn next(&mut self) -> Option<&'a str> {
-        let w = self.words.get(self.at)?;
-        self.at += 1;
-        Some(w)
-    }
+/// auditctl's short options that take an argument (its optstring, `"…C:e:f:r:b:a:A:d:S:F:m:R:w:W:k:p:q:"`).
+const SHORT_WITH_VALUE: &str = "CefrbaAdSFmRwWkpq";
+/// auditctl's long options, and whether each takes an argument.
+const LONG: [(&str, bool); 5] = [
+    ("--loginuid-immutable", false),
+    ("--backlog_wait_time", true),
+    ("--reset-lost", false),
+    ("--reset_backlog_wait_time_actual", false),
+    ("--signal", true),
+];
 
-    /// The option's argument: `--opt=value` inline, or the next word.
-    fn value(&mut self, option: &str, inline: Option<&'a str>) -> Result<&'a str, String> {
-        inline.or_else(|| self.next()).ok_or_else(|| format!("`{option}` needs a value"))
+/// Splits one auditctl invocation into options as getopt does: `-e 2` and `-e2`, bundled flags (`-Di`),
+/// `--opt=value` and `--opt value`, and long options abbreviated to a unique prefix (`--loginuid`).
+/// A word that is no option (getopt's operand) is kept as written, for the caller to reject.
+pub fn options<'a>(words: &[&'a str]) -> Vec<Opt<'a>> {
+    let mut out = Vec::new();
+    let mut words = words.iter().copied();
+    while let Some(word) = words.next() {
+        if let Some(long) = word.strip_prefix("--").filter(|l| !l.is_empty()) {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (long, None),
+            };
+            let exact = LONG.iter().find(|(l, _)| l[2..] == *name);
+            let mut prefixed = LONG.iter().filter(|(l, _)| l[2..].starts_with(name));
+            let (full, takes) = match (exact, prefixed.next(), prefixed.next()) {
+                (Some(l), _, _) | (None, Some(l), None) => *l,
+                // Unknown or ambiguous: kept as written, for the caller to reject.
+                _ => (word, false),
+            };
+            let value = if takes { inline.or_else(|| words.next()) } else { inline };
+            out.push(Opt { option: full.to_owned(), value });
+            continue;
+        }
+        let Some(mut flags) = word.strip_prefix('-').filter(|f| !f.is_empty() && !f.starts_with('-')) else {
+            out.push(Opt { option: word.to_owned(), value: None });
+            continue;
+        };
+        while let Some(c) = flags.chars().next() {
+            let rest = &flags[c.len_utf8()..];
+            if SHORT_WITH_VALUE.contains(c) {
+                let value = if rest.is_empty() { words.next() } else { Some(rest) };
+                out.push(Opt { option: format!("-{c}"), value });
+                break;
+            }
+            out.push(Opt { option: format!("-{c}"), value: None });
+            flags = rest;
+        }
     }
+    out
 }
 
-/// `--backlog_wait_time=60000` → (`--backlog_wait_time`, `60000`).
-fn split_long(word: &str) -> (&str, Option<&str>) {
-    match word.strip_prefix("--").and_then(|_| word.split_once('=')) {
-        Some((opt, value)) => (opt, Some(value)),
-        None => (word, None),
+/// The argument [`options`] found for an option that needs one.
+struct OptValue<'a> {
+    option: &'a str,
+    value: Option<&'a str>,
+}
+
+impl<'a> OptValue<'a> {
+    fn get(&mut self) -> Result<&'a str, String> {
+        self.value.ok_or_else(|| format!("`{}` needs a value", self.option))
     }
 }
 
@@ -428,6 +474,26 @@ mod tests {
         assert_eq!(parse_line("-c"), Ok(Command::ContinueOnError));
         assert!(matches!(parse_line("-A never,exit -S all"), Ok(Command::Add { prepend: true, .. })));
         assert!(matches!(parse_line("-d always,exit -S execve"), Ok(Command::Delete { .. })));
+    }
+
+    #[test]
+    fn options_split_as_getopt_splits_them() {
+        let opts = |line: &str| -> Vec<(String, Option<String>)> {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            options(&words).into_iter().map(|o| (o.option, o.value.map(str::to_owned))).collect()
+        };
+        let pair = |o: &str, v: Option<&str>| (o.to_owned(), v.map(str::to_owned));
+        assert_eq!(opts("-e2"), [pair("-e", Some("2"))]);
+        assert_eq!(opts("-b 320 -e 2"), [pair("-b", Some("320")), pair("-e", Some("2"))]);
+        assert_eq!(opts("-De2"), [pair("-D", None), pair("-e", Some("2"))]);
+        assert_eq!(opts("-k -e"), [pair("-k", Some("-e"))], "an argument is taken verbatim");
+        assert_eq!(opts("--loginuid"), [pair("--loginuid-immutable", None)], "a unique prefix");
+        assert_eq!(opts("--backlog_wait_time=5"), [pair("--backlog_wait_time", Some("5"))]);
+        assert_eq!(opts("--re"), [pair("--re", None)], "ambiguous: kept as written");
+        assert_eq!(opts("stray"), [pair("stray", None)]);
+        assert_eq!(parse_line("-e2"), Ok(Command::Set { setting: "enabled", value: 2 }));
+        assert_eq!(parse_line("-b8192"), Ok(Command::Set { setting: "backlog_limit", value: 8192 }));
+        assert!(parse_line("-a always,exit stray").unwrap_err().contains("unknown option `stray`"));
     }
 
     #[test]
