@@ -1,7 +1,8 @@
 //! The state guard: the one way audit-verify changes kernel audit state.
 //!
 //! It snapshots the status and the loaded rules first and restores exactly that on drop, on error and on
-//! SIGINT/SIGTERM/SIGHUP (a watcher thread restores, then exits with 128+signal). Kernel audit state is
+//! SIGINT/SIGTERM/SIGHUP (before [`crate::stop`] exits with 128+signal; in a graceful command, the first
+//! signal lets the command stop and drop the guard, which restores). Kernel audit state is
 //! global to the machine, so guards also take an exclusive lock file: two guards, in one process or in
 //! two, never change state at the same time. What cannot be restored is refused unless the guard is told
 //! it runs in a disposable VM: `-e 2` and `--loginuid-immutable` (locked until reboot) and `-f 2` (panic
@@ -135,7 +136,7 @@ type Pending = Arc<Mutex<Option<Snapshot>>>;
 
 /// Guards alive in this process, for the signal watcher.
 static ACTIVE: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
-static WATCH_SIGNALS: Once = Once::new();
+static ON_SIGNAL: Once = Once::new();
 
 pub struct StateGuard {
     socket: AuditSocket,
@@ -161,7 +162,8 @@ impl StateGuard {
             snapshot.status.enabled
         );
         let pending = Arc::new(Mutex::new(Some(snapshot)));
-        WATCH_SIGNALS.call_once(spawn_signal_watcher);
+        ON_SIGNAL.call_once(|| crate::stop::at_signal_exit(restore_after_signal));
+        crate::stop::watch();
         ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).push(pending.clone());
         Ok(Self { socket, pending, environment, _lock: lock })
     }
@@ -303,37 +305,20 @@ pub fn restore(socket: &mut AuditSocket, snapshot: &Snapshot) -> Result<(), Guar
     Ok(())
 }
 
-/// On SIGINT, SIGTERM or SIGHUP: restore every pending snapshot, then exit as the signal would have.
-fn spawn_signal_watcher() {
-    use signal_hook::{consts::*, iterator::Signals};
-    let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
-        Ok(s) => s,
-        Err(e) => {
-            error!("state guard: cannot watch signals ({e}); state is restored on drop only");
-            return;
-        }
-    };
-    std::thread::Builder::new()
-        .name("state-guard-signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                let pending: Vec<Pending> = ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                for p in pending {
-                    let mut p = p.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Some(snapshot) = p.take() {
-                        warn!("state guard: signal {signal}: restoring kernel audit state");
-                        let result = AuditSocket::open()
-                            .map_err(GuardError::from)
-                            .and_then(|mut socket| restore(&mut socket, &snapshot));
-                        if let Err(e) = result {
-                            error!("state guard: restore after signal {signal} failed: {e}");
-                        }
-                    }
-                }
-                std::process::exit(128 + signal);
+/// Before a signal ends the process ([`crate::stop`]): restore every pending snapshot.
+fn restore_after_signal(signal: i32) {
+    let pending: Vec<Pending> = ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    for p in pending {
+        let mut p = p.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(snapshot) = p.take() {
+            warn!("state guard: signal {signal}: restoring kernel audit state");
+            let result =
+                AuditSocket::open().map_err(GuardError::from).and_then(|mut socket| restore(&mut socket, &snapshot));
+            if let Err(e) = result {
+                error!("state guard: restore after signal {signal} failed: {e}");
             }
-        })
-        .expect("spawning the signal watcher thread");
+        }
+    }
 }
 
 /// `-e 2`, `-f 2` or `--loginuid-immutable` in auditctl arguments, or in a rules file given with `-R`.

@@ -8,7 +8,10 @@ use audit_verify::{
     measure::{self, Config, MeasureReport, SyscallCounting, load},
 };
 
-use super::Outcome;
+use super::{
+    Outcome,
+    output::{err, errln, out, outln},
+};
 
 pub struct Options<'a> {
     pub duration: u64,
@@ -29,14 +32,18 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
     };
     let (report, load_report) = if o.load {
         let exe = std::env::current_exe().context("locating our own binary for the load generator")?;
-        eprintln!("measure: raising the rate of user messages, {} s per step, until records are lost", o.duration);
+        errln!("measure: raising the rate of user messages, {} s per step, until records are lost", o.duration);
         let ramp = load::ramp(
             &config,
             |rate, d| Ok(load::spawn_self(&exe, rate, d)?),
             |step| {
-                eprintln!(
+                errln!(
                     "  {:>6}/s target: {:.0}/s emitted, {} kernel drops, {} missing, {} lost after the kernel",
-                    step.target_rate, step.emitted_rate, step.kernel_drops, step.missing_events, step.lost_after_kernel
+                    step.target_rate,
+                    step.emitted_rate,
+                    step.kernel_drops,
+                    step.missing_events,
+                    step.lost_after_kernel
                 )
             },
         )?;
@@ -54,13 +61,13 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
             Some(l) => serde_json::to_value(l)?,
             None => serde_json::to_value(&report)?,
         };
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", report.human());
+        out!("{}", report.human());
         if let Some(l) = &load_report {
             match l.loss_starts_at {
-                Some(rate) => println!("Loss starts at about {rate} events per second with the current settings."),
-                None => println!("No loss up to {} events per second.", l.steps.last().map_or(0, |s| s.target_rate)),
+                Some(rate) => outln!("Loss starts at about {rate} events per second with the current settings."),
+                None => outln!("No loss up to {} events per second.", l.steps.last().map_or(0, |s| s.target_rate)),
             }
         }
     }
@@ -72,16 +79,16 @@ fn measure_with_progress(config: &Config) -> anyhow::Result<MeasureReport> {
     let window = measure::Window::start(config)?;
     let seconds = config.duration.as_secs();
     let tty = std::io::stderr().is_terminal();
-    eprintln!("measure: observing for {seconds} s");
+    errln!("measure: observing for {seconds} s");
     for left in (1..=seconds).rev() {
         if tty {
-            eprint!("\r  {left:>3} s left ");
+            err!("\r  {left:>3} s left ");
         }
         std::thread::sleep(Duration::from_secs(1));
     }
     std::thread::sleep(config.duration.saturating_sub(Duration::from_secs(seconds)));
     if tty {
-        eprintln!("\r  reconciling   ");
+        errln!("\r  reconciling   ");
     }
     window.finish()
 }

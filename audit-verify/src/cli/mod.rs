@@ -4,6 +4,7 @@ mod check;
 mod count_syscalls;
 mod lint;
 mod measure;
+mod output;
 mod prove;
 mod rules;
 mod status;

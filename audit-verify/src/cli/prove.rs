@@ -15,7 +15,10 @@ use audit_verify::{
 };
 use clap::Args;
 
-use super::Outcome;
+use super::{
+    Outcome,
+    output::{err, errln, out, outln},
+};
 
 #[derive(Debug, Args)]
 pub struct ProveArgs {
@@ -59,12 +62,12 @@ pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
     let tty = std::io::stderr().is_terminal();
     let mut progress = |done: usize, total: usize| {
         if tty {
-            eprint!("\rprove: action {done}/{total}");
+            err!("\rprove: action {done}/{total}");
             if done == total {
-                eprintln!(", waiting for auditd to write the barrier");
+                errln!(", waiting for auditd to write the barrier");
             }
         } else if done == 0 || done == total {
-            eprintln!("prove: action {done}/{total}");
+            errln!("prove: action {done}/{total}");
         }
     };
     let options = Options {
@@ -76,9 +79,9 @@ pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
     };
     let report = prove::prove(&source, &mut socket, options).context("proving the loaded rules")?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report::table(&report));
+        out!("{}", report::table(&report));
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, report::junit(&report)).with_context(|| format!("writing {}", path.display()))?;
