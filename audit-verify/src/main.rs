@@ -2,6 +2,7 @@ mod cli;
 
 use std::process::ExitCode;
 
+use audit_verify::{stop, tracefs};
 use clap::Parser as _;
 
 fn main() -> ExitCode {
@@ -9,11 +10,25 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(cli.log_level()))
         .format_target(false)
         .init();
-    match cli::run(cli) {
-        Ok(outcome) => outcome.exit_code(),
-        Err(e) => {
-            eprintln!("audit-verify: error: {e:#}");
-            cli::Outcome::ToolFailed.exit_code()
-        }
+    // Before any thread exists: unshare(CLONE_NEWNS) refuses a multi-threaded process.
+    if cli.needs_tracefs()
+        && let Err(e) = tracefs::private_mount_namespace()
+    {
+        log::warn!("no private mount namespace ({e}): a tracefs or debugfs we mount is unmounted on exit only");
     }
+    if cli.stops_gracefully() {
+        stop::graceful();
+    }
+    let outcome = match cli::run(cli) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            cli::output::errln!("audit-verify: error: {e:#}");
+            cli::Outcome::ToolFailed
+        }
+    };
+    // A report that could not be written in full (other than to a closed pipe) is a failed run.
+    if cli::output::failed() && outcome != cli::Outcome::ToolFailed {
+        return cli::Outcome::ToolFailed.exit_code();
+    }
+    outcome.exit_code()
 }

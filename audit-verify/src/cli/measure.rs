@@ -6,11 +6,12 @@ use anyhow::Context as _;
 use audit_verify::{
     finding::Severity,
     measure::{self, Config, MeasureReport, SyscallCounting, load},
+    stop,
 };
 
 use super::{
     Outcome,
-    output::{err, errln, out, outln},
+    output::{self, err, errln, out, outln},
 };
 
 pub struct Options<'a> {
@@ -57,12 +58,15 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
         std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     }
     if o.json {
-        let value = match &load_report {
-            Some(l) => serde_json::to_value(l)?,
-            None => serde_json::to_value(&report)?,
+        let text = match &load_report {
+            Some(l) => output::json(l)?,
+            None => output::json(&report)?,
         };
-        outln!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{text}");
     } else {
+        if let Some(line) = output::partial_line(&format!("the window ran {:.1} of {} s", report.seconds, o.duration)) {
+            outln!("{line}");
+        }
         out!("{}", report.human());
         if let Some(l) = &load_report {
             match l.loss_starts_at {
@@ -80,13 +84,16 @@ fn measure_with_progress(config: &Config) -> anyhow::Result<MeasureReport> {
     let seconds = config.duration.as_secs();
     let tty = std::io::stderr().is_terminal();
     errln!("measure: observing for {seconds} s");
-    for left in (1..=seconds).rev() {
+    // stop::sleep returns early on SIGINT/SIGTERM/SIGHUP: the window ends there and is reported partial.
+    let stopped = (1..=seconds).rev().any(|left| {
         if tty {
             err!("\r  {left:>3} s left ");
         }
-        std::thread::sleep(Duration::from_secs(1));
+        stop::sleep(Duration::from_secs(1))
+    });
+    if !stopped {
+        stop::sleep(config.duration.saturating_sub(Duration::from_secs(seconds)));
     }
-    std::thread::sleep(config.duration.saturating_sub(Duration::from_secs(seconds)));
     if tty {
         errln!("\r  reconciling   ");
     }

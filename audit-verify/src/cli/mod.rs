@@ -4,7 +4,7 @@ mod check;
 mod count_syscalls;
 mod lint;
 mod measure;
-mod output;
+pub mod output;
 mod prove;
 mod rules;
 mod status;
@@ -17,7 +17,10 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "audit-verify",
     version,
-    about = "Proves, with evidence, whether Linux audit records what you think it records."
+    about = "Proves, with evidence, whether Linux audit records what you think it records.",
+    after_help = "Exit codes: 0 clean; 1 a finding at or above the failing severity; 2 the tool could not run; \
+                  128+signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP) when measure or prove was stopped by a signal \
+                  and reported what it had done, marked partial. A closed stdout (| head) is not an error."
 )]
 pub struct Cli {
     /// More diagnostics on stderr (-v info, -vv debug).
@@ -134,6 +137,9 @@ pub enum Outcome {
     Findings,
     /// 2: the tool could not do its job.
     ToolFailed,
+    /// 128 + the signal (130 for SIGINT, 143 SIGTERM, 129 SIGHUP): `measure` or `prove` stopped early
+    /// and reported what it had done, marked partial.
+    Interrupted(i32),
 }
 
 impl Outcome {
@@ -142,11 +148,34 @@ impl Outcome {
             Outcome::Clean => 0,
             Outcome::Findings => 1,
             Outcome::ToolFailed => 2,
+            Outcome::Interrupted(signal) => audit_verify::stop::exit_status(signal),
         })
     }
 }
 
+impl Cli {
+    /// Whether the command may attach tracepoints or look at kprobes, and so may mount tracefs or
+    /// debugfs: main gives it a private mount namespace, so that nothing it mounts outlives it.
+    pub fn needs_tracefs(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Status { .. } | Command::Check { .. } | Command::Measure { .. } | Command::CountSyscalls { .. }
+        )
+    }
+
+    /// Whether the command stops on a first SIGINT/SIGTERM/SIGHUP and reports what it has, marked partial.
+    pub fn stops_gracefully(&self) -> bool {
+        matches!(self.command, Command::Measure { .. } | Command::Prove { .. })
+    }
+}
+
+/// Runs the command; a run that a signal cut short ends as [`Outcome::Interrupted`] whatever it found.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let outcome = run_command(cli)?;
+    Ok(audit_verify::stop::requested().map_or(outcome, Outcome::Interrupted))
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Status { json, auditd_conf } => status::run(&auditd_conf, json),
         Command::Check { args } => check::run(args),

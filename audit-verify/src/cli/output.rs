@@ -66,3 +66,24 @@ macro_rules! errln {
 }
 
 pub(crate) use {err, errln, out, outln};
+
+/// A report as pretty JSON; when a signal cut the run short, marked at the top level with
+/// `"partial": true` and `"interrupted": "SIGINT"` (the report covers what was done until then).
+pub fn json(report: &impl serde::Serialize) -> serde_json::Result<String> {
+    let mut value = serde_json::to_value(report)?;
+    if let (Some(signal), Some(object)) = (audit_verify::stop::requested(), value.as_object_mut()) {
+        object.insert("partial".into(), true.into());
+        object.insert("interrupted".into(), audit_verify::stop::signal_name(signal).into());
+    }
+    serde_json::to_string_pretty(&value)
+}
+
+/// The table's line saying the run was cut short, if it was.
+pub fn partial_line(what_was_done: &str) -> Option<String> {
+    let signal = audit_verify::stop::requested()?;
+    Some(format!(
+        "PARTIAL: interrupted by {}; {what_was_done} (exit {})",
+        audit_verify::stop::signal_name(signal),
+        audit_verify::stop::exit_status(signal)
+    ))
+}

@@ -17,7 +17,7 @@ use clap::Args;
 
 use super::{
     Outcome,
-    output::{err, errln, out, outln},
+    output::{self, err, errln, out, outln},
 };
 
 #[derive(Debug, Args)]
@@ -79,9 +79,13 @@ pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
     };
     let report = prove::prove(&source, &mut socket, options).context("proving the loaded rules")?;
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", output::json(&report)?);
     } else {
         out!("{}", report::table(&report));
+        let not_run = report.count(prove::State::NotRun);
+        if let Some(line) = output::partial_line(&format!("{not_run} rules not run")) {
+            outln!("{line}");
+        }
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, report::junit(&report)).with_context(|| format!("writing {}", path.display()))?;
