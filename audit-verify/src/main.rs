@@ -14,7 +14,9 @@ fn main() -> ExitCode {
     if cli.needs_tracefs()
         && let Err(e) = tracefs::private_mount_namespace()
     {
-        log::warn!("no private mount namespace ({e}): a tracefs or debugfs we mount is unmounted on exit only");
+        // Without root the command fails on its own, with its own one-line error; say nothing more then.
+        let level = if is_root() { log::Level::Warn } else { log::Level::Debug };
+        log::log!(level, "no private mount namespace ({e}): a tracefs or debugfs we mount is unmounted on exit only");
     }
     if cli.stops_gracefully() {
         stop::graceful();
@@ -31,4 +33,9 @@ fn main() -> ExitCode {
         return cli::Outcome::ToolFailed.exit_code();
     }
     outcome.exit_code()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
 }
