@@ -18,8 +18,12 @@ fn main() -> ExitCode {
         let level = if is_root() { log::Level::Warn } else { log::Level::Debug };
         log::log!(level, "no private mount namespace ({e}): a tracefs or debugfs we mount is unmounted on exit only");
     }
+    // Every command cleans up before a signal ends it (scratch directories, guarded audit state); measure
+    // and prove first try to stop and report what they have.
     if cli.stops_gracefully() {
         stop::graceful();
+    } else {
+        stop::watch();
     }
     let outcome = match cli::run(cli) {
         Ok(outcome) => outcome,
