@@ -11,6 +11,7 @@ use audit_verify::{
 use super::{
     Outcome,
     lint::{FailOn, FrameworkArg},
+    output::{errln, outln},
 };
 
 #[derive(Debug, clap::Args)]
@@ -49,7 +50,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     let mut progress = |section: Section| {
         let n = Section::ALL.iter().position(|s| *s == section).unwrap_or(0) + 1;
         let extra = if section == Section::Measure { format!(" ({} s)", args.measure_seconds) } else { String::new() };
-        eprintln!("check: [{n}/{total}] {}{extra}", section.name());
+        errln!("check: [{n}/{total}] {}{extra}", section.name());
     };
     let report = check::run(check::Options {
         rules_dir: args.rules_dir.clone(),
@@ -70,7 +71,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         textfile::write(path, text.as_bytes())?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_human(&report, std::io::stdout().is_terminal());
     }
@@ -95,9 +96,9 @@ fn summary_metrics(r: &CheckReport) -> String {
 }
 
 fn print_human(r: &CheckReport, _tty: bool) {
-    println!("audit-verify check on {}: {} ({:.1} s)", r.host, r.verdict.to_uppercase(), r.seconds);
+    outln!("audit-verify check on {}: {} ({:.1} s)", r.host, r.verdict.to_uppercase(), r.seconds);
     if let Some(s) = &r.status {
-        println!(
+        outln!(
             "  status   audit {}, auditd pid {}{}, lost {}, backlog limit {}, backend {}",
             s.enabled_state,
             s.auditd.pid,
@@ -108,12 +109,12 @@ fn print_human(r: &CheckReport, _tty: bool) {
         );
     }
     if let Some(rules) = &r.rules {
-        println!("  rules    {} in the files, {} loaded, {} in both", rules.expected, rules.loaded, rules.matched);
+        outln!("  rules    {} in the files, {} loaded, {} in both", rules.expected, rules.loaded, rules.matched);
     }
     if let Some(p) = &r.prove {
         use audit_verify::prove::State;
         let gaps = p.rules.iter().filter(|x| x.state.is_gap()).count();
-        println!(
+        outln!(
             "  prove    {} rules: {} proven, {} unprovable, {gaps} with a gap",
             p.rules.len(),
             p.count(State::Proven),
@@ -121,23 +122,30 @@ fn print_human(r: &CheckReport, _tty: bool) {
         );
     }
     if let Some(l) = &r.lint {
-        println!("  lint     {} findings, {} checks skipped", l.findings.len(), l.skipped.len());
+        outln!("  lint     {} findings, {} checks skipped", l.findings.len(), l.skipped.len());
     }
     if let Some(m) = &r.measure {
-        println!(
+        outln!(
             "  measure  {:.0} s: {} events generated, {} written, {} kernel drops, {} lost after the kernel",
-            m.seconds, m.generated.events, m.written.events, m.kernel_drops.total, m.after_kernel_drops.records
+            m.seconds,
+            m.generated.events,
+            m.written.events,
+            m.kernel_drops.total,
+            m.after_kernel_drops.records
         );
     }
     for e in &r.errors {
-        println!("  ERROR in {}: {}", e.section.name(), e.error);
+        outln!("  ERROR in {}: {}", e.section.name(), e.error);
     }
-    println!(
+    outln!(
         "Findings: {} high, {} medium, {} info (failing at {:?} and above)",
-        r.summary.high, r.summary.medium, r.summary.info, r.fail_on
+        r.summary.high,
+        r.summary.medium,
+        r.summary.info,
+        r.fail_on
     );
     for f in &r.findings {
         let at = f.finding.location.as_deref().unwrap_or("-");
-        println!("  [{:?}] {:<8} {} {at}: {}", f.finding.severity, f.section.name(), f.finding.id, f.finding.message);
+        outln!("  [{:?}] {:<8} {} {at}: {}", f.finding.severity, f.section.name(), f.finding.id, f.finding.message);
     }
 }

@@ -6,6 +6,7 @@ mod generate;
 mod lint;
 mod log;
 mod measure;
+pub mod output;
 mod prove;
 mod rules;
 mod status;
@@ -20,7 +21,9 @@ Exit codes:
   0    clean: nothing at or above the failing severity
   1    a finding at or above the failing severity (--fail-on where offered, else high): a gap in coverage
   2    the tool could not run (not root, no audit in the kernel, bad input)
-  130  interrupted by SIGINT (Ctrl-C): the report so far is printed";
+  130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM, 129 by SIGHUP: measure and prove stop within a
+       second and print what they had done, marked partial (a second signal exits at once)
+A closed stdout (| head) is not an error.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -181,6 +184,9 @@ pub enum Outcome {
     Findings,
     /// 2: the tool could not do its job.
     ToolFailed,
+    /// 128 + the signal (130 for SIGINT, 143 SIGTERM, 129 SIGHUP): `measure` or `prove` stopped early
+    /// and reported what it had done, marked partial.
+    Interrupted(i32),
 }
 
 impl Outcome {
@@ -189,11 +195,34 @@ impl Outcome {
             Outcome::Clean => 0,
             Outcome::Findings => 1,
             Outcome::ToolFailed => 2,
+            Outcome::Interrupted(signal) => audit_verify::stop::exit_status(signal),
         })
     }
 }
 
+impl Cli {
+    /// Whether the command may attach tracepoints or look at kprobes, and so may mount tracefs or
+    /// debugfs: main gives it a private mount namespace, so that nothing it mounts outlives it.
+    pub fn needs_tracefs(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Status { .. } | Command::Check { .. } | Command::Measure { .. } | Command::CountSyscalls { .. }
+        )
+    }
+
+    /// Whether the command stops on a first SIGINT/SIGTERM/SIGHUP and reports what it has, marked partial.
+    pub fn stops_gracefully(&self) -> bool {
+        matches!(self.command, Command::Measure { .. } | Command::Prove { .. })
+    }
+}
+
+/// Runs the command; a run that a signal cut short ends as [`Outcome::Interrupted`] whatever it found.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let outcome = run_command(cli)?;
+    Ok(audit_verify::stop::requested().map_or(outcome, Outcome::Interrupted))
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Status { json, auditd_conf } => status::run(&auditd_conf, json),
         Command::Check { args } => check::run(args),

@@ -16,7 +16,10 @@ use audit_verify::{
 };
 use clap::Args;
 
-use super::Outcome;
+use super::{
+    Outcome,
+    output::{self, err, errln, out, outln},
+};
 
 #[derive(Debug, Args)]
 pub struct ProveArgs {
@@ -62,20 +65,24 @@ pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
     let tty = std::io::stderr().is_terminal();
     let mut progress = |done: usize, total: usize| {
         if tty {
-            eprint!("\rprove: action {done}/{total}");
+            err!("\rprove: action {done}/{total}");
             if done == total {
-                eprintln!(", waiting for auditd to write the barrier");
+                errln!(", waiting for auditd to write the barrier");
             }
         } else if done == 0 || done == total {
-            eprintln!("prove: action {done}/{total}");
+            errln!("prove: action {done}/{total}");
         }
     };
     let options = Options { log, timeout: args.timeout, allow_mutation: args.allow_mutation, progress: &mut progress };
     let report = prove::prove(&source, &mut socket, options).context("proving the loaded rules")?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", output::json(&report)?);
     } else {
-        print!("{}", report::table(&report));
+        out!("{}", report::table(&report));
+        let not_run = report.count(prove::State::NotRun);
+        if let Some(line) = output::partial_line(&format!("{not_run} rules not run")) {
+            outln!("{line}");
+        }
     }
     if let Some(path) = &args.junit {
         textfile::write(path, report::junit(&report).as_bytes())?;

@@ -180,9 +180,10 @@ fn short_error(full: &str) -> String {
     }
 }
 
-/// Measures one window of `config.duration` while the host does what it does.
+/// Measures one window of `config.duration` while the host does what it does; a stop request
+/// ([`crate::stop`]) ends the window early, and the report covers what was observed until then.
 pub fn run(config: &Config) -> anyhow::Result<MeasureReport> {
     let window = Window::start(config)?;
-    std::thread::sleep(config.duration);
+    crate::stop::sleep(config.duration);
     window.finish()
 }

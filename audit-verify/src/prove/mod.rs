@@ -90,6 +90,8 @@ pub enum State {
     Shadowed,
     /// No harmless action exercises it; the reason says why.
     Unprovable,
+    /// A signal stopped the run before this rule's action ran.
+    NotRun,
 }
 
 impl State {
@@ -101,6 +103,7 @@ impl State {
             State::NotLoaded => "not_loaded",
             State::Shadowed => "shadowed",
             State::Unprovable => "unprovable",
+            State::NotRun => "not_run",
         }
     }
 
@@ -238,7 +241,13 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
     let listener = collect::Listener::start().map_err(ProveError::Multicast)?;
     let mut arena = exec::Arena::new().map_err(ProveError::Exec)?;
     let total = trials.len();
+    // A signal stops new actions; the barrier still runs, so what did run is judged with evidence.
+    let mut ran = total;
     for (done, trial) in trials.iter_mut().enumerate() {
+        if crate::stop::requested().is_some() {
+            ran = done;
+            break;
+        }
         (options.progress)(done, total);
         let Plan::Run { action, .. } = &trial.plan else { continue };
         if action.recipe.mutation && !action.on_target {
@@ -246,7 +255,7 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
         }
         (trial.pid, trial.ran) = exec::run(action, &mut arena).map_err(ProveError::Exec)?;
     }
-    (options.progress)(total, total);
+    (options.progress)(ran, total);
 
     let marker = Marker::new();
     marker.send(socket)?;
@@ -260,9 +269,15 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
         Barrier::TimedOut { .. } => Duration::from_millis(200),
     });
 
-    for trial in &trials {
+    let stopped_by = crate::stop::requested().map(crate::stop::signal_name);
+    for (i, trial) in trials.iter().enumerate() {
         let base = proof(&loaded[trial.index], locations[trial.index].as_ref(), source);
-        proofs[trial.index] = Some(judge(trial, base, &loaded, &locations, &written, &emitted, &barrier));
+        proofs[trial.index] = Some(if i < ran {
+            judge(trial, base, &loaded, &locations, &written, &emitted, &barrier)
+        } else {
+            let why = format!("not run: {} stopped the run first", stopped_by.as_deref().unwrap_or("a signal"));
+            RuleProof { state: State::NotRun, reason: Some(why), ..base }
+        });
     }
     let mut rules: Vec<RuleProof> = proofs.into_iter().flatten().collect();
     rules.extend(not_loaded(source, &report));
