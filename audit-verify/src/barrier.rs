@@ -66,6 +66,13 @@ impl Marker {
     }
 }
 
+/// The marker's text, for messages that tell an operator what to search for.
+impl std::fmt::Display for Marker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl Default for Marker {
     fn default() -> Self {
         Self::new()
