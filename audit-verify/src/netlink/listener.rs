@@ -128,9 +128,13 @@ impl<C: Consumer> Reader<C> {
     /// True once the target was seen: the messages after it are not consumed.
     fn datagram(&mut self, datagram: &[u8], target: Option<&Marker>) -> bool {
         for message in wire::decode(datagram) {
-            let Ok(message) = message else {
-                self.heard.malformed += 1;
-                return false;
+            let message = match message {
+                Ok(message) => message,
+                Err(e) => {
+                    log::warn!("a datagram on the audit multicast socket is cut short: {e}");
+                    self.heard.malformed += 1;
+                    return false;
+                }
             };
             self.heard.consumer.message(message.ty, message.payload);
             if target.is_some_and(|t| t.is_in(message.payload)) {
