@@ -37,8 +37,10 @@ fn threads_named(name: &str) -> usize {
 fn it_stops_at_its_own_barrier_and_consumes_nothing_after_it() {
     let listener = Listener::start("av-test-barrier", 1 << 20, Payloads::default()).unwrap();
     let mut socket = AuditSocket::open().unwrap();
-    // Another process's marker would not stop it; neither does an ordinary user message.
+    // An ordinary user message does not stop it.
     socket.send_user_message("audit-verify test: not a barrier").unwrap();
+    // The reader is back in a blocking read when the barrier is set and sent: it must still know it.
+    std::thread::sleep(Duration::from_millis(300));
     let marker = listener.send_barrier(&mut socket).unwrap();
     let timeout = Duration::from_secs(10);
     let start = Instant::now();
@@ -55,7 +57,12 @@ fn it_stops_at_its_own_barrier_and_consumes_nothing_after_it() {
 fn a_dropped_listener_stops_its_thread() {
     let name = "av-test-drop";
     let listener = Listener::start(name, 1 << 20, Payloads::default()).unwrap();
-    assert_eq!(threads_named(name), 1);
+    // The thread names itself once it runs.
+    let start = Instant::now();
+    while threads_named(name) == 0 && start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(threads_named(name), 1, "the reader thread runs");
     drop(listener);
     assert_eq!(threads_named(name), 0, "drop joined the reader thread");
 }

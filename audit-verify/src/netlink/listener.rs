@@ -153,9 +153,6 @@ fn run<C: Consumer>(socket: &Socket, buffer: usize, shared: &Shared, mut reader:
     // host that never stops auditing cannot keep the thread draining.
     let mut drained = 0usize;
     loop {
-        if target.is_none() {
-            target = shared.target.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        }
         let stopping = shared.stop.load(Ordering::Relaxed);
         if stopping && drained > buffer {
             return Ok(reader.heard);
@@ -165,6 +162,11 @@ fn run<C: Consumer>(socket: &Socket, buffer: usize, shared: &Shared, mut reader:
             Ok(n) => {
                 if stopping {
                     drained += n;
+                }
+                // Looked up after the read: the marker is set before it is sent, so a datagram that
+                // carries it finds it set, where a lookup before a blocking read could be stale.
+                if target.is_none() {
+                    target = shared.target.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 }
                 if reader.datagram(&buf[..n], target.as_ref()) {
                     return Ok(reader.heard);
