@@ -40,8 +40,8 @@ use self::{
 };
 use crate::{
     auditlog::{AuditLogError, Follower},
-    barrier::{self, Barrier, BarrierError, Marker},
-    netlink::{AuditSocket, NetlinkError},
+    barrier::{self, Barrier, BarrierError},
+    netlink::{AuditSocket, NetlinkError, listener::ListenerError},
     rules::{
         self, Location, Rule,
         augenrules::RuleSource,
@@ -58,8 +58,8 @@ pub enum ProveError {
     Netlink(#[from] NetlinkError),
     #[error("cannot create the scratch directory")]
     Scratch(#[source] io::Error),
-    #[error("cannot subscribe to the audit multicast socket (needs CAP_AUDIT_READ)")]
-    Multicast(#[source] io::Error),
+    #[error(transparent)]
+    Multicast(#[from] ListenerError),
     #[error("cannot run an action in a child process")]
     Exec(#[source] io::Error),
     #[error("cannot read the audit log {path}")]
@@ -238,7 +238,7 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
     // Opened before the actions: if auditd rotates the log meanwhile, the follower finishes the old file
     // and goes on in the new one, where reopening the path later would read the wrong file.
     let mut follower = Follower::open(&options.log, log_from)?;
-    let listener = collect::Listener::start().map_err(ProveError::Multicast)?;
+    let listener = collect::listen()?;
     let mut arena = exec::Arena::new().map_err(ProveError::Exec)?;
     let total = trials.len();
     // A signal stops new actions; the barrier still runs, so what did run is judged with evidence.
@@ -257,17 +257,23 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
     }
     (options.progress)(ran, total);
 
-    let marker = Marker::new();
-    marker.send(socket)?;
+    let marker = listener.send_barrier(socket)?;
     let parent = std::process::id();
     let mut written = Vec::new();
     let barrier = barrier::read_until(&mut follower, &marker, options.timeout, |record| {
         written.extend(collect::from_record(record, parent));
     })?;
-    let emitted = listener.finish(match barrier {
+    let heard = listener.finish(match barrier {
         Barrier::Reached { .. } => Duration::from_secs(1),
         Barrier::TimedOut { .. } => Duration::from_millis(200),
-    });
+    })?;
+    if heard.overruns > 0 {
+        log::warn!(
+            "the audit multicast socket overflowed {} times: some emitted records were not seen",
+            heard.overruns
+        );
+    }
+    let emitted = heard.consumer.seen;
 
     let stopped_by = crate::stop::requested().map(crate::stop::signal_name);
     for (i, trial) in trials.iter().enumerate() {

@@ -2,7 +2,7 @@
 //! real auditd; `cargo xtask test` runs them one at a time.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
-use std::{collections::BTreeMap, path::PathBuf, process::Command};
+use std::{collections::BTreeMap, os::unix::process::CommandExt, path::PathBuf, process::Command};
 
 /// `auditctl -s` as name → value (the numeric first word of each line).
 pub fn auditctl_status() -> BTreeMap<String, u64> {
@@ -21,6 +21,24 @@ pub fn auditctl_status() -> BTreeMap<String, u64> {
 pub fn auditctl_rules() -> Vec<String> {
     let out = Command::new("auditctl").arg("-l").output().expect("running auditctl -l");
     String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with("No rules")).map(str::to_owned).collect()
+}
+
+/// `auditd`, to start again a daemon a test stopped. It gets none of our inherited descriptors: the tests
+/// run under `flock /run/av-kernel-tests.lock`, and a daemon that kept that descriptor would hold the
+/// machine-wide lock for as long as it lives.
+pub fn auditd() -> Command {
+    let mut command = Command::new("auditd");
+    // SAFETY: close_range is a single async-signal-safe syscall, run in the child before exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    command
 }
 
 /// The audit-verify binary under test.
