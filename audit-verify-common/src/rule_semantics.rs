@@ -222,7 +222,11 @@ pub fn in_mask(mask: &[u32; MASK_WORDS], nr: u32) -> bool {
     let word = (nr >> 5) as usize;
     // SAFETY: reads a local.
     let word = unsafe { core::ptr::read_volatile(&word) } & (MASK_WORDS - 1);
-    mask[word] & (1 << (nr & 31)) != 0
+    // Volatile too because the matcher passes a global the loader overrides (`ANY_RULE_MASK`): read
+    // plainly, LLVM folds it to its all-zero initialiser.
+    // SAFETY: `word` is in bounds.
+    let bits = unsafe { core::ptr::read_volatile(&mask[word]) };
+    bits & (1 << (nr & 31)) != 0
 }
 
 /// One rule against one event: matched, not matched, or not decidable from what the reader knows.
@@ -265,11 +269,7 @@ pub enum FirstMatch {
 /// Walks rules `0..count` (at most `max`) in list order, as `audit_filter_syscall` does: the first that
 /// matches decides, and the walk stops there. `rule(i)` judges rule `i`; its error ends the walk.
 #[inline(always)]
-pub fn first_match<E>(
-    count: u32,
-    max: u32,
-    mut rule: impl FnMut(u32) -> Result<Match, E>,
-) -> Result<FirstMatch, E> {
+pub fn first_match<E>(count: u32, max: u32, mut rule: impl FnMut(u32) -> Result<Match, E>) -> Result<FirstMatch, E> {
     // A constant bound for the verifier; `count` only shortens it.
     for i in 0..max {
         if i >= count {

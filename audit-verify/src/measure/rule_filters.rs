@@ -1,7 +1,10 @@
 //! Loaded exit rules in the form the kernel-side rule matcher evaluates (see audit-verify-ebpf's
 //! match_rules.rs). Filters it cannot evaluate make a rule opaque, never guessed.
 
-use audit_verify_common::measure::{ARCH_ANY, Cond, CondField, CondOp, MAX_CONDS, MAX_RULES, RuleFilter};
+use audit_verify_common::{
+    measure::{ARCH_ANY, Cond, CondField, MAX_CONDS, MAX_RULES, RuleFilter},
+    rule_semantics::ARCH_B64,
+};
 
 use crate::rules::{
     FilterList, Op, Rule, Value,
@@ -17,11 +20,6 @@ pub struct Translated {
     pub filter: RuleFilter,
     /// Why the kernel side cannot decide this rule, if it cannot.
     pub opaque_because: Option<String>,
-}
-
-/// Whether a rule's arch filter lets syscalls of `arch` through, as the kernel side's `selects` decides.
-pub fn admits(f: &RuleFilter, arch: u32) -> bool {
-    f.arch == ARCH_ANY || ((f.arch == arch) != (f.arch_negated != 0))
 }
 
 /// The exit-list rules in kernel order, up to [`MAX_RULES`]; later ones are returned apart (not counted).
@@ -59,10 +57,10 @@ fn filter_of(rule: &Rule) -> (RuleFilter, Option<String>) {
             id::LOGINUID => CondField::Auid,
             id::SUCCESS => CondField::Success,
             id::EXIT => CondField::Exit,
-            200 => CondField::Arg0,
-            201 => CondField::Arg1,
-            202 => CondField::Arg2,
-            203 => CondField::Arg3,
+            id::ARG0 => CondField::Arg0,
+            id::ARG1 => CondField::Arg1,
+            id::ARG2 => CondField::Arg2,
+            id::ARG3 => CondField::Arg3,
             other => {
                 opaque.get_or_insert(format!(
                     "filter `{}` is not evaluated in the kernel",
@@ -75,11 +73,10 @@ fn filter_of(rule: &Rule) -> (RuleFilter, Option<String>) {
             opaque.get_or_insert(format!("more than {MAX_CONDS} conditions"));
             continue;
         }
-        f.conds[f.cond_count as usize] =
-            Cond { field: cond_field as u32, op: op_code(field.op) as u32, value, _pad: 0 };
+        f.conds[f.cond_count as usize] = Cond { field: cond_field as u32, op: field.op.code(), value, _pad: 0 };
         f.cond_count += 1;
     }
-    let args_on_b32 = f.arch != fields::ARCH_B64
+    let args_on_b32 = f.arch != ARCH_B64
         && f.conds[..f.cond_count as usize]
             .iter()
             .any(|c| (CondField::Arg0 as u32..=CondField::Arg3 as u32).contains(&c.field));
@@ -88,19 +85,6 @@ fn filter_of(rule: &Rule) -> (RuleFilter, Option<String>) {
     }
     f.opaque = u32::from(opaque.is_some());
     (f, opaque)
-}
-
-fn op_code(op: Op) -> CondOp {
-    match op {
-        Op::Eq => CondOp::Eq,
-        Op::Ne => CondOp::Ne,
-        Op::Lt => CondOp::Lt,
-        Op::Gt => CondOp::Gt,
-        Op::Le => CondOp::Le,
-        Op::Ge => CondOp::Ge,
-        Op::BitMask => CondOp::BitMask,
-        Op::BitTest => CondOp::BitTest,
-    }
 }
 
 #[cfg(test)]
@@ -120,13 +104,13 @@ mod tests {
         let (t, beyond) = translate(&rules);
         assert!(beyond.is_empty());
         assert_eq!(t.len(), 4, "exclude-list rules are not syscall rules");
-        assert_eq!((t[0].filter.arch, t[0].filter.cond_count, t[0].filter.opaque), (fields::ARCH_B64, 3, 0));
+        assert_eq!((t[0].filter.arch, t[0].filter.cond_count, t[0].filter.opaque), (ARCH_B64, 3, 0));
         assert_eq!(
             t[0].filter.conds[0],
-            Cond { field: CondField::Auid as u32, op: CondOp::Ge as u32, value: 1000, _pad: 0 }
+            Cond { field: CondField::Auid as u32, op: Op::Ge.code(), value: 1000, _pad: 0 }
         );
         assert!(t[1].opaque_because.as_deref().unwrap().contains("path"), "{:?}", t[1].opaque_because);
-        assert_eq!((t[2].filter.arch, t[2].filter.opaque), (fields::ARCH_B32, 0));
+        assert_eq!((t[2].filter.arch, t[2].filter.opaque), (audit_verify_common::rule_semantics::ARCH_B32, 0));
         assert!(t[3].opaque_because.is_some(), "a0 on b32 is not readable from the 64-bit registers");
     }
 }

@@ -12,33 +12,8 @@ mod tables {
     include!(concat!(env!("OUT_DIR"), "/audit_tables.rs"));
 }
 
-/// Field ids used by name in this crate.
-pub mod id {
-    pub const UID: u32 = 1;
-    pub const EUID: u32 = 2;
-    pub const SUID: u32 = 3;
-    pub const GID: u32 = 5;
-    pub const EGID: u32 = 6;
-    pub const SGID: u32 = 7;
-    pub const LOGINUID: u32 = 9;
-    pub const ARCH: u32 = 11;
-    pub const MSGTYPE: u32 = 12;
-    pub const FSTYPE: u32 = 26;
-    pub const EXIT: u32 = 103;
-    pub const SUCCESS: u32 = 104;
-    pub const WATCH: u32 = 105;
-    pub const PERM: u32 = 106;
-    pub const DIR: u32 = 107;
-    pub const FILETYPE: u32 = 108;
-    pub const FIELD_COMPARE: u32 = 111;
-    pub const EXE: u32 = 112;
-    pub const ARG0: u32 = 200;
-    pub const FILTERKEY: u32 = 210;
-}
-
-/// `AUDIT_ARCH_X86_64` and `AUDIT_ARCH_I386`.
-pub const ARCH_B64: u32 = 0xc000_003e;
-pub const ARCH_B32: u32 = 0x4000_0003;
+/// Field ids used by name, the x86 `AUDIT_ARCH_*` values and "unset": defined with the rule semantics.
+pub use audit_verify_common::rule_semantics::{ARCH_B32, ARCH_B64, UNSET, id};
 
 /// libaudit's names for kernel fields whose kernel name differs.
 const ALIASES: [(&str, &str); 7] = [
@@ -67,9 +42,6 @@ const FILETYPES: [(&str, u32); 7] = [
 
 /// `AUDIT_PERM_*` by the letter `-p` uses.
 pub const PERMS: [(char, u32); 4] = [('x', 1), ('w', 2), ('r', 4), ('a', 8)];
-
-/// `(u32)-1`: "unset" for auid and other ids.
-pub const UNSET: u32 = u32::MAX;
 
 /// The field id for a name as auditctl accepts it.
 pub fn id_of(name: &str) -> Option<u32> {
