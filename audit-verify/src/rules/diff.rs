@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use audit_verify_common::rule_semantics as kernel;
 use serde::Serialize;
 
 use super::{
@@ -287,7 +288,8 @@ fn overlap(a: &Rule, b: &Rule) -> bool {
     share_syscall && !a.fields.iter().any(|x| b.fields.iter().any(|y| contradict(x, y)))
 }
 
-/// Whether condition `have` guarantees condition `want` (same field).
+/// Whether condition `have` guarantees condition `want` (same field): every value that satisfies one
+/// satisfies the other, by the kernel's comparison for that field.
 fn implies(have: &Field, want: &Field) -> bool {
     if have.id != want.id {
         return false;
@@ -296,18 +298,16 @@ fn implies(have: &Field, want: &Field) -> bool {
         return true;
     }
     let (Value::Num(a), Value::Num(b)) = (&have.value, &want.value) else { return false };
-    let (a, b) = (u64::from(*a), u64::from(*b));
-    match (have.op, want.op) {
-        (Op::Eq, Op::Ne) => a != b,
-        (Op::Eq, Op::Ge) | (Op::Ge, Op::Ge) => a >= b,
-        (Op::Eq, Op::Gt) | (Op::Ge, Op::Gt) | (Op::Ge, Op::Ne) => a > b,
-        (Op::Eq, Op::Le) | (Op::Le, Op::Le) => a <= b,
-        (Op::Eq, Op::Lt) | (Op::Le, Op::Lt) | (Op::Le, Op::Ne) => a < b,
-        (Op::Gt, Op::Gt) | (Op::Gt, Op::Ne) => a >= b,
-        (Op::Gt, Op::Ge) => a + 1 >= b,
-        (Op::Lt, Op::Lt) | (Op::Lt, Op::Ne) => a <= b,
-        (Op::Lt, Op::Le) => a <= b + 1,
-        _ => false,
+    match have.id {
+        // `success` compares the outcome, not the value: try both outcomes.
+        id::SUCCESS => [true, false]
+            .into_iter()
+            .all(|ok| !kernel::success_holds(have.op, *a, ok) || kernel::success_holds(want.op, *b, ok)),
+        // The bit operators never match on ids (and the kernel refuses them there).
+        f if kernel::is_id_field(f) && [have.op, want.op].iter().any(|op| matches!(op, Op::BitMask | Op::BitTest)) => {
+            matches!(have.op, Op::BitMask | Op::BitTest)
+        }
+        _ => kernel::implies((have.op, *a), (want.op, *b)),
     }
 }
 
@@ -335,6 +335,22 @@ mod tests {
         assert!(implies(&c("auid=1000"), &c("auid!=unset")));
         assert!(implies(&c("uid=0"), &c("uid<1")));
         assert!(!implies(&c("uid=0"), &c("euid=0")));
+        // Bit operators, exactly (the old per-pair table knew none of them).
+        assert!(implies(&c("a1&=0x41"), &c("a1&0x40")));
+        assert!(implies(&c("a1&4"), &c("a1&6")));
+        assert!(!implies(&c("a1&6"), &c("a1&4")));
+        assert!(implies(&c("a2=0"), &c("a2&=0")));
+        // success compares the outcome: any non-zero value means success.
+        assert!(implies(&c("success=2"), &c("success=1")));
+        assert!(implies(&c("success!=0"), &c("success=1")));
+        assert!(!implies(&c("success=0"), &c("success=1")));
+    }
+
+    #[test]
+    fn a_never_rule_on_a_bit_covers_the_rules_that_need_that_bit() {
+        let never = rule("-a never,exit -F arch=b64 -S openat -F a2&0100");
+        assert!(covers(&never, &rule("-a always,exit -F arch=b64 -S openat -F a2&=0101 -k creat")));
+        assert!(!covers(&never, &rule("-a always,exit -F arch=b64 -S openat -F a2&0101 -k creat")));
     }
 
     #[test]

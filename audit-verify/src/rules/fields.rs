@@ -40,8 +40,16 @@ const FILETYPES: [(&str, u32); 7] = [
     ("fifo", libc::S_IFIFO),
 ];
 
+/// `AUDIT_PERM_*`: the classes `-p`/`perm=` name.
+pub mod perm {
+    pub const EXEC: u32 = 1;
+    pub const WRITE: u32 = 2;
+    pub const READ: u32 = 4;
+    pub const ATTR: u32 = 8;
+}
+
 /// `AUDIT_PERM_*` by the letter `-p` uses.
-pub const PERMS: [(char, u32); 4] = [('x', 1), ('w', 2), ('r', 4), ('a', 8)];
+pub const PERMS: [(char, u32); 4] = [('x', perm::EXEC), ('w', perm::WRITE), ('r', perm::READ), ('a', perm::ATTR)];
 
 /// The field id for a name as auditctl accepts it.
 pub fn id_of(name: &str) -> Option<u32> {
