@@ -1,12 +1,13 @@
 //! The field vocabulary of audit rules: names, ids and how each field's value is written.
 //!
-//! Ids, comparisons, record types and errno names are generated at build time from the kernel's uapi
-//! headers; the names are libaudit's (`auid`, `path`, `key`, `a0` are its aliases for the kernel's
+//! Ids, comparisons and errno names are generated at build time from the kernel's uapi headers (record
+//! types come from [`crate::auditlog::record_type`]); the names are libaudit's (`auid`, `path`, `key`, `a0` are its aliases for the kernel's
 //! `LOGINUID`, `WATCH`, `FILTERKEY`, `ARG0`).
 
 use std::ffi::CString;
 
 use super::{Op, Value};
+use crate::auditlog::record_type;
 
 mod tables {
     include!(concat!(env!("OUT_DIR"), "/audit_tables.rs"));
@@ -80,13 +81,13 @@ pub fn comparison_names(id: u32) -> Option<(&'static str, &'static str)> {
     tables::COMPARISONS.iter().find(|(.., i)| *i == id).map(|(a, b, _)| (*a, *b))
 }
 
-/// Record type number for a name (`SYSCALL`, `CWD`, …) or a number.
+/// Record type number for a name (`SYSCALL`, `CWD`, `USER_LOGIN`, …) or a number.
 pub fn record_type(name: &str) -> Option<u32> {
-    name.parse().ok().or_else(|| tables::RECORD_TYPES.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
+    name.parse().ok().or_else(|| record_type::code_of(name))
 }
 
 pub fn record_type_name(value: u32) -> Option<&'static str> {
-    tables::RECORD_TYPES.iter().find(|(_, v)| *v == value).map(|(n, _)| *n)
+    record_type::name_of(value)
 }
 
 fn errno(name: &str) -> Option<u32> {
@@ -245,6 +246,8 @@ mod tests {
         assert_eq!(parse_value(id::PERM, Op::Eq, "wa"), Ok(Value::Num(10)));
         assert_eq!(parse_value(id::FILETYPE, Op::Eq, "file"), Ok(Value::Num(libc::S_IFREG)));
         assert_eq!(parse_value(id::MSGTYPE, Op::Eq, "CWD"), Ok(Value::Num(1307)));
+        // A user-space type, absent from linux/audit.h: auditctl knows it from libaudit.
+        assert_eq!(parse_value(id::MSGTYPE, Op::Eq, "USER_LOGIN"), Ok(Value::Num(1112)));
         assert_eq!(parse_value(id::FSTYPE, Op::Eq, "tracefs"), Ok(Value::Num(0x7472_6163)));
         assert!(parse_value(id::LOGINUID, Op::Eq, "no-such-user-here").is_err());
         assert!(parse_value(id::PERM, Op::Eq, "wz").is_err());
