@@ -237,24 +237,6 @@ pub enum Match {
     Undecided,
 }
 
-impl Match {
-    #[inline(always)]
-    pub fn from_bool(b: bool) -> Self {
-        if b { Match::Yes } else { Match::No }
-    }
-
-    /// Conditions are ANDed: one that fails decides; else one that cannot be decided leaves the rule
-    /// undecided.
-    #[inline(always)]
-    pub fn and(self, other: Match) -> Match {
-        match (self, other) {
-            (Match::No, _) | (_, Match::No) => Match::No,
-            (Match::Undecided, _) | (_, Match::Undecided) => Match::Undecided,
-            (Match::Yes, Match::Yes) => Match::Yes,
-        }
-    }
-}
-
 /// What a first-match filter list (`audit_filter_syscall` on the exit list) decides for one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FirstMatch {

@@ -106,6 +106,4 @@ fn the_first_matching_rule_decides() {
     assert_eq!(undecided_first, Ok(FirstMatch::Undecided(0)));
     assert_eq!(first_match(4, 64, |i| if i == 1 { Err(i) } else { Ok(Match::No) }), Err(1));
     assert_eq!(first_match::<()>(10, 2, |_| Ok(Match::No)), Ok(FirstMatch::None), "max bounds the walk");
-    assert_eq!(Match::Yes.and(Match::Undecided), Match::Undecided);
-    assert_eq!(Match::Undecided.and(Match::No), Match::No);
 }

@@ -80,20 +80,20 @@ impl Host {
     }
 }
 
-/// Every condition of `rule` against `action`, ANDed as the kernel does (see [`Match::and`]): `No` as
-/// soon as one fails, else `Unknown` if one is not modelled, else `Yes`.
+/// Every condition of `rule` against `action`, ANDed as the kernel does: `No` as soon as one fails, else
+/// `Unknown` if one is not modelled, else `Yes`.
 pub fn matches(rule: &Rule, action: &Action, host: &Host) -> Verdict {
     if rule.uses_mask() && !rule.has_syscall(action.nr) {
         return Verdict::No("syscall".into());
     }
+    // The reason kept is the one of the condition that decides the conjunction.
     let mut verdict = Verdict::Yes;
     for f in &rule.fields {
         let next = field(f, action, host);
-        if verdict.kind().and(next.kind()) != verdict.kind() {
-            verdict = next;
-        }
-        if verdict.kind() == Match::No {
-            break;
+        match next.kind() {
+            Match::No => return next,
+            Match::Undecided if verdict == Verdict::Yes => verdict = next,
+            _ => {}
         }
     }
     verdict
