@@ -272,16 +272,32 @@ pub fn implies(have: (Op, u32), want: (Op, u32)) -> bool {
     implies_within(u32::MAX, have, want)
 }
 
+/// Whether some value satisfies both conditions: two rules whose conditions on a field are not
+/// compatible never match the same event.
+pub fn compatible(a: (Op, u32), b: (Op, u32)) -> bool {
+    compatible_within(u32::MAX, a, b)
+}
+
 /// [`implies`] over the values `0..=max` (`max` is `2^k - 1`): exhaustive tests run it on a small `k`.
-///
-/// It looks for a counterexample among a few witnesses instead of reasoning per operator pair: for each
-/// pair the extreme members of "satisfies `have`" (smallest, largest, the value itself, its neighbours,
-/// the lowest and highest bit of a mask, the largest value clear of a mask or missing one of its bits)
-/// include a member outside "satisfies `want`" whenever one exists.
 pub(crate) fn implies_within(max: u32, (op_a, a): (Op, u32), (op_b, b): (Op, u32)) -> bool {
+    witnesses(max, a, b).into_iter().filter(|x| *x <= max).all(|x| !compare(op_a, x, a) || compare(op_b, x, b))
+}
+
+/// [`compatible`] over the values `0..=max`.
+pub(crate) fn compatible_within(max: u32, (op_a, a): (Op, u32), (op_b, b): (Op, u32)) -> bool {
+    witnesses(max, a, b).into_iter().filter(|x| *x <= max).any(|x| compare(op_a, x, a) && compare(op_b, x, b))
+}
+
+/// Instead of reasoning per operator pair, [`implies_within`] looks for a counterexample and
+/// [`compatible_within`] for a common value among these: the extreme members of the sets the operators
+/// describe (smallest, largest, the values themselves and their neighbours, the lowest and highest bit of
+/// a mask, the union of two masks, the largest value clear of a mask or missing one of its bits). For
+/// every pair of conditions, such a value exists among them whenever one exists at all; the exhaustive
+/// tests check exactly that.
+fn witnesses(max: u32, a: u32, b: u32) -> [u32; 19] {
     let low_bit = |v: u32| v & v.wrapping_neg();
     let high_bit = |v: u32| if v == 0 { 0 } else { 1 << (31 - v.leading_zeros()) };
-    let witnesses = [
+    [
         0,
         1,
         max,
@@ -294,11 +310,14 @@ pub(crate) fn implies_within(max: u32, (op_a, a): (Op, u32), (op_b, b): (Op, u32
         b.wrapping_add(1),
         low_bit(a),
         high_bit(a),
+        low_bit(b),
+        a | b,
         a & !b,
         max & !b,
         max ^ low_bit(b),
-    ];
-    witnesses.into_iter().filter(|x| *x <= max).all(|x| !compare(op_a, x, a) || compare(op_b, x, b))
+        max & !a,
+        max ^ low_bit(a),
+    ]
 }
 
 #[cfg(test)]

@@ -38,6 +38,31 @@ fn implication_agrees_with_compare_exhaustively() {
     }
 }
 
+/// For every pair of conditions on a k-bit field, `compatible` must say exactly whether some value
+/// satisfies both.
+#[test]
+fn compatibility_agrees_with_compare_exhaustively() {
+    for bits in [2, 3, 4] {
+        let max = (1u32 << bits) - 1;
+        for op_a in Op::ALL {
+            for op_b in Op::ALL {
+                for a in 0..=max {
+                    for b in 0..=max {
+                        let truth = (0..=max).any(|x| compare(op_a, x, a) && compare(op_b, x, b));
+                        assert_eq!(
+                            compatible_within(max, (op_a, a), (op_b, b)),
+                            truth,
+                            "{bits} bits: x{}{a} and x{}{b}",
+                            op_a.symbol(),
+                            op_b.symbol()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn implication_at_the_ends_of_u32() {
     assert!(implies((Op::Gt, u32::MAX), (Op::Eq, 7)), "nothing is above u32::MAX");
@@ -46,6 +71,9 @@ fn implication_at_the_ends_of_u32() {
     assert!(implies((Op::Ge, 1000), (Op::Gt, 999)));
     assert!(implies((Op::BitTest, 0x41), (Op::BitMask, 0x40)));
     assert!(!implies((Op::BitMask, 0x41), (Op::BitMask, 0x40)));
+    assert!(!compatible((Op::Ge, 1000), (Op::Lt, 1000)));
+    assert!(compatible((Op::Ge, 1000), (Op::Ne, UNSET)));
+    assert!(!compatible((Op::Gt, u32::MAX), (Op::Ne, 0)));
 }
 
 #[test]

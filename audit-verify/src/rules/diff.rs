@@ -279,13 +279,25 @@ pub fn covers(general: &Rule, specific: &Rule) -> bool {
 }
 
 /// Whether two rules can match one event: they share a syscall and no pair of their conditions on the
-/// same field contradicts (only exact contradictions are recognised; anything else counts as overlap).
+/// same field contradicts (a number no value satisfies both conditions on, by the kernel's comparison; a
+/// string, two different `=`). Anything else counts as overlap.
 fn overlap(a: &Rule, b: &Rule) -> bool {
     let share_syscall = !a.uses_mask() || a.mask.iter().zip(&b.mask).any(|(x, y)| x & y != 0);
-    let contradict = |x: &Field, y: &Field| {
-        x.id == y.id && x.id != id::FILTERKEY && x.op == Op::Eq && y.op == Op::Eq && x.value != y.value
-    };
     share_syscall && !a.fields.iter().any(|x| b.fields.iter().any(|y| contradict(x, y)))
+}
+
+fn contradict(x: &Field, y: &Field) -> bool {
+    if x.id != y.id || x.id == id::FILTERKEY {
+        return false;
+    }
+    match (&x.value, &y.value) {
+        (Value::Num(a), Value::Num(b)) if x.id == id::SUCCESS => ![true, false]
+            .into_iter()
+            .any(|ok| kernel::success_holds(x.op, *a, ok) && kernel::success_holds(y.op, *b, ok)),
+        (Value::Num(a), Value::Num(b)) => !kernel::compatible((x.op, *a), (y.op, *b)),
+        (Value::Str(a), Value::Str(b)) => x.op == Op::Eq && y.op == Op::Eq && a != b,
+        _ => false,
+    }
 }
 
 /// Whether condition `have` guarantees condition `want` (same field): every value that satisfies one
@@ -344,6 +356,17 @@ mod tests {
         assert!(implies(&c("success=2"), &c("success=1")));
         assert!(implies(&c("success!=0"), &c("success=1")));
         assert!(!implies(&c("success=0"), &c("success=1")));
+    }
+
+    #[test]
+    fn rules_on_disjoint_values_do_not_overlap() {
+        let r = |text: &str| rule(&format!("-a always,exit -F arch=b64 -S execve {text}"));
+        assert!(!overlap(&r("-F auid>=1000 -k users"), &r("-F auid<1000 -k system")));
+        assert!(!overlap(&r("-F success=1"), &r("-F success=0")));
+        assert!(!overlap(&r("-F success=2"), &r("-F success!=1")), "2 means success");
+        assert!(overlap(&r("-F auid>=1000"), &r("-F auid!=unset")));
+        assert!(overlap(&r("-F a0&1"), &r("-F a0&=3")));
+        assert!(!overlap(&r("-F exe=/bin/a"), &r("-F exe=/bin/b")));
     }
 
     #[test]
