@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use audit_verify_common::rule_semantics::{FirstMatch, first_match};
+use audit_verify_common::rule_semantics::{FirstMatch, arch_admits, first_match};
 
 use super::{
     action::{Action, Creds, NOBODY},
@@ -64,10 +64,11 @@ pub fn plan(loaded: &[Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
     if let Some(why) = not_exercised(rule) {
         return Plan::Unprovable(why);
     }
+    // The first ABI of this CPU the rule's arch condition admits, 64-bit preferred.
     let abi = match rule.field(id::ARCH).map(|f| (f.op, &f.value)) {
         None => Abi::B64,
-        Some((Op::Eq, Value::Num(ARCH_B64))) | Some((Op::Ne, Value::Num(ARCH_B32))) => Abi::B64,
-        Some((Op::Eq, Value::Num(ARCH_B32))) | Some((Op::Ne, Value::Num(ARCH_B64))) => Abi::B32,
+        Some((op, Value::Num(arch))) if arch_admits(op, *arch, ARCH_B64) => Abi::B64,
+        Some((op, Value::Num(arch))) if arch_admits(op, *arch, ARCH_B32) => Abi::B32,
         Some((_, v)) => {
             return Plan::Unprovable(format!("arch {v:?} is neither x86_64 nor i386: this CPU cannot run it"));
         }
@@ -464,6 +465,34 @@ mod tests {
         with_ctx(true, |ctx| {
             let (a, _) = run_of(plan(&loaded, 2, ctx));
             assert!(a.recipe.mutation && a.mutation().unwrap().contains("scratch"), "{a:?}");
+        });
+    }
+
+    #[test]
+    fn the_abi_is_one_the_arch_condition_admits() {
+        let loaded = rules(
+            "-a always,exit -F arch!=0x28 -S execve -k not_arm\n\
+             -a always,exit -F arch=0x28 -S execve -k arm",
+        );
+        with_ctx(false, |ctx| {
+            assert_eq!(run_of(plan(&loaded, 0, ctx)).0.abi, Abi::B64, "any arch but ARM's: x86_64 will do");
+            let Plan::Unprovable(why) = plan(&loaded, 1, ctx) else { panic!("an ARM rule") };
+            assert!(why.contains("neither x86_64 nor i386"), "{why}");
+        });
+    }
+
+    /// An earlier rule that may match leaves the record's rule open, but a later one that surely matches
+    /// blocks the action either way, and is the one named.
+    #[test]
+    fn a_sure_match_after_an_undecided_one_blocks() {
+        let loaded = rules(
+            "-a never,exit -F arch=b64 -S fchdir -F subj_type=unconfined_t\n\
+             -a always,exit -F arch=b64 -S fchdir -k sure\n\
+             -a always,exit -F arch=b64 -S fchdir -k after",
+        );
+        with_ctx(false, |ctx| {
+            let blocker = run_of(plan(&loaded, 2, ctx)).1.expect("rule 1 matches first");
+            assert_eq!(blocker, Blocker { index: 1, never: false, undecided: None });
         });
     }
 
