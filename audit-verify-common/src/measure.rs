@@ -161,13 +161,11 @@ impl RuleFilter {
         self.admits(arch) && rule_semantics::in_mask(&self.mask, nr)
     }
 
-    /// The rule against a syscall it selects: `Undecided` when it has filters we cannot evaluate (checked
-    /// first, so an opaque rule costs no reads), else whether all its conditions hold.
+    /// The rule against a syscall it selects, as the kernel ANDs its conditions: `No` when one of the
+    /// conditions held here fails, else `Undecided` when the rule has filters we cannot evaluate, else
+    /// `Yes`.
     #[inline(always)]
     pub fn judge(&self, facts: &Facts) -> Match {
-        if self.opaque != 0 {
-            return Match::Undecided;
-        }
         for i in 0..MAX_CONDS {
             if i as u32 >= self.cond_count {
                 break;
@@ -176,7 +174,7 @@ impl RuleFilter {
                 return Match::No;
             }
         }
-        Match::Yes
+        if self.opaque != 0 { Match::Undecided } else { Match::Yes }
     }
 }
 
@@ -216,6 +214,10 @@ mod tests {
         assert_eq!(rule(&[(CondField::Auid, Op::BitMask, 8)]).judge(&facts), Match::No, "ids take no bit ops");
         let opaque = RuleFilter { opaque: 1, ..exit_eintr };
         assert_eq!(opaque.judge(&facts), Match::Undecided);
+        // A rule with a filter we cannot evaluate (say `-C uid!=euid`) still fails on one we can.
+        let opaque_euid_root = RuleFilter { opaque: 1, ..rule(&[(CondField::Euid, Op::Eq, 0)]) };
+        assert_eq!(opaque_euid_root.judge(&Facts { euid: 1000, ..facts }), Match::No);
+        assert_eq!(opaque_euid_root.judge(&Facts { euid: 0, ..facts }), Match::Undecided);
         let bad_op = RuleFilter { conds: [Cond { op: 7, ..exit_eintr.conds[0] }; MAX_CONDS], ..exit_eintr };
         assert_eq!(bad_op.judge(&facts), Match::No, "an operator number the kernel would refuse");
     }

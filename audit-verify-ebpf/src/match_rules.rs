@@ -2,7 +2,8 @@
 //! rules are evaluated in kernel order as `audit_filter_syscall` does (the first matching rule decides),
 //! using what the task holds at that moment: syscall number and ABI, uid, euid, gid, auid, the return
 //! value and the first four arguments. A rule with other filters (paths, exe, -C, LSM labels) is opaque:
-//! a syscall it selects is counted as undecided and evaluation stops, since its real filter may match.
+//! unless one of the conditions we can evaluate fails, a syscall it selects is counted as undecided and
+//! evaluation stops, since its real filter may match.
 //!
 //! Two entry points, one evaluation. `match_rules` sits on the `sys_exit` raw tracepoint and runs for
 //! every syscall of the host (about 100 ns each on a retpoline VM, most of it the dispatch itself).
@@ -122,16 +123,13 @@ fn evaluate(regs: *const u8, ret: i64, arch: Option<u32>) -> Result<i32, i32> {
             if status & TS_COMPAT != 0 { ARCH_B32 } else { ARCH_B64 }
         }
     };
-    // Number and ABI are read for every selected syscall; the rest only once a rule with conditions
-    // selects it, so that a syscall no rule of its ABI names costs few reads.
+    // Number and ABI are read for every selected syscall; the rest only once a rule selects it, so that
+    // a syscall no rule of its ABI names costs few reads.
     let mut facts: Option<Facts> = None;
     let decided = first_match(count, MAX_RULES, |i| -> Result<Match, i32> {
         let Some(rule) = RULE_FILTERS.get(i) else { return Ok(Match::No) };
         if !rule.selects(nr, arch) {
             return Ok(Match::No);
-        }
-        if rule.opaque != 0 {
-            return Ok(Match::Undecided);
         }
         if facts.is_none() {
             facts = Some(unsafe { read_facts(task, regs, ret)? });

@@ -1,9 +1,10 @@
 //! Loaded exit rules in the form the kernel-side rule matcher evaluates (see audit-verify-ebpf's
-//! match_rules.rs). Filters it cannot evaluate make a rule opaque, never guessed.
+//! match_rules.rs). Filters it cannot evaluate make a rule opaque, never guessed: such a rule is
+//! undecided unless one of the conditions it can evaluate fails.
 
 use audit_verify_common::{
     measure::{ARCH_ANY, Cond, CondField, MAX_CONDS, MAX_RULES, RuleFilter},
-    rule_semantics::ARCH_B64,
+    rule_semantics::{ARCH_B32, ARCH_B64},
 };
 
 use crate::rules::{
@@ -76,12 +77,16 @@ fn filter_of(rule: &Rule) -> (RuleFilter, Option<String>) {
         f.conds[f.cond_count as usize] = Cond { field: cond_field as u32, op: field.op.code(), value, _pad: 0 };
         f.cond_count += 1;
     }
-    let args_on_b32 = f.arch != ARCH_B64
-        && f.conds[..f.cond_count as usize]
-            .iter()
-            .any(|c| (CondField::Arg0 as u32..=CondField::Arg3 as u32).contains(&c.field));
-    if args_on_b32 {
+    // The matcher judges the conditions it holds even on an opaque rule (one that fails decides), so
+    // every condition kept must be exact: a0-a3 are not, for a 32-bit syscall.
+    let is_arg = |c: &Cond| (CondField::Arg0 as u32..=CondField::Arg3 as u32).contains(&c.field);
+    let kept = &f.conds[..f.cond_count as usize];
+    if f.admits(ARCH_B32) && kept.iter().any(is_arg) {
         opaque.get_or_insert("a0-a3 are read from the 64-bit registers only".into());
+        let exact: Vec<Cond> = kept.iter().copied().filter(|c| !is_arg(c)).collect();
+        f.conds = [Cond::default(); MAX_CONDS];
+        f.conds[..exact.len()].copy_from_slice(&exact);
+        f.cond_count = exact.len() as u32;
     }
     f.opaque = u32::from(opaque.is_some());
     (f, opaque)
@@ -110,7 +115,8 @@ mod tests {
             Cond { field: CondField::Auid as u32, op: Op::Ge.code(), value: 1000, _pad: 0 }
         );
         assert!(t[1].opaque_because.as_deref().unwrap().contains("path"), "{:?}", t[1].opaque_because);
-        assert_eq!((t[2].filter.arch, t[2].filter.opaque), (audit_verify_common::rule_semantics::ARCH_B32, 0));
+        assert_eq!((t[2].filter.arch, t[2].filter.opaque), (ARCH_B32, 0));
         assert!(t[3].opaque_because.is_some(), "a0 on b32 is not readable from the 64-bit registers");
+        assert_eq!(t[3].filter.cond_count, 0, "and is not judged");
     }
 }
