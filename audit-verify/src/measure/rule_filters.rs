@@ -4,7 +4,7 @@
 
 use audit_verify_common::{
     measure::{ARCH_ANY, Cond, CondField, MAX_CONDS, MAX_RULES, RuleFilter},
-    rule_semantics::{ARCH_B32, ARCH_B64},
+    rule_semantics::ARCH_B32,
 };
 
 use crate::rules::{
@@ -94,6 +94,8 @@ fn filter_of(rule: &Rule) -> (RuleFilter, Option<String>) {
 
 #[cfg(test)]
 mod tests {
+    use audit_verify_common::rule_semantics::ARCH_B64;
+
     use super::*;
     use crate::rules::parse::rule;
 
