@@ -196,7 +196,7 @@ pub const AUDITSC_FAILURE: u32 = 2;
 
 /// `-F success<op>value` for a syscall that did (`ok`) or did not succeed: the kernel compares
 /// `return_valid` with `AUDITSC_SUCCESS` when the value is non-zero, else with `AUDITSC_FAILURE`. So
-/// `success=2` means `success=1`, and `success>0` matches failures.
+/// `success=2` means `success=1`, `success>1` matches failures and `success>0` nothing.
 #[inline(always)]
 pub fn success_holds(op: Op, value: u32, ok: bool) -> bool {
     let valid = if ok { AUDITSC_SUCCESS } else { AUDITSC_FAILURE };

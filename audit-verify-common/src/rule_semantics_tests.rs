@@ -107,9 +107,10 @@ fn success_compares_return_valid() {
         assert_eq!(success_holds(Op::Eq, 0, ok), !ok);
         assert_eq!(success_holds(Op::Ne, 0, ok), ok);
     }
-    // return_valid is 1 for success and 2 for failure, so `success>0` is "failed".
+    // return_valid is 1 for success and 2 for failure: `success>1` is "failed", `success>0` never holds.
     assert!(success_holds(Op::Gt, 1, false));
     assert!(!success_holds(Op::Gt, 1, true));
+    assert!(!success_holds(Op::Gt, 0, false) && !success_holds(Op::Gt, 0, true));
 }
 
 #[test]
