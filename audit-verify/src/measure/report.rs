@@ -3,13 +3,13 @@
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path, time::Duration};
 
-use audit_verify_common::measure::ARCH_B32;
+use audit_verify_common::rule_semantics::ARCH_B32;
 use serde::Serialize;
 
 use super::{
     emitted::Emitted,
     probe_backend::ProbeCounts,
-    rule_filters::{Translated, admits},
+    rule_filters::Translated,
     sampler::Samples,
     sensors::{FunctionDrops, SyscallHook},
     written::Written,
@@ -326,7 +326,7 @@ fn rule_rates(i: &Inputs<'_>) -> Vec<RuleRate> {
         .map(|(n, t)| {
             let (hit, undecided) = i.hits.as_ref().and_then(|h| h.get(n)).copied().unwrap_or((0, 0));
             let blind_to_b32 =
-                matches!(i.syscall_hook, Some(SyscallHook::PerSyscall { .. })) && admits(&t.filter, ARCH_B32);
+                matches!(i.syscall_hook, Some(SyscallHook::PerSyscall { .. })) && t.filter.admits(ARCH_B32);
             let countable = i.hits.is_some() && t.opaque_because.is_none() && !blind_to_b32;
             RuleRate {
                 position: t.position + 1,

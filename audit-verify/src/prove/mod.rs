@@ -15,6 +15,7 @@
 //! rule's key never appears for the action, which is what a search by key would miss), with the record
 //! that carries the other key as evidence.
 
+pub mod action;
 pub mod collect;
 pub mod eval;
 pub mod exec;
@@ -494,7 +495,7 @@ fn judge(
     out.state = State::Failed;
     out.reason = Some(format!(
         "loaded, the action ran (returned {returned}, expected {}), and no record reached the barrier{barrier_note}",
-        plan::expect_text(action.expect)
+        action::expect_text(action.expect)
     ));
     out
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use audit_verify_common::rule_semantics as kernel;
 use serde::Serialize;
 
 use super::{
@@ -353,16 +354,29 @@ pub fn covers(general: &Rule, specific: &Rule) -> bool {
 }
 
 /// Whether two rules can match one event: they share a syscall and no pair of their conditions on the
-/// same field contradicts (only exact contradictions are recognised; anything else counts as overlap).
+/// same field contradicts (a number no value satisfies both conditions on, by the kernel's comparison; a
+/// string, two different `=`). Anything else counts as overlap.
 fn overlap(a: &Rule, b: &Rule) -> bool {
     let share_syscall = !a.uses_mask() || a.mask.iter().zip(&b.mask).any(|(x, y)| x & y != 0);
-    let contradict = |x: &Field, y: &Field| {
-        x.id == y.id && x.id != id::FILTERKEY && x.op == Op::Eq && y.op == Op::Eq && x.value != y.value
-    };
     share_syscall && !a.fields.iter().any(|x| b.fields.iter().any(|y| contradict(x, y)))
 }
 
-/// Whether condition `have` guarantees condition `want` (same field).
+fn contradict(x: &Field, y: &Field) -> bool {
+    if x.id != y.id || x.id == id::FILTERKEY {
+        return false;
+    }
+    match (&x.value, &y.value) {
+        (Value::Num(a), Value::Num(b)) if x.id == id::SUCCESS => ![true, false]
+            .into_iter()
+            .any(|ok| kernel::success_holds(x.op, *a, ok) && kernel::success_holds(y.op, *b, ok)),
+        (Value::Num(a), Value::Num(b)) => !kernel::compatible((x.op, *a), (y.op, *b)),
+        (Value::Str(a), Value::Str(b)) => x.op == Op::Eq && y.op == Op::Eq && a != b,
+        _ => false,
+    }
+}
+
+/// Whether condition `have` guarantees condition `want` (same field): every value that satisfies one
+/// satisfies the other, by the kernel's comparison for that field.
 fn implies(have: &Field, want: &Field) -> bool {
     if have.id != want.id {
         return false;
@@ -371,18 +385,16 @@ fn implies(have: &Field, want: &Field) -> bool {
         return true;
     }
     let (Value::Num(a), Value::Num(b)) = (&have.value, &want.value) else { return false };
-    let (a, b) = (u64::from(*a), u64::from(*b));
-    match (have.op, want.op) {
-        (Op::Eq, Op::Ne) => a != b,
-        (Op::Eq, Op::Ge) | (Op::Ge, Op::Ge) => a >= b,
-        (Op::Eq, Op::Gt) | (Op::Ge, Op::Gt) | (Op::Ge, Op::Ne) => a > b,
-        (Op::Eq, Op::Le) | (Op::Le, Op::Le) => a <= b,
-        (Op::Eq, Op::Lt) | (Op::Le, Op::Lt) | (Op::Le, Op::Ne) => a < b,
-        (Op::Gt, Op::Gt) | (Op::Gt, Op::Ne) => a >= b,
-        (Op::Gt, Op::Ge) => a + 1 >= b,
-        (Op::Lt, Op::Lt) | (Op::Lt, Op::Ne) => a <= b,
-        (Op::Lt, Op::Le) => a <= b + 1,
-        _ => false,
+    match have.id {
+        // `success` compares the outcome, not the value: try both outcomes.
+        id::SUCCESS => [true, false]
+            .into_iter()
+            .all(|ok| !kernel::success_holds(have.op, *a, ok) || kernel::success_holds(want.op, *b, ok)),
+        // The bit operators never match on ids (and the kernel refuses them there).
+        f if kernel::is_id_field(f) && [have.op, want.op].iter().any(|op| matches!(op, Op::BitMask | Op::BitTest)) => {
+            matches!(have.op, Op::BitMask | Op::BitTest)
+        }
+        _ => kernel::implies((have.op, *a), (want.op, *b)),
     }
 }
 
@@ -410,6 +422,33 @@ mod tests {
         assert!(implies(&c("auid=1000"), &c("auid!=unset")));
         assert!(implies(&c("uid=0"), &c("uid<1")));
         assert!(!implies(&c("uid=0"), &c("euid=0")));
+        // Bit operators, exactly (the old per-pair table knew none of them).
+        assert!(implies(&c("a1&=0x41"), &c("a1&0x40")));
+        assert!(implies(&c("a1&4"), &c("a1&6")));
+        assert!(!implies(&c("a1&6"), &c("a1&4")));
+        assert!(implies(&c("a2=0"), &c("a2&=0")));
+        // success compares the outcome: any non-zero value means success.
+        assert!(implies(&c("success=2"), &c("success=1")));
+        assert!(implies(&c("success!=0"), &c("success=1")));
+        assert!(!implies(&c("success=0"), &c("success=1")));
+    }
+
+    #[test]
+    fn rules_on_disjoint_values_do_not_overlap() {
+        let r = |text: &str| rule(&format!("-a always,exit -F arch=b64 -S execve {text}"));
+        assert!(!overlap(&r("-F auid>=1000 -k users"), &r("-F auid<1000 -k system")));
+        assert!(!overlap(&r("-F success=1"), &r("-F success=0")));
+        assert!(!overlap(&r("-F success=2"), &r("-F success!=1")), "2 means success");
+        assert!(overlap(&r("-F auid>=1000"), &r("-F auid!=unset")));
+        assert!(overlap(&r("-F a0&1"), &r("-F a0&=3")));
+        assert!(!overlap(&r("-F exe=/bin/a"), &r("-F exe=/bin/b")));
+    }
+
+    #[test]
+    fn a_never_rule_on_a_bit_covers_the_rules_that_need_that_bit() {
+        let never = rule("-a never,exit -F arch=b64 -S openat -F a2&0100");
+        assert!(covers(&never, &rule("-a always,exit -F arch=b64 -S openat -F a2&=0101 -k creat")));
+        assert!(!covers(&never, &rule("-a always,exit -F arch=b64 -S openat -F a2&0101 -k creat")));
     }
 
     #[test]
