@@ -14,6 +14,8 @@
 
 pub mod apiserver;
 pub mod policy;
+pub mod stages;
+pub mod validate;
 pub mod yaml;
 
 use std::{
@@ -149,6 +151,9 @@ fn core(resource: &'static str) -> Target {
 
 pub fn check_policy(policy: &Policy, sink: &mut Sink) {
     const N: u8 = 6;
+    if validate::report(policy, sink) {
+        return;
+    }
     if policy.rules.is_empty() {
         sink.add(
             N,
