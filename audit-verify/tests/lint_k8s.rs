@@ -23,6 +23,9 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/lint").canonicalize().unwrap()
 }
 
+/// A finding as (severity, id, location's file name and line, message).
+type Verdict = (String, String, String, String);
+
 #[derive(Debug)]
 struct Run {
     code: i32,
@@ -31,8 +34,8 @@ struct Run {
 }
 
 impl Run {
-    /// Footgun `n`'s findings as (severity, id, location's file name and line, message).
-    fn of(&self, n: u64) -> Vec<(String, String, String, String)> {
+    /// Footgun `n`'s findings, sorted.
+    fn of(&self, n: u64) -> Vec<Verdict> {
         let s = |f: &Value, k: &str| f[k].as_str().unwrap_or_default().to_owned();
         let mut out: Vec<_> = self
             .findings
@@ -97,7 +100,7 @@ type Expected = &'static [(&'static str, &'static str, &'static str, &'static st
 const RBAC: [&str; 4] = ["clusterrolebindings", "clusterroles", "rolebindings", "roles"];
 
 /// The four RBAC findings of a policy whose rule `at` gives RBAC writes `level`.
-fn rbac(at: &str, level: &str) -> Vec<(String, String, String, String)> {
+fn rbac(at: &str, level: &str) -> Vec<Verdict> {
     let (severity, verbs) =
         if level == "None" { ("high", "create,update,patch,delete") } else { ("medium", "create,update,patch") };
     RBAC.iter()
@@ -105,14 +108,14 @@ fn rbac(at: &str, level: &str) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
-fn exec_unlogged(at: &str) -> Vec<(String, String, String, String)> {
+fn exec_unlogged(at: &str) -> Vec<Verdict> {
     ["attach", "exec", "portforward"]
         .iter()
         .map(|s| ("high".into(), "k8s_exec_not_logged".into(), at.into(), format!("pods/{s} create,get not logged")))
         .collect()
 }
 
-fn owned(e: Expected) -> Vec<(String, String, String, String)> {
+fn owned(e: Expected) -> Vec<Verdict> {
     e.iter().map(|(a, b, c, d)| ((*a).into(), (*b).into(), (*c).into(), (*d).into())).collect()
 }
 
@@ -123,7 +126,7 @@ const REFUSED_V1BETA1: &str = "kube-apiserver refuses this policy and will not s
 fn the_public_policies_get_the_api_server_s_verdicts() {
     const ALL_VERBS: &str = "get,list,create,update,patch,delete,deletecollection";
     let writes = "create,update,patch,delete,deletecollection";
-    let cases: Vec<(&str, Vec<(String, String, String, String)>)> = vec![
+    let cases: Vec<(&str, Vec<Verdict>)> = vec![
         // aks-engine: secrets at Request (line 30): create/update/patch bodies hold the data; ConfigMaps at
         // Request in kube-system (25) and through the core-group Request rule (34); RBAC falls to the
         // Metadata catch-all (38).

@@ -296,7 +296,7 @@ fn condition<'r>(rule: &'r PolicyRule, t: &Target, verb: &str) -> Option<Conditi
             names.extend(gr.resource_names.iter().map(String::as_str));
         }
     }
-    matched.then(|| Condition { names: Some(names), ..c })
+    matched.then_some(Condition { names: Some(names), ..c })
 }
 
 #[cfg(test)]
