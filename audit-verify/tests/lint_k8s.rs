@@ -190,16 +190,25 @@ fn the_public_policies_get_the_api_server_s_verdicts() {
         // OpenShift AllRequestBodies: secrets, serviceaccounts/token and tokenreviews at Metadata
         // (`- resources: [...]` without a group is the core group); ConfigMaps reach the RequestResponse
         // catch-all (40), on every verb but watch, whose stream is never recorded. Its
-        // `resource: [machineconfig, …]` typo is an unknown field: lenient decoding drops it, and the
-        // entry then matches all of machineconfiguration.openshift.io, which no check here looks at.
+        // `resource: [machineconfig, …]` typo (38) is an unknown field: strict decoding fails, lenient
+        // decoding drops it with a warning, and the entry then matches all of
+        // machineconfiguration.openshift.io at Metadata.
         (
             "openshift-library-go/allrequestbodies.yaml",
-            vec![(
-                "medium".into(),
-                "k8s_secrets_in_audit_log".into(),
-                "allrequestbodies.yaml:40".into(),
-                format!("configmaps {ALL_VERBS} logged at RequestResponse"),
-            )],
+            vec![
+                (
+                    "medium".into(),
+                    "k8s_secrets_in_audit_log".into(),
+                    "allrequestbodies.yaml:40".into(),
+                    format!("configmaps {ALL_VERBS} logged at RequestResponse"),
+                ),
+                (
+                    "medium".into(),
+                    "k8s_policy_field_ignored".into(),
+                    "allrequestbodies.yaml:38".into(),
+                    "kube-apiserver ignores this field: unknown field \"rules[2].resources[4].resource\" (known: group, resources, resourceNames)".into(),
+                ),
+            ],
         ),
         // OpenShift Default: everything at Metadata after the identities rule: RBAC bodies not kept.
         ("openshift-library-go/default.yaml", rbac("default.yaml:37", "Metadata")),

@@ -72,6 +72,8 @@ pub struct Policy {
     pub omit_managed_fields: bool,
     /// Why kube-apiserver will not load this policy (and so will not start); empty when it loads it.
     pub refusals: Vec<Refusal>,
+    /// Fields it ignores when it loads it.
+    pub ignored: Vec<Refusal>,
 }
 
 impl Policy {
@@ -102,7 +104,7 @@ impl Policy {
                 ),
             ));
         }
-        let refusals = validate::refusals(text, &doc);
+        let validate::Checked { refusals, ignored } = validate::check(text, &doc);
         if !refusals.is_empty() {
             return Ok(Self {
                 path: path.to_owned(),
@@ -110,6 +112,7 @@ impl Policy {
                 omit_stages: Vec::new(),
                 omit_managed_fields: false,
                 refusals,
+                ignored,
             });
         }
         // Every field now has the type the API server decodes it to.
@@ -119,7 +122,7 @@ impl Policy {
             None => Vec::new(),
             Some(list) => list.iter().map(|r| parse_rule(path, r)).collect::<Result<_, _>>()?,
         };
-        Ok(Self { path: path.to_owned(), rules, omit_stages, omit_managed_fields, refusals })
+        Ok(Self { path: path.to_owned(), rules, omit_stages, omit_managed_fields, refusals, ignored })
     }
 
     pub fn rule_location(&self, rule: &PolicyRule) -> String {

@@ -16,6 +16,9 @@
 //!    policy check, and only when nothing above failed, as reader.go orders it.
 //!
 //! The messages follow Go's field paths (`rules[3].level`), each at the line of the offending node.
+//!
+//! Unknown fields do not stop the API server, but it ignores them: a misspelt `resource:` leaves its
+//! group entry with no resources, which matches the whole group. Those are kept as [`Checked::ignored`].
 
 use saphyr::{Scalar, YamlData};
 use serde::Serialize;
@@ -36,23 +39,60 @@ const LEVELS: &[&str] = &["None", "Metadata", "Request", "RequestResponse"];
 /// validation.go `validOmitStages`.
 pub const STAGES: &[&str] = &["RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"];
 
-/// One reason the API server refuses the policy, at its line.
+/// Fields a Policy, a rule and a group entry decode (audit/v1 types.go); others are ignored.
+const POLICY_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "rules", "omitStages", "omitManagedFields"];
+const RULE_FIELDS: &[&str] = &[
+    "level",
+    "users",
+    "userGroups",
+    "verbs",
+    "resources",
+    "namespaces",
+    "nonResourceURLs",
+    "omitStages",
+    "omitManagedFields",
+];
+const GROUP_FIELDS: &[&str] = &["group", "resources", "resourceNames"];
+
+/// Something the API server says about the policy, at its line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
     pub line: usize,
     pub message: String,
 }
 
-/// Every reason kube-apiserver refuses this Policy document (`text` is its source, for quoting).
-pub fn refusals(text: &str, doc: &Node<'_>) -> Vec<Refusal> {
-    let mut v = Validator { text, out: Vec::new() };
+/// What kube-apiserver makes of a Policy document.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Why it refuses to load it: it does not start.
+    pub refusals: Vec<Refusal>,
+    /// Fields it ignores (strict decoding fails, lenient decoding drops them, with a warning).
+    pub ignored: Vec<Refusal>,
+}
+
+/// Checks a Policy document as kube-apiserver loads it (`text` is its source, for quoting).
+pub fn check(text: &str, doc: &Node<'_>) -> Checked {
+    let mut v = Validator { text, out: Checked::default() };
     v.document(doc);
     v.out
 }
 
-/// Footgun 6 for a refused policy: one high finding per reason, at its line. Returns whether there was
-/// any, in which case the policy is not evaluated: no API server runs with it.
+/// Footgun 6 for what the API server refuses (one high per reason, at its line) or ignores (a medium per
+/// field). Returns whether it refuses the policy, which is then not evaluated: no API server runs with it.
 pub fn report(policy: &Policy, sink: &mut Sink) -> bool {
+    for r in policy.ignored.iter().filter(|_| policy.refusals.is_empty()) {
+        sink.add(
+            6,
+            Finding::new(
+                "k8s_policy_field_ignored",
+                Severity::Medium,
+                format!("kube-apiserver ignores this field: {}", r.message),
+            )
+            .at(format!("{}:{}", policy.path.display(), r.line))
+            .why("the rule is evaluated without it: a misspelt `resources` makes its entry match the whole group")
+            .fix("spell the field as audit.k8s.io/v1 does, or remove it"),
+        );
+    }
     for r in &policy.refusals {
         sink.add(
             6,
@@ -71,7 +111,7 @@ pub fn report(policy: &Policy, sink: &mut Sink) -> bool {
 
 struct Validator<'t> {
     text: &'t str,
-    out: Vec<Refusal>,
+    out: Checked,
 }
 
 /// What a YAML node becomes in JSON, as Go's decoder names it in its type errors.
@@ -93,7 +133,22 @@ const YAML11_BOOLS: &[&str] =
 
 impl Validator<'_> {
     fn refuse(&mut self, node: &Node<'_>, message: String) {
-        self.out.push(Refusal { line: yaml::line(node), message });
+        self.out.refusals.push(Refusal { line: yaml::line(node), message });
+    }
+
+    /// Records the keys of `node` that are not among `known`.
+    fn unknown_fields(&mut self, node: &Node<'_>, known: &[&str], path: &str) {
+        let YamlData::Mapping(map) = &node.data else { return };
+        for (key, _) in map {
+            let name = yaml::scalar(key).unwrap_or_default();
+            if !known.contains(&name.as_str()) {
+                let at = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+                self.out.ignored.push(Refusal {
+                    line: yaml::line(key),
+                    message: format!("unknown field \"{at}\" (known: {})", known.join(", ")),
+                });
+            }
+        }
     }
 
     /// The type kube-apiserver's decoder sees for `node`, YAML 1.1 booleans included.
@@ -114,6 +169,14 @@ impl Validator<'_> {
     fn decode_error(&mut self, node: &Node<'_>, field: &str, want: &str) {
         let got = self.go_type(node);
         self.refuse(node, format!("{field}: cannot decode {got} into {want} (the policy does not decode)"));
+    }
+
+    fn boolean(&mut self, parent: &Node<'_>, key: &str, field: &str) {
+        if let Some(node) = yaml::get(parent, key).filter(|n| !yaml::is_null(n))
+            && self.go_type(node) != "bool"
+        {
+            self.decode_error(node, field, "bool");
+        }
     }
 
     /// A string field: Some(value) when it decodes, None when absent or null.
@@ -158,11 +221,8 @@ impl Validator<'_> {
                 ),
             );
         }
-        if let Some(node) = yaml::get(doc, "omitManagedFields").filter(|n| !yaml::is_null(n))
-            && self.go_type(node) != "bool"
-        {
-            self.decode_error(node, "omitManagedFields", "bool");
-        }
+        self.unknown_fields(doc, POLICY_FIELDS, "");
+        self.boolean(doc, "omitManagedFields", "omitManagedFields");
         let stages = self.strings(doc, "omitStages", "omitStages");
         self.omit_stages(&stages, "omitStages");
         let Some(rules) = yaml::get(doc, "rules").filter(|n| !yaml::is_null(n)) else { return };
@@ -177,6 +237,8 @@ impl Validator<'_> {
         if !yaml::is_mapping(rule) {
             return self.decode_error(rule, path, "PolicyRule");
         }
+        self.unknown_fields(rule, RULE_FIELDS, path);
+        self.boolean(rule, "omitManagedFields", &format!("{path}.omitManagedFields"));
         match self.string(rule, "level", &format!("{path}.level")) {
             Some(level) if LEVELS.contains(&level.as_str()) => {}
             Some(level) if !level.is_empty() => {
@@ -246,6 +308,7 @@ impl Validator<'_> {
                 continue;
             }
             count += 1;
+            self.unknown_fields(gr, GROUP_FIELDS, &format!("{field}[{i}]"));
             // Go's paths for these two are `resources.group` and `resources.resourceNames`, unindexed.
             if let Some(group) = self.string(gr, "group", &format!("{field}[{i}].group"))
                 && !group.is_empty()
@@ -297,13 +360,13 @@ fn dns_subdomain(name: &str) -> Result<(), &'static str> {
 mod tests {
     use super::*;
 
-    fn check(text: &str) -> Vec<(usize, String)> {
+    fn refused(text: &str) -> Vec<(usize, String)> {
         let doc = yaml::first_document(std::path::Path::new("p.yaml"), text).unwrap();
-        refusals(text, &doc).into_iter().map(|r| (r.line, r.message)).collect()
+        check(text, &doc).refusals.into_iter().map(|r| (r.line, r.message)).collect()
     }
 
     fn one(rules: &str) -> Vec<(usize, String)> {
-        check(&format!("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n{rules}"))
+        refused(&format!("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n{rules}"))
     }
 
     #[test]
@@ -315,7 +378,7 @@ mod tests {
 
     #[test]
     fn only_v1_is_read() {
-        let r = check("apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nrules: [{level: None}]\n");
+        let r = refused("apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nrules: [{level: None}]\n");
         assert_eq!(r.len(), 1, "{r:?}");
         assert_eq!(r[0].0, 1);
         assert!(r[0].1.starts_with("unknown group version field audit.k8s.io/v1beta1, Kind=Policy"), "{r:?}");
@@ -353,8 +416,18 @@ mod tests {
             assert_eq!(r[0].0, *line, "{rules}: {r:?}");
             assert!(r[0].1.contains(want), "{rules}: {r:?}");
         }
-        let r = check("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [Sent]\nrules: [{level: None}]\n");
+        let r = refused("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [Sent]\nrules: [{level: None}]\n");
         assert_eq!(r, [(3, "omitStages[0]: Invalid value: \"Sent\": allowed stages are RequestReceived,ResponseStarted,ResponseComplete,Panic".to_owned())]);
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_not_refused() {
+        let text = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  Verbs: [get]\n  resources:\n  - group: apps\n    resource: [deployments]\n";
+        let doc = yaml::first_document(std::path::Path::new("p.yaml"), text).unwrap();
+        let c = check(text, &doc);
+        assert_eq!(c.refusals, []);
+        let ignored: Vec<_> = c.ignored.iter().map(|r| (r.line, r.message.split(' ').nth(2).unwrap())).collect();
+        assert_eq!(ignored, [(5, "\"rules[0].Verbs\""), (8, "\"rules[0].resources[0].resource\"")]);
     }
 
     #[test]
