@@ -405,6 +405,13 @@ const TABLE: &[Row] = &[
     Row { manifest: "no-audit", kube_bench: "FFFFF", ours: "FFFFF", why: "" },
     Row { manifest: "small", kube_bench: "PFFFP", ours: "PFFFP", why: "" },
     Row { manifest: "sh-c", kube_bench: "PPPPP", ours: "PPPPP", why: "" },
+    Row { manifest: "sh-c-unnamed", kube_bench: "PPPPP", ours: "PPPPP", why: "" },
+    Row {
+        manifest: "empty-path",
+        kube_bench: "PPPPP",
+        ours: "FFFFP",
+        why: "`--audit-log-path=` is empty, which kube-apiserver takes as unset: no log backend, no webhook",
+    },
     Row { manifest: "maxage-zero", kube_bench: "PFPPP", ours: "PFPPP", why: "" },
     Row {
         manifest: "maxbackup-unset",

@@ -97,8 +97,10 @@ fn base(word: &str) -> &str {
 }
 
 impl ApiServer {
+    /// The flag's last occurrence (pflag keeps the last value), unless that sets it to "": kube-apiserver's
+    /// audit options take an empty path as unset (no policy, no log backend, no webhook).
     pub fn flag(&self, name: &str) -> Option<&Flag> {
-        self.flags.iter().rev().find(|f| f.name == name)
+        self.flags.iter().rev().find(|f| f.name == name).filter(|f| f.value.as_deref() != Some(""))
     }
 
     fn number(&self, name: &str) -> Option<(u32, &Flag)> {
@@ -115,18 +117,19 @@ impl ApiServer {
             .and_then(|s| yaml::get(s, "containers"))
             .and_then(yaml::items)
             .ok_or_else(|| K8sError::at(path, Some(yaml::line(&doc)), "not a pod manifest: no spec.containers"))?;
-        let is_apiserver = |c: &&Node<'_>| {
-            yaml::get(c, "name").and_then(yaml::scalar).as_deref() == Some("kube-apiserver")
-                || yaml::get(c, "command")
-                    .and_then(yaml::items)
-                    .and_then(|i| i.first())
-                    .and_then(yaml::scalar)
-                    .is_some_and(|c| c.ends_with("kube-apiserver"))
+        // Named so, or else running it: as its program or from a shell script.
+        let named = |c: &&Node<'_>| yaml::get(c, "name").and_then(yaml::scalar).as_deref() == Some("kube-apiserver");
+        let runs = |c: &&Node<'_>| {
+            ["command", "args"]
+                .into_iter()
+                .flat_map(|key| yaml::get(c, key).and_then(yaml::items).unwrap_or_default())
+                .filter_map(yaml::scalar)
+                .any(|w| shell::command_args(&w, "kube-apiserver").is_some())
         };
-        let container = containers
-            .iter()
-            .find(is_apiserver)
-            .ok_or_else(|| K8sError::at(path, Some(yaml::line(&doc)), "no kube-apiserver container in the manifest"))?;
+        let container =
+            containers.iter().find(named).or_else(|| containers.iter().find(runs)).ok_or_else(|| {
+                K8sError::at(path, Some(yaml::line(&doc)), "no kube-apiserver container in the manifest")
+            })?;
         let mut words = [Vec::new(), Vec::new()];
         for (key, out) in ["command", "args"].into_iter().zip(&mut words) {
             for item in yaml::get(container, key).and_then(yaml::items).unwrap_or_default() {

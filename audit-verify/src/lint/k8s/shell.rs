@@ -109,7 +109,8 @@ pub fn tokens(script: &str) -> Vec<Token> {
 pub fn command_args(script: &str, program: &str) -> Option<Vec<String>> {
     let tokens = tokens(script);
     let start = tokens.iter().position(|t| match t {
-        Token::Word(w) => w.rsplit('/').next() == Some(program),
+        // A program, not an option that names a path ending in it.
+        Token::Word(w) => !w.starts_with('-') && w.rsplit('/').next() == Some(program),
         Token::End => false,
     })?;
     Some(
@@ -150,5 +151,6 @@ mod tests {
         assert_eq!(command_args(script, "kube-apiserver").unwrap(), ["--a=1", "--audit-log-path", "-"]);
         assert_eq!(command_args("kube-apiserver", "kube-apiserver").unwrap(), Vec::<String>::new());
         assert_eq!(command_args("etcd --x", "kube-apiserver"), None);
+        assert_eq!(command_args("etcd --data-dir=/var/lib/kube-apiserver", "kube-apiserver"), None);
     }
 }
