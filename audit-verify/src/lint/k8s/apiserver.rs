@@ -103,9 +103,10 @@ impl ApiServer {
         self.flags.iter().rev().find(|f| f.name == name).filter(|f| f.value.as_deref() != Some(""))
     }
 
+    /// A non-negative int flag's value, as pflag parses it ([`go_int`]).
     fn number(&self, name: &str) -> Option<(u32, &Flag)> {
         let f = self.flag(name)?;
-        Some((f.value.as_deref()?.parse().ok()?, f))
+        Some((u32::try_from(go_int(f.value.as_deref()?)?).ok()?, f))
     }
 
     /// From a static pod manifest: the kube-apiserver container's `command` and `args`, and its mounts.
@@ -183,6 +184,33 @@ impl ApiServer {
     }
 }
 
+/// Go's `strconv.ParseInt(s, 0, 64)`, which pflag's int flags use: an optional sign, then `0x`, `0o`,
+/// `0b` or a leading `0` (octal: `030` is 24) for the base, and `_` between digits only with a prefix.
+fn go_int(s: &str) -> Option<i64> {
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let lower = digits.to_ascii_lowercase();
+    let (radix, body, prefixed) = if let Some(b) = lower.strip_prefix("0x") {
+        (16, b.to_owned(), true)
+    } else if let Some(b) = lower.strip_prefix("0o") {
+        (8, b.to_owned(), true)
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        (2, b.to_owned(), true)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, lower[1..].to_owned(), true)
+    } else {
+        (10, lower, false)
+    };
+    let body = if prefixed { body.trim_start_matches('_').replace('_', "") } else { body };
+    if body.is_empty() || body.starts_with(['+', '-']) {
+        return None;
+    }
+    let value = i64::from_str_radix(&body, radix).ok()?;
+    Some(if negative { -value } else { value })
+}
+
 /// kube-apiserver's own arguments: after `kube-apiserver` in `command`, in a `sh -c` script, or all of
 /// `args` when `command` is absent (the image's entrypoint is kube-apiserver). `None` for a command that
 /// is none of these.
@@ -254,6 +282,26 @@ fn flags(args: Vec<(String, String)>) -> Vec<Flag> {
 }
 
 pub fn check(facts: &Facts, api: &ApiServer, sink: &mut Sink) {
+    // pflag refuses a value that is not an int, and the audit options' Validate a negative one
+    // ("--audit-log-maxage -1 can't be a negative number"): the API server does not start.
+    for name in ["audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"] {
+        let Some(flag) = api.flag(name) else { continue };
+        let value = flag.value.as_deref().unwrap_or_default();
+        if go_int(value).is_none_or(|v| v < 0) {
+            sink.add(
+                N,
+                Finding::new(
+                    "k8s_apiserver_flag_refused",
+                    Severity::High,
+                    format!("kube-apiserver refuses --{name}={value} and will not start"),
+                )
+                .at(&flag.location)
+                .why("an audit flag that is not a non-negative integer stops the API server at start-up")
+                .fix(format!("--{name}= a whole number, 0 for no limit")),
+            );
+            return;
+        }
+    }
     let Some(policy) = api.flag("audit-policy-file") else {
         sink.add(
             N,
@@ -369,6 +417,27 @@ mod tests {
 
     fn value<'f>(flags: &'f [Flag], name: &str) -> Option<&'f str> {
         flags.iter().rev().find(|f| f.name == name).and_then(|f| f.value.as_deref())
+    }
+
+    #[test]
+    fn ints_as_go_parses_them_with_base_0() {
+        for (text, want) in [
+            ("30", Some(30)),
+            ("030", Some(24)),
+            ("0x1e", Some(30)),
+            ("0o36", Some(30)),
+            ("0b11110", Some(30)),
+            ("0x_1e", Some(30)),
+            ("-1", Some(-1)),
+            ("+7", Some(7)),
+            ("0", Some(0)),
+            ("1_000", None),
+            ("30d", None),
+            ("", None),
+            ("--1", None),
+        ] {
+            assert_eq!(go_int(text), want, "{text}");
+        }
     }
 
     #[test]
