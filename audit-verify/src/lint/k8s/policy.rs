@@ -278,6 +278,9 @@ fn condition<'r>(rule: &'r PolicyRule, t: &Target, verb: &str) -> Option<Conditi
     }
     let combined =
         if t.subresource.is_empty() { t.resource.to_owned() } else { format!("{}/{}", t.resource, t.subresource) };
+    // A create or deletecollection of the resource itself has no name in its URL (requestinfo.go), so its
+    // name is "". Other verbs name an object, or may (a list or watch by `metadata.name` field selector).
+    let nameless = t.subresource.is_empty() && matches!(verb, "create" | "deletecollection");
     let mut names: Vec<&str> = Vec::new();
     let mut matched = false;
     for gr in rule.resources.iter().filter(|gr| gr.group == t.group || gr.group == "*") {
@@ -294,6 +297,13 @@ fn condition<'r>(rule: &'r PolicyRule, t: &Target, verb: &str) -> Option<Conditi
         if hit {
             if gr.resource_names.is_empty() {
                 return Some(c);
+            }
+            if nameless {
+                // The request's name is "": only a listed "" matches it.
+                if gr.resource_names.iter().any(|n| n.is_empty()) {
+                    return Some(c);
+                }
+                continue;
             }
             matched = true;
             names.extend(gr.resource_names.iter().map(String::as_str));
@@ -379,6 +389,16 @@ mod tests {
         // Not covered: the later rule also matches user c.
         let p = policy("- level: None\n  users: [a]\n- level: RequestResponse\n  users: [a, c]\n");
         assert_eq!(reachable(&p, &SECRETS, "get").len(), 3);
+    }
+
+    #[test]
+    fn resource_names_never_match_a_create() {
+        let p = policy(
+            "- level: RequestResponse\n  resources: [{group: \"\", resources: [secrets], resourceNames: [s1]}]\n",
+        );
+        assert_eq!(reachable(&p, &SECRETS, "create"), [(Level::None, None)]);
+        assert_eq!(reachable(&p, &SECRETS, "update"), [(Level::RequestResponse, Some(0)), (Level::None, None)]);
+        assert_eq!(reachable(&p, &SECRETS, "list").len(), 2, "a list may name one object by field selector");
     }
 
     #[test]
