@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::{
     K8sError, stages,
-    validate::{self, Refusal},
+    validate::{self, Located},
     yaml::{self, Node},
 };
 
@@ -71,9 +71,9 @@ pub struct Policy {
     pub omit_stages: Vec<String>,
     pub omit_managed_fields: bool,
     /// Why kube-apiserver will not load this policy (and so will not start); empty when it loads it.
-    pub refusals: Vec<Refusal>,
+    pub refusals: Vec<Located>,
     /// Fields it ignores when it loads it.
-    pub ignored: Vec<Refusal>,
+    pub ignored: Vec<Located>,
 }
 
 impl Policy {

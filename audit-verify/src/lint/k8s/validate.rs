@@ -54,9 +54,9 @@ const RULE_FIELDS: &[&str] = &[
 ];
 const GROUP_FIELDS: &[&str] = &["group", "resources", "resourceNames"];
 
-/// Something the API server says about the policy, at its line.
+/// What the API server says about a place in the policy: a reason to refuse it, or a field it ignores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Refusal {
+pub struct Located {
     pub line: usize,
     pub message: String,
 }
@@ -65,9 +65,9 @@ pub struct Refusal {
 #[derive(Debug, Default)]
 pub struct Checked {
     /// Why it refuses to load it: it does not start.
-    pub refusals: Vec<Refusal>,
+    pub refusals: Vec<Located>,
     /// Fields it ignores (strict decoding fails, lenient decoding drops them, with a warning).
-    pub ignored: Vec<Refusal>,
+    pub ignored: Vec<Located>,
 }
 
 /// Checks a Policy document as kube-apiserver loads it (`text` is its source, for quoting).
@@ -133,7 +133,7 @@ const YAML11_BOOLS: &[&str] =
 
 impl Validator<'_> {
     fn refuse(&mut self, node: &Node<'_>, message: String) {
-        self.out.refusals.push(Refusal { line: yaml::line(node), message });
+        self.out.refusals.push(Located { line: yaml::line(node), message });
     }
 
     /// Records the keys of `node` that are not among `known`.
@@ -143,7 +143,7 @@ impl Validator<'_> {
             let name = yaml::scalar(key).unwrap_or_default();
             if !known.contains(&name.as_str()) {
                 let at = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
-                self.out.ignored.push(Refusal {
+                self.out.ignored.push(Located {
                     line: yaml::line(key),
                     message: format!("unknown field \"{at}\" (known: {})", known.join(", ")),
                 });
