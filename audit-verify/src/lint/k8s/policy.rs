@@ -4,9 +4,10 @@
 //!
 //! Users, groups, namespaces and resource names are not known when linting, so a rule restricted by any
 //! of them *may* match (its level is reachable) without covering every request (later rules stay
-//! reachable). A rule is unreachable when one earlier rule matches every request it matches (an earlier
-//! `None` rule for the same secrets, say): it is never reported. Several earlier rules that together
-//! cover a later one are not combined, so such a rule still counts as reachable.
+//! reachable). A rule is unreachable when earlier rules match every request it matches (an earlier
+//! `None` rule for the same secrets, say; or one per user it names): it is never reported. Coverage is
+//! looked for one dimension at a time ([`covered`]); a rule only a two-dimensional split of earlier rules
+//! covers still counts as reachable.
 //!
 //! A policy kube-apiserver refuses to load ([`validate`]) is kept with its refusals and no rules: it is
 //! never evaluated, since no API server runs with it.
@@ -213,13 +214,32 @@ impl Condition<'_> {
         self.users.is_none() && self.user_groups.is_none() && self.namespaces.is_none() && self.names.is_none()
     }
 
-    /// Every request `later` matches, `self` matches too.
-    fn covers(&self, later: &Condition<'_>) -> bool {
-        subset(&later.users, &self.users)
-            && subset(&later.user_groups, &self.user_groups)
-            && subset(&later.namespaces, &self.namespaces)
-            && subset(&later.names, &self.names)
+    fn dims(&self) -> [&Option<Vec<&str>>; 4] {
+        [&self.users, &self.user_groups, &self.namespaces, &self.names]
     }
+}
+
+/// The earlier rules together match every request `later` matches: one of them covers it on every
+/// dimension, or, on one dimension, the values of those that cover it on all the others add up to
+/// `later`'s (None for users a and b, then RequestResponse for users [a, b]). Coverage needing two
+/// dimensions split at once is not searched for.
+fn covered(earlier: &[Condition<'_>], later: &Condition<'_>) -> bool {
+    let l = later.dims();
+    let covers = |e: &Condition<'_>, skip: Option<usize>| {
+        let d = e.dims();
+        (0..l.len()).filter(|&i| Some(i) != skip).all(|i| subset(l[i], d[i]))
+    };
+    if earlier.iter().any(|e| covers(e, None)) {
+        return true;
+    }
+    (0..l.len()).any(|dim| {
+        let Some(wanted) = l[dim] else { return false };
+        let mut have: Vec<&str> = Vec::new();
+        for e in earlier.iter().filter(|e| covers(e, Some(dim))) {
+            have.extend(e.dims()[dim].iter().flatten());
+        }
+        wanted.iter().all(|w| have.contains(w))
+    })
 }
 
 fn some_of(values: &[String]) -> Option<Vec<&str>> {
@@ -235,12 +255,12 @@ pub fn reachable(policy: &Policy, target: &Target, verb: &str) -> Vec<(Level, Op
     let mut earlier: Vec<Condition<'_>> = Vec::new();
     for (i, rule) in policy.rules.iter().enumerate() {
         let Some(condition) = condition(rule, target, verb) else { continue };
-        if earlier.iter().any(|e| e.covers(&condition)) {
-            continue;
-        }
-        out.push((stages::written(rule.level, &policy.omitted(rule), verb, long_running), Some(i)));
-        if condition.is_all() {
-            return out;
+        // An unreachable rule still counts among the earlier ones: what it matches, earlier rules take.
+        if !covered(&earlier, &condition) {
+            out.push((stages::written(rule.level, &policy.omitted(rule), verb, long_running), Some(i)));
+            if condition.is_all() {
+                return out;
+            }
         }
         earlier.push(condition);
     }
@@ -389,6 +409,14 @@ mod tests {
         // Not covered: the later rule also matches user c.
         let p = policy("- level: None\n  users: [a]\n- level: RequestResponse\n  users: [a, c]\n");
         assert_eq!(reachable(&p, &SECRETS, "get").len(), 3);
+        // Covered by two rules together, one user each.
+        let p = policy(
+            "- level: None\n  users: [a]\n- level: None\n  users: [c]\n  namespaces: [x]\n- level: None\n  users: [c]\n- level: RequestResponse\n  users: [a, c]\n",
+        );
+        assert_eq!(
+            reachable(&p, &SECRETS, "get"),
+            [(Level::None, Some(0)), (Level::None, Some(1)), (Level::None, Some(2)), (Level::None, None)]
+        );
     }
 
     #[test]
