@@ -6,7 +6,7 @@
 //! of them *may* match (its level is reachable) without covering every request (later rules stay
 //! reachable). A rule is unreachable when earlier rules match every request it matches (an earlier
 //! `None` rule for the same secrets, say; or one per user it names): it is never reported. Coverage is
-//! looked for one dimension at a time ([`covered`]); a rule only a two-dimensional split of earlier rules
+//! looked for one dimension at a time (`covered`); a rule only a two-dimensional split of earlier rules
 //! covers still counts as reachable.
 //!
 //! A policy kube-apiserver refuses to load ([`validate`]) is kept with its refusals and no rules: it is
