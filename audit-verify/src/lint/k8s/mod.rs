@@ -14,6 +14,9 @@
 
 pub mod apiserver;
 pub mod policy;
+mod shell;
+pub mod stages;
+pub mod validate;
 pub mod yaml;
 
 use std::{
@@ -97,7 +100,15 @@ fn load_named_policy(facts: &mut Facts) -> Result<(), LintError> {
     let Some(value) = &flag.value else { return Ok(()) };
     let path = match &api.process {
         Some(p) => p.file(value),
-        None => facts.resolve(value),
+        // The container sees the host's file only through a hostPath volume.
+        None => match api.host_path(value) {
+            Some(host) => facts.resolve(&host.to_string_lossy()),
+            None => {
+                let unmounted = PathBuf::from(format!("{value} (on no hostPath volume of the pod)"));
+                facts.k8s.policy_missing = Some((unmounted, flag.location));
+                return Ok(());
+            }
+        },
     };
     if path.exists() {
         facts.k8s.policy = Some(Policy::load(&path)?);
@@ -149,6 +160,9 @@ fn core(resource: &'static str) -> Target {
 
 pub fn check_policy(policy: &Policy, sink: &mut Sink) {
     const N: u8 = 6;
+    if validate::report(policy, sink) {
+        return;
+    }
     if policy.rules.is_empty() {
         sink.add(
             N,
