@@ -16,6 +16,8 @@
 //! | 9 no correlation across sources | [`correlation`] |
 //! | 10 ignoring the backlog | [`backlog`] |
 
+pub mod audisp_remote;
+pub mod auditd;
 pub mod backlog;
 pub mod correlation;
 pub mod disk;
@@ -28,6 +30,7 @@ pub mod prove_shipping;
 pub mod retention;
 pub mod rules_state;
 pub mod shipping;
+pub mod syslog_forward;
 
 use std::{fmt, path::PathBuf};
 
@@ -174,6 +177,7 @@ impl Sink {
 /// Runs every check on gathered facts.
 pub fn check(facts: &Facts) -> LintReport {
     let mut sink = Sink::default();
+    auditd::check(facts, &mut sink);
     let shipping = shipping::detect(facts);
     shipping::check(facts, &shipping, &mut sink);
     flood::check(facts, &mut sink);
