@@ -4,7 +4,7 @@
 //! Footgun 7's third part, rules that `prove` could not prove, takes [`Facts::prove`]: `prove` is not
 //! built yet, so until `check` feeds its results there, lint reports the check as skipped.
 
-use super::{Facts, Sink, Skipped};
+use super::{Facts, Sink, Skipped, auditd};
 use crate::{
     finding::{Finding, Severity},
     rules::diff::{self, RulesReport},
@@ -43,6 +43,10 @@ pub fn check_immutable(facts: &Facts, sink: &mut Sink) {
         None => sink.skip(Skipped::offline(N, "kernel enabled 2")),
     }
     let Some(report) = report(facts) else {
+        // A tree with neither rules nor auditd.conf holds no audit configuration to judge.
+        if auditd::absent(facts, sink, N, "rules files with -e 2") {
+            return;
+        }
         sink.add(
             N,
             Finding::new("no_rules_files", Severity::Medium, "no rules files (rules.d/*.rules or audit.rules)")
