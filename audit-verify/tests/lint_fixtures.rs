@@ -128,7 +128,8 @@ fn each_failing_tree_fails_on_its_footgun_only_at_the_right_lines() {
             );
         }
         // The tree breaks one footgun; 08 also ships nothing, which is what makes its retention short.
-        let companion = |(n, id): &(u64, String)| (*footgun == 8 && *n == 1) || (*footgun == 3 && id == "auditd_refuses_config");
+        let companion =
+            |(n, id): &(u64, String)| (*footgun == 8 && *n == 1) || (*footgun == 3 && id == "auditd_refuses_config");
         let others: Vec<_> = run.serious().into_iter().filter(|f| f.0 != *footgun && !companion(f)).collect();
         assert!(others.is_empty(), "{name}: findings of other footguns: {others:?}");
     }
@@ -272,7 +273,9 @@ fn bad_configuration_is_a_finding_at_its_line_and_unreadable_is_one_error_line()
     let refused = run.find("auditd_refuses_config");
     assert_eq!(refused.len(), 1, "{:#?}", run.findings);
     assert_eq!(refused[0]["location"], format!("{}:{line}", conf.display()));
-    assert!(refused[0]["message"].as_str().unwrap().starts_with("auditd will not start with this file: Missing equal sign"));
+    assert!(
+        refused[0]["message"].as_str().unwrap().starts_with("auditd will not start with this file: Missing equal sign")
+    );
 
     std::fs::remove_file(&conf).unwrap();
     let run = lint(&["--root", t.0.to_str().unwrap()]);

@@ -57,13 +57,21 @@ enum Value {
     YesNo,
     Words(&'static [&'static str]),
     /// Digits only, at most this.
-    Number { max: u64, too_large: &'static str },
+    Number {
+        max: u64,
+        too_large: &'static str,
+    },
     /// Digits, at least `min`, at most `max` ("converted number (%s) is too small/large").
-    Range { min: u64, max: u64 },
+    Range {
+        min: u64,
+        max: u64,
+    },
     /// Digits or a percentage below 100.
     Space,
     /// failure_actions, with those this keyword refuses; `exec` needs an absolute program path.
-    Action { refused: &'static [&'static str] },
+    Action {
+        refused: &'static [&'static str],
+    },
     LogFile,
     LogGroup,
     Email,
@@ -397,7 +405,10 @@ mod tests {
     fn an_empty_file_starts_on_defaults_but_one_comment_line_is_refused() {
         assert_eq!(refusal(""), None);
         let r = refusal("# nothing\n").unwrap();
-        assert_eq!((r.line, r.message.as_str()), (None, "Error - space_left(0) must be larger than admin_space_left(0)"));
+        assert_eq!(
+            (r.line, r.message.as_str()),
+            (None, "Error - space_left(0) must be larger than admin_space_left(0)")
+        );
     }
 
     #[test]

@@ -85,7 +85,10 @@ pub fn absent(facts: &Facts, sink: &mut Sink, footgun: u8, check: &'static str) 
     sink.skip(Skipped::new(
         footgun,
         check,
-        format!("absent from the tree: {} (nothing to judge; a host without it runs on auditd's defaults)", facts.auditd_conf.path.display()),
+        format!(
+            "absent from the tree: {} (nothing to judge; a host without it runs on auditd's defaults)",
+            facts.auditd_conf.path.display()
+        ),
     ));
     true
 }

@@ -123,7 +123,9 @@ fn files(facts: &Facts, sink: &mut Sink) {
 
 /// auditd's queue to its plugins: `q_depth` records, then `overflow_action`.
 fn dispatcher(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
-    if !facts.plugins.iter().any(|p| p.active()) || auditd::absent(facts, sink, N, "dispatcher overflow_action, q_depth") {
+    if !facts.plugins.iter().any(|p| p.active())
+        || auditd::absent(facts, sink, N, "dispatcher overflow_action, q_depth")
+    {
         return;
     }
     let (action, _) = facts.conf("overflow_action", "SYSLOG");

@@ -171,7 +171,11 @@ fn no_local_log(facts: &Facts, shipping: &Shipping, sink: &mut Sink) -> bool {
                 "{} = {}: auditd writes no local log, 0 days are kept on this host{}{need}",
                 off.key,
                 off.value,
-                if shipped { " (records are only shipped)" } else { " and nothing is shipped: records are kept nowhere" },
+                if shipped {
+                    " (records are only shipped)"
+                } else {
+                    " and nothing is shipped: records are kept nowhere"
+                },
             ),
         )
         .at(format!("{}:{}", facts.auditd_conf.path.display(), off.line))

@@ -83,11 +83,8 @@ pub fn selects(selector: &str, facility: &str, priority: usize) -> bool {
 fn files(facts: &Facts, main: &str, dir: &str) -> Vec<PathBuf> {
     let mut out = vec![facts.resolve(main)];
     if let Ok(entries) = fs::read_dir(facts.resolve(dir)) {
-        let mut more: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "conf"))
-            .collect();
+        let mut more: Vec<PathBuf> =
+            entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "conf")).collect();
         more.sort();
         out.extend(more);
     }
@@ -149,7 +146,11 @@ fn rsyslog(facts: &Facts, facility: &str, priority: usize) -> Vec<Target> {
                     continue;
                 }
                 let port = quoted_param(&body, "port").unwrap_or_else(|| "514".into());
-                let filtered = if selector.is_empty() || selector.starts_with("if") { " (its filter is not evaluated)" } else { "" };
+                let filtered = if selector.is_empty() || selector.starts_with("if") {
+                    " (its filter is not evaluated)"
+                } else {
+                    ""
+                };
                 out.push(target("rsyslog omfwd", &host, Some(&port), format!("{at}{filtered}")));
                 continue;
             }
@@ -168,10 +169,8 @@ fn rsyslog(facts: &Facts, facility: &str, priority: usize) -> Vec<Target> {
 
 fn syslog_ng(facts: &Facts) -> Vec<Target> {
     let files = files(facts, "/etc/syslog-ng/syslog-ng.conf", "/etc/syslog-ng/conf.d");
-    let text: Vec<(String, usize, String)> = files
-        .iter()
-        .flat_map(|f| lines(f).into_iter().map(move |(n, l)| (f.display().to_string(), n, l)))
-        .collect();
+    let text: Vec<(String, usize, String)> =
+        files.iter().flat_map(|f| lines(f).into_iter().map(move |(n, l)| (f.display().to_string(), n, l))).collect();
     let joined: String = text.iter().map(|(_, _, l)| format!("{l}\n")).collect();
     // destination NAME { network("host" …); };
     let mut remote: Vec<(String, String, String)> = Vec::new();
