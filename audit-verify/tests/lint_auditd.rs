@@ -420,7 +420,7 @@ fn corpus() -> Vec<(String, String)> {
         ("space_left 7x", replace("space_left = 75", "space_left = 7x")),
         ("space below admin", replace("space_left = 75", "space_left = 40")),
         ("space equal admin", replace("space_left = 75", "space_left = 50")),
-        ("percentages the wrong way", format!("space_left = 5%\nadmin_space_left = 25%\n")),
+        ("percentages the wrong way", "space_left = 5%\nadmin_space_left = 25%\n".into()),
         ("upper-case keyword and value", replace("disk_full_action = SUSPEND", "DISK_FULL_ACTION = halt")),
         ("name_format user", replace("name_format = NONE", "name_format = user")),
         ("name_format bogus", replace("name_format = NONE", "name_format = host")),

@@ -371,19 +371,19 @@ fn email(acct: &str) -> Result<(), String> {
     if !acct.chars().all(|c| c.is_ascii_alphanumeric() || "@.-_".contains(c)) {
         return Err(format!("email: {acct} has illegal character"));
     }
-    if let Some(at) = acct.find('@') {
-        if acct.rfind('.').is_none_or(|dot| dot < at) {
-            return Err(format!("email: {acct} should have . after @"));
-        }
+    if let Some(at) = acct.find('@')
+        && acct.rfind('.').is_none_or(|dot| dot < at)
+    {
+        return Err(format!("email: {acct} should have . after @"));
     }
     Ok(())
 }
 
 fn sanity(p: &Parsed) -> Option<String> {
-    if let (Some(space), Some(admin)) = (p.space_left, p.admin_space_left) {
-        if space <= admin {
-            return Some(format!("Error - space_left({space}) must be larger than admin_space_left({admin})"));
-        }
+    if let (Some(space), Some(admin)) = (p.space_left, p.admin_space_left)
+        && space <= admin
+    {
+        return Some(format!("Error - space_left({space}) must be larger than admin_space_left({admin})"));
     }
     if p.incremental && p.freq == 0 {
         return Some("Error - incremental flushing chosen, but 0 selected for freq".into());

@@ -156,11 +156,12 @@ fn rsyslog(facts: &Facts, facility: &str, priority: usize) -> Vec<Target> {
             }
             let mut words = text.split_whitespace();
             let (Some(selector), Some(action)) = (words.next(), words.next()) else { continue };
-            if action.starts_with('@') && selects(selector, facility, priority) {
-                if let Some(dest) = legacy_host(action) {
-                    let via = if action.starts_with("@@") { "rsyslog (tcp)" } else { "rsyslog (udp)" };
-                    out.push(target(via, &dest, None, at));
-                }
+            if action.starts_with('@')
+                && selects(selector, facility, priority)
+                && let Some(dest) = legacy_host(action)
+            {
+                let via = if action.starts_with("@@") { "rsyslog (tcp)" } else { "rsyslog (udp)" };
+                out.push(target(via, &dest, None, at));
             }
         }
     }
