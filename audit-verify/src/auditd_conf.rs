@@ -131,6 +131,22 @@ fn entry(raw: &str, line: usize) -> Result<Option<Entry>, ()> {
     Ok(Some(Entry { key: key.to_ascii_lowercase(), value: value.trim().to_owned(), line }))
 }
 
+/// dpkg's record of installed packages (Debian, Ubuntu); RHEL's rpm database is not plain text.
+pub const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+
+/// The upstream version of the installed auditd (`3.0.9` from dpkg's `1:3.0.9-1`), read from a dpkg
+/// status file; `None` when dpkg does not list auditd as installed.
+pub fn installed_version(dpkg_status: &Path) -> Option<String> {
+    let text = fs::read_to_string(dpkg_status).ok()?;
+    let stanza = text.split("\n\n").find(|s| s.lines().any(|l| l == "Package: auditd"))?;
+    if !stanza.lines().any(|l| l.starts_with("Status:") && l.ends_with(" installed")) {
+        return None;
+    }
+    let version = stanza.lines().find_map(|l| l.strip_prefix("Version: "))?;
+    let upstream = version.split_once(':').map_or(version, |(_, v)| v);
+    Some(upstream.rsplit_once('-').map_or(upstream, |(v, _)| v).to_owned())
+}
+
 /// auditd's value for a key its configuration leaves out: `clear_config()` in src/auditd-config.c, the
 /// same in audit 2.8, 3.0.x (Debian 12's 3.0.9, RHEL 9's 3.0.7–3.1.x) and 4.0
 /// (<https://github.com/linux-audit/audit-userspace/blob/master/src/auditd-config.c>). These are not the
@@ -182,6 +198,23 @@ mod tests {
     fn a_line_without_equals_names_file_and_line() {
         let err = AuditdConf::parse(Path::new("/etc/audit/auditd.conf"), "a = b\nnonsense here\n").unwrap_err();
         assert_eq!(err.to_string(), "/etc/audit/auditd.conf:2: expected `key = value`, found \"nonsense here\"");
+    }
+
+    #[test]
+    fn reads_the_installed_version_from_dpkg() {
+        let dir = std::env::temp_dir().join(format!("av-dpkg-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let status = dir.join("status");
+        fs::write(
+            &status,
+            "Package: auditd-x\nStatus: install ok installed\nVersion: 9\n\nPackage: auditd\n\
+             Status: install ok installed\nPriority: optional\nVersion: 1:3.0.9-1\n",
+        )
+        .unwrap();
+        assert_eq!(installed_version(&status).as_deref(), Some("3.0.9"));
+        fs::write(&status, "Package: auditd\nStatus: deinstall ok config-files\nVersion: 1:3.0.9-1\n").unwrap();
+        assert_eq!(installed_version(&status), None);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

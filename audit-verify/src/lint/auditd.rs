@@ -11,7 +11,10 @@
 
 use super::{Facts, Sink, Skipped};
 use crate::{
-    auditd_conf::startup::{self, Host},
+    auditd_conf::{
+        self,
+        startup::{self, Host},
+    },
     finding::{Finding, Severity},
 };
 
@@ -40,6 +43,7 @@ pub fn check(facts: &Facts, sink: &mut Sink) {
     };
     let host = if facts.is_live() { Host::Live } else { Host::Offline };
     let outcome = startup::check(text, host);
+    let version = installed(facts);
     if let Some(refusal) = &outcome.refusal {
         let at = match refusal.line {
             Some(line) => format!("{path}:{line}"),
@@ -52,9 +56,12 @@ pub fn check(facts: &Facts, sink: &mut Sink) {
                 Severity::High,
                 format!("auditd will not start with this file: {}", refusal.message),
             )
+            .fix(format!(
+                "fix the line (auditd's own message above; judged as auditd 3.0.x parses, {version}); test with a \
+                 restart of auditd before relying on it"
+            ))
             .at(at)
-            .why("auditd exits while reading its configuration: nothing is written, and once the kernel's backlog is full every record is lost")
-            .fix("fix the line (auditd's own message above); test with a restart of auditd before relying on it"),
+            .why("auditd exits while reading its configuration: nothing is written, and once the kernel's backlog is full every record is lost"),
         );
     }
     for (line, warning) in &outcome.warnings {
@@ -91,4 +98,24 @@ pub fn absent(facts: &Facts, sink: &mut Sink, footgun: u8, check: &'static str) 
         ),
     ));
     true
+}
+
+/// The installed auditd, as dpkg under the root records it, for citing which defaults and parser apply.
+pub fn installed(facts: &Facts) -> String {
+    match auditd_conf::installed_version(&facts.resolve(auditd_conf::DPKG_STATUS)) {
+        Some(v) => format!("installed: auditd {v}"),
+        None => "installed version unknown (no dpkg record): audit 3.x assumed".into(),
+    }
+}
+
+/// For a key the file leaves out: the value auditd uses and where it comes from.
+pub fn default_note(facts: &Facts, key: &str) -> Option<String> {
+    if facts.auditd_conf.get(key).is_some() {
+        return None;
+    }
+    Some(format!(
+        "{key} not set: auditd's built-in {} (clear_config() in auditd-config.c, the same in 2.8 to 4.0; {})",
+        auditd_conf::builtin_default(key).unwrap_or("?"),
+        installed(facts)
+    ))
 }

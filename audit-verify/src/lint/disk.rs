@@ -57,9 +57,13 @@ pub fn check(facts: &Facts, sink: &mut Sink) {
             "rotate" => (Severity::Medium, "old logs are deleted to make room: evidence not yet shipped is destroyed"),
             _ => continue, // email, exec, single, halt, keep_logs: an operator is told or the host stops
         };
+        let message = match auditd::default_note(facts, key) {
+            Some(note) => format!("{key} = {value} ({note})"),
+            None => format!("{key} = {value}"),
+        };
         sink.add(
             N,
-            Finding::new("disk_action_unsafe", severity, format!("{key} = {value}"))
+            Finding::new("disk_action_unsafe", severity, message)
                 .at(facts.conf_location(key))
                 .why(why)
                 .fix(format!("{key} = single (or halt), with email/exec alerting on space_left_action")),
