@@ -185,14 +185,20 @@ fn a_minimal_file_is_judged_at_auditds_builtin_values() {
     assert!(reason.contains("max_log_file_action = IGNORE") && reason.contains("never deletes"), "{reason}");
 }
 
-/// keep_logs offline: the file system's size bounds retention; it is not known offline: skipped.
+/// keep_logs offline, and ROTATE with fewer than 2 logs (auditd then does not rotate): the file system's
+/// size bounds retention; it is not known offline: skipped, with the reason.
 #[test]
 fn keep_logs_offline_is_skipped_with_its_reason() {
-    let t = TempTree::from("auditd-debian", "keep-logs");
-    t.edit("etc/audit/auditd.conf", "max_log_file_action = ROTATE", "max_log_file_action = keep_logs");
-    let run = lint(&["--root", t.root(), "--framework", "pci-dss"]);
-    assert!(run.find("retention_too_short").is_empty() && run.find("retention_unknown").is_empty());
-    assert!(run.skipped_reason("local retention").unwrap().contains("KEEP_LOGS"), "{:?}", run.skipped);
+    for (from, to, says) in [
+        ("max_log_file_action = ROTATE", "max_log_file_action = keep_logs", "KEEP_LOGS"),
+        ("num_logs = 5", "num_logs = 1", "ROTATE with num_logs < 2"),
+    ] {
+        let t = TempTree::from("auditd-debian", "keep-logs");
+        t.edit("etc/audit/auditd.conf", from, to);
+        let run = lint(&["--root", t.root(), "--framework", "pci-dss"]);
+        assert!(run.find("retention_too_short").is_empty() && run.find("retention_unknown").is_empty(), "{to}");
+        assert!(run.skipped_reason("local retention").unwrap().contains(says), "{to}: {:?}", run.skipped);
+    }
 }
 
 #[test]

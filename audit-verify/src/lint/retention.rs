@@ -4,7 +4,8 @@
 //! `max_log_file_action` decides what "full" means: ROTATE keeps `num_logs` files of `max_log_file` MB
 //! and deletes the oldest; KEEP_LOGS and IGNORE never delete (retention is bounded by the disk, and the
 //! disk actions of footgun 3 take over); SUSPEND stops writing at `max_log_file` (the newest records are
-//! the ones lost); SYSLOG only warns and goes on writing (as IGNORE).
+//! the ones lost); SYSLOG only warns and goes on writing (as IGNORE). ROTATE with `num_logs` below 2 does
+//! not rotate at all (auditd logs "Log rotation disabled (num_logs < 2), skipping").
 //!
 //! Absent keys take auditd's built-in values ([`builtin_default`]): `max_log_file_action` IGNORE and
 //! `max_log_file` 0, so a file that leaves them out never rotates, whatever the shipped file says. With
@@ -32,6 +33,9 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
     let action = conf(facts, "max_log_file_action").to_ascii_uppercase();
     let max_mb: f64 = conf(facts, "max_log_file").parse().unwrap_or(0.0);
     let num_logs: f64 = conf(facts, "num_logs").parse().unwrap_or(0.0);
+    // rotate_logs() in auditd-event.c: "Log rotation disabled (num_logs < 2), skipping": the one file
+    // grows on, as with KEEP_LOGS.
+    let action = if action == "ROTATE" && num_logs < 2.0 { "ROTATE with num_logs < 2".to_owned() } else { action };
     let capacity = match action.as_str() {
         "ROTATE" if max_mb == 0.0 => {
             sink.skip(Skipped::new(
@@ -41,8 +45,7 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
             ));
             return;
         }
-        // auditd does not rotate with num_logs below 2: one file, rewritten.
-        "ROTATE" => max_mb * num_logs.max(1.0) * 1024.0 * 1024.0,
+        "ROTATE" => max_mb * num_logs * 1024.0 * 1024.0,
         "SUSPEND" => {
             sink.add(
                 N,
@@ -57,7 +60,7 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
             );
             return;
         }
-        // KEEP_LOGS, IGNORE, SYSLOG: nothing is deleted, the file system bounds what is kept (and the
+        // KEEP_LOGS, IGNORE, SYSLOG, ROTATE below 2 logs: nothing is deleted, the file system bounds what is kept (and the
         // disk actions of footgun 3 decide what happens then).
         _ => match facts.log_fs_bytes {
             Some(bytes) => bytes as f64,
