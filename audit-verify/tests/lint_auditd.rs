@@ -274,6 +274,10 @@ fn syslog_offload_needs_a_forwarding_rule_that_selects_the_plugin() {
     t.write("etc/rsyslog.d/remote.conf", "*.* @@127.0.0.1:514\n");
     let run = lint(&["--root", t.root()]);
     assert_eq!(run.find("shipping_to_loopback").len(), 1, "{:#?}", run.findings);
+    // rsyslog.d is read only when rsyslog.conf includes it.
+    let t = TempTree::from("auditd-stig", "rsyslog-no-include");
+    t.edit("etc/rsyslog.conf", "$IncludeConfig /etc/rsyslog.d/*.conf", "");
+    assert_eq!(lint(&["--root", t.root()]).find("no_offhost_shipping").len(), 1);
     // The plugin off: rsyslog forwarding carries no audit record.
     let t = TempTree::from("auditd-stig", "rsyslog-plugin-off");
     t.edit("etc/audit/plugins.d/syslog.conf", "active = yes", "active = no");

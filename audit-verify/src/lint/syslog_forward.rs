@@ -2,8 +2,8 @@
 //! hands every record to the local syslog daemon, and rsyslog or syslog-ng forwards it. Records leave
 //! the host only if a forwarding rule selects the facility and priority the plugin logs at.
 //!
-//! Read here: rsyslog.conf and rsyslog.d/*.conf (legacy `selector @host` / `@@host` and RainerScript
-//! `action(type="omfwd" target=…)`), syslog-ng.conf and conf.d/*.conf (a `destination` with
+//! Read here: rsyslog.conf and, when it includes them, rsyslog.d/*.conf (legacy `selector @host` / `@@host` and RainerScript
+//! `action(type="omfwd" target=…)`), syslog-ng.conf and the conf.d/*.conf it includes (a `destination` with
 //! `network`/`tcp`/`udp`/`syslog` to a host, used by a `log` path). A RainerScript action or syslog-ng
 //! path behind a filter is taken as forwarding (the filter is not evaluated) and says so.
 
@@ -79,9 +79,15 @@ pub fn selects(selector: &str, facility: &str, priority: usize) -> bool {
     taken
 }
 
-/// The files of a daemon's configuration: the main file, then a directory's `*.conf` in name order.
-fn files(facts: &Facts, main: &str, dir: &str) -> Vec<PathBuf> {
-    let mut out = vec![facts.resolve(main)];
+/// The files of a daemon's configuration: the main file, then, when the main file includes it (`include`
+/// names one of `markers`), a directory's `*.conf` in name order.
+fn files(facts: &Facts, main: &str, dir: &str, markers: &[&str]) -> Vec<PathBuf> {
+    let main = facts.resolve(main);
+    let includes = lines(&main).iter().any(|(_, l)| markers.iter().any(|m| l.contains(m)) && l.contains(dir));
+    let mut out = vec![main];
+    if !includes {
+        return out;
+    }
     if let Ok(entries) = fs::read_dir(facts.resolve(dir)) {
         let mut more: Vec<PathBuf> =
             entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "conf")).collect();
@@ -123,7 +129,7 @@ fn quoted_param(text: &str, name: &str) -> Option<String> {
 
 fn rsyslog(facts: &Facts, facility: &str, priority: usize) -> Vec<Target> {
     let mut out = Vec::new();
-    for file in files(facts, "/etc/rsyslog.conf", "/etc/rsyslog.d") {
+    for file in files(facts, "/etc/rsyslog.conf", "/etc/rsyslog.d", &["$IncludeConfig", "include("]) {
         let all = lines(&file);
         for (i, (line, text)) in all.iter().enumerate() {
             let at = format!("{}:{line}", file.display());
@@ -169,7 +175,7 @@ fn rsyslog(facts: &Facts, facility: &str, priority: usize) -> Vec<Target> {
 }
 
 fn syslog_ng(facts: &Facts) -> Vec<Target> {
-    let files = files(facts, "/etc/syslog-ng/syslog-ng.conf", "/etc/syslog-ng/conf.d");
+    let files = files(facts, "/etc/syslog-ng/syslog-ng.conf", "/etc/syslog-ng/conf.d", &["@include"]);
     let text: Vec<(String, usize, String)> =
         files.iter().flat_map(|f| lines(f).into_iter().map(move |(n, l)| (f.display().to_string(), n, l))).collect();
     let joined: String = text.iter().map(|(_, _, l)| format!("{l}\n")).collect();
