@@ -18,13 +18,10 @@ pub const DEFAULT_LOG_FILE: &str = "/var/log/audit/audit.log";
 
 #[derive(Debug, Error)]
 pub enum ConfError {
-    // The OS error is the source, not part of the message: `{:#}` at the edge prints it once.
-    #[error("cannot read {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    // The OS error is in the message (status shows `to_string()` alone) and deliberately not a
+    // `#[source]`: `{:#}` at the edge would print it a second time.
+    #[error("cannot read {path}: {error}")]
+    Read { path: PathBuf, error: io::Error },
     #[error("{path}:{line}: expected `key = value`, found {text:?}")]
     Syntax { path: PathBuf, line: usize, text: String },
 }
@@ -48,7 +45,7 @@ pub struct AuditdConf {
 
 impl AuditdConf {
     pub fn load(path: &Path) -> Result<Self, ConfError> {
-        let bytes = fs::read(path).map_err(|source| ConfError::Read { path: path.to_owned(), source })?;
+        let bytes = fs::read(path).map_err(|error| ConfError::Read { path: path.to_owned(), error })?;
         let mut conf = Self::parse(path, &String::from_utf8_lossy(&bytes))?;
         conf.text = Some(bytes);
         Ok(conf)
@@ -63,7 +60,7 @@ impl AuditdConf {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(Self { path: path.to_owned(), entries: Vec::new(), text: None });
             }
-            Err(source) => return Err(ConfError::Read { path: path.to_owned(), source }),
+            Err(error) => return Err(ConfError::Read { path: path.to_owned(), error }),
         };
         let text = String::from_utf8_lossy(&bytes);
         let entries = text.lines().enumerate().filter_map(|(i, raw)| entry(raw, i + 1).ok().flatten()).collect();
