@@ -193,7 +193,7 @@ impl PrivateAuditd {
             dir.display()
         );
         std::fs::write(dir.join("auditd.conf"), conf).unwrap();
-        let ok = Command::new("auditd").arg("-c").arg(&dir).status().unwrap();
+        let ok = common::auditd().arg("-c").arg(&dir).status().unwrap();
         assert!(ok.success(), "starting the private auditd");
         assert!(wait_for(|| common::auditctl_status()["pid"] != 0), "private auditd did not register");
         me.pid = Some(common::auditctl_status()["pid"] as u32);
@@ -216,7 +216,7 @@ impl Drop for PrivateAuditd {
             let _ = Command::new("umount").arg(self.dir.join("logs")).status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = Command::new("auditd").status();
+        let _ = common::auditd().status();
         wait_for(|| common::auditctl_status()["pid"] != 0);
     }
 }

@@ -161,6 +161,14 @@ fn theirs(guard: &mut StateGuard, socket: &mut AuditSocket, line: &str, scratch:
         Ok(_) => {
             let (loaded, undecodable) = rules::loaded(socket).unwrap();
             assert!(undecodable.is_empty(), "{line:?}: {undecodable:?}");
+            // Our reading of the kernel's rule, printed, is what `auditctl -l` prints.
+            // Two deliberate differences, both newer auditctl's spelling: an unset id prints as `unset`
+            // (auditctl 3.0.9 prints -1), and a path rule on every syscall has no `-S all`.
+            let printed: Vec<String> = loaded.iter().map(ToString::to_string).collect();
+            let spelled = |r: &str| r.replace("=-1", "=unset").replace(" -S all", "").replace('\r', "");
+            let theirs: Vec<String> = common::auditctl_rules().iter().map(|r| spelled(r)).collect();
+            let ours: Vec<String> = printed.iter().map(|r| spelled(r)).collect();
+            assert_eq!(ours, theirs, "{line:?}: printed unlike `auditctl -l`");
             Verdict::Accepted(loaded.first().map(|r| r.canonical().to_string()))
         }
         Err(GuardError::Command { detail, .. }) if detail.contains("Error sending") => Verdict::KernelRefused(detail),

@@ -22,6 +22,8 @@ const PACKAGES: &[&str] = &[
     "iproute2",
     // auparse's Python binding for /usr/bin/python3: the oracle of tests/auditlog_oracle.rs.
     "python3-audit",
+    // promtool, which validates the Prometheus textfiles `measure` and `check` write.
+    "prometheus",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";

@@ -9,7 +9,7 @@ use audit_verify::{
     rules::{self, augenrules, diff},
 };
 
-use super::Outcome;
+use super::{Outcome, output::outln};
 
 pub fn run(rules_dir: &Path, rules_file: Option<&Path>, json: bool) -> anyhow::Result<Outcome> {
     let source = match rules_file {
@@ -22,19 +22,19 @@ pub fn run(rules_dir: &Path, rules_file: Option<&Path>, json: bool) -> anyhow::R
     report.findings.append(&mut undecodable);
     report.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("sources: {}", report.sources.join(", "));
-        println!("rules in the files: {}, loaded: {}, in both: {}", report.expected, report.loaded, report.matched);
+        outln!("sources: {}", report.sources.join(", "));
+        outln!("rules in the files: {}, loaded: {}, in both: {}", report.expected, report.loaded, report.matched);
         for f in &report.findings {
             let at = f.location.as_deref().unwrap_or("-");
-            println!("[{:?}] {} {at}: {}", f.severity, f.id, f.message);
+            outln!("[{:?}] {} {at}: {}", f.severity, f.id, f.message);
             if let Some(rule) = &f.rule {
-                println!("        {rule}");
+                outln!("        {rule}");
             }
         }
         if report.findings.is_empty() {
-            println!("no findings: the kernel holds exactly what the files say");
+            outln!("no findings: the kernel holds exactly what the files say");
         }
     }
     let high = report.findings.iter().any(|f| f.severity >= Severity::High);

@@ -3,13 +3,13 @@
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path, time::Duration};
 
-use audit_verify_common::measure::ARCH_B32;
+use audit_verify_common::rule_semantics::ARCH_B32;
 use serde::Serialize;
 
 use super::{
     emitted::Emitted,
     probe_backend::ProbeCounts,
-    rule_filters::{Translated, admits},
+    rule_filters::Translated,
     sampler::Samples,
     sensors::{FunctionDrops, SyscallHook},
     written::Written,
@@ -20,6 +20,7 @@ use crate::{
     capability::Backend,
     finding::{Finding, Severity},
     kallsyms::base_name,
+    prometheus::Gauges,
     rules::Rule,
 };
 
@@ -325,7 +326,7 @@ fn rule_rates(i: &Inputs<'_>) -> Vec<RuleRate> {
         .map(|(n, t)| {
             let (hit, undecided) = i.hits.as_ref().and_then(|h| h.get(n)).copied().unwrap_or((0, 0));
             let blind_to_b32 =
-                matches!(i.syscall_hook, Some(SyscallHook::PerSyscall { .. })) && admits(&t.filter, ARCH_B32);
+                matches!(i.syscall_hook, Some(SyscallHook::PerSyscall { .. })) && t.filter.admits(ARCH_B32);
             let countable = i.hits.is_some() && t.opaque_because.is_none() && !blind_to_b32;
             RuleRate {
                 position: t.position + 1,
@@ -528,44 +529,41 @@ impl MeasureReport {
         s
     }
 
-    /// node_exporter textfile format.
+    /// node_exporter textfile format. The kernel's `lost` growth is its own gauge rather than a
+    /// `reason="all"` series beside the reasons, which would double every `sum()`.
     pub fn prometheus(&self) -> String {
-        let mut s = String::new();
-        let mut metric = |name: &str, help: &str, labels: &str, value: f64| {
-            let _ = writeln!(s, "# HELP audit_verify_{name} {help}\n# TYPE audit_verify_{name} gauge");
-            let _ = writeln!(s, "audit_verify_{name}{labels} {value}");
-        };
-        metric("window_seconds", "Length of the measurement window.", "", self.seconds);
-        metric("generated_events", "Events the kernel emitted in the window.", "", self.generated.events as f64);
-        metric("written_events", "Emitted events found in audit.log.", "", self.written.events as f64);
-        metric("missing_events", "Emitted events not in audit.log.", "", self.missing_events as f64);
-        metric(
+        let mut g = Gauges::new();
+        g.one("window_seconds", "Length of the measurement window.", self.seconds);
+        g.one("generated_events", "Events the kernel emitted in the window.", self.generated.events as f64);
+        g.one("written_events", "Emitted events found in audit.log.", self.written.events as f64);
+        g.one("missing_events", "Emitted events not in audit.log.", self.missing_events as f64);
+        g.one(
             "lost_after_kernel_records",
             "Records lost between the kernel and the log.",
-            "",
             self.after_kernel_drops.records as f64,
         );
-        metric("backlog_peak", "Highest backlog sampled.", "", f64::from(self.backlog.peak));
-        metric("backlog_limit", "The kernel's backlog_limit.", "", f64::from(self.backlog.limit));
+        g.one("backlog_peak", "Highest backlog sampled.", f64::from(self.backlog.peak));
+        g.one("backlog_limit", "The kernel's backlog_limit.", f64::from(self.backlog.limit));
         if let Some(days) = self.retention.days {
-            metric("retention_days", "Days the local logs hold at the measured rate.", "", days);
+            g.one("retention_days", "Days the local logs hold at the measured rate.", days);
         }
-        let _ = writeln!(
-            s,
-            "# HELP audit_verify_kernel_drops Records the kernel dropped, by reason.\n# TYPE audit_verify_kernel_drops gauge"
+        g.one(
+            "kernel_lost",
+            "Growth of the kernel's lost counter in the window: every record the kernel dropped.",
+            self.kernel_drops.total as f64,
         );
-        let _ = writeln!(s, "audit_verify_kernel_drops{{reason=\"all\"}} {}", self.kernel_drops.total);
-        for (reason, n) in &self.kernel_drops.by_reason {
-            let _ = writeln!(s, "audit_verify_kernel_drops{{reason=\"{reason}\"}} {n}");
-        }
-        let _ = writeln!(
-            s,
-            "# HELP audit_verify_key_events_per_second Events per second by rule key.\n# TYPE audit_verify_key_events_per_second gauge"
+        g.by_label(
+            "kernel_drops",
+            "Records the kernel dropped, by reason.",
+            "reason",
+            self.kernel_drops.by_reason.iter().map(|(reason, n)| (reason.as_str(), *n as f64)),
         );
-        for k in &self.keys {
-            let key = k.key.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(s, "audit_verify_key_events_per_second{{key=\"{key}\"}} {}", k.events_per_second);
-        }
-        s
+        g.by_label(
+            "key_events_per_second",
+            "Events per second by rule key.",
+            "key",
+            self.keys.iter().map(|k| (k.key.as_str(), k.events_per_second)),
+        );
+        g.finish()
     }
 }

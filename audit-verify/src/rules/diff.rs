@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use audit_verify_common::rule_semantics as kernel;
 use serde::Serialize;
 
 use super::{
@@ -41,7 +42,7 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
     for e in &source.errors {
         findings.push(Finding::new("syntax_error", Severity::High, e.message.clone()).at(&e.location));
     }
-    let (expected, stop) = simulate_load(source, &mut findings);
+    let (expected, stop, keeps_going) = simulate_load(source, &mut findings);
     settings_findings(source, &mut findings);
 
     // Pair each loaded rule with an expected one (first unused equal rule on the same list).
@@ -51,24 +52,39 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
     }
     let mut used = vec![false; loaded.len()];
     let mut pairs = Vec::new(); // (expected index, loaded index)
+    let mut missing = Vec::new();
     for (ei, e) in expected.iter().enumerate() {
         match unused.get_mut(&e.canonical).and_then(VecDeque::pop_front) {
             Some(li) => {
                 used[li] = true;
                 pairs.push((ei, li));
             }
-            None => {
-                let why = match (&stop, e.after_stop) {
-                    (Some(at), true) => format!("the load stops at {at}, before this rule"),
-                    _ => "the kernel refused it, or it was deleted after loading".into(),
-                };
-                findings.push(
-                    Finding::new("not_loaded", Severity::High, format!("in the files but not loaded: {why}"))
-                        .at(&e.location)
-                        .rule(&e.rule),
-                );
-            }
+            None => missing.push(ei),
         }
+    }
+    let refused_at = kernel_stop(source, &expected, &missing, stop.is_some() || keeps_going);
+    for &ei in &missing {
+        let e = &expected[ei];
+        let why = match (&stop, e.after_stop, refused_at) {
+            (Some(at), true, _) => format!("the load stops at {at}, before this rule"),
+            (_, _, Some(first)) if first == ei => format!(
+                "the kernel refused it (a path or user that does not exist here, say), and `auditctl -R` stops \
+                 at the first error: the {} rules after it were not loaded either",
+                missing.len() - 1
+            ),
+            (_, _, Some(first)) => {
+                format!(
+                    "the load stops at {}, where the kernel refused a rule, before this rule",
+                    expected[first].location
+                )
+            }
+            _ => "the kernel refused it, or it was deleted after loading".into(),
+        };
+        findings.push(
+            Finding::new("not_loaded", Severity::High, format!("in the files but not loaded: {why}"))
+                .at(&e.location)
+                .rule(&e.rule),
+        );
     }
     let mut position: BTreeMap<FilterList, usize> = BTreeMap::new();
     for (li, rule) in loaded.iter().enumerate() {
@@ -97,7 +113,7 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
 /// Replays the lines as `auditctl -R` applies them: `-D` empties the lists, `-a` appends, `-A` prepends,
 /// `-d`/`-W` delete, an exact duplicate is refused (EEXIST). The first error stops the load unless `-c`
 /// or `-i` came before it. Returns the rules in kernel order and the stop point.
-fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expected>, Option<Location>) {
+fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expected>, Option<Location>, bool) {
     let mut lists: BTreeMap<FilterList, Vec<Expected>> = BTreeMap::new();
     // Where each rule now loaded first stands, for the duplicate check (rebuilt after a delete).
     let mut first_at: HashMap<Rule, Location> = HashMap::new();
@@ -164,7 +180,21 @@ fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expec
             Command::Set { .. } => {}
         }
     }
-    (lists.into_values().flatten().collect(), stop)
+    (lists.into_values().flatten().collect(), stop, keep_going)
+}
+
+/// Where a load the kernel cut short stopped: when the rules not loaded are exactly the last ones in load
+/// order, the first of them is the one the kernel refused (`auditctl -R` stops at the first error).
+/// `None` where the files already explain a stop, `-c`/`-i` keep loading past errors, or nothing of the
+/// files is loaded (then they may never have been loaded at all).
+fn kernel_stop(source: &RuleSource, expected: &[Expected], missing: &[usize], explained: bool) -> Option<usize> {
+    if explained || missing.len() == expected.len() {
+        return None;
+    }
+    let key = |ei: usize| order_key(source, &expected[ei].location);
+    let first = missing.iter().copied().min_by_key(|&ei| key(ei))?;
+    let after = (0..expected.len()).filter(|&ei| key(ei) >= key(first)).count();
+    (after == missing.len()).then_some(first)
 }
 
 /// Position of a location in load order: the file's place in the source, then the line.
@@ -199,6 +229,23 @@ fn settings_findings(source: &RuleSource, findings: &mut Vec<Finding>) {
         )),
     }
     for line in &source.lines {
+        if let Command::Add { rule, .. } = &line.command
+            && let Some(key) = rule.key().filter(|k| k.ends_with('\r'))
+        {
+            findings.push(
+                Finding::new(
+                    "carriage_return_in_key",
+                    Severity::Medium,
+                    format!(
+                        "the line ends in a carriage return (a CRLF file): auditctl keeps it, so the key is {key:?} \
+                         and a search for {:?} finds none of its events",
+                        key.trim_end_matches('\r')
+                    ),
+                )
+                .at(&line.location)
+                .rule(rule),
+            );
+        }
         if matches!(line.command, Command::IgnoreErrors | Command::ContinueOnError) {
             findings.push(
                 Finding::new(
@@ -307,16 +354,29 @@ pub fn covers(general: &Rule, specific: &Rule) -> bool {
 }
 
 /// Whether two rules can match one event: they share a syscall and no pair of their conditions on the
-/// same field contradicts (only exact contradictions are recognised; anything else counts as overlap).
+/// same field contradicts (a number no value satisfies both conditions on, by the kernel's comparison; a
+/// string, two different `=`). Anything else counts as overlap.
 fn overlap(a: &Rule, b: &Rule) -> bool {
     let share_syscall = !a.uses_mask() || a.mask.iter().zip(&b.mask).any(|(x, y)| x & y != 0);
-    let contradict = |x: &Field, y: &Field| {
-        x.id == y.id && x.id != id::FILTERKEY && x.op == Op::Eq && y.op == Op::Eq && x.value != y.value
-    };
     share_syscall && !a.fields.iter().any(|x| b.fields.iter().any(|y| contradict(x, y)))
 }
 
-/// Whether condition `have` guarantees condition `want` (same field).
+fn contradict(x: &Field, y: &Field) -> bool {
+    if x.id != y.id || x.id == id::FILTERKEY {
+        return false;
+    }
+    match (&x.value, &y.value) {
+        (Value::Num(a), Value::Num(b)) if x.id == id::SUCCESS => ![true, false]
+            .into_iter()
+            .any(|ok| kernel::success_holds(x.op, *a, ok) && kernel::success_holds(y.op, *b, ok)),
+        (Value::Num(a), Value::Num(b)) => !kernel::compatible((x.op, *a), (y.op, *b)),
+        (Value::Str(a), Value::Str(b)) => x.op == Op::Eq && y.op == Op::Eq && a != b,
+        _ => false,
+    }
+}
+
+/// Whether condition `have` guarantees condition `want` (same field): every value that satisfies one
+/// satisfies the other, by the kernel's comparison for that field.
 fn implies(have: &Field, want: &Field) -> bool {
     if have.id != want.id {
         return false;
@@ -325,18 +385,16 @@ fn implies(have: &Field, want: &Field) -> bool {
         return true;
     }
     let (Value::Num(a), Value::Num(b)) = (&have.value, &want.value) else { return false };
-    let (a, b) = (u64::from(*a), u64::from(*b));
-    match (have.op, want.op) {
-        (Op::Eq, Op::Ne) => a != b,
-        (Op::Eq, Op::Ge) | (Op::Ge, Op::Ge) => a >= b,
-        (Op::Eq, Op::Gt) | (Op::Ge, Op::Gt) | (Op::Ge, Op::Ne) => a > b,
-        (Op::Eq, Op::Le) | (Op::Le, Op::Le) => a <= b,
-        (Op::Eq, Op::Lt) | (Op::Le, Op::Lt) | (Op::Le, Op::Ne) => a < b,
-        (Op::Gt, Op::Gt) | (Op::Gt, Op::Ne) => a >= b,
-        (Op::Gt, Op::Ge) => a + 1 >= b,
-        (Op::Lt, Op::Lt) | (Op::Lt, Op::Ne) => a <= b,
-        (Op::Lt, Op::Le) => a <= b + 1,
-        _ => false,
+    match have.id {
+        // `success` compares the outcome, not the value: try both outcomes.
+        id::SUCCESS => [true, false]
+            .into_iter()
+            .all(|ok| !kernel::success_holds(have.op, *a, ok) || kernel::success_holds(want.op, *b, ok)),
+        // The bit operators never match on ids (and the kernel refuses them there).
+        f if kernel::is_id_field(f) && [have.op, want.op].iter().any(|op| matches!(op, Op::BitMask | Op::BitTest)) => {
+            matches!(have.op, Op::BitMask | Op::BitTest)
+        }
+        _ => kernel::implies((have.op, *a), (want.op, *b)),
     }
 }
 
@@ -364,6 +422,33 @@ mod tests {
         assert!(implies(&c("auid=1000"), &c("auid!=unset")));
         assert!(implies(&c("uid=0"), &c("uid<1")));
         assert!(!implies(&c("uid=0"), &c("euid=0")));
+        // Bit operators, exactly (the old per-pair table knew none of them).
+        assert!(implies(&c("a1&=0x41"), &c("a1&0x40")));
+        assert!(implies(&c("a1&4"), &c("a1&6")));
+        assert!(!implies(&c("a1&6"), &c("a1&4")));
+        assert!(implies(&c("a2=0"), &c("a2&=0")));
+        // success compares the outcome: any non-zero value means success.
+        assert!(implies(&c("success=2"), &c("success=1")));
+        assert!(implies(&c("success!=0"), &c("success=1")));
+        assert!(!implies(&c("success=0"), &c("success=1")));
+    }
+
+    #[test]
+    fn rules_on_disjoint_values_do_not_overlap() {
+        let r = |text: &str| rule(&format!("-a always,exit -F arch=b64 -S execve {text}"));
+        assert!(!overlap(&r("-F auid>=1000 -k users"), &r("-F auid<1000 -k system")));
+        assert!(!overlap(&r("-F success=1"), &r("-F success=0")));
+        assert!(!overlap(&r("-F success=2"), &r("-F success!=1")), "2 means success");
+        assert!(overlap(&r("-F auid>=1000"), &r("-F auid!=unset")));
+        assert!(overlap(&r("-F a0&1"), &r("-F a0&=3")));
+        assert!(!overlap(&r("-F exe=/bin/a"), &r("-F exe=/bin/b")));
+    }
+
+    #[test]
+    fn a_never_rule_on_a_bit_covers_the_rules_that_need_that_bit() {
+        let never = rule("-a never,exit -F arch=b64 -S openat -F a2&0100");
+        assert!(covers(&never, &rule("-a always,exit -F arch=b64 -S openat -F a2&=0101 -k creat")));
+        assert!(!covers(&never, &rule("-a always,exit -F arch=b64 -S openat -F a2&0101 -k creat")));
     }
 
     #[test]
@@ -374,6 +459,33 @@ mod tests {
         assert!(!covers(&never, &rule("-a always,exit -F arch=b32 -S execve -F auid=unset")));
         let narrow = rule("-a never,exit -F arch=b64 -S openat");
         assert!(!covers(&narrow, &rule("-a always,exit -F arch=b64 -S openat,open")));
+    }
+
+    #[test]
+    fn a_crlf_file_is_named_as_such() {
+        let src = source("-w /etc/hosts -p wa -k hosts\r\n-w /etc/passwd -p wa\r\n");
+        let report = compare(&src, &[]);
+        let crlf = report.findings.iter().find(|f| f.id == "carriage_return_in_key").expect("a finding");
+        assert!(crlf.message.contains(r#""hosts\r""#), "{}", crlf.message);
+        let syntax = report.findings.iter().find(|f| f.id == "syntax_error").expect("-p wa\\r is refused");
+        assert!(syntax.message.contains("carriage return"), "{}", syntax.message);
+    }
+
+    #[test]
+    fn a_load_the_kernel_cut_short_names_the_refused_rule() {
+        let src = source("-w /etc/hosts -p wa -k a\n-w /nonexistent/x -p wa -k b\n-w /etc/passwd -p wa -k c\n");
+        let loaded = [src.lines[0].command.clone()].map(|c| match c {
+            Command::Add { rule, .. } => rule,
+            _ => unreachable!(),
+        });
+        let report = compare(&src, &loaded);
+        let not_loaded: Vec<_> = report.findings.iter().filter(|f| f.id == "not_loaded").collect();
+        assert_eq!(not_loaded.len(), 2);
+        assert!(not_loaded[0].message.contains("the kernel refused it"), "{}", not_loaded[0].message);
+        assert!(not_loaded[0].location.as_deref().is_some_and(|l| l.ends_with(":2")));
+        assert!(not_loaded[1].message.contains("the load stops at") && not_loaded[1].message.contains(":2"));
+        let none_loaded = compare(&src, &[]);
+        assert!(none_loaded.findings.iter().all(|f| !f.message.contains("the kernel refused it (")));
     }
 
     #[test]

@@ -64,6 +64,12 @@ pub fn parse_file(path: &Path, text: &str) -> (Vec<Line>, Vec<ParseError>) {
         }
         match parse_line(trimmed) {
             Ok(command) => lines.push(Line { location, text: raw.to_owned(), command }),
+            Err(message) if raw.ends_with('\r') => errors.push(ParseError {
+                location,
+                message: format!(
+                    "{message} (the line ends in a carriage return: a CRLF file, which auditctl reads as is)"
+                ),
+            }),
             Err(message) => errors.push(ParseError { location, message }),
         }
     }
@@ -93,110 +99,57 @@ fn words(line: &str) -> Vec<String> {
     out
 }
 
-/// Short options that take a value, from auditctl's getopt string `hicslDvtC:e:f:r:b:a:A:d:S:F:m:R:w:W:k:p:q:`.
-const SHORT_WITH_VALUE: &str = "CefrbaAdSFmRwWkpq";
-/// Short options without a value.
-const SHORT_FLAGS: &str = "hicslDvt";
-/// auditctl's long options, and whether each takes a value.
-const LONG_OPTIONS: [(&str, bool); 5] = [
-    ("--loginuid-immutable", false),
-    ("--backlog_wait_time", true),
-    ("--reset-lost", false),
-    ("--reset_backlog_wait_time_actual", false),
-    ("--signal", true),
-];
-
-/// One option and its value, as getopt_long hands them to auditctl: `-S execve`, `-Sexecve`, `-Di`
-/// (two flags), `--backlog_wait_time=60000` and `--backlog_wait_time 60000`.
-type Opt<'a> = (String, Option<&'a str>);
-
-fn options(words: &[String]) -> Result<Vec<Opt<'_>>, String> {
-    let mut out = Vec::new();
-    let mut rest = words.iter();
-    while let Some(word) = rest.next() {
-        let mut take_value =
-            |option: &str| rest.next().map(String::as_str).ok_or_else(|| format!("`{option}` needs a value"));
-        if let Some(long) = word.strip_prefix("--") {
-            let (name, inline) = long.split_once('=').map_or((long, None), |(n, v)| (n, Some(v)));
-            let name = format!("--{name}");
-            let Some(&(_, with_value)) = LONG_OPTIONS.iter().find(|(n, _)| *n == name) else {
-                return Err(format!("unknown option `{name}`"));
-            };
-            let value = match (with_value, inline) {
-                (true, Some(v)) => Some(v),
-                (true, None) => Some(take_value(&name)?),
-                (false, None) => None,
-                (false, Some(_)) => return Err(format!("`{name}` takes no value")),
-            };
-            out.push((name, value));
-            continue;
-        }
-        let Some(letters) = word.strip_prefix('-').filter(|l| !l.is_empty()) else {
-            return Err(format!("`{word}` is not an option"));
-        };
-        for (at, letter) in letters.char_indices() {
-            let option = format!("-{letter}");
-            if SHORT_WITH_VALUE.contains(letter) {
-                let attached = &letters[at + letter.len_utf8()..];
-                let value = if attached.is_empty() { take_value(&option)? } else { attached };
-                out.push((option, Some(value)));
-                break;
-            }
-            if !SHORT_FLAGS.contains(letter) {
-                return Err(format!("unknown option `{option}`"));
-            }
-            out.push((option, None));
-        }
-    }
-    Ok(out)
-}
-
 /// Parses one non-comment line.
 pub fn parse_line(line: &str) -> Result<Command, String> {
     let words = words(line);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let mut builder = RuleBuilder::default();
     let mut command = None;
     let set = |setting, value: &str| -> Result<Command, String> {
         Ok(Command::Set { setting, value: fields::number(value).map_err(|e| format!("{setting}: {e}"))? })
     };
-    for (option, value) in options(&words)? {
-        // `options` gives a value to exactly the options that take one.
-        let value = || value.unwrap_or_default();
-        match option.as_str() {
+    for Opt { option, value } in options(&words) {
+        let option = option.as_str();
+        let mut args = OptValue { option, value };
+        match option {
             "-D" => command = Some(Command::DeleteAll { key: None }),
-            "-b" => command = Some(set("backlog_limit", value())?),
+            "-b" => command = Some(set("backlog_limit", args.get()?)?),
             "-f" => {
-                let v = value();
+                let v = args.get()?;
                 if !matches!(v, "0" | "1" | "2") {
                     return Err(format!("-f takes 0, 1 or 2, not `{v}`"));
                 }
                 command = Some(set("failure", v)?);
             }
-            "-r" => command = Some(set("rate_limit", value())?),
+            "-r" => command = Some(set("rate_limit", args.get()?)?),
             "-e" => {
-                let v = value();
+                let v = args.get()?;
                 if !matches!(v, "0" | "1" | "2") {
                     return Err(format!("-e takes 0, 1 or 2, not `{v}`"));
                 }
                 command = Some(set("enabled", v)?);
             }
-            "--backlog_wait_time" => command = Some(set("backlog_wait_time", value())?),
+            "--backlog_wait_time" => command = Some(set("backlog_wait_time", args.get()?)?),
             "--loginuid-immutable" => command = Some(Command::Set { setting: "loginuid_immutable", value: 1 }),
             "-i" => command = Some(Command::IgnoreErrors),
             "-c" => command = Some(Command::ContinueOnError),
             "-a" | "-A" | "-d" => {
-                let (list, action) = list_action(value())?;
-                builder.start(&option, Rule::new(list, action))?;
+                let (list, action) = list_action(args.get()?)?;
+                builder.start(option, Rule::new(list, action))?;
             }
-            "-w" | "-W" => builder.start(&option, watch(value())?)?,
-            "-p" => builder.perm(value())?,
-            "-S" => builder.syscalls(value())?,
-            "-F" => builder.field(value())?,
-            "-C" => builder.compare(value())?,
-            "-k" => builder.key(value())?,
-            other => {
-                return Err(format!("`{other}` is not a rule or setting; it does not belong in a rules file"));
+            "-w" | "-W" => {
+                let path = args.get()?;
+                builder.start(option, watch(path)?)?;
             }
+            "-p" => builder.perm(args.get()?)?,
+            "-S" => builder.syscalls(args.get()?)?,
+            "-F" => builder.field(args.get()?)?,
+            "-C" => builder.compare(args.get()?)?,
+            "-k" => builder.key(args.get()?)?,
+            "-l" | "-s" | "-m" | "-v" | "-h" | "-t" | "-q" | "--reset-lost" | "--signal" => {
+                return Err(format!("`{option}` is not a rule or setting; it does not belong in a rules file"));
+            }
+            other => return Err(format!("unknown option `{other}`")),
         }
     }
     match (command, builder.finish()?) {
@@ -211,6 +164,78 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
         }),
         (Some(_), Some(_)) => Err("a line holds either a rule or a setting, not both".into()),
         (None, None) => Err("no rule or setting on this line".into()),
+    }
+}
+
+/// One option as auditctl's `getopt_long` sees it, with its argument if it takes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opt<'a> {
+    /// `-e`, `--backlog_wait_time`: long options by their full name, even when abbreviated.
+    pub option: String,
+    pub value: Option<&'a str>,
+}
+
+/// auditctl's short options that take an argument (its optstring, `"…C:e:f:r:b:a:A:d:S:F:m:R:w:W:k:p:q:"`).
+const SHORT_WITH_VALUE: &str = "CefrbaAdSFmRwWkpq";
+/// auditctl's long options, and whether each takes an argument.
+const LONG: [(&str, bool); 5] = [
+    ("--loginuid-immutable", false),
+    ("--backlog_wait_time", true),
+    ("--reset-lost", false),
+    ("--reset_backlog_wait_time_actual", false),
+    ("--signal", true),
+];
+
+/// Splits one auditctl invocation into options as getopt does: `-e 2` and `-e2`, bundled flags (`-Di`),
+/// `--opt=value` and `--opt value`, and long options abbreviated to a unique prefix (`--loginuid`).
+/// A word that is no option (getopt's operand) is kept as written, for the caller to reject.
+pub fn options<'a>(words: &[&'a str]) -> Vec<Opt<'a>> {
+    let mut out = Vec::new();
+    let mut words = words.iter().copied();
+    while let Some(word) = words.next() {
+        if let Some(long) = word.strip_prefix("--").filter(|l| !l.is_empty()) {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (long, None),
+            };
+            let exact = LONG.iter().find(|(l, _)| l[2..] == *name);
+            let mut prefixed = LONG.iter().filter(|(l, _)| l[2..].starts_with(name));
+            let (full, takes) = match (exact, prefixed.next(), prefixed.next()) {
+                (Some(l), _, _) | (None, Some(l), None) => *l,
+                // Unknown or ambiguous: kept as written, for the caller to reject.
+                _ => (word, false),
+            };
+            let value = if takes { inline.or_else(|| words.next()) } else { inline };
+            out.push(Opt { option: full.to_owned(), value });
+            continue;
+        }
+        let Some(mut flags) = word.strip_prefix('-').filter(|f| !f.is_empty() && !f.starts_with('-')) else {
+            out.push(Opt { option: word.to_owned(), value: None });
+            continue;
+        };
+        while let Some(c) = flags.chars().next() {
+            let rest = &flags[c.len_utf8()..];
+            if SHORT_WITH_VALUE.contains(c) {
+                let value = if rest.is_empty() { words.next() } else { Some(rest) };
+                out.push(Opt { option: format!("-{c}"), value });
+                break;
+            }
+            out.push(Opt { option: format!("-{c}"), value: None });
+            flags = rest;
+        }
+    }
+    out
+}
+
+/// The argument [`options`] found for an option that needs one.
+struct OptValue<'a> {
+    option: &'a str,
+    value: Option<&'a str>,
+}
+
+impl<'a> OptValue<'a> {
+    fn get(&mut self) -> Result<&'a str, String> {
+        self.value.ok_or_else(|| format!("`{}` needs a value", self.option))
     }
 }
 
@@ -493,6 +518,26 @@ mod tests {
         assert_eq!(parse_line("-c"), Ok(Command::ContinueOnError));
         assert!(matches!(parse_line("-A never,exit -S all"), Ok(Command::Add { prepend: true, .. })));
         assert!(matches!(parse_line("-d always,exit -S execve"), Ok(Command::Delete { .. })));
+    }
+
+    #[test]
+    fn options_split_as_getopt_splits_them() {
+        let opts = |line: &str| -> Vec<(String, Option<String>)> {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            options(&words).into_iter().map(|o| (o.option, o.value.map(str::to_owned))).collect()
+        };
+        let pair = |o: &str, v: Option<&str>| (o.to_owned(), v.map(str::to_owned));
+        assert_eq!(opts("-e2"), [pair("-e", Some("2"))]);
+        assert_eq!(opts("-b 320 -e 2"), [pair("-b", Some("320")), pair("-e", Some("2"))]);
+        assert_eq!(opts("-De2"), [pair("-D", None), pair("-e", Some("2"))]);
+        assert_eq!(opts("-k -e"), [pair("-k", Some("-e"))], "an argument is taken verbatim");
+        assert_eq!(opts("--loginuid"), [pair("--loginuid-immutable", None)], "a unique prefix");
+        assert_eq!(opts("--backlog_wait_time=5"), [pair("--backlog_wait_time", Some("5"))]);
+        assert_eq!(opts("--re"), [pair("--re", None)], "ambiguous: kept as written");
+        assert_eq!(opts("stray"), [pair("stray", None)]);
+        assert_eq!(parse_line("-e2"), Ok(Command::Set { setting: "enabled", value: 2 }));
+        assert_eq!(parse_line("-b8192"), Ok(Command::Set { setting: "backlog_limit", value: 8192 }));
+        assert!(parse_line("-a always,exit stray").unwrap_err().contains("unknown option `stray`"));
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn field(f: &super::Field) -> String {
             fields::errno_name(errno).map_or_else(|| format!("{}", *n as i32), |e| format!("-{e}"))
         }
         (Value::Num(n), id::MSGTYPE) => fields::record_type_name(*n).map_or_else(|| n.to_string(), str::to_owned),
-        (Value::Num(n), 200..=203) => format!("{n:#x}"),
+        (Value::Num(n), 200..=203) => format!("0x{n:X}"),
         (Value::Num(n), id::FSTYPE) => fields::fstype_name(*n).map_or_else(|| n.to_string(), str::to_owned),
         (Value::Num(n), _) => n.to_string(),
     };
