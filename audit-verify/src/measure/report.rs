@@ -400,23 +400,6 @@ fn retention(conf: Option<&AuditdConf>, bytes_per_day: f64) -> Retention {
     Retention { log_bytes_per_day: bytes_per_day, max_log_file_mb: max_mb, num_logs, max_log_file_action: action, days }
 }
 
-#[cfg(test)]
-mod retention_tests {
-    use super::*;
-
-    #[test]
-    fn absent_keys_are_auditds_builtin_values_and_one_log_does_not_rotate() {
-        let conf = |text: &str| AuditdConf::parse(Path::new("auditd.conf"), text).unwrap();
-        let r = retention(Some(&conf("space_left = 75\n")), 1024.0 * 1024.0);
-        assert_eq!((r.max_log_file_mb, r.num_logs, r.max_log_file_action.as_str(), r.days), (0, 0, "IGNORE", None));
-        let r =
-            retention(Some(&conf("max_log_file = 8\nnum_logs = 5\nmax_log_file_action = rotate\n")), 4.0 * 1048576.0);
-        assert_eq!(r.days, Some(10.0));
-        let r = retention(Some(&conf("max_log_file = 8\nnum_logs = 1\nmax_log_file_action = ROTATE\n")), 1048576.0);
-        assert_eq!(r.days, None);
-    }
-}
-
 fn findings(r: &MeasureReport) -> Vec<Finding> {
     let mut out = Vec::new();
     let k = &r.kernel_drops;
@@ -585,5 +568,22 @@ impl MeasureReport {
             self.keys.iter().map(|k| (k.key.as_str(), k.events_per_second)),
         );
         g.finish()
+    }
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+
+    #[test]
+    fn absent_keys_are_auditds_builtin_values_and_one_log_does_not_rotate() {
+        let conf = |text: &str| AuditdConf::parse(Path::new("auditd.conf"), text).unwrap();
+        let r = retention(Some(&conf("space_left = 75\n")), 1024.0 * 1024.0);
+        assert_eq!((r.max_log_file_mb, r.num_logs, r.max_log_file_action.as_str(), r.days), (0, 0, "IGNORE", None));
+        let r =
+            retention(Some(&conf("max_log_file = 8\nnum_logs = 5\nmax_log_file_action = rotate\n")), 4.0 * 1048576.0);
+        assert_eq!(r.days, Some(10.0));
+        let r = retention(Some(&conf("max_log_file = 8\nnum_logs = 1\nmax_log_file_action = ROTATE\n")), 1048576.0);
+        assert_eq!(r.days, None);
     }
 }
