@@ -1,4 +1,4 @@
-//! Footgun 4 (rules not immutable) and 7 (rules never tested), both read through [`rules::diff`]: the
+//! Footgun 4 (rules not immutable) and 7 (rules never tested), both read through [`rules::diff`](crate::rules::diff): the
 //! same simulation of `auditctl -R` as `audit-verify rules`, compared with the kernel when live.
 //!
 //! Footgun 7's third part, rules that `prove` could not prove, takes [`Facts::prove`]: `prove` is not
