@@ -142,7 +142,7 @@ impl Facts {
             }
         };
         let under = |p: &str| resolve(root.as_deref(), p);
-        let auditd_conf = AuditdConf::load(&under(AUDITD_CONF))?;
+        let auditd_conf = AuditdConf::load_daemon(&under(AUDITD_CONF))?;
         let plugin_dir = auditd_conf.get("plugin_dir").map_or(PLUGIN_DIR.to_owned(), |e| e.value.clone());
         let plugins = load_plugins(&under(&plugin_dir))?;
         let remote_path = under(REMOTE_CONF);
