@@ -39,6 +39,7 @@ pub mod line;
 pub mod reader;
 pub mod record;
 pub mod record_type;
+pub mod replay;
 mod split;
 pub mod summary;
 pub mod synth;
