@@ -207,3 +207,14 @@ fn a_quote_inside_msg_does_not_cut_its_fields() {
         ]
     );
 }
+
+#[test]
+fn digits_take_one_to_nineteen_and_stop_at_the_first_other_byte() {
+    assert_eq!(digits("0"), Some((0, 1)));
+    assert_eq!(digits("1795494329.735"), Some((1_795_494_329, 10)));
+    assert_eq!(digits("9999999999999999999)"), Some((9_999_999_999_999_999_999, 19)));
+    assert_eq!(digits("18446744073709551615"), None, "20 digits");
+    assert_eq!(digits(""), None);
+    assert_eq!(digits(".5"), None);
+    assert_eq!(digits("٣"), None, "only ASCII digits");
+}
