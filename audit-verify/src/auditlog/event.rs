@@ -93,6 +93,9 @@ struct NodeClock {
     /// They stay lower bounds when events complete, and a scan makes them exact again.
     min_seq: u64,
     min_secs: u64,
+    /// At least the serial of every open event of this node (`None` when there were none): a record with
+    /// a higher serial, the first of a new event as a rule, begins one without a search of the open set.
+    max_serial: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -113,8 +116,10 @@ impl EventAssembler {
         let node = self.node_index(record.node());
         let id = record.id();
         let now = id.secs;
+        let may_be_open = self.nodes[node].max_serial.is_some_and(|max| id.serial <= max);
         // Records of one event are nearly always adjacent: search from the newest.
-        if let Some(i) = self.open.iter().rposition(|o| o.id.serial == id.serial && o.id == id && o.node == node) {
+        let found = if may_be_open { self.open.iter().rposition(|o| o.id == id && o.node == node) } else { None };
+        if let Some(i) = found {
             let eoe = record.kind().is_eoe();
             let open = &mut self.open[i];
             if open.records.len() < MAX_RECORDS_PER_EVENT {
@@ -143,7 +148,12 @@ impl EventAssembler {
                 None => {
                     clock.min_seq = clock.min_seq.min(seq);
                     clock.min_secs = clock.min_secs.min(now);
-                    self.open.push_back(Open { node, id, seq, records: vec![record], dropped: 0 });
+                    clock.max_serial = Some(clock.max_serial.map_or(id.serial, |max| max.max(id.serial)));
+                    // Most events that wait have a few records: room for them at once spares the
+                    // reallocations of growing one by one.
+                    let mut records = Vec::with_capacity(4);
+                    records.push(record);
+                    self.open.push_back(Open { node, id, seq, records, dropped: 0 });
                 }
             }
         }
@@ -154,7 +164,13 @@ impl EventAssembler {
         if let Some(i) = self.nodes.iter().position(|n| n.node.as_deref() == node) {
             return i;
         }
-        self.nodes.push(NodeClock { node: node.map(Box::from), next_seq: 0, min_seq: u64::MAX, min_secs: u64::MAX });
+        self.nodes.push(NodeClock {
+            node: node.map(Box::from),
+            next_seq: 0,
+            min_seq: u64::MAX,
+            min_secs: u64::MAX,
+            max_serial: None,
+        });
         self.nodes.len() - 1
     }
 
@@ -188,7 +204,7 @@ impl EventAssembler {
 
     /// Completes, in order, the open events of `node` that are `due`, and makes the node's bounds exact.
     fn expire_scan(&mut self, node: usize, due: impl Fn(&Open) -> bool) {
-        let (mut min_seq, mut min_secs) = (u64::MAX, u64::MAX);
+        let (mut min_seq, mut min_secs, mut max_serial) = (u64::MAX, u64::MAX, None);
         let mut i = 0;
         while let Some(o) = self.open.get(i) {
             if o.node != node {
@@ -197,11 +213,12 @@ impl EventAssembler {
                 self.complete(i, Completion::Window);
             } else {
                 (min_seq, min_secs) = (min_seq.min(o.seq), min_secs.min(o.id.secs));
+                max_serial = max_serial.max(Some(o.id.serial));
                 i += 1;
             }
         }
         let clock = &mut self.nodes[node];
-        (clock.min_seq, clock.min_secs) = (min_seq, min_secs);
+        (clock.min_seq, clock.min_secs, clock.max_serial) = (min_seq, min_secs, max_serial);
     }
 
     fn complete(&mut self, i: usize, completion: Completion) {
