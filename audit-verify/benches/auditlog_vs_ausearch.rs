@@ -14,8 +14,10 @@
 //!
 //! First, on a small file of each input, it checks that ausearch and our reader both find every generated
 //! record and event, so the timed runs compare equal work. Each round runs every reader once, in turn, with
-//! the page cache warmed before each run; the table gives the median of the rounds, and each ratio is the
-//! median of the ratios within a round, so a noisy moment on a shared machine skews one round, not a ratio.
+//! the page cache warmed before each run. Each run is timed in CPU time (user + system: `getrusage`, of this
+//! process or of the ausearch child) and wall-clock time; the table gives the median of the rounds, and each
+//! ratio is the median of the ratios within a round. CPU time is what the ratios are read from: on a shared
+//! machine wall-clock time also counts the waits for the core.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -70,10 +72,41 @@ const READERS: [&str; 4] = [
     "ausearch -if F",
 ];
 
-/// One reader's times over the rounds, and our peak RSS.
-#[derive(Default)]
-struct Times {
-    secs: Vec<f64>,
+/// How long one run took: CPU time (user + system) and wall-clock time, in seconds.
+#[derive(Debug, Clone, Copy)]
+struct Took {
+    cpu: f64,
+    wall: f64,
+}
+
+/// Measures a run in this process (`RUSAGE_SELF`) or in the children it waits for (`RUSAGE_CHILDREN`).
+/// CPU time is what the ratios use: on a machine shared with other work, a run's wall-clock time also
+/// counts the time it waited for the core, which changes from one run to the next.
+struct Stopwatch {
+    who: libc::c_int,
+    cpu: f64,
+    wall: Instant,
+}
+
+impl Stopwatch {
+    fn start(who: libc::c_int) -> anyhow::Result<Self> {
+        Ok(Self { who, cpu: cpu_secs(who)?, wall: Instant::now() })
+    }
+
+    fn stop(self) -> anyhow::Result<Took> {
+        let wall = self.wall.elapsed().as_secs_f64();
+        Ok(Took { cpu: cpu_secs(self.who)? - self.cpu, wall })
+    }
+}
+
+fn cpu_secs(who: libc::c_int) -> anyhow::Result<f64> {
+    // SAFETY: a zeroed rusage is a valid value; getrusage only writes it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage.
+    let rc = unsafe { libc::getrusage(who, &mut usage) };
+    ensure!(rc == 0, "getrusage: {}", std::io::Error::last_os_error());
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(secs(usage.ru_utime) + secs(usage.ru_stime))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -142,7 +175,7 @@ fn bench(input: &Input, path: &Path, bytes: u64, runs: usize) -> anyhow::Result<
         stats.records
     );
 
-    let mut times: [Times; 4] = Default::default();
+    let mut times: [Vec<Took>; 4] = Default::default();
     let (mut peak_kb, mut how, mut refused) = (0, "", 0);
     for round in 1..=runs {
         let ours = time_ours(path)?;
@@ -153,12 +186,13 @@ fn bench(input: &Input, path: &Path, bytes: u64, runs: usize) -> anyhow::Result<
         refused = lap.lines - lap.parsed;
         let raw = time_ausearch(path, "--input", &["--format", "raw"])?;
         let default = time_ausearch(path, "-if", &[])?;
-        for (t, secs) in times.iter_mut().zip([ours.secs, lap.secs, raw, default]) {
-            t.secs.push(secs);
+        for (t, took) in times.iter_mut().zip([ours.took, lap.took, raw, default]) {
+            t.push(took);
         }
         println!(
-            "round {round}/{runs}: ours {:.2} s, linux-audit-parser {:.2} s, ausearch raw {raw:.2} s, -if {default:.2} s",
-            ours.secs, lap.secs
+            "round {round}/{runs}, CPU (wall) seconds: ours {:.3} ({:.3}), linux-audit-parser {:.3} ({:.3}), ausearch \
+             raw {:.3} ({:.3}), -if {:.3} ({:.3})",
+            ours.took.cpu, ours.took.wall, lap.took.cpu, lap.took.wall, raw.cpu, raw.wall, default.cpu, default.wall
         );
     }
 
@@ -168,23 +202,39 @@ fn bench(input: &Input, path: &Path, bytes: u64, runs: usize) -> anyhow::Result<
         stats.events,
         stats.records
     );
-    println!("{:<40} {:>9} {:>15} {:>12} {:>9}", "reader", "seconds", "(min-max)", "events/s", "MB/s");
+    println!("{:<36} {:>8} {:>15} {:>8} {:>11} {:>8}", "reader", "CPU s", "(min-max)", "wall s", "events/s", "MB/s");
     for (name, t) in READERS.iter().zip(&times) {
-        let secs = median(&t.secs);
-        let (lo, hi) = t.secs.iter().fold((f64::MAX, 0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        let cpu: Vec<f64> = t.iter().map(|t| t.cpu).collect();
+        let secs = median(&cpu);
+        let (lo, hi) = cpu.iter().fold((f64::MAX, 0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        let wall = median(&t.iter().map(|t| t.wall).collect::<Vec<_>>());
         // linux-audit-parser only parses lines: its rate is records a second.
         let n = if name.starts_with("linux-audit-parser") { stats.records } else { stats.events };
-        let range = format!("({lo:.2}-{hi:.2})");
-        println!("{name:<40} {secs:>9.2} {range:>15} {:>12.0} {:>9.1}", n as f64 / secs, mb / secs);
+        let range = format!("({lo:.3}-{hi:.3})");
+        println!("{name:<36} {secs:>8.3} {range:>15} {wall:>8.3} {:>11.0} {:>8.1}", n as f64 / secs, mb / secs);
     }
+    println!("(events/s and MB/s per CPU second; linux-audit-parser counts records, not events: it only parses");
+    println!(" lines, and refused {refused} of them)");
+    // Each round's ratio, then their median: the runs of one round are minutes apart at most.
+    let ratio = |other: usize, of: fn(&Took) -> f64| {
+        median(&times[other].iter().zip(&times[0]).map(|(o, us)| of(o) / of(us)).collect::<Vec<_>>())
+    };
+    let (cpu, wall): (fn(&Took) -> f64, fn(&Took) -> f64) = (|t| t.cpu, |t| t.wall);
     println!(
-        "(linux-audit-parser counts records a second, not events: it only parses lines; it refused {refused} of them)"
+        "\nratio, audit-verify / ausearch --format raw: {:.1}x CPU time ({:.1}x wall)",
+        ratio(2, cpu),
+        ratio(2, wall)
     );
-    let ratio =
-        |other: usize| median(&times[other].secs.iter().zip(&times[0].secs).map(|(o, us)| o / us).collect::<Vec<_>>());
-    println!("\nratio, audit-verify / ausearch --format raw: {:.1}x", ratio(2));
-    println!("ratio, audit-verify / ausearch -if:          {:.1}x", ratio(3));
-    println!("ratio, audit-verify / linux-audit-parser:    {:.1}x", ratio(1));
+    println!(
+        "ratio, audit-verify / ausearch -if:          {:.1}x CPU time ({:.1}x wall)",
+        ratio(3, cpu),
+        ratio(3, wall)
+    );
+    println!(
+        "ratio, audit-verify / linux-audit-parser:    {:.1}x CPU time ({:.1}x wall)",
+        ratio(1, cpu),
+        ratio(1, wall)
+    );
     println!("peak RSS of our reader (VmHWM): {peak_kb} kB over {mb:.1} MB ({how})");
     Ok(())
 }
@@ -275,7 +325,7 @@ fn ausearch_output(path: &Path, args: &[&str]) -> anyhow::Result<String> {
 }
 
 struct Ours {
-    secs: f64,
+    took: Took,
     events: u64,
     /// Peak RSS (VmHWM) while reading, and how that peak was taken.
     peak_kb: u64,
@@ -289,21 +339,21 @@ fn time_ours(path: &Path) -> anyhow::Result<Ours> {
         Ok(()) => "peak reset before each run",
         Err(_) => "peak since the bench started",
     };
-    let started = Instant::now();
+    let watch = Stopwatch::start(libc::RUSAGE_SELF)?;
     let mut events = LogReader::open(path).events();
     let (mut n, mut records) = (0u64, 0u64);
     for event in events.by_ref() {
         n += 1;
         records += event?.records.len() as u64;
     }
-    let secs = started.elapsed().as_secs_f64();
+    let took = watch.stop()?;
     ensure!(events.warnings().is_empty(), "warnings: {:?}", events.warnings().stored());
     std::hint::black_box(records);
-    Ok(Ours { secs, events: n, peak_kb: vm_hwm_kb()?, how })
+    Ok(Ours { took, events: n, peak_kb: vm_hwm_kb()?, how })
 }
 
 struct Parsed {
-    secs: f64,
+    took: Took,
     /// Lines read, and of those the ones it parsed (it refuses some real records).
     lines: u64,
     parsed: u64,
@@ -311,7 +361,7 @@ struct Parsed {
 
 fn time_linux_audit_parser(path: &Path) -> anyhow::Result<Parsed> {
     warm(path)?;
-    let started = Instant::now();
+    let watch = Stopwatch::start(libc::RUSAGE_SELF)?;
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
     let mut line = Vec::with_capacity(16 * 1024);
     let (mut lines, mut parsed) = (0u64, 0u64);
@@ -322,14 +372,15 @@ fn time_linux_audit_parser(path: &Path) -> anyhow::Result<Parsed> {
         }
         line.clear();
     }
-    Ok(Parsed { secs: started.elapsed().as_secs_f64(), lines, parsed })
+    Ok(Parsed { took: watch.stop()?, lines, parsed })
 }
 
-/// `taskset -c 0 ausearch <input_flag> FILE <args>`, stdout to /dev/null, in seconds. `--input` and `-if`
-/// are the same option; both spellings are timed because both are what people type.
-fn time_ausearch(path: &Path, input_flag: &str, args: &[&str]) -> anyhow::Result<f64> {
+/// `taskset -c 0 ausearch <input_flag> FILE <args>`, stdout to /dev/null (taskset execs ausearch, so the
+/// child's CPU time is ausearch's). `--input` and `-if` are the same option; both spellings are timed
+/// because both are what people type.
+fn time_ausearch(path: &Path, input_flag: &str, args: &[&str]) -> anyhow::Result<Took> {
     warm(path)?;
-    let started = Instant::now();
+    let watch = Stopwatch::start(libc::RUSAGE_CHILDREN)?;
     let status = Command::new("taskset")
         .args(["-c", "0", "ausearch", input_flag])
         .arg(path)
@@ -338,11 +389,11 @@ fn time_ausearch(path: &Path, input_flag: &str, args: &[&str]) -> anyhow::Result
         .stdout(Stdio::null())
         .status()
         .context("running ausearch under taskset")?;
-    let secs = started.elapsed().as_secs_f64();
+    let took = watch.stop()?;
     if !status.success() {
         bail!("ausearch {input_flag} {} {args:?}: {status}", path.display());
     }
-    Ok(secs)
+    Ok(took)
 }
 
 fn warm(path: &Path) -> anyhow::Result<()> {
