@@ -216,10 +216,10 @@ fn bench(input: &Input, path: &Path, bytes: u64, runs: usize) -> anyhow::Result<
     println!("(events/s and MB/s per CPU second; linux-audit-parser counts records, not events: it only parses");
     println!(" lines, and refused {refused} of them)");
     // Each round's ratio, then their median: the runs of one round are minutes apart at most.
-    let ratio = |other: usize, of: fn(&Took) -> f64| {
+    let ratio = |other: usize, of: &dyn Fn(&Took) -> f64| {
         median(&times[other].iter().zip(&times[0]).map(|(o, us)| of(o) / of(us)).collect::<Vec<_>>())
     };
-    let (cpu, wall): (fn(&Took) -> f64, fn(&Took) -> f64) = (|t| t.cpu, |t| t.wall);
+    let (cpu, wall) = (&|t: &Took| t.cpu, &|t: &Took| t.wall);
     println!(
         "\nratio, audit-verify / ausearch --format raw: {:.1}x CPU time ({:.1}x wall)",
         ratio(2, cpu),
