@@ -22,6 +22,7 @@ pub mod netlink;
 pub mod prove;
 pub mod rules;
 pub mod sensor;
+pub mod snapshot;
 pub mod syscalls;
 pub mod tamper;
 pub mod tracefs;

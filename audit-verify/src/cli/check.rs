@@ -3,7 +3,11 @@
 use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
-use audit_verify::check::{self, CheckReport, Section};
+use audit_verify::{
+    check::{self, CheckReport, Section},
+    rules::augenrules::RulesInput,
+    snapshot::Inputs,
+};
 
 use super::{
     Outcome,
@@ -46,8 +50,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         eprintln!("check: [{n}/{total}] {}{extra}", section.name());
     };
     let report = check::run(check::Options {
-        rules_dir: args.rules_dir.clone(),
-        auditd_conf: args.auditd_conf.clone(),
+        inputs: Inputs {
+            rules: RulesInput::Dir(args.rules_dir.clone()),
+            auditd_conf: args.auditd_conf.clone(),
+            log: None,
+        },
         framework: args.framework.map(FrameworkArg::framework),
         measure: Duration::from_secs(args.measure_seconds),
         prove_timeout: Duration::from_secs(args.prove_timeout),

@@ -1,4 +1,5 @@
-//! Everything the checks look at, gathered once: from the live host, or from a configuration tree under
+//! Everything the checks look at, gathered once: from the live host (its [`Snapshot`], plus what only
+//! lint looks at: plugins, audisp-remote, processes, logs, Kubernetes), or from a configuration tree under
 //! `--root` (then nothing live is read, and the live parts stay `None`).
 
 use std::{
@@ -12,11 +13,12 @@ use super::{Framework, LintError, k8s, logstats::LogStats, procs::Process};
 use crate::{
     auditd_conf::AuditdConf,
     finding::Finding,
-    netlink::{AuditSocket, AuditStatus},
+    netlink::AuditStatus,
     rules::{
-        self, Rule,
-        augenrules::{self, RuleSource, SourceError},
+        Rule,
+        augenrules::{RuleSource, RulesInput},
     },
+    snapshot::{Inputs, Snapshot},
 };
 
 /// Live host, or a tree linted offline.
@@ -77,7 +79,8 @@ pub struct Facts {
     pub plugins: Vec<Plugin>,
     /// audisp-remote.conf, when the file exists.
     pub remote_conf: Option<AuditdConf>,
-    /// The rules files (rules.d as augenrules reads it, else audit.rules); `None` when there are none.
+    /// The rules files, through [`RulesInput`] (rules.d as augenrules reads it, else audit.rules); `None`
+    /// when there are none.
     pub rules: Option<RuleSource>,
     /// Live only.
     pub kernel: Option<AuditStatus>,
@@ -103,6 +106,22 @@ pub struct Options {
     pub framework: Option<Framework>,
     pub k8s_manifest: Option<PathBuf>,
     pub k8s_policy: Option<PathBuf>,
+    /// The rules files, instead of rules.d (or audit.rules) under the root.
+    pub rules: Option<RulesInput>,
+    /// auditd.conf, instead of the one under the root.
+    pub auditd_conf: Option<PathBuf>,
+}
+
+impl Options {
+    /// The live inputs these options name: the same defaults as every other command.
+    pub fn inputs(&self) -> Inputs {
+        let defaults = Inputs::default();
+        Inputs {
+            rules: self.rules.clone().unwrap_or(defaults.rules),
+            auditd_conf: self.auditd_conf.clone().unwrap_or(defaults.auditd_conf),
+            log: None,
+        }
+    }
 }
 
 pub const AUDITD_CONF: &str = "/etc/audit/auditd.conf";
@@ -114,43 +133,68 @@ pub const PLUGIN_DIR: &str = "/etc/audit/plugins.d";
 impl Facts {
     /// Gathers from the host (`options.root` is `None`) or from the tree under `options.root`.
     pub fn gather(options: &Options) -> Result<Self, LintError> {
-        let mode = match &options.root {
-            Some(root) => Mode::Offline { root: root.clone() },
-            None => Mode::Live,
-        };
-        let mut facts = Self::from_files(mode, options)?;
-        if facts.mode == Mode::Live {
-            let mut socket = AuditSocket::open()?;
-            facts.kernel = Some(socket.status()?);
-            facts.loaded = Some(rules::loaded(&mut socket)?);
-            facts.processes = Some(super::procs::list());
-            facts.log_fs_bytes = facts.log.as_ref().and_then(|l| fs_size(l.files.first()?));
-            k8s::add_running_apiserver(&mut facts, options)?;
+        match &options.root {
+            Some(root) => Self::offline(root, options),
+            None => Self::from_snapshot(&Snapshot::gather(options.inputs())?, options),
         }
+    }
+
+    /// The live host in `snapshot` (which `options.rules` and `options.auditd_conf`, if given, must have
+    /// named), and what only lint reads beside it.
+    pub fn from_snapshot(snapshot: &Snapshot, options: &Options) -> Result<Self, LintError> {
+        let auditd_conf = snapshot.auditd_conf.clone().map_err(LintError::Conf)?;
+        let rules = match &snapshot.rules {
+            Ok(source) => Some(source.clone()),
+            Err(e) if e.is_absent() => None,
+            Err(e) => return Err(LintError::Rules(e.clone())),
+        };
+        let mut facts = Self::from_conf(Mode::Live, None, auditd_conf, rules, options)?;
+        facts.kernel = Some(snapshot.kernel.clone());
+        facts.loaded = Some((snapshot.loaded.rules.clone(), snapshot.loaded.undecodable.clone()));
+        let processes = super::procs::list();
+        k8s::add_running_apiserver(&mut facts.k8s, &processes, options.k8s_policy.is_some())?;
+        facts.processes = Some(processes);
+        facts.log_fs_bytes = facts.log.as_ref().and_then(|l| fs_size(l.files.first()?));
         Ok(facts)
     }
 
-    /// The configuration files only: what `--root` sees, and the base of a live gathering.
-    pub fn from_files(mode: Mode, options: &Options) -> Result<Self, LintError> {
-        let root = match &mode {
-            Mode::Live => None,
-            Mode::Offline { root } => {
-                if !root.is_dir() {
-                    return Err(LintError::Input { path: root.clone(), message: "not a directory".into() });
-                }
-                Some(root.clone())
-            }
+    /// The configuration tree under `root`, read as the host would read it; nothing live.
+    pub fn offline(root: &Path, options: &Options) -> Result<Self, LintError> {
+        if !root.is_dir() {
+            return Err(LintError::Input { path: root.to_owned(), message: "not a directory".into() });
+        }
+        let under = |p: &str| resolve(Some(root), p);
+        let auditd_conf = AuditdConf::load(&options.auditd_conf.clone().unwrap_or_else(|| under(AUDITD_CONF)))?;
+        let input = options.rules.clone().unwrap_or_else(|| RulesInput::Dir(under(RULES_DIR)));
+        let rules = match input.load() {
+            Ok(source) => Some(source),
+            Err(e) if e.is_absent() => None,
+            Err(e) => return Err(e.into()),
         };
+        Self::from_conf(Mode::Offline { root: root.to_owned() }, Some(root.to_owned()), auditd_conf, rules, options)
+    }
+
+    /// The configuration files beside auditd.conf and the rules: what both modes read the same way.
+    fn from_conf(
+        mode: Mode,
+        root: Option<PathBuf>,
+        auditd_conf: AuditdConf,
+        rules: Option<RuleSource>,
+        options: &Options,
+    ) -> Result<Self, LintError> {
         let under = |p: &str| resolve(root.as_deref(), p);
-        let auditd_conf = AuditdConf::load(&under(AUDITD_CONF))?;
         let plugin_dir = auditd_conf.get("plugin_dir").map_or(PLUGIN_DIR.to_owned(), |e| e.value.clone());
         let plugins = load_plugins(&under(&plugin_dir))?;
         let remote_path = under(REMOTE_CONF);
         let remote_conf = if remote_path.exists() { Some(AuditdConf::load(&remote_path)?) } else { None };
-        let rules = load_rules(&under(RULES_DIR), &under(RULES_FILE))?;
         let log_file = under(&auditd_conf.log_file().to_string_lossy());
         let log = LogStats::read(&log_file);
-        let mut facts = Self {
+        let k8s = k8s::load(
+            &|p| resolve(root.as_deref(), p),
+            options.k8s_manifest.as_deref(),
+            options.k8s_policy.as_deref(),
+        )?;
+        Ok(Self {
             mode,
             framework: options.framework,
             auditd_conf,
@@ -162,12 +206,10 @@ impl Facts {
             processes: None,
             log,
             log_fs_bytes: None,
-            k8s: k8s::K8sFacts::default(),
+            k8s,
             prove: None,
             root,
-        };
-        k8s::load(&mut facts, options)?;
-        Ok(facts)
+        })
     }
 
     /// A path named in the configuration (absolute on the host), where it is for this run.
@@ -209,18 +251,6 @@ fn load_plugins(dir: &Path) -> Result<Vec<Plugin>, LintError> {
         entries.filter_map(|e| Some(e.ok()?.path())).filter(|p| p.extension().is_some_and(|e| e == "conf")).collect();
     paths.sort();
     paths.iter().map(|p| Ok(Plugin { conf: AuditdConf::load(p)? })).collect()
-}
-
-/// rules.d as augenrules reads it; without rules.d (or with no *.rules in it), audit.rules as auditctl -R
-/// reads it; neither: `None`.
-fn load_rules(dir: &Path, file: &Path) -> Result<Option<RuleSource>, LintError> {
-    match augenrules::from_dir(dir) {
-        Ok(source) => return Ok(Some(source)),
-        Err(SourceError::Empty(_)) => {}
-        Err(SourceError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e.into()),
-    }
-    if file.exists() { Ok(Some(augenrules::from_file(file)?)) } else { Ok(None) }
 }
 
 fn fs_size(path: &Path) -> Option<u64> {

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     finding::{Finding, Severity},
-    lint::{Facts, Sink, procs::Process},
+    lint::{Framework, Sink, procs::Process},
 };
 
 const N: u8 = 5;
@@ -106,7 +106,7 @@ fn flags(words: Vec<(String, String)>) -> Vec<Flag> {
     out
 }
 
-pub fn check(facts: &Facts, api: &ApiServer, sink: &mut Sink) {
+pub fn check(framework: Option<Framework>, api: &ApiServer, sink: &mut Sink) {
     let Some(policy) = api.flag("audit-policy-file") else {
         sink.add(
             N,
@@ -145,7 +145,7 @@ pub fn check(facts: &Facts, api: &ApiServer, sink: &mut Sink) {
         return;
     }
     // With a webhook the archive is elsewhere; the local log is a buffer.
-    let (required, source, severity) = match facts.framework {
+    let (required, source, severity) = match framework {
         Some(f) => {
             let (online, _, _) = f.retention();
             (online, f.name(), if webhook.is_some() { Severity::Medium } else { Severity::High })
