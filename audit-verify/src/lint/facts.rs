@@ -97,6 +97,8 @@ pub struct Facts {
     pub prove: Option<Vec<ProveResult>>,
     /// Files read from where, for paths named inside the configuration.
     root: Option<PathBuf>,
+    /// Where the rules files were looked for: what a finding about them as a whole points at.
+    rules_input: RulesInput,
 }
 
 /// What the CLI passes in.
@@ -148,7 +150,8 @@ impl Facts {
             Err(e) if e.is_absent() => None,
             Err(e) => return Err(LintError::Rules(e.clone())),
         };
-        let mut facts = Self::from_conf(Mode::Live, None, auditd_conf, rules, options)?;
+        let input = snapshot.inputs.rules.clone();
+        let mut facts = Self::from_conf(Mode::Live, None, auditd_conf, (input, rules), options)?;
         facts.kernel = Some(snapshot.kernel.clone());
         facts.loaded = Some((snapshot.loaded.rules.clone(), snapshot.loaded.undecodable.clone()));
         let processes = super::procs::list();
@@ -171,7 +174,8 @@ impl Facts {
             Err(e) if e.is_absent() => None,
             Err(e) => return Err(e.into()),
         };
-        Self::from_conf(Mode::Offline { root: root.to_owned() }, Some(root.to_owned()), auditd_conf, rules, options)
+        let mode = Mode::Offline { root: root.to_owned() };
+        Self::from_conf(mode, Some(root.to_owned()), auditd_conf, (input, rules), options)
     }
 
     /// The configuration files beside auditd.conf and the rules: what both modes read the same way.
@@ -179,7 +183,7 @@ impl Facts {
         mode: Mode,
         root: Option<PathBuf>,
         auditd_conf: AuditdConf,
-        rules: Option<RuleSource>,
+        (rules_input, rules): (RulesInput, Option<RuleSource>),
         options: &Options,
     ) -> Result<Self, LintError> {
         let under = |p: &str| resolve(root.as_deref(), p);
@@ -209,12 +213,18 @@ impl Facts {
             k8s,
             prove: None,
             root,
+            rules_input,
         })
     }
 
     /// A path named in the configuration (absolute on the host), where it is for this run.
     pub fn resolve(&self, path: &str) -> PathBuf {
         resolve(self.root.as_deref(), path)
+    }
+
+    /// Where the rules files were looked for (the rules directory or file).
+    pub fn rules_path(&self) -> &Path {
+        self.rules_input.path()
     }
 
     pub fn is_live(&self) -> bool {

@@ -54,6 +54,13 @@ pub enum RulesInput {
 }
 
 impl RulesInput {
+    /// The directory or file named.
+    pub fn path(&self) -> &Path {
+        match self {
+            RulesInput::Dir(path) | RulesInput::File(path) => path,
+        }
+    }
+
     /// The rules the input names.
     pub fn load(&self) -> Result<RuleSource, SourceError> {
         match self {
