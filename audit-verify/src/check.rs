@@ -109,12 +109,6 @@ pub fn run(options: Options<'_>) -> CheckReport {
 
     // The host, read once: every part below is judged on this one model of it.
     (options.progress)(Section::Status);
-    let lint_options = lint::facts::Options {
-        framework: options.framework,
-        rules: Some(options.inputs.rules.clone()),
-        auditd_conf: Some(options.inputs.auditd_conf.clone()),
-        ..Default::default()
-    };
     let snapshot = match Snapshot::gather(options.inputs) {
         Ok(snapshot) => snapshot,
         Err(e) => {
@@ -155,6 +149,8 @@ pub fn run(options: Options<'_>) -> CheckReport {
     };
 
     (options.progress)(Section::Lint);
+    // Lint reads the rules files and auditd.conf from the snapshot, as every other part does.
+    let lint_options = lint::facts::Options { framework: options.framework, ..Default::default() };
     let lint_report = match Facts::from_snapshot(&snapshot, &lint_options) {
         Ok(mut facts) => {
             facts.prove = prove_report.as_ref().map(prove_results);

@@ -141,8 +141,8 @@ impl Facts {
         }
     }
 
-    /// The live host in `snapshot` (which `options.rules` and `options.auditd_conf`, if given, must have
-    /// named), and what only lint reads beside it.
+    /// The live host in `snapshot`, and what only lint reads beside it. The rules files and auditd.conf
+    /// are the snapshot's (`options.rules` and `options.auditd_conf` named them when lint gathered it).
     pub fn from_snapshot(snapshot: &Snapshot, options: &Options) -> Result<Self, LintError> {
         let auditd_conf = snapshot.auditd_conf.clone().map_err(LintError::Conf)?;
         let rules = match &snapshot.rules {
