@@ -2,6 +2,10 @@
 //! the kernel, a proof of every loaded rule, the ten footguns (fed the proof's results) and a short
 //! measurement window. A part that cannot run is reported as such and makes the verdict "could not run",
 //! never a silent pass.
+//!
+//! The host is read once ([`Snapshot`], [`Probed`]) and every part judges that one model of it, with the
+//! same functions the commands alone use: `check --rules-dir X --auditd-conf Y` and `rules`, `prove` and
+//! `lint` given X and Y find the same things.
 
 use std::time::{Duration, Instant, SystemTime};
 
