@@ -274,3 +274,45 @@ fn fs_size(path: &Path) -> Option<u64> {
     }
     Some(st.f_blocks * st.f_frsize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch directory, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn offline_reads_the_rules_and_auditd_conf_it_is_given_instead_of_the_trees() {
+        let scratch = Scratch(std::env::temp_dir().join(format!("av-facts-{}", std::process::id())));
+        let root = scratch.0.join("root");
+        fs::create_dir_all(root.join("etc/audit/rules.d")).unwrap();
+        fs::write(root.join("etc/audit/auditd.conf"), "disk_full_action = HALT\n").unwrap();
+        fs::write(root.join("etc/audit/rules.d/10-tree.rules"), "-w /etc/hosts -p wa\n").unwrap();
+        fs::create_dir_all(scratch.0.join("given")).unwrap();
+        let (conf, file) = (scratch.0.join("given/auditd.conf"), scratch.0.join("given/audit.rules"));
+        fs::write(&conf, "disk_full_action = IGNORE\n").unwrap();
+        fs::write(&file, "-e 2\n").unwrap();
+
+        let tree = Facts::offline(&root, &Options::default()).unwrap();
+        assert_eq!(tree.conf("disk_full_action", "").0, "HALT");
+        assert_eq!(tree.rules_path(), root.join("etc/audit/rules.d"));
+
+        let options = Options {
+            auditd_conf: Some(conf.clone()),
+            rules: Some(RulesInput::File(file.clone())),
+            ..Default::default()
+        };
+        let given = Facts::offline(&root, &options).unwrap();
+        assert_eq!(given.conf("disk_full_action", "").0, "IGNORE");
+        assert_eq!(given.auditd_conf.path, conf);
+        assert_eq!(given.rules.as_ref().map(|r| r.files.clone()), Some(vec![file.clone()]));
+        assert_eq!(given.rules_path(), file);
+    }
+}
