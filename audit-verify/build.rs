@@ -10,7 +10,7 @@ const SYSCALL_HEADERS: [(&str, &str); 2] = [
     ("B32", "/usr/include/x86_64-linux-gnu/asm/unistd_32.h"),
 ];
 
-/// Rule fields, field comparisons and record types, from the kernel's audit uapi header.
+/// Rule fields and field comparisons, from the kernel's audit uapi header.
 const AUDIT_HEADER: &str = "/usr/include/linux/audit.h";
 
 const ERRNO_HEADERS: [&str; 2] = ["/usr/include/asm-generic/errno-base.h", "/usr/include/asm-generic/errno.h"];
@@ -29,7 +29,7 @@ fn build_ebpf() -> anyhow::Result<()> {
     // ships a prebuilt `core` for bpfel-unknown-none; naming the crates that need unstable features in
     // RUSTC_BOOTSTRAP (rather than `1`) keeps aya-build from asking for `-Z build-std`, i.e. rust-src.
     // SAFETY: build scripts are single-threaded here.
-    unsafe { env::set_var("RUSTC_BOOTSTRAP", "aya_ebpf,aya_log_ebpf,aya_ebpf_bindings") };
+    unsafe { env::set_var("RUSTC_BOOTSTRAP", "aya_ebpf,aya_ebpf_bindings") };
     let toolchain = env::var("AUDIT_VERIFY_EBPF_TOOLCHAIN").unwrap_or_else(|_| "debian".into());
     println!("cargo:rerun-if-env-changed=AUDIT_VERIFY_EBPF_TOOLCHAIN");
     let package = aya_build::Package { name: "audit-verify-ebpf", root_dir, ..Default::default() };
@@ -111,15 +111,8 @@ fn generate_audit_tables() -> anyhow::Result<()> {
     }
     writeln!(out, "];")?;
     anyhow::ensure!(comparisons >= 20, "{AUDIT_HEADER}: only {comparisons} field comparisons found");
-    // Record types: the kernel's, 1000..=2999, without the range markers.
-    writeln!(out, "pub static RECORD_TYPES: &[(&str, u32)] = &[")?;
-    for (_, name, value) in &defines {
-        let marker = name.starts_with("FIRST_") || name.starts_with("LAST_");
-        if (1000..=2999).contains(value) && !marker {
-            writeln!(out, "    ({name:?}, {value}),")?;
-        }
-    }
-    writeln!(out, "];")?;
+    // Record types are not generated: auditlog/record_type.rs holds the one table, which also names the
+    // user-space types libaudit adds, and a test checks it against this header.
     // errno names for `-F exit=-EACCES`.
     writeln!(out, "pub static ERRNOS: &[(&str, u32)] = &[")?;
     let mut errnos = 0;

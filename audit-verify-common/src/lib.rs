@@ -1,10 +1,13 @@
-//! Types and names shared by audit-verify's eBPF programs and its userspace.
+//! Types, names and kernel semantics shared by audit-verify's eBPF programs and its userspace.
 //!
-//! Everything here is `#[repr(C)]` and `Copy` so both sides read the same bytes; sizes are pinned with
-//! compile-time asserts so a change on one side cannot silently drift from the other.
-#![no_std]
+//! The shared types are `#[repr(C)]` and `Copy` so both sides read the same bytes; sizes are pinned with
+//! compile-time asserts so a change on one side cannot silently drift from the other. The audit rule
+//! semantics ([`rule_semantics`]) are code both sides run, so they cannot drift either.
+// `std` only for the unit tests' harness.
+#![cfg_attr(not(test), no_std)]
 
 pub mod measure;
 pub mod names;
 pub mod probes;
+pub mod rule_semantics;
 pub mod syscall_counter;

@@ -2,7 +2,8 @@
 //! rules are evaluated in kernel order as `audit_filter_syscall` does (the first matching rule decides),
 //! using what the task holds at that moment: syscall number and ABI, uid, euid, gid, auid, the return
 //! value and the first four arguments. A rule with other filters (paths, exe, -C, LSM labels) is opaque:
-//! a syscall it selects is counted as undecided and evaluation stops, since its real filter may match.
+//! unless one of the conditions we can evaluate fails, a syscall it selects is counted as undecided and
+//! evaluation stops, since its real filter may match.
 //!
 //! Two entry points, one evaluation. `match_rules` sits on the `sys_exit` raw tracepoint and runs for
 //! every syscall of the host (about 100 ns each on a retpoline VM, most of it the dispatch itself).
@@ -10,8 +11,9 @@
 //! the kernel tests its bitmap before running any program, so the syscalls no rule names cost nothing.
 //! Those events never fire for 32-bit syscalls, which only the raw tracepoint sees.
 
-use audit_verify_common::measure::{
-    ARCH_ANY, ARCH_B32, ARCH_B64, Cond, CondField, CondOp, MASK_WORDS, MAX_CONDS, MAX_RULES, RuleFilter,
+use audit_verify_common::{
+    measure::{Facts, MASK_WORDS, MAX_RULES, RuleFilter},
+    rule_semantics::{ARCH_B32, ARCH_B64, FirstMatch, Match, first_match, in_mask},
 };
 use aya_ebpf::{
     helpers::{
@@ -46,8 +48,6 @@ const PT_REGS_DX: usize = 12 * 8;
 const PT_REGS_R10: usize = 7 * 8;
 /// arch/x86/include/asm/thread_info.h: a 32-bit syscall is active.
 const TS_COMPAT: u32 = 0x0002;
-/// `IS_ERR_VALUE`: returns in [-4095, -1] are failures.
-const MAX_ERRNO: i64 = 4095;
 
 #[map]
 static RULE_FILTERS: Array<RuleFilter> = Array::with_max_entries(MAX_RULES, 0);
@@ -67,22 +67,6 @@ fn global(g: &u32) -> u32 {
 #[inline(always)]
 unsafe fn read<T>(base: *const u8, offset: usize) -> Result<T, i32> {
     unsafe { bpf_probe_read_kernel(base.add(offset) as *const T).map_err(|e| e as i32) }
-}
-
-/// What one syscall exit looks like to the rules. Number and ABI are read for every syscall; the rest
-/// only once a rule selects it, so that the syscalls no rule names cost two reads.
-struct Event {
-    nr: u32,
-    arch: u32,
-    details: Option<Details>,
-}
-
-struct Details {
-    uid: u32,
-    gid: u32,
-    euid: u32,
-    auid: u32,
-    args: [u64; 4],
 }
 
 /// Raw tracepoint `sys_exit`, args `(struct pt_regs *regs, long ret)`.
@@ -111,7 +95,8 @@ pub fn match_rules_per_syscall(ctx: TracePointContext) -> u32 {
     }
 }
 
-/// The rules in kernel order against one syscall exit. `arch`: known from the hook, or read from the task.
+/// The rules in kernel order against one syscall exit (`audit_filter_syscall`; the semantics are
+/// audit-verify-common's). `arch`: known from the hook, or read from the task.
 #[inline(always)]
 fn evaluate(regs: *const u8, ret: i64, arch: Option<u32>) -> Result<i32, i32> {
     let count = global(&RULE_COUNT).min(MAX_RULES);
@@ -122,11 +107,8 @@ fn evaluate(regs: *const u8, ret: i64, arch: Option<u32>) -> Result<i32, i32> {
     if nr >= (MASK_WORDS * 32) as u64 {
         return Ok(0);
     }
-    // As in `selects`: mask the index after a volatile read so the verifier sees its bound.
-    let word = (nr >> 5) as usize;
-    let word = unsafe { core::ptr::read_volatile(&word) } & (MASK_WORDS - 1);
-    let any = unsafe { core::ptr::read_volatile(&ANY_RULE_MASK[word]) };
-    if any & (1 << (nr & 31)) == 0 {
+    let nr = nr as u32;
+    if !in_mask(&ANY_RULE_MASK, nr) {
         return Ok(0);
     }
     // Our own process last: it costs a helper call, and only selected syscalls get here.
@@ -141,33 +123,30 @@ fn evaluate(regs: *const u8, ret: i64, arch: Option<u32>) -> Result<i32, i32> {
             if status & TS_COMPAT != 0 { ARCH_B32 } else { ARCH_B64 }
         }
     };
-    let mut event = Event { nr: nr as u32, arch, details: None };
-    for i in 0..MAX_RULES {
-        if i >= count {
-            break;
+    // Number and ABI are read for every selected syscall; the rest only once a rule selects it, so that
+    // a syscall no rule of its ABI names costs few reads.
+    let mut facts: Option<Facts> = None;
+    let decided = first_match(count, MAX_RULES, |i| -> Result<Match, i32> {
+        let Some(rule) = RULE_FILTERS.get(i) else { return Ok(Match::No) };
+        if !rule.selects(nr, arch) {
+            return Ok(Match::No);
         }
-        let Some(rule) = RULE_FILTERS.get(i) else { break };
-        if !selects(rule, &event) {
-            continue;
+        if facts.is_none() {
+            facts = Some(unsafe { read_facts(task, regs, ret)? });
         }
-        if rule.opaque != 0 {
-            bump(MAX_RULES + i);
-            return Ok(0);
-        }
-        if event.details.is_none() {
-            event.details = Some(unsafe { read_details(task, regs)? });
-        }
-        let Some(details) = &event.details else { break };
-        if conditions_hold(rule, details, ret) {
-            bump(i);
-            return Ok(0);
-        }
+        let Some(facts) = &facts else { return Ok(Match::No) };
+        Ok(rule.judge(facts))
+    })?;
+    match decided {
+        FirstMatch::Rule(i) => bump(i),
+        FirstMatch::Undecided(i) => bump(MAX_RULES + i),
+        FirstMatch::None => {}
     }
     Ok(0)
 }
 
 #[inline(always)]
-unsafe fn read_details(task: *const u8, regs: *const u8) -> Result<Details, i32> {
+unsafe fn read_facts(task: *const u8, regs: *const u8, ret: i64) -> Result<Facts, i32> {
     let auid: u32 = unsafe { read(task, global(&TASK_LOGINUID_OFFSET) as usize)? };
     let cred: *const u8 = unsafe { read(task, global(&TASK_CRED_OFFSET) as usize)? };
     let euid: u32 = unsafe { read(cred, global(&CRED_EUID_OFFSET) as usize)? };
@@ -175,7 +154,7 @@ unsafe fn read_details(task: *const u8, regs: *const u8) -> Result<Details, i32>
     let args = unsafe {
         [read(regs, PT_REGS_DI)?, read(regs, PT_REGS_SI)?, read(regs, PT_REGS_DX)?, read(regs, PT_REGS_R10)?]
     };
-    Ok(Details { uid: uid_gid as u32, gid: (uid_gid >> 32) as u32, euid, auid, args })
+    Ok(Facts { uid: uid_gid as u32, gid: (uid_gid >> 32) as u32, euid, auid, ret, args })
 }
 
 #[inline(always)]
@@ -183,63 +162,5 @@ fn bump(slot: u32) {
     if let Some(p) = RULE_HITS.get_ptr_mut(slot) {
         // SAFETY: a per-CPU slot; tracepoints run with preemption off.
         unsafe { *p += 1 };
-    }
-}
-
-#[inline(always)]
-fn selects(rule: &RuleFilter, e: &Event) -> bool {
-    if rule.arch != ARCH_ANY && ((rule.arch == e.arch) == (rule.arch_negated != 0)) {
-        return false;
-    }
-    if e.nr >= (rule.mask.len() * 32) as u32 {
-        return false;
-    }
-    // The verifier must see a bound on the register that indexes. LLVM proves `word < 64` from the check
-    // above and drops a plain mask, then indexes with an unbounded copy hoisted out of the loop; a volatile
-    // re-read hides the range from LLVM, so the mask stays where the verifier needs it.
-    let word = (e.nr >> 5) as usize;
-    let word = unsafe { core::ptr::read_volatile(&word) } & (MASK_WORDS - 1);
-    rule.mask[word] & (1 << (e.nr & 31)) != 0
-}
-
-#[inline(always)]
-fn conditions_hold(rule: &RuleFilter, d: &Details, ret: i64) -> bool {
-    for i in 0..MAX_CONDS {
-        if i as u32 >= rule.cond_count {
-            break;
-        }
-        if !holds(&rule.conds[i], d, ret) {
-            return false;
-        }
-    }
-    true
-}
-
-#[inline(always)]
-fn holds(c: &Cond, d: &Details, ret: i64) -> bool {
-    let left = match CondField::try_from(c.field) {
-        Ok(CondField::Uid) => d.uid,
-        Ok(CondField::Euid) => d.euid,
-        Ok(CondField::Auid) => d.auid,
-        Ok(CondField::Gid) => d.gid,
-        Ok(CondField::Success) => u32::from(!(-MAX_ERRNO..0).contains(&ret)),
-        Ok(CondField::Exit) => ret as u32,
-        Ok(CondField::Arg0) => d.args[0] as u32,
-        Ok(CondField::Arg1) => d.args[1] as u32,
-        Ok(CondField::Arg2) => d.args[2] as u32,
-        Ok(CondField::Arg3) => d.args[3] as u32,
-        Err(_) => return false,
-    };
-    let v = c.value;
-    match c.op {
-        x if x == CondOp::Eq as u32 => left == v,
-        x if x == CondOp::Ne as u32 => left != v,
-        x if x == CondOp::Lt as u32 => left < v,
-        x if x == CondOp::Gt as u32 => left > v,
-        x if x == CondOp::Le as u32 => left <= v,
-        x if x == CondOp::Ge as u32 => left >= v,
-        x if x == CondOp::BitMask as u32 => left & v != 0,
-        x if x == CondOp::BitTest as u32 => left & v == v,
-        _ => false,
     }
 }

@@ -54,6 +54,7 @@ pub struct Options<'a> {
     pub framework: Option<Framework>,
     /// Length of the measurement window; zero skips it.
     pub measure: Duration,
+    /// How long prove and measure wait for auditd to write their last records (`--barrier-timeout`).
     pub prove_timeout: Duration,
     pub fail_on: Severity,
     /// Told when each part starts.
@@ -62,7 +63,7 @@ pub struct Options<'a> {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
-    /// Version of this document's shape (docs/check.schema.json).
+    /// Version of this document's shape (docs/schema/check.schema.json).
     pub schema_version: u32,
     pub host: String,
     /// Seconds since the Unix epoch.
@@ -173,7 +174,7 @@ pub fn run(options: Options<'_>) -> CheckReport {
         let config = measure::Config {
             duration: options.measure,
             auditd_conf: snapshot.inputs.auditd_conf.clone(),
-            barrier_timeout: Duration::from_secs(5),
+            barrier_timeout: options.prove_timeout,
             syscalls: measure::SyscallCounting::Selected,
         };
         let host = measure::Host { loaded: &snapshot.loaded.rules, btf: probed.btf.as_ref().map_err(AsRef::as_ref) };

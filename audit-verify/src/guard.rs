@@ -1,7 +1,8 @@
 //! The state guard: the one way audit-verify changes kernel audit state.
 //!
 //! It snapshots the status and the loaded rules first and restores exactly that on drop, on error and on
-//! SIGINT/SIGTERM/SIGHUP (a watcher thread restores, then exits with 128+signal). Kernel audit state is
+//! SIGINT/SIGTERM/SIGHUP (before [`crate::stop`] exits with 128+signal; in a graceful command, the first
+//! signal lets the command stop and drop the guard, which restores). Kernel audit state is
 //! global to the machine, so guards also take an exclusive lock file: two guards, in one process or in
 //! two, never change state at the same time. What cannot be restored is refused unless the guard is told
 //! it runs in a disposable VM: `-e 2` and `--loginuid-immutable` (locked until reboot) and `-f 2` (panic
@@ -19,9 +20,12 @@ use std::{
 use log::{error, info, warn};
 use thiserror::Error;
 
-use crate::netlink::{
-    AuditSocket, AuditStatus, NetlinkError, RawRule,
-    status::{StatusChange, mask},
+use crate::{
+    netlink::{
+        AuditSocket, AuditStatus, NetlinkError, RawRule,
+        status::{StatusChange, mask},
+    },
+    rules::{fields, parse},
 };
 
 /// Serializes guards across processes; in /run so it never outlives a boot.
@@ -132,7 +136,7 @@ type Pending = Arc<Mutex<Option<Snapshot>>>;
 
 /// Guards alive in this process, for the signal watcher.
 static ACTIVE: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
-static WATCH_SIGNALS: Once = Once::new();
+static ON_SIGNAL: Once = Once::new();
 
 pub struct StateGuard {
     socket: AuditSocket,
@@ -158,7 +162,8 @@ impl StateGuard {
             snapshot.status.enabled
         );
         let pending = Arc::new(Mutex::new(Some(snapshot)));
-        WATCH_SIGNALS.call_once(spawn_signal_watcher);
+        ON_SIGNAL.call_once(|| crate::stop::at_signal_exit(restore_after_signal));
+        crate::stop::watch();
         ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).push(pending.clone());
         Ok(Self { socket, pending, environment, _lock: lock })
     }
@@ -300,75 +305,66 @@ pub fn restore(socket: &mut AuditSocket, snapshot: &Snapshot) -> Result<(), Guar
     Ok(())
 }
 
-/// On SIGINT, SIGTERM or SIGHUP: restore every pending snapshot, then exit as the signal would have.
-fn spawn_signal_watcher() {
-    use signal_hook::{consts::*, iterator::Signals};
-    let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
-        Ok(s) => s,
-        Err(e) => {
-            error!("state guard: cannot watch signals ({e}); state is restored on drop only");
-            return;
-        }
-    };
-    std::thread::Builder::new()
-        .name("state-guard-signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                let pending: Vec<Pending> = ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                for p in pending {
-                    let mut p = p.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Some(snapshot) = p.take() {
-                        warn!("state guard: signal {signal}: restoring kernel audit state");
-                        let result = AuditSocket::open()
-                            .map_err(GuardError::from)
-                            .and_then(|mut socket| restore(&mut socket, &snapshot));
-                        if let Err(e) = result {
-                            error!("state guard: restore after signal {signal} failed: {e}");
-                        }
-                    }
-                }
-                std::process::exit(128 + signal);
+/// Before a signal ends the process ([`crate::stop`]): restore every pending snapshot.
+fn restore_after_signal(signal: i32) {
+    let pending: Vec<Pending> = ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    for p in pending {
+        let mut p = p.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(snapshot) = p.take() {
+            warn!("state guard: signal {signal}: restoring kernel audit state");
+            let result =
+                AuditSocket::open().map_err(GuardError::from).and_then(|mut socket| restore(&mut socket, &snapshot));
+            if let Err(e) = result {
+                error!("state guard: restore after signal {signal} failed: {e}");
             }
-        })
-        .expect("spawning the signal watcher thread");
+        }
+    }
 }
 
 /// `-e 2`, `-f 2` or `--loginuid-immutable` in auditctl arguments, or in a rules file given with `-R`.
+/// The arguments are split by the rules reader's own getopt-like tokenizer, so every spelling auditctl
+/// accepts (`-e2`, `-b 320 -e 2`, `--loginuid`) is seen.
 fn forbidden_in_args(args: &[&str]) -> Result<Option<String>, GuardError> {
-    if args.contains(&"--loginuid-immutable") {
-        return Ok(Some("auditctl --loginuid-immutable".into()));
-    }
-    for pair in args.windows(2) {
-        match pair {
-            ["-e", "2"] => return Ok(Some("auditctl -e 2".into())),
-            ["-f", "2"] => return Ok(Some("auditctl -f 2".into())),
-            ["-R", file] => {
-                let text = std::fs::read_to_string(file).map_err(|e| GuardError::Command {
-                    command: format!("auditctl -R {file}"),
-                    detail: format!("cannot read {file}: {e}"),
-                })?;
-                if let Some((line, what)) = forbidden_in_rules_text(&text) {
-                    return Ok(Some(format!("{what} at {}:{line}", Path::new(file).display())));
-                }
+    for opt in parse::options(args) {
+        if let Some(what) = irreversible(&opt) {
+            return Ok(Some(format!("auditctl {what}")));
+        }
+        if let ("-R", Some(file)) = (opt.option.as_str(), opt.value) {
+            let text = std::fs::read_to_string(file).map_err(|e| GuardError::Command {
+                command: format!("auditctl -R {file}"),
+                detail: format!("cannot read {file}: {e}"),
+            })?;
+            if let Some((line, what)) = forbidden_in_rules_text(&text) {
+                return Ok(Some(format!("{what} at {}:{line}", Path::new(file).display())));
             }
-            _ => {}
         }
     }
     Ok(None)
 }
 
-/// The first line of a rules file that cannot be undone (`-e 2`, `-f 2`, `--loginuid-immutable`), as
-/// (1-based line, the option).
+/// The first line of a rules file that cannot be undone (`-e 2`, `-f 2`, `--loginuid-immutable`, in any
+/// spelling and anywhere on the line), as (1-based line, the option). Only whole-line comments are
+/// skipped, as `auditctl -R` skips them; a `#` later on a line is no comment to auditctl.
 pub fn forbidden_in_rules_text(text: &str) -> Option<(usize, &'static str)> {
     text.lines().enumerate().find_map(|(i, line)| {
-        let words: Vec<&str> = line.split('#').next()?.split_whitespace().collect();
-        match words.as_slice() {
-            ["-e", "2", ..] => Some((i + 1, "-e 2")),
-            ["-f", "2", ..] => Some((i + 1, "-f 2")),
-            ["--loginuid-immutable", ..] => Some((i + 1, "--loginuid-immutable")),
-            _ => None,
+        if line.trim_start().starts_with('#') {
+            return None;
         }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        parse::options(&words).iter().find_map(irreversible).map(|what| (i + 1, what))
     })
+}
+
+/// Whether one option cannot be undone without a reboot (or panics the kernel). Values are read as the
+/// rules reader reads numbers, so `-e 0x2` is `-e 2` too.
+fn irreversible(opt: &parse::Opt<'_>) -> Option<&'static str> {
+    let is_two = || opt.value.and_then(|v| fields::number(v).ok()) == Some(2);
+    match opt.option.as_str() {
+        "-e" if is_two() => Some("-e 2"),
+        "-f" if is_two() => Some("-f 2"),
+        "--loginuid-immutable" => Some("--loginuid-immutable"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -392,5 +388,45 @@ mod tests {
         assert!(forbidden_in_args(&["-b", "2"]).unwrap().is_none());
         assert!(forbidden_in_args(&["--loginuid-immutable"]).unwrap().is_some());
         assert!(forbidden_in_args(&["-R", "/nonexistent/rules"]).is_err());
+    }
+
+    /// Every spelling auditctl's getopt accepts; none of these is ever run.
+    #[test]
+    fn every_getopt_spelling_is_refused() {
+        for args in [
+            &["-e2"][..],
+            &["-f2"],
+            &["-b", "320", "-e", "2"],
+            &["-D", "-e", "2"],
+            &["-De2"],
+            &["-e", "0x2"],
+            &["-b", "320", "--loginuid-immutable"],
+            &["--loginuid"],
+            &["-r", "5", "-f", "2"],
+        ] {
+            assert!(forbidden_in_args(args).unwrap().is_some(), "{args:?} was not refused");
+        }
+        for args in [&["-e", "1"][..], &["-k", "-e2"], &["-f", "1"], &["-b", "2"], &["-e", "0"]] {
+            assert_eq!(forbidden_in_args(args).unwrap(), None, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn every_spelling_is_refused_in_rules_files() {
+        for (text, what) in [
+            ("-e2\n", "-e 2"),
+            ("-f2\n", "-f 2"),
+            ("-b 320 -e 2\n", "-e 2"),
+            ("-D -e 2\n", "-e 2"),
+            ("-b 320 --loginuid-immutable\n", "--loginuid-immutable"),
+            ("-w /etc/x -k y # -e 2\n", "-e 2"),
+        ] {
+            assert_eq!(forbidden_in_rules_text(text), Some((1, what)), "{text:?}");
+        }
+        let dir = std::env::temp_dir().join(format!("audit-verify-guard-test-{}", std::process::id()));
+        std::fs::write(&dir, "-D\n-b 320 -e 2\n").unwrap();
+        let found = forbidden_in_args(&["-R", dir.to_str().unwrap()]);
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(found.unwrap().unwrap(), format!("-e 2 at {}:2", dir.display()));
     }
 }

@@ -105,6 +105,9 @@ pub struct Snapshot {
     pub loaded: LoadedRules,
     pub rules: Result<RuleSource, Arc<SourceError>>,
     pub auditd_conf: Result<AuditdConf, Arc<ConfError>>,
+    /// The same auditd.conf as auditd itself reads it ([`AuditdConf::load_daemon`]: a missing file is its
+    /// built-in defaults, a refused line is left out), which lint judges.
+    pub auditd_daemon_conf: Result<AuditdConf, Arc<ConfError>>,
     pub log: Result<LogPosition, Arc<LogError>>,
 }
 
@@ -134,13 +137,14 @@ impl Snapshot {
     pub fn from_parts(inputs: Inputs, kernel: AuditStatus, loaded: LoadedRules) -> Self {
         let rules = inputs.rules.load().map_err(Arc::new);
         let auditd_conf = AuditdConf::load(&inputs.auditd_conf).map_err(Arc::new);
+        let auditd_daemon_conf = AuditdConf::load_daemon(&inputs.auditd_conf).map_err(Arc::new);
         let log = match (&inputs.log, &auditd_conf) {
             (Some(path), _) => LogPosition::end_of(path),
             (None, Ok(conf)) => LogPosition::end_of(&conf.log_file()),
             (None, Err(e)) => Err(LogError::Conf(e.clone())),
         }
         .map_err(Arc::new);
-        Self { inputs, kernel, loaded, rules, auditd_conf, log }
+        Self { inputs, kernel, loaded, rules, auditd_conf, auditd_daemon_conf, log }
     }
 
     /// The rules files against the loaded rules: the report of `audit-verify rules`, undecodable rules

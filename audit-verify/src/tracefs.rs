@@ -1,6 +1,11 @@
 //! tracefs (tracepoint attachment needs it) and debugfs (the kernel's kprobe registry). Hosts with
 //! systemd mount both at boot; minimal hosts and containers may not. If one is missing we mount it for as
 //! long as we need it and unmount it after, so the host is left as found.
+//!
+//! An unmount in `Drop` does not run when the process is killed, so the commands that may mount run in a
+//! private mount namespace ([`private_mount_namespace`]): the mount exists only there and goes when the
+//! last process in it exits, however it exits. Tracepoint ids read through that mount are global, so
+//! attaching from inside works as from outside.
 
 use std::{
     ffi::CString,
@@ -11,6 +16,28 @@ use std::{
 use log::info;
 
 const MOUNT_POINTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// Moves this process into a mount namespace of its own, whose mounts never propagate back to the host.
+///
+/// Must run before any thread exists: `unshare(CLONE_NEWNS)` fails with EINVAL in a multi-threaded
+/// process. `/` is made recursively a slave rather than private: our mounts still do not reach the host,
+/// and mounts the host makes later (a log file system, say) still reach us. Reading another process's
+/// files through `/proc/PID/root` (lint) is unaffected: that follows the other process's root, not ours.
+pub fn private_mount_namespace() -> io::Result<()> {
+    // SAFETY: no pointers; affects only this (single-threaded) process.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let root = CString::new("/").expect("no NUL");
+    // SAFETY: a NUL-terminated path; no source, type or data for a propagation change.
+    let rc = unsafe {
+        libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_SLAVE, std::ptr::null())
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// Holds tracefs mounted; unmounts on drop only if we mounted it.
 #[derive(Debug)]

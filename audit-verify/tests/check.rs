@@ -1,20 +1,16 @@
 //! `check` end to end on this host, with a small rule set loaded for real: its JSON validates against
-//! docs/check.schema.json, its JUnit parses as CI systems parse it, and the exit code follows the verdict.
+//! docs/schema/check.schema.json, its JUnit parses as CI systems parse it, and the exit code follows the verdict.
 
 mod common;
 
-use std::{io::BufReader, path::Path, process::Command};
+use std::{io::BufReader, process::Command};
 
 use audit_verify::guard::{Environment, StateGuard};
 use serde_json::Value;
 
-fn workspace(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
 #[test]
 fn check_json_validates_junit_parses_and_exit_follows_the_verdict() {
-    let rules = workspace("tests/fixtures/rules/check");
+    let rules = common::workspace("tests/fixtures/rules/check");
     let mut guard = StateGuard::new(Environment::Host).unwrap();
     guard.run_auditctl(&["-R", rules.join("10-check.rules").to_str().unwrap()]).unwrap();
     let junit = std::env::temp_dir().join(format!("av-check-{}.xml", std::process::id()));
@@ -30,12 +26,10 @@ fn check_json_validates_junit_parses_and_exit_follows_the_verdict() {
     assert!(stderr.contains("[5/5] measure"), "progress is shown: {stderr}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
 
-    let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(workspace("docs/check.schema.json")).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    let validator = common::schema_validator("check");
     let errors: Vec<String> =
         validator.iter_errors(&report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "check --json does not match docs/check.schema.json: {errors:#?}");
+    assert!(errors.is_empty(), "check --json does not match docs/schema/check.schema.json: {errors:#?}");
 
     // Every part ran, and the two rules were proven against their file and line.
     assert_eq!(report["errors"], Value::Array(vec![]), "{}", report["errors"]);

@@ -77,8 +77,7 @@ fn auditd_not_running_is_a_high_finding() {
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let stopped = wait_for(|| common::auditctl_status()["pid"] == 0);
     let out = run(&["status", "--json"]);
-    let restarted =
-        Command::new("auditd").status().unwrap().success() && wait_for(|| common::auditctl_status()["pid"] != 0);
+    let restarted = common::auditd().status().unwrap().success() && wait_for(|| common::auditctl_status()["pid"] != 0);
     assert!(stopped, "auditd did not stop");
     assert!(restarted, "auditd did not start again");
     assert_eq!(out.status.code(), Some(1), "a high finding exits 1");

@@ -305,7 +305,7 @@ struct Restart;
 
 impl Drop for Restart {
     fn drop(&mut self) {
-        let started = std::process::Command::new("auditd").status().is_ok_and(|s| s.success());
+        let started = common::auditd().status().is_ok_and(|s| s.success());
         for _ in 0..100 {
             let pid = common::auditctl_status()["pid"] as u32;
             if started && audit_verify::host_status::process_alive(pid) {

@@ -127,3 +127,8 @@ fn sigint_mid_change_restores_rules_and_settings() {
 fn sigterm_mid_change_restores_rules_and_settings() {
     killed_mid_change_restores(libc::SIGTERM);
 }
+
+#[test]
+fn sighup_mid_change_restores_rules_and_settings() {
+    killed_mid_change_restores(libc::SIGHUP);
+}

@@ -5,7 +5,7 @@ use std::{path::Path, process::Command, time::Duration};
 use anyhow::{Context as _, bail};
 
 /// Debian packages: the eBPF compiler (rustc-web ships `core` for bpfel-unknown-none), LLVM 22 for
-/// bpf-linker, the uapi headers for the syscall tables, and audit itself.
+/// bpf-linker, the uapi headers for the syscall tables, audit itself, and auparse for the log reader's oracle.
 const PACKAGES: &[&str] = &[
     "rustc-web",
     "cargo-web",
@@ -20,6 +20,10 @@ const PACKAGES: &[&str] = &[
     // collector on a loopback of its own.
     "audispd-plugins",
     "iproute2",
+    // auparse's Python binding for /usr/bin/python3: the oracle of tests/auditlog_oracle.rs.
+    "python3-audit",
+    // promtool, which validates the Prometheus textfiles `measure` and `check` write.
+    "prometheus",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";

@@ -1,24 +1,34 @@
 //! Groups records into events by (node, timestamp, serial), in a bounded window.
 //!
-//! The kernel ends a syscall's records with EOE, but auditd does not write EOE to audit.log, and records
-//! of different events interleave. So an event also completes when it is clearly over: [`Window::events`]
-//! newer events have begun since it did, or its time is [`Window::millis`] away from the newest record's
-//! (auditd's own `end_of_event_timeout` is 2 s). The open set never exceeds `events + 1`, whatever the
-//! input: memory stays flat.
+//! The kernel ends a syscall's records with EOE, but auditd does not write EOE to audit.log for every
+//! event, and records of different events interleave. So an event also completes when it is clearly over,
+//! judged per node (each node has its own clock and its own serials): [`Window::events`] newer events of
+//! its node have begun since it did, or a record of its node arrives whose time is at least
+//! [`Window::secs`] whole seconds later. That is the test auparse and ausearch make (`eoe_timeout`, 2 s,
+//! in whole seconds, against the record just read), except that theirs compares any node's clock with
+//! any other's. An older record closes nothing, so records written out of order still join their events.
+//!
+//! Memory stays flat whatever the input: per node the open set never exceeds `events + 1`, and an event
+//! keeps at most [`MAX_RECORDS_PER_EVENT`] records; the rest are counted in [`Event::dropped`].
 
 use std::collections::VecDeque;
 
-use super::{line::EventId, record::Record};
+use super::{line::EventId, record::Record, record_type::RecordType};
+
+/// Records kept per event. The largest real events are an execve with a long argument list (one EXECVE
+/// record per ~7.5 KB of arguments: about 300 for the 2 MB a default 8 MB stack allows) and syscalls with
+/// many PATH items; 2048 leaves room for those while a log of one repeated event id costs at most ~20 MB.
+pub const MAX_RECORDS_PER_EVENT: usize = 2048;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub events: u64,
-    pub millis: u64,
+    pub secs: u64,
 }
 
 impl Default for Window {
     fn default() -> Self {
-        Self { events: 64, millis: 2000 }
+        Self { events: 64, secs: 2 }
     }
 }
 
@@ -27,7 +37,7 @@ impl Default for Window {
 pub enum Completion {
     /// Its EOE record arrived.
     Eoe,
-    /// A record that is an event by itself (user space, auditd).
+    /// A record auditd writes about itself (DAEMON_*): an event by itself.
     Standalone,
     /// Enough newer events, or enough time, went by.
     Window,
@@ -38,8 +48,10 @@ pub enum Completion {
 #[derive(Debug, Clone)]
 pub struct Event {
     pub id: EventId,
-    /// In the order they were read. Never empty.
+    /// In the order they were read, at most [`MAX_RECORDS_PER_EVENT`]. Never empty.
     pub records: Vec<Record>,
+    /// Records of this event beyond [`MAX_RECORDS_PER_EVENT`], counted and not kept.
+    pub dropped: u64,
     pub completion: Completion,
 }
 
@@ -49,11 +61,23 @@ impl Event {
     }
 }
 
+/// Records auditd writes about itself (1200–1299, DAEMON_*): a whole event by themselves, so they need not
+/// wait for the window, and numbered by auditd, not by the kernel. Not user-space messages (1100–1199, 2100–2999): the kernel stamps one
+/// with the serial of the syscall that sent it when that syscall is audited, and the SYSCALL record
+/// follows under the same serial (SERVICE_START from systemd's sendto, for one), so they wait like kernel
+/// records.
+pub(super) fn is_auditd_record(kind: &RecordType) -> bool {
+    matches!(kind.code, Some(1200..=1299))
+}
+
 #[derive(Debug)]
 struct Open {
-    /// Sequence number of the event, counted as events begin.
+    /// Index into [`EventAssembler::nodes`].
+    node: usize,
+    /// Sequence number of the event among its node's, counted as events begin.
     seq: u64,
     records: Vec<Record>,
+    dropped: u64,
 }
 
 impl Open {
@@ -63,13 +87,21 @@ impl Open {
     }
 }
 
+/// What the count window is measured against, per node.
+#[derive(Debug)]
+struct NodeClock {
+    node: Option<Box<str>>,
+    /// Events of this node begun so far.
+    next_seq: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct EventAssembler {
     window: Window,
     /// Oldest first.
     open: VecDeque<Open>,
     ready: VecDeque<Event>,
-    next_seq: u64,
+    nodes: Vec<NodeClock>,
 }
 
 impl EventAssembler {
@@ -78,38 +110,60 @@ impl EventAssembler {
     }
 
     pub fn push(&mut self, record: Record) {
+        let node = self.node_index(record.node());
+        let now = record.id().secs;
         // Records of one event are nearly always adjacent: search from the newest.
         if let Some(i) = self.open.iter().rposition(|o| o.is(&record)) {
             let eoe = record.kind().is_eoe();
-            self.open[i].records.push(record);
+            let open = &mut self.open[i];
+            if open.records.len() < MAX_RECORDS_PER_EVENT {
+                open.records.push(record);
+            } else {
+                open.dropped += 1;
+            }
             if eoe {
                 self.complete(i, Completion::Eoe);
             }
-            return;
-        }
-        let now = record.id().time_ms();
-        let completion = if record.kind().is_eoe() {
-            Some(Completion::Eoe)
-        } else if record.kind().is_standalone() {
-            Some(Completion::Standalone)
         } else {
-            None
-        };
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        match completion {
-            Some(completion) => self.ready.push_back(Event { id: record.id(), records: vec![record], completion }),
-            None => self.open.push_back(Open { seq, records: vec![record] }),
+            let clock = &mut self.nodes[node];
+            let seq = clock.next_seq;
+            clock.next_seq += 1;
+            let completion = if record.kind().is_eoe() {
+                Some(Completion::Eoe)
+            } else if is_auditd_record(record.kind()) {
+                Some(Completion::Standalone)
+            } else {
+                None
+            };
+            match completion {
+                Some(completion) => {
+                    self.ready.push_back(Event { id: record.id(), records: vec![record], dropped: 0, completion });
+                }
+                None => self.open.push_back(Open { node, seq, records: vec![record], dropped: 0 }),
+            }
         }
-        self.expire(seq, now);
+        self.expire(node, now);
     }
 
-    /// Completes events that are `window.events` behind `seq`, or `window.millis` away from `now`.
-    fn expire(&mut self, seq: u64, now: u64) {
+    fn node_index(&mut self, node: Option<&str>) -> usize {
+        if let Some(i) = self.nodes.iter().position(|n| n.node.as_deref() == node) {
+            return i;
+        }
+        self.nodes.push(NodeClock { node: node.map(Box::from), next_seq: 0 });
+        self.nodes.len() - 1
+    }
+
+    /// Completes the events of `node` that are more than `window.events` behind its newest, or at least
+    /// `window.secs` older than `now`, the time of the record just read from it.
+    fn expire(&mut self, node: usize, now: u64) {
+        let next_seq = self.nodes[node].next_seq;
         let mut i = 0;
         while i < self.open.len() {
             let o = &self.open[i];
-            if seq - o.seq > self.window.events || o.records[0].id().time_ms().abs_diff(now) > self.window.millis {
+            let expired = o.node == node
+                && (next_seq - 1 - o.seq > self.window.events
+                    || o.records[0].id().secs.saturating_add(self.window.secs) <= now);
+            if expired {
                 self.complete(i, Completion::Window);
             } else {
                 i += 1;
@@ -119,14 +173,17 @@ impl EventAssembler {
 
     fn complete(&mut self, i: usize, completion: Completion) {
         if let Some(o) = self.open.remove(i) {
-            self.ready.push_back(Event { id: o.records[0].id(), records: o.records, completion });
+            let Open { node: _, seq: _, records, dropped } = o;
+            self.ready.push_back(Event { id: records[0].id(), records, dropped, completion });
         }
     }
 
-    /// For a follower that sees no new records: completes events older than `now_ms` minus the window.
+    /// For a follower that sees no new records: completes events at least the window older than `now_ms`.
     pub fn expire_idle(&mut self, now_ms: u64) {
-        let limit = now_ms.saturating_sub(self.window.millis);
-        while let Some(i) = self.open.iter().position(|o| o.records[0].id().time_ms() < limit) {
+        let now = now_ms / 1000;
+        while let Some(i) =
+            self.open.iter().position(|o| o.records[0].id().secs.saturating_add(self.window.secs) <= now)
+        {
             self.complete(i, Completion::Window);
         }
     }

@@ -35,14 +35,14 @@ fn interleaved_events_are_kept_apart() {
     asm.push(record("SYSCALL", 1000, 1));
     asm.push(record("SYSCALL", 1000, 2));
     asm.push(record("PATH", 1000, 1));
-    asm.push(record("USER_START", 1001, 3));
+    asm.push(record("DAEMON_START", 1001, 3));
     asm.push(record("PATH", 1000, 2));
     asm.push(record("EOE", 1000, 2));
     asm.push(record("EOE", 1000, 1));
     assert_eq!(
         drain(&mut asm),
         [
-            (3, vec!["USER_START".into()], Completion::Standalone),
+            (3, vec!["DAEMON_START".into()], Completion::Standalone),
             (2, vec!["SYSCALL".into(), "PATH".into(), "EOE".into()], Completion::Eoe),
             (1, vec!["SYSCALL".into(), "PATH".into(), "EOE".into()], Completion::Eoe),
         ]
@@ -65,7 +65,7 @@ fn same_serial_on_two_nodes_is_two_events() {
 
 #[test]
 fn single_record_events_without_eoe_complete_by_window() {
-    let mut asm = EventAssembler::new(Window { events: 4, millis: 2000 });
+    let mut asm = EventAssembler::new(Window { events: 4, secs: 2 });
     // CONFIG_CHANGE is a kernel record: it may have company, so it waits for the window.
     asm.push(record("CONFIG_CHANGE", 1000, 1));
     for serial in 2..=5 {
@@ -80,15 +80,74 @@ fn single_record_events_without_eoe_complete_by_window() {
 #[test]
 fn time_window_completes_old_events() {
     let mut asm = EventAssembler::default();
-    asm.push(record("SYSCALL", 10_000, 1));
+    asm.push(record("SYSCALL", 10_999, 1));
     asm.push(record("SYSCALL", 12_000, 2));
-    assert!(asm.pop().is_none());
-    asm.push(record("SYSCALL", 12_001, 3));
+    // Whole seconds, as auparse counts: 10 + 2 <= 12, though only 1.001 s went by.
     assert_eq!(drain(&mut asm), [(1, vec!["SYSCALL".into()], Completion::Window)]);
-    asm.expire_idle(14_500);
+    asm.push(record("SYSCALL", 13_999, 3));
+    assert!(asm.pop().is_none(), "13 is less than 12 + 2");
+    asm.expire_idle(16_500);
     assert_eq!(drain(&mut asm).len(), 2);
     asm.push(record("DAEMON_START", 20_000, 4));
     assert_eq!(drain(&mut asm), [(4, vec!["DAEMON_START".into()], Completion::Standalone)]);
+}
+
+#[test]
+fn an_older_record_closes_nothing() {
+    let mut asm = EventAssembler::default();
+    asm.push(record("SYSCALL", 20_000, 10));
+    // Written out of order, 5 s older: it must not close event 10, which goes on after it.
+    asm.push(record("SYSCALL", 15_000, 9));
+    assert!(asm.pop().is_none(), "an older record closed a newer event");
+    // A newer one closes the old event, as in auparse.
+    asm.push(record("PATH", 20_000, 10));
+    assert_eq!(drain(&mut asm), [(9, vec!["SYSCALL".into()], Completion::Window)]);
+    asm.push(record("EOE", 20_000, 10));
+    assert_eq!(drain(&mut asm), [(10, vec!["SYSCALL".into(), "PATH".into(), "EOE".into()], Completion::Eoe)]);
+}
+
+#[test]
+fn nodes_keep_their_own_clocks() {
+    let loc = || Location { file: Arc::from(Path::new("t")), line: 0, offset: 0 };
+    let on = |node: &str, secs: u64, serial: u64, kind: &str| {
+        let text = format!("node={node} type={kind} msg=audit({secs}.000:{serial}): x=1");
+        Record::parse(text.as_bytes(), loc()).unwrap()
+    };
+    let mut asm = EventAssembler::default();
+    // Node b's clock is an hour ahead of a's; their records interleave, and a has more events.
+    asm.push(on("a", 1000, 0, "SYSCALL"));
+    asm.push(on("a", 1000, 1, "SYSCALL"));
+    asm.push(on("b", 4600, 1, "SYSCALL"));
+    asm.push(on("a", 1000, 1, "PATH"));
+    asm.push(on("b", 4600, 1, "PATH"));
+    asm.flush();
+    let sizes: Vec<_> =
+        std::iter::from_fn(|| asm.pop()).map(|e| (e.node().unwrap().to_owned(), e.records.len())).collect();
+    assert_eq!(sizes, [("a".into(), 1), ("a".into(), 2), ("b".into(), 2)]);
+}
+
+#[test]
+fn a_user_record_waits_for_the_syscall_that_sent_it() {
+    let mut asm = EventAssembler::default();
+    // systemd's sendto is audited: the kernel gives SERVICE_START the syscall's serial.
+    for kind in ["SERVICE_START", "SYSCALL", "SOCKADDR", "EOE"] {
+        asm.push(record(kind, 1000, 7));
+    }
+    assert_eq!(
+        drain(&mut asm),
+        [(7, vec!["SERVICE_START".into(), "SYSCALL".into(), "SOCKADDR".into(), "EOE".into()], Completion::Eoe)]
+    );
+}
+
+#[test]
+fn records_per_event_are_capped_and_counted() {
+    let mut asm = EventAssembler::default();
+    for _ in 0..MAX_RECORDS_PER_EVENT + 10 {
+        asm.push(record("PATH", 1000, 3));
+    }
+    asm.push(record("EOE", 1000, 3));
+    let event = asm.pop().unwrap();
+    assert_eq!((event.records.len(), event.dropped, event.completion), (MAX_RECORDS_PER_EVENT, 11, Completion::Eoe));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::{
 
 use super::{
     AuditLogError,
-    reader::to_record,
+    reader::{last_line, to_record},
     record::Record,
     split::LineSplitter,
     warnings::{Warning, WarningKind, Warnings},
@@ -105,6 +105,12 @@ impl Follower {
                     self.rotated = true;
                     continue;
                 }
+                // The old file is done: a last line without its newline will never be finished.
+                if let Some(item) = self.lines.take_partial()
+                    && let Some(record) = last_line(item, &self.name, &mut self.warnings)
+                {
+                    return Ok(Some(record));
+                }
                 if !self.switch_to_new_file()? {
                     return Ok(None);
                 }
@@ -121,8 +127,7 @@ impl Follower {
         }
     }
 
-    /// The old file is done: a partial last line in it will never be finished. False if the new file
-    /// cannot be opened yet.
+    /// Goes on with the file the path now names. False if it cannot be opened yet.
     fn switch_to_new_file(&mut self) -> Result<bool, AuditLogError> {
         let file = match File::open(&self.path) {
             Ok(file) => file,
@@ -130,10 +135,6 @@ impl Follower {
             Err(source) => return Err(AuditLogError::Open { path: self.path.clone(), source }),
         };
         let meta = file.metadata().map_err(|source| AuditLogError::Open { path: self.path.clone(), source })?;
-        if let Some((line, offset, len)) = self.lines.take_partial() {
-            let kind = WarningKind::Unterminated { len };
-            self.warnings.push(Warning { file: self.name.clone(), line, offset, kind });
-        }
         self.name = Arc::from(self.path.as_path());
         self.lines = LineSplitter::new(file, 0, 0);
         self.identity = (meta.dev(), meta.ino());

@@ -77,6 +77,20 @@ fn a_partial_line_left_in_a_rotated_file_is_a_warning() {
 }
 
 #[test]
+fn a_rotated_file_whose_last_record_lacks_its_newline_keeps_it() {
+    let dir = TestDir::new();
+    let last = rec(2);
+    let log = dir.write("audit.log", format!("{}{}", rec(1), last.trim_end()).as_bytes());
+    let mut f = Follower::open(&log, 0).unwrap();
+    // Still growing: the last line may not be finished, so it waits.
+    assert_eq!(drain(&mut f).len(), 1);
+    fs::rename(&log, dir.path("audit.log.1")).unwrap();
+    dir.write("audit.log", rec(3).as_bytes());
+    assert_eq!(drain(&mut f), [(2, "audit.log".into(), 2, rec(1).len() as u64), (3, "audit.log".into(), 1, 0)]);
+    assert!(f.warnings().is_empty(), "{:?}", f.warnings());
+}
+
+#[test]
 fn a_truncated_file_is_read_again_from_the_start() {
     let dir = TestDir::new();
     let log = dir.write("audit.log", format!("{}{}", rec(1), rec(2)).as_bytes());

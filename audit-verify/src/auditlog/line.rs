@@ -115,8 +115,17 @@ fn parse_header(text: &str) -> Result<Header, LineError> {
     }
     let kind = RecordType::from_log(&rest[..type_len]);
     pos += type_len + 1;
-    let rest = text[pos..].strip_prefix("msg=audit(").ok_or(LineError::NoHeader)?;
-    pos += "msg=audit(".len();
+    // auditd wrote `type=SYSCALL audit(…)` without `msg=` in some versions; auparse reads both.
+    let after_type = &text[pos..];
+    let skip = if after_type.starts_with("msg=audit(") {
+        "msg=audit(".len()
+    } else if after_type.starts_with("audit(") {
+        "audit(".len()
+    } else {
+        return Err(LineError::NoHeader);
+    };
+    let rest = &after_type[skip..];
+    pos += skip;
 
     let (secs, n) = digits(rest).ok_or(LineError::BadHeader { reason: "seconds" })?;
     let rest = rest[n..].strip_prefix('.').ok_or(LineError::BadHeader { reason: "no `.` after the seconds" })?;
@@ -127,8 +136,16 @@ fn parse_header(text: &str) -> Result<Header, LineError> {
     let rest = rest[n..].strip_prefix(':').ok_or(LineError::BadHeader { reason: "no `:` before the serial" })?;
     pos += n + 1;
     let (serial, n) = digits(rest).ok_or(LineError::BadHeader { reason: "serial" })?;
-    let rest = rest[n..].strip_prefix("):").ok_or(LineError::BadHeader { reason: "no `):` after the serial" })?;
-    pos += n + 2;
+    let rest = rest[n..].strip_prefix(')').ok_or(LineError::BadHeader { reason: "no `)` after the serial" })?;
+    pos += n + 1;
+    // auditd's own DAEMON_CONFIG once came as `msg=audit(…) config changed`, with no colon.
+    let rest = match rest.strip_prefix(':') {
+        Some(r) => {
+            pos += 1;
+            r
+        }
+        None => rest,
+    };
     if rest.starts_with(' ') {
         pos += 1;
     }
@@ -265,7 +282,7 @@ impl<'a> Iterator for Fields<'a> {
 
     fn next(&mut self) -> Option<Field<'a>> {
         loop {
-            if let Some((key, raw)) = next_token(&mut self.rest) {
+            if let Some((key, raw)) = next_token(&mut self.rest, self.outer.is_none() && !self.in_enriched) {
                 // User-space records carry their own fields inside msg='…'.
                 if key == "msg" && !self.in_enriched && self.outer.is_none() && raw.starts_with('\'') {
                     let inner = unquote(raw).unwrap_or(&raw[1..]);
@@ -288,8 +305,10 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
-/// Takes the next `key=value` off the front of `s`.
-fn next_token<'a>(s: &mut &'a str) -> Option<(&'a str, &'a str)> {
+/// Takes the next `key=value` off the front of `s`. With `top`, a `msg='…'` runs to the last `'` of the
+/// part: user space does not encode a `'` inside it (PAM writes `acct='it's'`), so the first one is not
+/// the end. The part ends at the ENRICHED separator, so the last `'` is the one user space closed with.
+fn next_token<'a>(s: &mut &'a str, top: bool) -> Option<(&'a str, &'a str)> {
     loop {
         let t = s.trim_start_matches(' ');
         if t.is_empty() {
@@ -306,6 +325,7 @@ fn next_token<'a>(s: &mut &'a str) -> Option<(&'a str, &'a str)> {
         let key = &t[..word_end];
         let v = &t[word_end + 1..];
         let len = match v.as_bytes().first() {
+            Some(b'\'') if top && key == "msg" => v[1..].rfind('\'').map_or(v.len(), |i| i + 2),
             Some(&q @ (b'"' | b'\'')) => v[1..].find(q as char).map_or(v.len(), |i| i + 2),
             _ => v.find(' ').unwrap_or(v.len()),
         };

@@ -110,13 +110,14 @@ fn bad_lines_are_errors_not_panics() {
         (b"node=only", LineError::NoType),
         (b"type=SYSCALL", LineError::NoHeader),
         (b"type= msg=audit(1.000:1):", LineError::NoType),
-        (b"type=SYSCALL msg=audit(1700000000.123:4", LineError::BadHeader { reason: "no `):` after the serial" }),
+        (b"type=SYSCALL msg=audit(1700000000.123:4", LineError::BadHeader { reason: "no `)` after the serial" }),
         (b"type=SYSCALL msg=audit(1700000000.12", LineError::BadHeader { reason: "no `:` before the serial" }),
         (b"type=SYSCALL msg=audit(x.000:1): a=1", LineError::BadHeader { reason: "seconds" }),
         (b"type=SYSCALL msg=audit(1.5000:1): a=1", LineError::BadHeader { reason: "milliseconds" }),
         (b"type=SYSCALL msg=audit(1.000:99999999999999999999): a=1", LineError::BadHeader { reason: "serial" }),
         (b"type=SYSCALL msg=audit(1:1): a=1", LineError::BadHeader { reason: "no `.` after the seconds" }),
         (b"type=SYSCALL msg=(1.000:1): a=1", LineError::NoHeader),
+        (b"type=SYSCALL audit1.000:1): a=1", LineError::NoHeader),
     ];
     for (bytes, want) in cases {
         assert_eq!(parse_line(bytes).unwrap_err(), *want, "{:?}", String::from_utf8_lossy(bytes));
@@ -173,4 +174,36 @@ fn random_bytes_never_panic() {
             let _ = (line.node(), line.field("msg"));
         }
     }
+}
+
+#[test]
+fn header_forms_auditd_wrote() {
+    // No `msg=` before `audit(`.
+    let line = parse_line(b"type=SYSCALL audit(1572298453.690:5717): arch=c00000b7 syscall=222").unwrap();
+    assert_eq!(line.header.id, EventId { secs: 1572298453, millis: 690, serial: 5717 });
+    assert_eq!(line.field("syscall").unwrap().raw, "222");
+    // No `:` after the closing parenthesis.
+    let line = parse_line(b"type=DAEMON_CONFIG msg=audit(1.002:3) config changed auid=0 res=success").unwrap();
+    assert_eq!(line.header.id, EventId { secs: 1, millis: 2, serial: 3 });
+    assert_eq!(line.field("res").unwrap().raw, "success");
+}
+
+#[test]
+fn a_quote_inside_msg_does_not_cut_its_fields() {
+    let line = parse_line(
+        b"type=USER_AUTH msg=audit(1.000:8): pid=3 msg='op=PAM:authentication acct='it's' exe=\"/bin/su\" res=failed'\x1dUID=\"root\"",
+    )
+    .unwrap();
+    let keys: Vec<_> = line.fields().map(|f| (f.key, f.raw)).collect();
+    assert_eq!(
+        keys,
+        [
+            ("pid", "3"),
+            ("op", "PAM:authentication"),
+            ("acct", "'it'"),
+            ("exe", "\"/bin/su\""),
+            ("res", "failed"),
+            ("UID", "\"root\"")
+        ]
+    );
 }

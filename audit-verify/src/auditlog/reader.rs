@@ -11,6 +11,7 @@ use std::{
 use super::{
     AuditLogError,
     event::{Event, EventAssembler, Window},
+    line::LineError,
     record::{Location, Record},
     split::{Item, LineSplitter},
     warnings::{Warning, WarningKind, Warnings},
@@ -102,12 +103,12 @@ impl LogReader {
                     }
                 }
                 Ok(None) => {
-                    // A finished file that ends without a newline was cut in the middle of a write.
-                    if let Some((line, offset, len)) = source.lines.take_partial() {
-                        let file = source.path.clone();
-                        self.warnings.push(Warning { file, line, offset, kind: WarningKind::Unterminated { len } });
-                    }
+                    let last =
+                        source.lines.take_partial().and_then(|item| last_line(item, &source.path, &mut self.warnings));
                     self.current = None;
+                    if let Some(record) = last {
+                        return Ok(Some(record));
+                    }
                 }
                 Err(source_err) => {
                     let path = source.path.to_path_buf();
@@ -139,20 +140,48 @@ impl Iterator for LogReader {
 /// Turns a line into a record, or into a warning.
 pub(super) fn to_record(item: Item<'_>, file: &Arc<Path>, warnings: &mut Warnings) -> Option<Record> {
     match item {
-        Item::Line { bytes, line, offset } => {
-            match Record::parse(bytes, Location { file: file.clone(), line, offset }) {
-                Ok(record) => Some(record),
-                Err(e) => {
-                    warnings.push(Warning { file: file.clone(), line, offset, kind: WarningKind::Malformed(e) });
-                    None
-                }
+        Item::Line { bytes, line, offset } => match parse_record(bytes, file, line, offset, warnings) {
+            Ok(record) => Some(record),
+            Err(e) => {
+                warnings.push(Warning { file: file.clone(), line, offset, kind: WarningKind::Malformed(e) });
+                None
             }
-        }
+        },
         Item::TooLong { line, offset, len } => {
             warnings.push(Warning { file: file.clone(), line, offset, kind: WarningKind::TooLong { len } });
             None
         }
     }
+}
+
+/// The last line of a file that will not grow, which has no newline: auditd's last write, or a file
+/// copied or edited without the final newline. If it is a record it is read as one, as auparse does;
+/// otherwise it was cut in the middle of a write.
+pub(super) fn last_line(item: Item<'_>, file: &Arc<Path>, warnings: &mut Warnings) -> Option<Record> {
+    let (line, offset, len) = match item {
+        Item::Line { bytes, line, offset } => match parse_record(bytes, file, line, offset, warnings) {
+            Ok(record) => return Some(record),
+            Err(_) => (line, offset, bytes.len() as u64),
+        },
+        Item::TooLong { line, offset, len } => (line, offset, len),
+    };
+    warnings.push(Warning { file: file.clone(), line, offset, kind: WarningKind::Unterminated { len } });
+    None
+}
+
+/// A record from a line, kept even with bytes that are not text (with a warning).
+fn parse_record(
+    bytes: &[u8],
+    file: &Arc<Path>,
+    line: u64,
+    offset: u64,
+    warnings: &mut Warnings,
+) -> Result<Record, LineError> {
+    let (record, repaired) = Record::parse_lossy(bytes, Location { file: file.clone(), line, offset })?;
+    if let Some(e) = repaired {
+        warnings.push(Warning { file: file.clone(), line, offset, kind: WarningKind::Repaired(e) });
+    }
+    Ok(record)
 }
 
 /// Events from a [`LogReader`], each complete; open events are flushed when the input ends.
@@ -174,6 +203,11 @@ impl Iterator for Events {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(event) = self.assembler.pop() {
+                if event.dropped > 0 {
+                    let Location { file, line, offset } = event.records[0].location.clone();
+                    let kind = WarningKind::EventTooLarge { event: event.id, dropped: event.dropped };
+                    self.reader.warnings.push(Warning { file, line, offset, kind });
+                }
                 return Some(Ok(event));
             }
             if self.done {

@@ -3,6 +3,7 @@ use std::{io::Cursor, path::Path};
 use super::*;
 use crate::auditlog::{
     Completion, LineError, MAX_LINE_LEN, WarningKind,
+    event::MAX_RECORDS_PER_EVENT,
     synth::{self, SynthStats},
     test_dir::TestDir,
 };
@@ -46,28 +47,29 @@ fn bad_input_is_skipped_with_warnings_that_name_file_and_line() {
     data.extend(std::iter::repeat_n(b'A', 2 * MAX_LINE_LEN));
     data.extend(b"\ntype=CWD msg=audit(1.000:2): cwd=\"\xc3\x28\"\n");
     data.extend(b"type=UNKNOWN[4242] msg=audit(1.000:3): fine=yes\n\n");
-    data.extend(b"type=CWD msg=audit(1.000:4): cwd=\"/tru");
+    // The last line, complete but for its newline.
+    data.extend(b"type=CWD msg=audit(1.000:4): cwd=\"/\"");
     let dir = TestDir::new();
     let path = dir.write("audit.log", &data);
     let mut reader = LogReader::open(&path);
     let serials: Vec<_> = reader.by_ref().map(|r| r.unwrap().id().serial).collect();
-    assert_eq!(serials, [1, 3]);
+    // Lines 4 and 6 are records with bytes that are not text: kept.
+    assert_eq!(serials, [1, 1, 2, 3, 4]);
     let warnings = reader.warnings();
     let got: Vec<_> = warnings.stored().iter().map(|w| (w.line, w.kind.clone())).collect();
     assert_eq!(
         got,
         [
-            (2, WarningKind::Malformed(LineError::Nul { column: 7 })),
+            (2, WarningKind::Malformed(LineError::NoType)),
             (3, WarningKind::Malformed(LineError::BadHeader { reason: "no `:` before the serial" })),
-            (4, WarningKind::Malformed(LineError::Nul { column: 37 })),
+            (4, WarningKind::Repaired(LineError::Nul { column: 37 })),
             (5, WarningKind::TooLong { len: 2 * MAX_LINE_LEN as u64 }),
-            (6, WarningKind::Malformed(LineError::NotUtf8 { column: 34 })),
+            (6, WarningKind::Repaired(LineError::NotUtf8 { column: 34 })),
             (8, WarningKind::Malformed(LineError::Empty)),
-            (9, WarningKind::Unterminated { len: 38 }),
         ]
     );
-    assert_eq!(warnings.count(), 7);
-    assert!(warnings.stored()[0].to_string().starts_with(&format!("{}:2: skipped: NUL byte", path.display())));
+    assert_eq!(warnings.count(), 6);
+    assert!(warnings.stored()[0].to_string().starts_with(&format!("{}:2: skipped: no `type=`", path.display())));
 }
 
 #[test]
@@ -143,4 +145,25 @@ fn reads_the_real_audit_log() {
     let stored = events.warnings().stored();
     assert!(stored.iter().all(|w| matches!(w.kind, WarningKind::Unterminated { .. })), "warnings: {:#?}", stored);
     assert!(count > 0);
+}
+
+#[test]
+fn a_torn_last_line_is_a_warning() {
+    let data = "type=CWD msg=audit(1.000:1): cwd=\"/\"\ntype=CWD msg=audit(1.0";
+    let mut reader = LogReader::from_reader(Path::new("mem"), Cursor::new(data));
+    assert_eq!(reader.by_ref().count(), 1);
+    let got: Vec<_> = reader.warnings().stored().iter().map(|w| (w.line, w.offset, w.kind.clone())).collect();
+    assert_eq!(got, [(2, 37, WarningKind::Unterminated { len: 22 })]);
+}
+
+#[test]
+fn an_event_too_large_is_cut_with_a_warning() {
+    let line = "type=PATH msg=audit(1.000:5): item=0 name=\"/\"\n";
+    let data = line.repeat(MAX_RECORDS_PER_EVENT + 3);
+    let mut events = LogReader::from_reader(Path::new("mem"), Cursor::new(data)).events();
+    let event = events.next().unwrap().unwrap();
+    assert_eq!((event.records.len(), event.dropped), (MAX_RECORDS_PER_EVENT, 3));
+    assert!(events.next().is_none());
+    let w = &events.warnings().stored()[0];
+    assert_eq!((w.line, w.kind.clone()), (1, WarningKind::EventTooLarge { event: event.id, dropped: 3 }));
 }

@@ -29,6 +29,22 @@ impl Record {
         Ok(Self { text: text.into(), header, location })
     }
 
+    /// Like [`Record::parse`], but a line with invalid UTF-8 or a NUL is kept rather than lost: those bytes
+    /// become U+FFFD, and the error comes back beside the record so the caller can warn. The kernel
+    /// hex-encodes what it does not trust, so such bytes come from user space (a message sent with
+    /// `audit_log_user_message`) or a damaged disk, and the rest of the record is still evidence.
+    pub fn parse_lossy(bytes: &[u8], location: Location) -> Result<(Self, Option<LineError>), LineError> {
+        match parse_line(bytes) {
+            Ok(ParsedLine { text, header }) => Ok((Self { text: text.into(), header, location }, None)),
+            Err(e @ (LineError::Nul { .. } | LineError::NotUtf8 { .. })) => {
+                let text = String::from_utf8_lossy(bytes).replace('\0', "\u{fffd}");
+                let ParsedLine { header, .. } = parse_line(text.as_bytes())?;
+                Ok((Self { text: text.into(), header, location }, Some(e)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The `node=` prefix auditd adds with `name_format`, if any.
     pub fn node(&self) -> Option<&str> {
         self.header.node.clone().map(|r| &self.text[r])

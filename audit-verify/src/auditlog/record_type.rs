@@ -22,16 +22,16 @@ impl RecordType {
         {
             return Self::from_code(code);
         }
-        match BY_NAME.binary_search_by(|(name, _)| (*name).cmp(text)) {
-            Ok(i) => Self { code: Some(BY_NAME[i].1), name: Cow::Borrowed(BY_NAME[i].0) },
-            Err(_) => Self { code: None, name: Cow::Owned(text.to_owned()) },
+        match code_of(text) {
+            Some(code) => Self::from_code(code),
+            None => Self { code: None, name: Cow::Owned(text.to_owned()) },
         }
     }
 
     pub fn from_code(code: u32) -> Self {
-        match TABLE.binary_search_by_key(&code, |(c, _)| *c) {
-            Ok(i) => Self { code: Some(code), name: Cow::Borrowed(TABLE[i].1) },
-            Err(_) => Self { code: Some(code), name: Cow::Owned(format!("UNKNOWN[{code}]")) },
+        match name_of(code) {
+            Some(name) => Self { code: Some(code), name: Cow::Borrowed(name) },
+            None => Self { code: Some(code), name: Cow::Owned(format!("UNKNOWN[{code}]")) },
         }
     }
 
@@ -46,6 +46,16 @@ impl RecordType {
     }
 }
 
+/// The code for a record type name (`SYSCALL`, `USER_LOGIN`, …), for `-F msgtype=`.
+pub fn code_of(name: &str) -> Option<u32> {
+    BY_NAME.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| BY_NAME[i].1)
+}
+
+/// The name of a record type code we know.
+pub fn name_of(code: u32) -> Option<&'static str> {
+    TABLE.binary_search_by_key(&code, |(c, _)| *c).ok().map(|i| TABLE[i].1)
+}
+
 impl fmt::Display for RecordType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name)
@@ -58,7 +68,9 @@ static BY_NAME: LazyLock<Vec<(&'static str, u32)>> = LazyLock::new(|| {
     v
 });
 
-/// From linux/audit.h and audit-userspace's libaudit.h (via the audit-specs message dictionary), sorted by code.
+/// From linux/audit.h and audit-userspace's libaudit.h (via the audit-specs message dictionary), sorted by
+/// code. The one record type table of the crate (log reading and `-F msgtype=`); a test checks that it
+/// holds every type the installed uapi header defines.
 const TABLE: &[(u32, &str)] = &[
     (1000, "GET"),
     (1001, "SET"),
@@ -291,6 +303,26 @@ mod tests {
         assert!(RecordType::from_log("EOE").is_eoe());
         assert!(RecordType::from_log("USER_LOGIN").is_standalone());
         assert!(!RecordType::from_log("CONFIG_CHANGE").is_standalone());
+    }
+
+    #[test]
+    fn every_kernel_record_type_is_in_the_table() {
+        // The build reads the same header for the field tables (linux-libc-dev).
+        let header = std::fs::read_to_string("/usr/include/linux/audit.h").expect("linux/audit.h");
+        let mut checked = 0;
+        for line in header.lines() {
+            let mut words = line.split_whitespace();
+            let (Some("#define"), Some(name), Some(value)) = (words.next(), words.next(), words.next()) else {
+                continue;
+            };
+            let (Some(name), Ok(code)) = (name.strip_prefix("AUDIT_"), value.parse::<u32>()) else { continue };
+            if (1000..=2999).contains(&code) && !name.starts_with("FIRST_") && !name.starts_with("LAST_") {
+                assert_eq!(code_of(name), Some(code), "AUDIT_{name} {code}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 80, "only {checked} record types in the header");
+        assert_eq!(name_of(1112), Some("USER_LOGIN"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! A line longer than [`MAX_LINE_LEN`] is dropped as it streams by, so a file of one 2 GB line costs no
 //! more memory than a normal one. A last line without its newline is held, not returned: a follower will
-//! see the rest of it on the next read.
+//! see the rest of it on the next read; a reader of a finished file takes it with `take_partial`.
 
 use std::io::{self, Read};
 
@@ -96,20 +96,20 @@ impl<R: Read> LineSplitter<R> {
         self.line
     }
 
-    /// Drops a held partial last line: its line number, offset and length, if there was one.
-    pub fn take_partial(&mut self) -> Option<(u64, u64, u64)> {
-        let held = (self.end - self.start) as u64;
-        let partial = match self.skipping.take() {
-            Some((offset, len)) => Some((offset, len + held)),
-            None if held > 0 => Some((self.base + self.start as u64, held)),
-            None => None,
+    /// Hands over a held partial last line, for a source that will not grow any more: the bytes, or the
+    /// length of an over-long one. The splitter goes on after it.
+    pub fn take_partial(&mut self) -> Option<Item<'_>> {
+        let (start, end) = (self.start, self.end);
+        let held = (end - start) as u64;
+        let offset = self.base + start as u64;
+        (self.start, self.scanned) = (end, end);
+        let item = match self.skipping.take() {
+            Some((offset, len)) => Item::TooLong { line: self.line + 1, offset, len: len + held },
+            None if held > 0 => Item::Line { bytes: &self.buf[start..end], line: self.line + 1, offset },
+            None => return None,
         };
-        self.base += self.end as u64;
-        (self.start, self.end, self.scanned) = (0, 0, 0);
-        partial.map(|(offset, len)| {
-            self.line += 1;
-            (self.line, offset, len)
-        })
+        self.line += 1;
+        Some(item)
     }
 }
 
@@ -121,7 +121,7 @@ mod tests {
 
     type Lines = Vec<(String, u64, u64)>;
 
-    fn collect(data: &[u8]) -> (Lines, Option<(u64, u64, u64)>) {
+    fn collect(data: &[u8]) -> (Lines, Option<(String, u64, u64)>) {
         let mut s = LineSplitter::new(Cursor::new(data.to_vec()), 0, 0);
         let mut out = Vec::new();
         while let Some(item) = s.next_item().unwrap() {
@@ -130,14 +130,19 @@ mod tests {
                 Item::TooLong { line, offset, len } => out.push((format!("<{len}>"), line, offset)),
             }
         }
-        (out, s.take_partial())
+        let partial = s.take_partial().map(|item| match item {
+            Item::Line { bytes, line, offset } => (String::from_utf8_lossy(bytes).into_owned(), line, offset),
+            Item::TooLong { line, offset, len } => (format!("<{len}>"), line, offset),
+        });
+        assert_eq!(s.take_partial(), None, "handed over once");
+        (out, partial)
     }
 
     #[test]
     fn lines_offsets_and_a_held_partial() {
         let (lines, partial) = collect(b"ab\n\ncd\nef");
         assert_eq!(lines, [("ab".into(), 1, 0), ("".into(), 2, 3), ("cd".into(), 3, 4)]);
-        assert_eq!(partial, Some((4, 7, 2)));
+        assert_eq!(partial, Some(("ef".into(), 4, 7)));
     }
 
     #[test]

@@ -11,9 +11,16 @@ pub const DEFAULT_WARNING_CAP: usize = 100;
 pub enum WarningKind {
     /// The line is not an audit record.
     Malformed(LineError),
-    /// Longer than [`super::reader::MAX_LINE_LEN`]: auditd never writes such a line.
+    /// The line is a record with bytes that are not text (invalid UTF-8, NUL): kept, those bytes read as
+    /// U+FFFD.
+    Repaired(LineError),
+    /// An event had more than [`super::event::MAX_RECORDS_PER_EVENT`] records: the rest were counted, not
+    /// kept.
+    EventTooLarge { event: super::line::EventId, dropped: u64 },
+    /// Longer than [`super::MAX_LINE_LEN`]: auditd never writes such a line.
     TooLong { len: u64 },
-    /// The file ended in the middle of a line that will never be completed (a finished or rotated file).
+    /// The file ended in the middle of a line that will never be completed (a finished or rotated file)
+    /// and what was there is not a record.
     Unterminated { len: u64 },
     /// The followed file got shorter than what we had read: someone truncated it; we start over at 0.
     Truncated { size: u64, offset: u64 },
@@ -23,6 +30,12 @@ impl fmt::Display for WarningKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Malformed(e) => write!(f, "skipped: {e}"),
+            Self::Repaired(e) => write!(f, "kept with U+FFFD in place of bad bytes: {e}"),
+            Self::EventTooLarge { event, dropped } => write!(
+                f,
+                "event {event} has more than {} records: {dropped} more were counted, not kept",
+                super::event::MAX_RECORDS_PER_EVENT
+            ),
             Self::TooLong { len } => write!(f, "skipped a line of {len} bytes (too long for an audit record)"),
             Self::Unterminated { len } => write!(f, "skipped {len} bytes at the end of the file with no newline"),
             Self::Truncated { size, offset } => {

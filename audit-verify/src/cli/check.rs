@@ -2,26 +2,29 @@
 
 use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
 
-use anyhow::Context as _;
 use audit_verify::{
     check::{self, CheckReport, Section},
+    prometheus::Gauges,
     rules::augenrules::RulesInput,
     snapshot::Inputs,
+    textfile,
 };
 
 use super::{
     Outcome,
     lint::{FailOn, FrameworkArg},
+    output::{errln, outln},
 };
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
+    /// Print the report as JSON (docs/schema/check.schema.json) instead of a summary.
     #[arg(long)]
     json: bool,
-    /// Also write a JUnit XML report (a case per rule proven, per footgun, per finding).
+    /// Also write a JUnit XML report (a case per rule proven, per footgun, per finding; replaced atomically).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-    /// Also write the measurement in node_exporter textfile format.
+    /// Also write the measurement and the verdict in node_exporter textfile format (replaced atomically).
     #[arg(long, value_name = "FILE")]
     prometheus: Option<PathBuf>,
     /// Exit 1 when a finding is at or above this severity.
@@ -30,16 +33,18 @@ pub struct CheckArgs {
     /// Judge retention against this framework's requirement.
     #[arg(long, value_enum)]
     framework: Option<FrameworkArg>,
-    #[arg(long, default_value = "/etc/audit/rules.d")]
+    /// The rules directory, read as augenrules reads it.
+    #[arg(long, value_name = "DIR", default_value = "/etc/audit/rules.d")]
     rules_dir: PathBuf,
-    #[arg(long, default_value = audit_verify::auditd_conf::DEFAULT_PATH)]
+    /// auditd's configuration, for its log file and retention settings.
+    #[arg(long, value_name = "FILE", default_value = audit_verify::auditd_conf::DEFAULT_PATH)]
     auditd_conf: PathBuf,
-    /// Length of the measurement window in seconds; 0 skips it.
-    #[arg(long, default_value_t = 5)]
+    /// Length of the measurement window, in seconds; 0 skips it.
+    #[arg(long = "duration", value_name = "SECS", default_value_t = 5, alias = "measure-seconds")]
     measure_seconds: u64,
-    /// How long prove waits for auditd to write its records, in seconds.
-    #[arg(long, default_value_t = 5)]
-    prove_timeout: u64,
+    /// How long to wait for auditd to write the last records (the write barrier), in seconds.
+    #[arg(long = "barrier-timeout", value_name = "SECS", default_value = "5", value_parser = super::seconds, alias = "prove-timeout")]
+    prove_timeout: Duration,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
@@ -47,7 +52,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     let mut progress = |section: Section| {
         let n = Section::ALL.iter().position(|s| *s == section).unwrap_or(0) + 1;
         let extra = if section == Section::Measure { format!(" ({} s)", args.measure_seconds) } else { String::new() };
-        eprintln!("check: [{n}/{total}] {}{extra}", section.name());
+        errln!("check: [{n}/{total}] {}{extra}", section.name());
     };
     let report = check::run(check::Options {
         inputs: Inputs {
@@ -57,19 +62,21 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         },
         framework: args.framework.map(FrameworkArg::framework),
         measure: Duration::from_secs(args.measure_seconds),
-        prove_timeout: Duration::from_secs(args.prove_timeout),
+        prove_timeout: args.prove_timeout,
         fail_on: args.fail_on.severity(),
         progress: &mut progress,
     });
     if let Some(path) = &args.junit {
-        std::fs::write(path, report.junit()).with_context(|| format!("writing {}", path.display()))?;
+        textfile::write(path, report.junit().as_bytes())?;
     }
-    if let (Some(path), Some(measure)) = (&args.prometheus, &report.measure) {
-        let text = format!("{}{}", measure.prometheus(), summary_metrics(&report));
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    if let Some(path) = &args.prometheus {
+        // The verdict is worth publishing even when the measurement was skipped or failed.
+        let measured = report.measure.as_ref().map(|m| m.prometheus()).unwrap_or_default();
+        let text = format!("{measured}{}", summary_metrics(&report));
+        textfile::write(path, text.as_bytes())?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_human(&report, std::io::stdout().is_terminal());
     }
@@ -81,20 +88,22 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
 }
 
 fn summary_metrics(r: &CheckReport) -> String {
-    let mut s = String::from("# HELP audit_verify_findings Findings of the last check, by severity.\n");
-    s.push_str("# TYPE audit_verify_findings gauge\n");
-    for (severity, n) in [("high", r.summary.high), ("medium", r.summary.medium), ("info", r.summary.info)] {
-        s.push_str(&format!("audit_verify_findings{{severity=\"{severity}\"}} {n}\n"));
-    }
-    s.push_str("# HELP audit_verify_check_pass 1 when the last check passed.\n# TYPE audit_verify_check_pass gauge\n");
-    s.push_str(&format!("audit_verify_check_pass {}\n", u8::from(r.verdict == "pass")));
-    s
+    let mut g = Gauges::new();
+    g.by_label(
+        "findings",
+        "Findings of the last check, by severity.",
+        "severity",
+        [("high", r.summary.high), ("medium", r.summary.medium), ("info", r.summary.info)]
+            .map(|(severity, n)| (severity, n as f64)),
+    );
+    g.one("check_pass", "1 when the last check passed.", f64::from(u8::from(r.verdict == "pass")));
+    g.finish()
 }
 
 fn print_human(r: &CheckReport, _tty: bool) {
-    println!("audit-verify check on {}: {} ({:.1} s)", r.host, r.verdict.to_uppercase(), r.seconds);
+    outln!("audit-verify check on {}: {} ({:.1} s)", r.host, r.verdict.to_uppercase(), r.seconds);
     if let Some(s) = &r.status {
-        println!(
+        outln!(
             "  status   audit {}, auditd pid {}{}, lost {}, backlog limit {}, backend {}",
             s.enabled_state,
             s.auditd.pid,
@@ -105,12 +114,12 @@ fn print_human(r: &CheckReport, _tty: bool) {
         );
     }
     if let Some(rules) = &r.rules {
-        println!("  rules    {} in the files, {} loaded, {} in both", rules.expected, rules.loaded, rules.matched);
+        outln!("  rules    {} in the files, {} loaded, {} in both", rules.expected, rules.loaded, rules.matched);
     }
     if let Some(p) = &r.prove {
         use audit_verify::prove::State;
         let gaps = p.rules.iter().filter(|x| x.state.is_gap()).count();
-        println!(
+        outln!(
             "  prove    {} rules: {} proven, {} unprovable, {gaps} with a gap",
             p.rules.len(),
             p.count(State::Proven),
@@ -118,23 +127,30 @@ fn print_human(r: &CheckReport, _tty: bool) {
         );
     }
     if let Some(l) = &r.lint {
-        println!("  lint     {} findings, {} checks skipped", l.findings.len(), l.skipped.len());
+        outln!("  lint     {} findings, {} checks skipped", l.findings.len(), l.skipped.len());
     }
     if let Some(m) = &r.measure {
-        println!(
+        outln!(
             "  measure  {:.0} s: {} events generated, {} written, {} kernel drops, {} lost after the kernel",
-            m.seconds, m.generated.events, m.written.events, m.kernel_drops.total, m.after_kernel_drops.records
+            m.seconds,
+            m.generated.events,
+            m.written.events,
+            m.kernel_drops.total,
+            m.after_kernel_drops.records
         );
     }
     for e in &r.errors {
-        println!("  ERROR in {}: {}", e.section.name(), e.error);
+        outln!("  ERROR in {}: {}", e.section.name(), e.error);
     }
-    println!(
+    outln!(
         "Findings: {} high, {} medium, {} info (failing at {:?} and above)",
-        r.summary.high, r.summary.medium, r.summary.info, r.fail_on
+        r.summary.high,
+        r.summary.medium,
+        r.summary.info,
+        r.fail_on
     );
     for f in &r.findings {
         let at = f.finding.location.as_deref().unwrap_or("-");
-        println!("  [{:?}] {:<8} {} {at}: {}", f.finding.severity, f.section.name(), f.finding.id, f.finding.message);
+        outln!("  [{:?}] {:<8} {} {at}: {}", f.finding.severity, f.section.name(), f.finding.id, f.finding.message);
     }
 }

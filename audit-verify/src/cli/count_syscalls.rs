@@ -9,7 +9,10 @@ use audit_verify::{
 };
 use serde_json::json;
 
-use super::Outcome;
+use super::{
+    Outcome,
+    output::{errln, outln},
+};
 
 pub fn run(pids: &[u32], duration: u64, json: bool, command: &[String]) -> anyhow::Result<Outcome> {
     if pids.is_empty() == command.is_empty() {
@@ -20,7 +23,7 @@ pub fn run(pids: &[u32], duration: u64, json: bool, command: &[String]) -> anyho
         for pid in pids {
             sensor.follow(*pid)?;
         }
-        eprintln!("counting syscalls of {pids:?} and their new children for {duration} s");
+        errln!("counting syscalls of {pids:?} and their new children for {duration} s");
         std::thread::sleep(Duration::from_secs(duration));
         None
     } else {
@@ -42,13 +45,13 @@ pub fn run(pids: &[u32], duration: u64, json: bool, command: &[String]) -> anyho
             "forks_followed": counts.forks_followed,
             "follow_failed": counts.follow_failed,
         });
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{:>5}  {:<24} {:>10}", "nr", "syscall", "count");
+        outln!("{:>5}  {:<24} {:>10}", "nr", "syscall", "count");
         for (nr, name, n) in &rows {
-            println!("{nr:>5}  {name:<24} {n:>10}");
+            outln!("{nr:>5}  {name:<24} {n:>10}");
         }
-        println!("forks followed {}, not followed {}", counts.forks_followed, counts.follow_failed);
+        outln!("forks followed {}, not followed {}", counts.forks_followed, counts.follow_failed);
     }
     if counts.follow_failed > 0 {
         log::warn!("{} children could not be followed: their syscalls are missing", counts.follow_failed);

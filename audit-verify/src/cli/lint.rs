@@ -11,7 +11,7 @@ use audit_verify::{
 };
 use clap::ValueEnum;
 
-use super::Outcome;
+use super::{Outcome, output::outln};
 
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {
@@ -40,9 +40,10 @@ pub struct LintArgs {
     /// auditd.conf (default: /etc/audit/auditd.conf under the root).
     #[arg(long, value_name = "FILE")]
     auditd_conf: Option<PathBuf>,
-    /// How long --prove-shipping waits for the marker, in seconds.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
-    prove_timeout: u64,
+    /// How long --prove-shipping waits for the marker to reach the collector, in seconds.
+    #[arg(long = "shipping-timeout", value_name = "SECS", default_value = "10", value_parser = super::seconds, alias = "prove-timeout")]
+    prove_timeout: Duration,
+    /// Print the report as JSON (docs/schema/lint.schema.json) instead of a table.
     #[arg(long)]
     json: bool,
     /// Exit 1 when a finding is at or above this severity.
@@ -105,13 +106,13 @@ pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
     let mut report = lint::check(&facts);
     if args.prove_shipping {
         let mut socket = AuditSocket::open()?;
-        let proof = prove_shipping::prove(&facts, &mut socket, Duration::from_secs(args.prove_timeout))
-            .context("sending the shipping marker")?;
+        let proof =
+            prove_shipping::prove(&facts, &mut socket, args.prove_timeout).context("sending the shipping marker")?;
         report.findings.insert(0, proof);
         report.findings.sort_by_key(|f| (std::cmp::Reverse(f.severity), f.footgun));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_human(&report);
     }
@@ -120,31 +121,31 @@ pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
 }
 
 fn print_human(report: &LintReport) {
-    println!("lint ({}{})", report.mode, report.framework.map(|f| format!(", {f}")).unwrap_or_default());
+    outln!("lint ({}{})", report.mode, report.framework.map(|f| format!(", {f}")).unwrap_or_default());
     if report.findings.is_empty() {
-        println!("no findings");
+        outln!("no findings");
     } else {
-        println!("{:<3} {:<7} {:<30} where / what", "#", "sev", "id");
+        outln!("{:<3} {:<7} {:<30} where / what", "#", "sev", "id");
     }
     for f in &report.findings {
         let n = f.footgun.map_or("-".to_owned(), |n| n.to_string());
         let severity = format!("{:?}", f.severity).to_lowercase();
-        println!("{n:<3} {severity:<7} {:<30} {}", f.id, f.location.as_deref().unwrap_or("-"));
-        println!("{:42}{}", "", f.message);
+        outln!("{n:<3} {severity:<7} {:<30} {}", f.id, f.location.as_deref().unwrap_or("-"));
+        outln!("{:42}{}", "", f.message);
         if let Some(rule) = &f.rule {
-            println!("{:42}rule: {rule}", "");
+            outln!("{:42}rule: {rule}", "");
         }
         if let Some(why) = &f.why {
-            println!("{:42}why:  {why}", "");
+            outln!("{:42}why:  {why}", "");
         }
         if let Some(fix) = &f.fix {
-            println!("{:42}fix:  {fix}", "");
+            outln!("{:42}fix:  {fix}", "");
         }
     }
     if !report.skipped.is_empty() {
-        println!("skipped");
+        outln!("skipped");
         for s in &report.skipped {
-            println!("{:<3} {}: {}", s.footgun, s.check, s.reason);
+            outln!("{:<3} {}: {}", s.footgun, s.check, s.reason);
         }
     }
 }

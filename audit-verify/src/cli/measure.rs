@@ -6,9 +6,13 @@ use anyhow::Context as _;
 use audit_verify::{
     finding::Severity,
     measure::{self, Config, MeasureReport, SyscallCounting, load},
+    stop, textfile,
 };
 
-use super::Outcome;
+use super::{
+    Outcome,
+    output::{self, err, errln, out, outln},
+};
 
 pub struct Options<'a> {
     pub duration: u64,
@@ -16,7 +20,7 @@ pub struct Options<'a> {
     pub prometheus: Option<&'a Path>,
     pub load: bool,
     pub auditd_conf: &'a Path,
-    pub barrier_timeout: u64,
+    pub barrier_timeout: Duration,
     pub syscalls: SyscallCounting,
 }
 
@@ -24,19 +28,23 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
     let config = Config {
         duration: Duration::from_secs(o.duration),
         auditd_conf: o.auditd_conf.to_owned(),
-        barrier_timeout: Duration::from_secs(o.barrier_timeout),
+        barrier_timeout: o.barrier_timeout,
         syscalls: o.syscalls,
     };
     let (report, load_report) = if o.load {
         let exe = std::env::current_exe().context("locating our own binary for the load generator")?;
-        eprintln!("measure: raising the rate of user messages, {} s per step, until records are lost", o.duration);
+        errln!("measure: raising the rate of user messages, {} s per step, until records are lost", o.duration);
         let ramp = load::ramp(
             &config,
             |rate, d| Ok(load::spawn_self(&exe, rate, d)?),
             |step| {
-                eprintln!(
+                errln!(
                     "  {:>6}/s target: {:.0}/s emitted, {} kernel drops, {} missing, {} lost after the kernel",
-                    step.target_rate, step.emitted_rate, step.kernel_drops, step.missing_events, step.lost_after_kernel
+                    step.target_rate,
+                    step.emitted_rate,
+                    step.kernel_drops,
+                    step.missing_events,
+                    step.lost_after_kernel
                 )
             },
         )?;
@@ -45,22 +53,23 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
         (measure_with_progress(&config)?, None)
     };
     if let Some(path) = o.prometheus {
-        let tmp = path.with_extension("prom.tmp");
-        std::fs::write(&tmp, report.prometheus()).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        textfile::write(path, report.prometheus().as_bytes())?;
     }
     if o.json {
-        let value = match &load_report {
-            Some(l) => serde_json::to_value(l)?,
-            None => serde_json::to_value(&report)?,
+        let text = match &load_report {
+            Some(l) => output::json(l)?,
+            None => output::json(&report)?,
         };
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{text}");
     } else {
-        print!("{}", report.human());
+        if let Some(line) = output::partial_line(&format!("the window ran {:.1} of {} s", report.seconds, o.duration)) {
+            outln!("{line}");
+        }
+        out!("{}", report.human());
         if let Some(l) = &load_report {
             match l.loss_starts_at {
-                Some(rate) => println!("Loss starts at about {rate} events per second with the current settings."),
-                None => println!("No loss up to {} events per second.", l.steps.last().map_or(0, |s| s.target_rate)),
+                Some(rate) => outln!("Loss starts at about {rate} events per second with the current settings."),
+                None => outln!("No loss up to {} events per second.", l.steps.last().map_or(0, |s| s.target_rate)),
             }
         }
     }
@@ -72,16 +81,19 @@ fn measure_with_progress(config: &Config) -> anyhow::Result<MeasureReport> {
     let window = measure::Window::start(config)?;
     let seconds = config.duration.as_secs();
     let tty = std::io::stderr().is_terminal();
-    eprintln!("measure: observing for {seconds} s");
-    for left in (1..=seconds).rev() {
+    errln!("measure: observing for {seconds} s");
+    // stop::sleep returns early on SIGINT/SIGTERM/SIGHUP: the window ends there and is reported partial.
+    let stopped = (1..=seconds).rev().any(|left| {
         if tty {
-            eprint!("\r  {left:>3} s left ");
+            err!("\r  {left:>3} s left ");
         }
-        std::thread::sleep(Duration::from_secs(1));
+        stop::sleep(Duration::from_secs(1))
+    });
+    if !stopped {
+        stop::sleep(config.duration.saturating_sub(Duration::from_secs(seconds)));
     }
-    std::thread::sleep(config.duration.saturating_sub(Duration::from_secs(seconds)));
     if tty {
-        eprintln!("\r  reconciling   ");
+        errln!("\r  reconciling   ");
     }
     window.finish()
 }

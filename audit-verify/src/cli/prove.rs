@@ -9,35 +9,41 @@ use audit_verify::{
     prove::{self, Options, report},
     rules::augenrules::RulesInput,
     snapshot::{Inputs, Snapshot},
+    textfile,
 };
 use clap::Args;
 
-use super::Outcome;
+use super::{
+    Outcome,
+    output::{self, err, errln, out, outln},
+};
 
 #[derive(Debug, Args)]
 pub struct ProveArgs {
     /// A rules directory, read as augenrules reads it; /etc/audit/audit.rules is read too when it exists.
-    #[arg(long, default_value = "/etc/audit/rules.d", conflicts_with = "rules_file")]
+    #[arg(long, value_name = "DIR", default_value = "/etc/audit/rules.d", conflicts_with = "rules_file")]
     rules_dir: PathBuf,
     /// One rules file, read as `auditctl -R` reads it (instead of --rules-dir).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     rules_file: Option<PathBuf>,
     /// The audit log; default: log_file from auditd.conf.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
-    #[arg(long, default_value = auditd_conf::DEFAULT_PATH)]
+    /// auditd's configuration, for its log file.
+    #[arg(long, value_name = "FILE", default_value = auditd_conf::DEFAULT_PATH)]
     auditd_conf: PathBuf,
-    /// Seconds to wait for auditd to write the barrier after the last action.
-    #[arg(long, default_value_t = 5.0)]
-    timeout: f64,
+    /// How long to wait for auditd to write the last records (the write barrier), in seconds.
+    #[arg(long = "barrier-timeout", value_name = "SECS", default_value = "5", value_parser = super::seconds, alias = "timeout")]
+    timeout: Duration,
     /// Where only a mutating call fires a rule, make it: on scratch files, or on the real target only when
     /// the call leaves it as it was (chmod to its own mode). The report says what changed.
     #[arg(long)]
     allow_mutation: bool,
+    /// Print the report as JSON (docs/schema/prove.schema.json) instead of a table.
     #[arg(long)]
     json: bool,
-    /// Also write a JUnit XML report (one testcase per rule) to this file.
-    #[arg(long)]
+    /// Also write a JUnit XML report (one testcase per rule) to this file (replaced atomically).
+    #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
 }
 
@@ -55,29 +61,27 @@ pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
     let tty = std::io::stderr().is_terminal();
     let mut progress = |done: usize, total: usize| {
         if tty {
-            eprint!("\rprove: action {done}/{total}");
+            err!("\rprove: action {done}/{total}");
             if done == total {
-                eprintln!(", waiting for auditd to write the barrier");
+                errln!(", waiting for auditd to write the barrier");
             }
         } else if done == 0 || done == total {
-            eprintln!("prove: action {done}/{total}");
+            errln!("prove: action {done}/{total}");
         }
     };
-    let options = Options {
-        log,
-        timeout: Duration::try_from_secs_f64(args.timeout.max(0.0))
-            .with_context(|| format!("--timeout {}: not a number of seconds", args.timeout))?,
-        allow_mutation: args.allow_mutation,
-        progress: &mut progress,
-    };
+    let options = Options { log, timeout: args.timeout, allow_mutation: args.allow_mutation, progress: &mut progress };
     let report = prove::prove(input, &mut socket, options).context("proving the loaded rules")?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", output::json(&report)?);
     } else {
-        print!("{}", report::table(&report));
+        out!("{}", report::table(&report));
+        let not_run = report.count(prove::State::NotRun);
+        if let Some(line) = output::partial_line(&format!("{not_run} rules not run")) {
+            outln!("{line}");
+        }
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, report::junit(&report)).with_context(|| format!("writing {}", path.display()))?;
+        textfile::write(path, report::junit(&report).as_bytes())?;
     }
     Ok(if report.has_gaps() { Outcome::Findings } else { Outcome::Clean })
 }

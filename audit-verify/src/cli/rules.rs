@@ -9,7 +9,7 @@ use audit_verify::{
     snapshot::{Inputs, Snapshot},
 };
 
-use super::Outcome;
+use super::{Outcome, output::outln};
 
 pub fn run(rules_dir: &Path, rules_file: Option<&Path>, json: bool) -> anyhow::Result<Outcome> {
     let rules = match rules_file {
@@ -19,19 +19,19 @@ pub fn run(rules_dir: &Path, rules_file: Option<&Path>, json: bool) -> anyhow::R
     let snapshot = Snapshot::gather(Inputs { rules, ..Inputs::default() }).context("reading the loaded rules")?;
     let report = snapshot.rules_diff()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("sources: {}", report.sources.join(", "));
-        println!("rules in the files: {}, loaded: {}, in both: {}", report.expected, report.loaded, report.matched);
+        outln!("sources: {}", report.sources.join(", "));
+        outln!("rules in the files: {}, loaded: {}, in both: {}", report.expected, report.loaded, report.matched);
         for f in &report.findings {
             let at = f.location.as_deref().unwrap_or("-");
-            println!("[{:?}] {} {at}: {}", f.severity, f.id, f.message);
+            outln!("[{:?}] {} {at}: {}", f.severity, f.id, f.message);
             if let Some(rule) = &f.rule {
-                println!("        {rule}");
+                outln!("        {rule}");
             }
         }
         if report.findings.is_empty() {
-            println!("no findings: the kernel holds exactly what the files say");
+            outln!("no findings: the kernel holds exactly what the files say");
         }
     }
     let high = report.findings.iter().any(|f| f.severity >= Severity::High);

@@ -144,7 +144,7 @@ impl Facts {
     /// The live host in `snapshot`, and what only lint reads beside it. The rules files and auditd.conf
     /// are the snapshot's (`options.rules` and `options.auditd_conf` named them when lint gathered it).
     pub fn from_snapshot(snapshot: &Snapshot, options: &Options) -> Result<Self, LintError> {
-        let auditd_conf = snapshot.auditd_conf.clone().map_err(LintError::Conf)?;
+        let auditd_conf = snapshot.auditd_daemon_conf.clone().map_err(LintError::Conf)?;
         let rules = match &snapshot.rules {
             Ok(source) => Some(source.clone()),
             Err(e) if e.is_absent() => None,
@@ -167,7 +167,7 @@ impl Facts {
             return Err(LintError::Input { path: root.to_owned(), message: "not a directory".into() });
         }
         let under = |p: &str| resolve(Some(root), p);
-        let auditd_conf = AuditdConf::load(&options.auditd_conf.clone().unwrap_or_else(|| under(AUDITD_CONF)))?;
+        let auditd_conf = AuditdConf::load_daemon(&options.auditd_conf.clone().unwrap_or_else(|| under(AUDITD_CONF)))?;
         let input = options.rules.clone().unwrap_or_else(|| RulesInput::Dir(under(RULES_DIR)));
         let rules = match input.load() {
             Ok(source) => Some(source),

@@ -1,66 +1,33 @@
 //! Rates observed in the audit logs already on disk: bytes and events per hour, and events per rule key.
 //!
-//! A deliberately small scan (timestamp, serial and `key=` of each line) rather than the full
-//! [`crate::auditlog`] reader: rates need three fields, and reading 40 MB of logs should stay cheap.
+//! Read with [`crate::auditlog::LogSummary`], so the lint counts events as auparse groups them, through
+//! the rotation set, and counts them once.
 
-use std::{
-    collections::BTreeMap,
-    fs,
-    path::{Path, PathBuf},
-};
+use std::{collections::BTreeMap, path::Path, path::PathBuf};
 
 use serde::Serialize;
 
-/// Less history than this and a rate means nothing.
-const MIN_SPAN_SECS: f64 = 60.0;
+use crate::auditlog::{LogSummary, rotated_files, summary::MIN_SPAN_SECS};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LogStats {
-    /// The current log first, then `.1`, `.2`, … that exist.
+    /// The rotation set, oldest first (`.N`, …, `.1`, the current log).
     pub files: Vec<PathBuf>,
     pub bytes: u64,
     pub events: u64,
     /// Seconds since the epoch of the first and last record seen.
     pub first: f64,
     pub last: f64,
-    /// SYSCALL records per rule key.
+    /// Events per rule key.
     pub per_key: BTreeMap<String, u64>,
 }
 
 impl LogStats {
-    /// `None` when no log file exists there.
+    /// `None` when no log file exists there, or it cannot be read.
     pub fn read(log_file: &Path) -> Option<Self> {
-        let mut files = vec![log_file.to_owned()];
-        files.extend((1..100).map(|i| PathBuf::from(format!("{}.{i}", log_file.display()))).take_while(|p| p.exists()));
-        let mut stats = Self { first: f64::MAX, last: 0.0, ..Default::default() };
-        let mut any = false;
-        for file in &files {
-            let Ok(bytes) = fs::read(file) else { continue };
-            any = true;
-            stats.add_text(&String::from_utf8_lossy(&bytes));
-            stats.bytes += bytes.len() as u64;
-        }
-        stats.files = files.into_iter().filter(|f| f.exists()).collect();
-        any.then_some(stats)
-    }
-
-    /// Adds the records of one file's text.
-    pub fn add_text(&mut self, text: &str) {
-        let mut previous_serial = None;
-        for line in text.lines() {
-            let Some((time, serial)) = stamp(line) else { continue };
-            self.first = self.first.min(time);
-            self.last = self.last.max(time);
-            if previous_serial != Some(serial) {
-                self.events += 1;
-                previous_serial = Some(serial);
-            }
-            if line.contains("type=SYSCALL")
-                && let Some(key) = key(line)
-            {
-                *self.per_key.entry(key.to_owned()).or_default() += 1;
-            }
-        }
+        let files = rotated_files(log_file).ok().filter(|f| !f.is_empty())?;
+        let summary = LogSummary::read(files).inspect_err(|e| log::warn!("audit log statistics: {e}")).ok()?;
+        Some(Self::from(summary))
     }
 
     /// Seconds of history, if enough to estimate from.
@@ -84,25 +51,17 @@ impl LogStats {
     }
 }
 
-/// `msg=audit(1700000000.123:456):` → (time, serial).
-fn stamp(line: &str) -> Option<(f64, u64)> {
-    let rest = &line[line.find("msg=audit(")? + 10..];
-    let (inner, _) = rest.split_once(')')?;
-    let (time, serial) = inner.split_once(':')?;
-    Some((time.parse().ok()?, serial.parse().ok()?))
-}
-
-/// `key="name"` (or `key=(null)`: none). Keys joined by \x01 in the kernel are printed hex-encoded;
-/// those stay as they are.
-fn key(line: &str) -> Option<&str> {
-    // Enriched logs add fields after \x1d; the key is before it.
-    let raw = line.split('\x1d').next()?;
-    let at = raw.rfind(" key=")? + 5;
-    let value = raw[at..].split_whitespace().next()?;
-    if value == "(null)" {
-        return None;
+impl From<LogSummary> for LogStats {
+    fn from(s: LogSummary) -> Self {
+        Self {
+            per_key: s.keys.iter().map(|(k, v)| (k.clone(), v.events)).collect(),
+            files: s.files,
+            bytes: s.bytes,
+            events: s.events,
+            first: s.first.unwrap_or(0.0),
+            last: s.last.unwrap_or(0.0),
+        }
     }
-    Some(value.trim_matches('"'))
 }
 
 /// Human bytes: "1.2 MB".
@@ -123,17 +82,26 @@ mod tests {
 
     #[test]
     fn counts_events_keys_and_span() {
-        let mut s = LogStats { first: f64::MAX, ..Default::default() };
-        s.add_text(
+        let dir = std::env::temp_dir().join(format!("audit-verify-logstats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("audit.log");
+        std::fs::write(
+            &log,
             "type=SYSCALL msg=audit(1000.000:1): arch=c000003e syscall=59 key=\"exec\"\x1dARCH=x86_64\n\
              type=EXECVE msg=audit(1000.000:1): argc=1 a0=\"ls\"\n\
              type=SYSCALL msg=audit(1100.000:2): arch=c000003e syscall=2 key=(null)\n\
              type=USER msg=audit(4600.000:3): msg='hello'\n",
-        );
-        s.bytes = 3600;
-        assert_eq!((s.events, s.span_secs()), (3, Some(3600.0)));
-        assert_eq!(s.per_key.get("exec"), Some(&1));
-        assert_eq!(s.key_events_per_hour("exec"), Some(1.0));
-        assert_eq!(s.bytes_per_hour(), Some(3600.0));
+        )
+        .unwrap();
+        std::fs::write(dir.join("audit.log.1"), "type=SYSCALL msg=audit(999.000:0): syscall=59 key=\"exec\"\n")
+            .unwrap();
+        let s = LogStats::read(&log).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!((s.events, s.span_secs()), (4, Some(3601.0)));
+        assert_eq!(s.files, [dir.join("audit.log.1"), log]);
+        assert_eq!(s.per_key.get("exec"), Some(&2));
+        let bytes = s.bytes as f64;
+        assert_eq!(s.bytes_per_hour(), Some(bytes * 3600.0 / 3601.0));
+        assert_eq!(LogStats::read(&dir.join("missing.log")), None);
     }
 }

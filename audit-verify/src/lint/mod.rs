@@ -7,15 +7,17 @@
 //!
 //! | footgun | module |
 //! | --- | --- |
-//! | 1 no off-host shipping | [`shipping`], [`prove_shipping`] |
+//! | 1 no off-host shipping | [`shipping`], [`syslog_forward`], [`audisp_remote`], [`prove_shipping`] |
 //! | 2 rules flooding the log | [`flood`] |
 //! | 3 disk full handling | [`disk`] |
 //! | 4 rules not immutable, 7 rules never tested | [`rules_state`] |
 //! | 5 API server without audit, 6 secrets in the Kubernetes audit log | [`k8s`] |
 //! | 8 retention too short | [`retention`] |
 //! | 9 no correlation across sources | [`correlation`] |
-//! | 10 ignoring the backlog | [`backlog`] |
+//! | 10 ignoring the backlog | [`backlog`], [`auditd`] (a file auditd refuses: no auditd at all) |
 
+pub mod audisp_remote;
+pub mod auditd;
 pub mod backlog;
 pub mod correlation;
 pub mod disk;
@@ -28,6 +30,7 @@ pub mod prove_shipping;
 pub mod retention;
 pub mod rules_state;
 pub mod shipping;
+pub mod syslog_forward;
 
 use std::{fmt, path::PathBuf, sync::Arc};
 
@@ -187,6 +190,7 @@ impl Sink {
 /// Runs every check on gathered facts.
 pub fn check(facts: &Facts) -> LintReport {
     let mut sink = Sink::default();
+    auditd::check(facts, &mut sink);
     let shipping = shipping::detect(facts);
     shipping::check(facts, &shipping, &mut sink);
     flood::check(facts, &mut sink);

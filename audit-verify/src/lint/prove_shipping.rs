@@ -9,7 +9,6 @@ use std::{
     fs,
     net::IpAddr,
     path::Path,
-    thread,
     time::{Duration, Instant},
 };
 
@@ -20,12 +19,13 @@ use super::{
 };
 use crate::{
     auditd_conf::AuditdConf,
+    auditlog::{AuditLogError, Follower},
+    barrier::{self, Marker},
     finding::{Finding, Severity},
     netlink::{AuditSocket, NetlinkError},
 };
 
 const N: u8 = 1;
-const POLL: Duration = Duration::from_millis(100);
 
 /// The proof's verdict as one finding: `shipping_proven` (info), `shipping_unconfirmed` (medium: sent,
 /// and the collector could not be read) or `shipping_not_proven` (high).
@@ -49,21 +49,27 @@ pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<
     if facts.kernel.as_ref().is_some_and(|k| k.enabled == 0) {
         return Ok(fail("kernel audit is off (enabled 0): the kernel drops user messages".into()));
     }
-    let marker = format!(
-        "audit-verify-shipping-proof-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
-    );
-    socket.send_user_message(&marker)?;
     let local_log = facts.auditd_conf.log_file();
-    // A huge --prove-timeout means "wait a long time", not an overflow.
+    let not_local =
+        |why: String| fail(format!("{why} (a user-message filter, or auditd not writing)")).at(local_log.display());
+    // Opened at the end before the marker is sent: only what is written from now on is read.
+    let mut local = match fs::metadata(&local_log)
+        .map_err(|e| e.to_string())
+        .and_then(|m| Follower::open(&local_log, m.len()).map_err(|e| e.to_string()))
+    {
+        Ok(follower) => follower,
+        Err(e) => return Ok(not_local(format!("the local log {} cannot be read: {e}", local_log.display()))),
+    };
+    let marker = Marker::for_purpose("shipping-proof");
+    marker.send(socket)?;
+    // A huge --shipping-timeout means "wait a long time", not an overflow.
     let deadline = Instant::now().checked_add(wait).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
-    let Some(local_at) = wait_for(&local_log, &marker, deadline) else {
-        return Ok(fail(format!(
-            "marker {marker} never reached the local log {} (a user-message filter, or auditd not writing)",
-            local_log.display()
-        ))
-        .at(local_log.display()));
+    let local_at = match wait_for(&mut local, &marker, deadline) {
+        Ok(Some(at)) => at,
+        Ok(None) => {
+            return Ok(not_local(format!("marker {marker} never reached the local log {}", local_log.display())));
+        }
+        Err(e) => return Ok(not_local(format!("marker {marker} sent, and reading the local log failed: {e}"))),
     };
     let destination = format!("{host}:{port}");
     if !is_local(&host) {
@@ -82,7 +88,7 @@ pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<
         .footgun(N)
         .at(&destination)
         .why("only the collector's copy proves the record left the host")
-        .fix(format!("on the collector: grep {marker} in its audit log")));
+        .fix(format!("on the collector: grep '{marker}' in its audit log")));
     }
     let Some(listener) = procs::tcp_sockets().into_iter().find(|s| s.state == TCP_LISTEN && s.local.1 == port) else {
         return Ok(fail(format!("nothing listens on {destination}: the collector is down")).at(&destination));
@@ -99,7 +105,7 @@ pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<
         .footgun(N)
         .at(&destination)
         .why("only the collector's copy proves the record left the host")
-        .fix(format!("search the collector's store for {marker}")));
+        .fix(format!("search the collector's store for '{marker}'")));
     };
     // Read as the collector sees its files: it may run in a container of its own.
     let conf_dir = collector.option(&["-c"]).unwrap_or("/etc/audit");
@@ -116,8 +122,11 @@ pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<
         ))
         .at(&destination));
     }
-    match wait_for(&collector_log, &marker, deadline) {
-        Some(at) => Ok(Finding::new(
+    // The collector's log is known only now, after the marker was sent: it is read from its start (once,
+    // then as it grows), which can hold no earlier copy of this run's marker.
+    let found = Follower::open(&collector_log, 0).and_then(|mut follower| wait_for(&mut follower, &marker, deadline));
+    match found {
+        Ok(Some(at)) => Ok(Finding::new(
             "shipping_proven",
             Severity::Info,
             format!("marker {marker} reached the collector (auditd pid {}, {destination}) at {at}", collector.pid),
@@ -126,9 +135,13 @@ pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<
         .at(at)
         .why("a record written here was read back from the collector's log")
         .fix("nothing to fix")),
-        None => Ok(fail(format!(
+        Ok(None) => Ok(fail(format!(
             "marker {marker} is in the local log ({local_at}) but not in the collector's {} after {wait:?}",
             collector_log.display()
+        ))
+        .at(collector_log.display())),
+        Err(e) => Ok(fail(format!(
+            "marker {marker} is in the local log ({local_at}); the collector's log cannot be read: {e}"
         ))
         .at(collector_log.display())),
     }
@@ -155,20 +168,10 @@ fn is_local(host: &str) -> bool {
     host.eq_ignore_ascii_case(hostname.trim())
 }
 
-/// Polls `file` for `marker` until `deadline`; returns `file:line`.
-fn wait_for(file: &Path, marker: &str, deadline: Instant) -> Option<String> {
-    loop {
-        if let Ok(bytes) = fs::read(file) {
-            let text = String::from_utf8_lossy(&bytes);
-            if let Some(i) = text.lines().position(|l| l.contains(marker)) {
-                return Some(format!("{}:{}", file.display(), i + 1));
-            }
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(POLL);
-    }
+/// Follows the log until `marker` (the one wait loop, [`barrier::find`]) or `deadline`; `file:line`.
+fn wait_for(follower: &mut Follower, marker: &Marker, deadline: Instant) -> Result<Option<String>, AuditLogError> {
+    let record = barrier::find(follower, marker, deadline, |_| {})?;
+    Ok(record.map(|r| format!("{}:{}", r.location.file.display(), r.location.line)))
 }
 
 #[cfg(test)]

@@ -6,18 +6,9 @@
 //! Memory stays flat: per event, a record count, a key number and a byte count, in vectors indexed by
 //! serial.
 
-use std::{
-    collections::{BTreeMap, HashSet},
-    io,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    thread::JoinHandle,
-    time::Duration,
-};
+use std::collections::{BTreeMap, HashSet};
 
-use crate::netlink::multicast;
+use crate::netlink::listener::{Consumer, Heard, Listener, ListenerError};
 
 /// The record type auditd never writes (it ends an event on the wire only).
 pub const AUDIT_EOE: u16 = 1320;
@@ -90,42 +81,46 @@ impl Emitted {
     }
 }
 
-/// Collects in a thread until stopped.
-pub struct Listener {
-    stop: Arc<AtomicBool>,
-    marker: Arc<std::sync::Mutex<Option<String>>>,
-    handle: JoinHandle<io::Result<Emitted>>,
+/// The multicast consumer: counts into [`Emitted`], leaving our own events out.
+#[derive(Debug)]
+pub struct Counter {
+    out: Emitted,
+    /// Serials known to be ours, for records that arrive after the one that told us.
+    ours: HashSet<u32>,
+    own: Own,
 }
 
-impl Listener {
-    /// Subscribes now: everything emitted from this point on is counted. `own_programs` are the IDs of
-    /// our BPF programs: the kernel audits their load and unload without a pid.
-    pub fn start(own_programs: Vec<u32>) -> io::Result<Self> {
-        let socket = multicast::subscribe_for_reading(64 << 20, Duration::from_millis(100))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let marker = Arc::new(std::sync::Mutex::new(None));
-        let (flag, until) = (stop.clone(), marker.clone());
-        let own = Own { pid: std::process::id().to_string(), programs: own_programs };
-        let handle = std::thread::Builder::new()
-            .name("measure-multicast".into())
-            .spawn(move || listen(socket, &flag, &until, &own))?;
-        Ok(Self { stop, marker, handle })
+impl Counter {
+    fn new(own: Own) -> Self {
+        Self { out: Emitted::default(), ours: HashSet::new(), own }
     }
+}
 
-    /// Stops once the record carrying `marker` arrives: the kernel sends in queue order, so everything
-    /// emitted before the marker was sent has arrived too. Gives up after `timeout`.
-    pub fn stop_at(self, marker: &str, timeout: Duration) -> io::Result<Emitted> {
-        *self.marker.lock().unwrap_or_else(|p| p.into_inner()) = Some(marker.to_owned());
-        let deadline = std::time::Instant::now() + timeout;
-        while !self.handle.is_finished() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(2));
+impl Consumer for Counter {
+    fn message(&mut self, ty: u16, payload: &[u8]) {
+        record(&mut self.out, &mut self.ours, &self.own, ty, payload);
+        if self.ours.len() > 4096 {
+            // Events complete within milliseconds; keep the newest.
+            let newest = self.ours.iter().copied().max().unwrap_or(0);
+            self.ours.retain(|s| newest.wrapping_sub(*s) < 2048);
         }
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().map_err(|_| io::Error::other("multicast listener panicked"))?
     }
+}
+
+/// Subscribes now: everything emitted from this point on is counted. `own_programs` are the IDs of our
+/// BPF programs: the kernel audits their load and unload without a pid.
+pub fn listen(own_programs: Vec<u32>) -> Result<Listener<Counter>, ListenerError> {
+    let own = Own { pid: std::process::id().to_string(), programs: own_programs };
+    Listener::start("measure-multicast", 64 << 20, Counter::new(own))
+}
+
+/// What the window's listener counted, with the socket's overruns.
+pub fn emitted(heard: Heard<Counter>) -> Emitted {
+    Emitted { overruns: heard.overruns, ..heard.consumer.out }
 }
 
 /// How to recognise our own events.
+#[derive(Debug)]
 struct Own {
     pid: String,
     programs: Vec<u32>,
@@ -133,73 +128,6 @@ struct Own {
 
 /// `AUDIT_BPF`: a BPF program loaded or unloaded.
 const AUDIT_BPF: u16 = 1334;
-
-fn listen(
-    socket: netlink_sys::Socket,
-    stop: &AtomicBool,
-    marker: &std::sync::Mutex<Option<String>>,
-    own: &Own,
-) -> io::Result<Emitted> {
-    let mut out = Emitted::default();
-    // Serials known to be ours, for records that arrive after the one that told us.
-    let mut ours: HashSet<u32> = HashSet::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut last_recv = false;
-    loop {
-        // Drain what is queued even after the stop flag, then stop at the first empty read.
-        let stopping = stop.load(Ordering::Relaxed);
-        match socket.recv(&mut &mut buf[..], 0) {
-            Ok(n) => {
-                last_recv = true;
-                let until = marker.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                for (ty, payload) in messages(&buf[..n]) {
-                    record(&mut out, &mut ours, own, ty, payload);
-                    if until.as_deref().is_some_and(|m| String::from_utf8_lossy(payload).contains(m)) {
-                        return Ok(out);
-                    }
-                }
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => out.overruns += 1,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-                ) =>
-            {
-                if stopping && !last_recv {
-                    return Ok(out);
-                }
-                last_recv = false;
-            }
-            Err(e) => return Err(e),
-        }
-        if ours.len() > 4096 {
-            // Events complete within milliseconds; keep the newest.
-            let newest = ours.iter().copied().max().unwrap_or(0);
-            ours.retain(|s| newest.wrapping_sub(*s) < 2048);
-        }
-        if stopping && !last_recv {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-/// (nlmsg_type, payload) of each netlink message in a datagram.
-fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        if buf.len() < 16 {
-            return None;
-        }
-        let len = u32::from_ne_bytes(buf[0..4].try_into().ok()?) as usize;
-        if len < 16 || len > buf.len() {
-            return None;
-        }
-        let ty = u16::from_ne_bytes(buf[4..6].try_into().ok()?);
-        let payload = &buf[16..len];
-        buf = &buf[((len + 3) & !3).min(buf.len())..];
-        Some((ty, payload))
-    })
-}
 
 /// `audit(1700000000.123:456): ...` → serial 456.
 pub fn serial_of(text: &str) -> Option<u32> {
@@ -300,5 +228,43 @@ mod tests {
         assert_eq!((keys["exec"].events, keys["exec"].records), (1, 2));
         assert_eq!(keys["(none)"].events, 1, "event 12 was ours");
         assert!(out.contains(11) && !out.contains(12) && !out.contains(13));
+    }
+
+    /// The one splitter feeds both consumers: prove's collector and this counter see the same messages
+    /// of a datagram, and neither sees the one whose frame is cut off.
+    #[test]
+    fn a_datagram_is_split_identically_for_prove_and_measure() {
+        use crate::{
+            netlink::{listener::tests::hear, wire},
+            prove::collect::Collector,
+        };
+
+        let parent = std::process::id();
+        let syscall = |serial: u32, pid: u32| {
+            format!(
+                "audit(1.0:{serial}): arch=c000003e syscall=59 success=no exit=-14 a0=1 a1=2 a2=3 a3=4 items=0 \
+                 ppid={parent} pid={pid} auid=0 uid=0 key=\"k\"\0"
+            )
+        };
+        let (first, second, cut) = (syscall(20, 7), syscall(21, 8), syscall(22, 9));
+        let mut datagram = crate::netlink::listener::tests::datagram(&[
+            (1300, first.as_bytes()),
+            (1320, b"audit(1.0:20): "),
+            (1300, second.as_bytes()),
+        ]);
+        let whole = datagram.len();
+        datagram.extend(wire::encode(1300, 0, 0, cut.as_bytes()));
+        datagram.truncate(whole + 40); // the last message is cut off in the middle
+
+        let prove = hear(Collector::new(parent), &datagram, None);
+        let own = Own { pid: "1".into(), programs: Vec::new() };
+        let measure = hear(Counter::new(own), &datagram, None);
+
+        assert_eq!((prove.malformed, measure.malformed), (1, 1));
+        assert_eq!(prove.consumer.seen.iter().map(|s| s.serial).collect::<Vec<_>>(), [20, 21]);
+        let counted = measure.consumer.out;
+        assert_eq!(counted.serials().collect::<Vec<_>>(), [20, 21]);
+        assert_eq!(counted.by_type, BTreeMap::from([(1300, 2), (1320, 1)]));
+        assert_eq!(counted.records_without_eoe(), 2);
     }
 }

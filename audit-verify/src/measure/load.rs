@@ -46,8 +46,18 @@ pub fn ramp(
     for rate in RATES {
         let window = Window::start(config)?;
         let mut child = generator(rate, config.duration).context("starting the load generator")?;
-        let status = child.wait().context("waiting for the load generator")?;
-        anyhow::ensure!(status.success(), "the load generator failed ({status})");
+        // Polled, so that a stop request ends the step within a second; the partial step is reported.
+        let status = loop {
+            if let Some(status) = child.try_wait().context("waiting for the load generator")? {
+                break status;
+            }
+            if crate::stop::sleep(Duration::from_millis(100)) {
+                let _ = child.kill();
+                break child.wait().context("waiting for the load generator")?;
+            }
+        };
+        let stopped = crate::stop::requested().is_some();
+        anyhow::ensure!(stopped || status.success(), "the load generator failed ({status})");
         let report = window.finish()?;
         let step = LoadStep {
             target_rate: rate,
@@ -60,7 +70,7 @@ pub fn ramp(
         let loss = step.kernel_drops + step.missing_events + step.lost_after_kernel > 0;
         steps.push(step);
         last = Some(report);
-        if loss {
+        if loss || stopped {
             break;
         }
     }

@@ -25,10 +25,9 @@ pub use sensors::SyscallHook;
 use crate::{
     auditd_conf::AuditdConf,
     auditlog::Follower,
-    barrier::Marker,
     btf::{BtfError, KernelBtf},
     capability::Backend,
-    netlink::AuditSocket,
+    netlink::{AuditSocket, listener::Listener},
     rules::{self, Rule},
 };
 
@@ -80,7 +79,7 @@ pub struct Window {
     started: Instant,
     follower: Follower,
     conf: Option<AuditdConf>,
-    listener: emitted::Listener,
+    listener: Listener<emitted::Counter>,
     sampler: sampler::Sampler,
     kernel_log: Option<kmsg::KernelLog>,
     sensors: Result<sensors::KernelSensors, String>,
@@ -126,7 +125,7 @@ impl Window {
         let kernel_log = kmsg::KernelLog::from_now().ok();
         let mut own_programs = sensors.as_ref().map(sensors::KernelSensors::program_ids).unwrap_or_default();
         own_programs.extend(probes.iter().flat_map(probe_backend::ProbeSensors::program_ids));
-        let listener = emitted::Listener::start(own_programs).context("subscribing to the audit multicast socket")?;
+        let listener = emitted::listen(own_programs)?;
         let sampler = sampler::Sampler::start()?;
         // The log last, so that nothing emitted from here on is missed in it. The follower holds the file
         // open: if auditd rotates it during the window, the follower finishes it, then reads the new one.
@@ -175,9 +174,8 @@ impl Window {
         let samples = sampler.stop()?;
         // The barrier: a marker message. Once it arrives on the multicast socket, everything emitted before
         // it has; once it is in the log, everything auditd will write of the window is there.
-        let marker = Marker::new();
-        marker.send(&mut AuditSocket::open()?)?;
-        let emitted = listener.stop_at(marker.text(), barrier_timeout).context("reading the audit multicast socket")?;
+        let marker = listener.send_barrier(&mut AuditSocket::open()?)?;
+        let emitted = emitted::emitted(listener.finish(barrier_timeout)?);
         let (written, barrier) = written::collect(&mut follower, &marker, barrier_timeout, &emitted)?;
         let log = follower.path().to_owned();
         let kernel_messages = kernel_log.map(|mut k| k.audit_messages()).unwrap_or_default();
@@ -222,17 +220,18 @@ fn short_error(full: &str) -> String {
     }
 }
 
-/// Measures one window of `config.duration` while the host does what it does.
+/// Measures one window of `config.duration` while the host does what it does; a stop request
+/// ([`crate::stop`]) ends the window early, and the report covers what was observed until then.
 pub fn run(config: &Config) -> anyhow::Result<MeasureReport> {
     let window = Window::start(config)?;
-    std::thread::sleep(config.duration);
+    crate::stop::sleep(config.duration);
     window.finish()
 }
 
-/// [`run`] on the host as `host` describes it.
+/// [`run`] on the host as `host` describes it (a stop request ends the window early there too).
 pub fn run_on(config: &Config, host: Host<'_>) -> anyhow::Result<MeasureReport> {
     let window = Window::start_on(config, host)?;
-    std::thread::sleep(config.duration);
+    crate::stop::sleep(config.duration);
     window.finish()
 }
 

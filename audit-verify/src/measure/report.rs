@@ -3,13 +3,13 @@
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path, time::Duration};
 
-use audit_verify_common::measure::ARCH_B32;
+use audit_verify_common::rule_semantics::ARCH_B32;
 use serde::Serialize;
 
 use super::{
     emitted::Emitted,
     probe_backend::ProbeCounts,
-    rule_filters::{Translated, admits},
+    rule_filters::Translated,
     sampler::Samples,
     sensors::{FunctionDrops, SyscallHook},
     written::Written,
@@ -20,6 +20,7 @@ use crate::{
     capability::Backend,
     finding::{Finding, Severity},
     kallsyms::base_name,
+    prometheus::Gauges,
     rules::Rule,
 };
 
@@ -325,7 +326,7 @@ fn rule_rates(i: &Inputs<'_>) -> Vec<RuleRate> {
         .map(|(n, t)| {
             let (hit, undecided) = i.hits.as_ref().and_then(|h| h.get(n)).copied().unwrap_or((0, 0));
             let blind_to_b32 =
-                matches!(i.syscall_hook, Some(SyscallHook::PerSyscall { .. })) && admits(&t.filter, ARCH_B32);
+                matches!(i.syscall_hook, Some(SyscallHook::PerSyscall { .. })) && t.filter.admits(ARCH_B32);
             let countable = i.hits.is_some() && t.opaque_because.is_none() && !blind_to_b32;
             RuleRate {
                 position: t.position + 1,
@@ -385,14 +386,17 @@ fn key_rates(
 }
 
 fn retention(conf: Option<&AuditdConf>, bytes_per_day: f64) -> Retention {
-    let number =
-        |key: &str, default: u64| conf.and_then(|c| c.get(key)).and_then(|e| e.value.parse().ok()).unwrap_or(default);
-    let (max_mb, num_logs) = (number("max_log_file", 8), number("num_logs", 5));
-    let action = conf
-        .and_then(|c| c.get("max_log_file_action"))
-        .map_or_else(|| "ROTATE".to_owned(), |e| e.value.to_ascii_uppercase());
+    // A key the file leaves out (or no readable file) is auditd's built-in value, not the shipped file's.
+    let value = |key: &str| {
+        conf.map_or_else(|| crate::auditd_conf::builtin_default(key).unwrap_or(""), |c| c.value(key)).to_owned()
+    };
+    let number = |key: &str| value(key).parse::<u64>().unwrap_or(0);
+    let (max_mb, num_logs) = (number("max_log_file"), number("num_logs"));
+    let action = value("max_log_file_action").to_ascii_uppercase();
     let capacity = (max_mb * num_logs) as f64 * 1024.0 * 1024.0;
-    let days = (bytes_per_day > 0.0 && action == "ROTATE").then(|| capacity / bytes_per_day);
+    // auditd does not rotate with num_logs below 2 ("Log rotation disabled"): no rotation bounds the days.
+    let rotates = action == "ROTATE" && num_logs >= 2 && max_mb > 0;
+    let days = (bytes_per_day > 0.0 && rotates).then(|| capacity / bytes_per_day);
     Retention { log_bytes_per_day: bytes_per_day, max_log_file_mb: max_mb, num_logs, max_log_file_action: action, days }
 }
 
@@ -528,44 +532,58 @@ impl MeasureReport {
         s
     }
 
-    /// node_exporter textfile format.
+    /// node_exporter textfile format. The kernel's `lost` growth is its own gauge rather than a
+    /// `reason="all"` series beside the reasons, which would double every `sum()`.
     pub fn prometheus(&self) -> String {
-        let mut s = String::new();
-        let mut metric = |name: &str, help: &str, labels: &str, value: f64| {
-            let _ = writeln!(s, "# HELP audit_verify_{name} {help}\n# TYPE audit_verify_{name} gauge");
-            let _ = writeln!(s, "audit_verify_{name}{labels} {value}");
-        };
-        metric("window_seconds", "Length of the measurement window.", "", self.seconds);
-        metric("generated_events", "Events the kernel emitted in the window.", "", self.generated.events as f64);
-        metric("written_events", "Emitted events found in audit.log.", "", self.written.events as f64);
-        metric("missing_events", "Emitted events not in audit.log.", "", self.missing_events as f64);
-        metric(
+        let mut g = Gauges::new();
+        g.one("window_seconds", "Length of the measurement window.", self.seconds);
+        g.one("generated_events", "Events the kernel emitted in the window.", self.generated.events as f64);
+        g.one("written_events", "Emitted events found in audit.log.", self.written.events as f64);
+        g.one("missing_events", "Emitted events not in audit.log.", self.missing_events as f64);
+        g.one(
             "lost_after_kernel_records",
             "Records lost between the kernel and the log.",
-            "",
             self.after_kernel_drops.records as f64,
         );
-        metric("backlog_peak", "Highest backlog sampled.", "", f64::from(self.backlog.peak));
-        metric("backlog_limit", "The kernel's backlog_limit.", "", f64::from(self.backlog.limit));
+        g.one("backlog_peak", "Highest backlog sampled.", f64::from(self.backlog.peak));
+        g.one("backlog_limit", "The kernel's backlog_limit.", f64::from(self.backlog.limit));
         if let Some(days) = self.retention.days {
-            metric("retention_days", "Days the local logs hold at the measured rate.", "", days);
+            g.one("retention_days", "Days the local logs hold at the measured rate.", days);
         }
-        let _ = writeln!(
-            s,
-            "# HELP audit_verify_kernel_drops Records the kernel dropped, by reason.\n# TYPE audit_verify_kernel_drops gauge"
+        g.one(
+            "kernel_lost",
+            "Growth of the kernel's lost counter in the window: every record the kernel dropped.",
+            self.kernel_drops.total as f64,
         );
-        let _ = writeln!(s, "audit_verify_kernel_drops{{reason=\"all\"}} {}", self.kernel_drops.total);
-        for (reason, n) in &self.kernel_drops.by_reason {
-            let _ = writeln!(s, "audit_verify_kernel_drops{{reason=\"{reason}\"}} {n}");
-        }
-        let _ = writeln!(
-            s,
-            "# HELP audit_verify_key_events_per_second Events per second by rule key.\n# TYPE audit_verify_key_events_per_second gauge"
+        g.by_label(
+            "kernel_drops",
+            "Records the kernel dropped, by reason.",
+            "reason",
+            self.kernel_drops.by_reason.iter().map(|(reason, n)| (reason.as_str(), *n as f64)),
         );
-        for k in &self.keys {
-            let key = k.key.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(s, "audit_verify_key_events_per_second{{key=\"{key}\"}} {}", k.events_per_second);
-        }
-        s
+        g.by_label(
+            "key_events_per_second",
+            "Events per second by rule key.",
+            "key",
+            self.keys.iter().map(|k| (k.key.as_str(), k.events_per_second)),
+        );
+        g.finish()
+    }
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+
+    #[test]
+    fn absent_keys_are_auditds_builtin_values_and_one_log_does_not_rotate() {
+        let conf = |text: &str| AuditdConf::parse(Path::new("auditd.conf"), text).unwrap();
+        let r = retention(Some(&conf("space_left = 75\n")), 1024.0 * 1024.0);
+        assert_eq!((r.max_log_file_mb, r.num_logs, r.max_log_file_action.as_str(), r.days), (0, 0, "IGNORE", None));
+        let r =
+            retention(Some(&conf("max_log_file = 8\nnum_logs = 5\nmax_log_file_action = rotate\n")), 4.0 * 1048576.0);
+        assert_eq!(r.days, Some(10.0));
+        let r = retention(Some(&conf("max_log_file = 8\nnum_logs = 1\nmax_log_file_action = ROTATE\n")), 1048576.0);
+        assert_eq!(r.days, None);
     }
 }

@@ -1,7 +1,11 @@
 //! Loaded exit rules in the form the kernel-side rule matcher evaluates (see audit-verify-ebpf's
-//! match_rules.rs). Filters it cannot evaluate make a rule opaque, never guessed.
+//! match_rules.rs). Filters it cannot evaluate make a rule opaque, never guessed: such a rule is
+//! undecided unless one of the conditions it can evaluate fails.
 
-use audit_verify_common::measure::{ARCH_ANY, Cond, CondField, CondOp, MAX_CONDS, MAX_RULES, RuleFilter};
+use audit_verify_common::{
+    measure::{ARCH_ANY, Cond, CondField, MAX_CONDS, MAX_RULES, RuleFilter},
+    rule_semantics::ARCH_B32,
+};
 
 use crate::rules::{
     FilterList, Op, Rule, Value,
@@ -17,11 +21,6 @@ pub struct Translated {
     pub filter: RuleFilter,
     /// Why the kernel side cannot decide this rule, if it cannot.
     pub opaque_because: Option<String>,
-}
-
-/// Whether a rule's arch filter lets syscalls of `arch` through, as the kernel side's `selects` decides.
-pub fn admits(f: &RuleFilter, arch: u32) -> bool {
-    f.arch == ARCH_ANY || ((f.arch == arch) != (f.arch_negated != 0))
 }
 
 /// The exit-list rules in kernel order, up to [`MAX_RULES`]; later ones are returned apart (not counted).
@@ -59,10 +58,10 @@ fn filter_of(rule: &Rule) -> (RuleFilter, Option<String>) {
             id::LOGINUID => CondField::Auid,
             id::SUCCESS => CondField::Success,
             id::EXIT => CondField::Exit,
-            200 => CondField::Arg0,
-            201 => CondField::Arg1,
-            202 => CondField::Arg2,
-            203 => CondField::Arg3,
+            id::ARG0 => CondField::Arg0,
+            id::ARG1 => CondField::Arg1,
+            id::ARG2 => CondField::Arg2,
+            id::ARG3 => CondField::Arg3,
             other => {
                 opaque.get_or_insert(format!(
                     "filter `{}` is not evaluated in the kernel",
@@ -75,36 +74,28 @@ fn filter_of(rule: &Rule) -> (RuleFilter, Option<String>) {
             opaque.get_or_insert(format!("more than {MAX_CONDS} conditions"));
             continue;
         }
-        f.conds[f.cond_count as usize] =
-            Cond { field: cond_field as u32, op: op_code(field.op) as u32, value, _pad: 0 };
+        f.conds[f.cond_count as usize] = Cond { field: cond_field as u32, op: field.op.code(), value, _pad: 0 };
         f.cond_count += 1;
     }
-    let args_on_b32 = f.arch != fields::ARCH_B64
-        && f.conds[..f.cond_count as usize]
-            .iter()
-            .any(|c| (CondField::Arg0 as u32..=CondField::Arg3 as u32).contains(&c.field));
-    if args_on_b32 {
+    // The matcher judges the conditions it holds even on an opaque rule (one that fails decides), so
+    // every condition kept must be exact: a0-a3 are not, for a 32-bit syscall.
+    let is_arg = |c: &Cond| (CondField::Arg0 as u32..=CondField::Arg3 as u32).contains(&c.field);
+    let kept = &f.conds[..f.cond_count as usize];
+    if f.admits(ARCH_B32) && kept.iter().any(is_arg) {
         opaque.get_or_insert("a0-a3 are read from the 64-bit registers only".into());
+        let exact: Vec<Cond> = kept.iter().copied().filter(|c| !is_arg(c)).collect();
+        f.conds = [Cond::default(); MAX_CONDS];
+        f.conds[..exact.len()].copy_from_slice(&exact);
+        f.cond_count = exact.len() as u32;
     }
     f.opaque = u32::from(opaque.is_some());
     (f, opaque)
 }
 
-fn op_code(op: Op) -> CondOp {
-    match op {
-        Op::Eq => CondOp::Eq,
-        Op::Ne => CondOp::Ne,
-        Op::Lt => CondOp::Lt,
-        Op::Gt => CondOp::Gt,
-        Op::Le => CondOp::Le,
-        Op::Ge => CondOp::Ge,
-        Op::BitMask => CondOp::BitMask,
-        Op::BitTest => CondOp::BitTest,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use audit_verify_common::rule_semantics::ARCH_B64;
+
     use super::*;
     use crate::rules::parse::rule;
 
@@ -120,13 +111,14 @@ mod tests {
         let (t, beyond) = translate(&rules);
         assert!(beyond.is_empty());
         assert_eq!(t.len(), 4, "exclude-list rules are not syscall rules");
-        assert_eq!((t[0].filter.arch, t[0].filter.cond_count, t[0].filter.opaque), (fields::ARCH_B64, 3, 0));
+        assert_eq!((t[0].filter.arch, t[0].filter.cond_count, t[0].filter.opaque), (ARCH_B64, 3, 0));
         assert_eq!(
             t[0].filter.conds[0],
-            Cond { field: CondField::Auid as u32, op: CondOp::Ge as u32, value: 1000, _pad: 0 }
+            Cond { field: CondField::Auid as u32, op: Op::Ge.code(), value: 1000, _pad: 0 }
         );
         assert!(t[1].opaque_because.as_deref().unwrap().contains("path"), "{:?}", t[1].opaque_because);
-        assert_eq!((t[2].filter.arch, t[2].filter.opaque), (fields::ARCH_B32, 0));
+        assert_eq!((t[2].filter.arch, t[2].filter.opaque), (ARCH_B32, 0));
         assert!(t[3].opaque_because.is_some(), "a0 on b32 is not readable from the 64-bit registers");
+        assert_eq!(t[3].filter.cond_count, 0, "and is not judged");
     }
 }

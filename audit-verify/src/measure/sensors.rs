@@ -5,8 +5,9 @@
 
 use anyhow::Context as _;
 use audit_verify_common::{
-    measure::{ARCH_B64, AddrRange, MASK_WORDS, MAX_AUDIT_RANGES, MAX_RULES, RuleFilter},
+    measure::{AddrRange, MASK_WORDS, MAX_AUDIT_RANGES, MAX_RULES, RuleFilter},
     names,
+    rule_semantics::ARCH_B64,
 };
 use aya::{
     Ebpf,
@@ -16,10 +17,7 @@ use aya::{
 
 use serde::Serialize;
 
-use super::{
-    SyscallCounting,
-    rule_filters::{Translated, admits},
-};
+use super::{SyscallCounting, rule_filters::Translated};
 use crate::{
     btf::Btf,
     capability::program,
@@ -91,7 +89,7 @@ impl KernelSensors {
         };
         let thread_info = btf.member_offset("task_struct", "thread_info")?;
         let union = |arch: Option<u32>| {
-            let admitted = rules.iter().take(MAX_RULES as usize).filter(|t| arch.is_none_or(|a| admits(&t.filter, a)));
+            let admitted = rules.iter().take(MAX_RULES as usize).filter(|t| arch.is_none_or(|a| t.filter.admits(a)));
             admitted.fold([0; MASK_WORDS], |mut any, t| {
                 any.iter_mut().zip(t.filter.mask).for_each(|(a, m)| *a |= m);
                 any

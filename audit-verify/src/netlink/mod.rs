@@ -5,10 +5,11 @@
 //! although the kernel sends them as path strings, which shifts every string after them. Framing is the
 //! 16-byte `nlmsghdr`, kept in [`wire`].
 
+pub mod listener;
 pub mod multicast;
 pub mod rules;
 pub mod status;
-mod wire;
+pub mod wire;
 
 use std::{io, time::Duration};
 
@@ -54,6 +55,12 @@ pub enum NetlinkError {
     Timeout { request: &'static str, timeout: Duration },
     #[error("malformed reply to {request}: {detail}")]
     Malformed { request: &'static str, detail: String },
+    #[error("malformed reply to {request}")]
+    Framing {
+        request: &'static str,
+        #[source]
+        source: wire::FrameError,
+    },
 }
 
 /// A connected NETLINK_AUDIT socket for requests to the kernel.
@@ -102,7 +109,7 @@ impl AuditSocket {
                 Err(source) => return Err(NetlinkError::Io { request, source }),
             };
             for message in wire::decode(&buf[..n]) {
-                let message = message.map_err(|detail| NetlinkError::Malformed { request, detail })?;
+                let message = message.map_err(|source| NetlinkError::Framing { request, source })?;
                 if message.seq != seq {
                     continue; // a late answer to an earlier request
                 }

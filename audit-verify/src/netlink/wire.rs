@@ -1,4 +1,7 @@
-//! `nlmsghdr` framing (include/uapi/linux/netlink.h).
+//! `nlmsghdr` framing (include/uapi/linux/netlink.h): the one splitter of netlink datagrams, for the
+//! request socket and the multicast listener alike.
+
+use thiserror::Error;
 
 pub const NLMSG_ERROR: u16 = 2;
 pub const NLMSG_DONE: u16 = 3;
@@ -39,8 +42,17 @@ pub fn encode(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Splits a datagram into messages. A malformed header ends the iteration with an error.
-pub fn decode(mut buf: &[u8]) -> impl Iterator<Item = Result<Message<'_>, String>> {
+/// A header whose length does not fit the datagram: the rest of the datagram cannot be framed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("nlmsg_len {len} with {left} bytes left in the datagram")]
+pub struct FrameError {
+    pub len: usize,
+    pub left: usize,
+}
+
+/// Splits a datagram into messages. A malformed header ends the iteration with an error; trailing bytes
+/// too short for a header are ignored (padding).
+pub fn decode(mut buf: &[u8]) -> impl Iterator<Item = Result<Message<'_>, FrameError>> {
     std::iter::from_fn(move || {
         if buf.len() < HEADER_LEN {
             return None;
@@ -48,7 +60,7 @@ pub fn decode(mut buf: &[u8]) -> impl Iterator<Item = Result<Message<'_>, String
         let u32_at = |at: usize| u32::from_ne_bytes(buf[at..at + 4].try_into().unwrap());
         let len = u32_at(0) as usize;
         if len < HEADER_LEN || len > buf.len() {
-            let err = format!("nlmsg_len {len} with {} bytes left", buf.len());
+            let err = FrameError { len, left: buf.len() };
             buf = &[];
             return Some(Err(err));
         }
@@ -83,6 +95,6 @@ mod tests {
         datagram[0] = 200;
         let results: Vec<_> = decode(&datagram).collect();
         assert_eq!(results.len(), 1);
-        assert!(results[0].is_err());
+        assert_eq!(results[0].as_ref().unwrap_err(), &FrameError { len: 200, left: 20 });
     }
 }

@@ -6,21 +6,11 @@
 //! number and arch, and the return value, because the child makes other calls too (the loginuid write,
 //! setresuid, the report to its parent) that other rules may record.
 
-use std::{
-    io,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    thread::JoinHandle,
-    time::{Duration, Instant},
-};
-
 use serde::Serialize;
 
 use crate::{
     auditlog::{Record, parse_line, record_type::RecordType},
-    netlink::multicast,
+    netlink::listener::{Consumer, Listener, ListenerError},
 };
 
 /// `AUDIT_SYSCALL`.
@@ -80,89 +70,39 @@ pub fn from_record(record: &Record, parent: u32) -> Option<Seen> {
     Some(s)
 }
 
-/// Reads the multicast socket in a thread until told to stop.
-pub struct Listener {
-    stop: Arc<AtomicBool>,
-    barrier_seen: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    handle: Option<JoinHandle<()>>,
+/// The multicast consumer: our children's SYSCALL records, as the kernel emitted them.
+#[derive(Debug)]
+pub struct Collector {
+    parent: u32,
+    pub seen: Vec<Seen>,
 }
 
-impl Listener {
-    pub fn start() -> io::Result<Self> {
-        let socket = multicast::subscribe_for_reading(16 << 20, Duration::from_millis(50))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let barrier_seen = Arc::new(AtomicBool::new(false));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (s, b, v) = (stop.clone(), barrier_seen.clone(), seen.clone());
-        let handle = std::thread::Builder::new().name("prove-multicast".into()).spawn(move || {
-            let marker = format!("audit-verify barrier {}-", std::process::id());
-            let parent = std::process::id();
-            let mut buf = vec![0u8; 64 * 1024];
-            while !s.load(Ordering::Relaxed) {
-                let n = match socket.recv(&mut &mut buf[..], 0) {
-                    Ok(n) => n,
-                    Err(_) => continue,
-                };
-                for (ty, payload) in messages(&buf[..n]) {
-                    let text = String::from_utf8_lossy(payload);
-                    let text = text.trim_end_matches('\0');
-                    if text.contains(&marker) {
-                        b.store(true, Ordering::Relaxed);
-                    }
-                    if u32::from(ty) != SYSCALL {
-                        continue;
-                    }
-                    let line = format!("type={} msg={text}", RecordType::from_code(SYSCALL).name);
-                    if let Ok(parsed) = parse_line(line.as_bytes())
-                        && let Some(found) = parse_seen(&parsed, parent)
-                    {
-                        v.lock().unwrap_or_else(|p| p.into_inner()).push(found);
-                    }
-                }
-            }
-        })?;
-        Ok(Self { stop, barrier_seen, seen, handle: Some(handle) })
+impl Collector {
+    /// Collects the records of `parent`'s children.
+    pub fn new(parent: u32) -> Self {
+        Self { parent, seen: Vec::new() }
     }
 }
 
-/// A listener dropped without `finish` (an error part-way through a proof) stops its thread, so that no
-/// thread is left reading the multicast socket.
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-impl Listener {
-    /// Waits (up to `timeout`) for the barrier's user message on the socket, which the kernel sends after
-    /// every record queued before it, then stops and returns what was seen.
-    pub fn finish(mut self, timeout: Duration) -> Vec<Seen> {
-        let start = Instant::now();
-        while !self.barrier_seen.load(Ordering::Relaxed) && start.elapsed() < timeout {
-            std::thread::sleep(Duration::from_millis(2));
+impl Consumer for Collector {
+    fn message(&mut self, ty: u16, payload: &[u8]) {
+        if u32::from(ty) != SYSCALL {
+            return;
         }
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
+        // The wire has the text after `msg=`; the parser wants a whole log line.
+        let text = String::from_utf8_lossy(payload);
+        let line = format!("type={} msg={}", RecordType::from_code(SYSCALL).name, text.trim_end_matches('\0'));
+        if let Ok(parsed) = parse_line(line.as_bytes())
+            && let Some(found) = parse_seen(&parsed, self.parent)
+        {
+            self.seen.push(found);
         }
-        std::mem::take(&mut *self.seen.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
-/// Splits a netlink datagram into (type, payload): a 16-byte `nlmsghdr`, then the record text.
-fn messages(buf: &[u8]) -> Vec<(u16, &[u8])> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while buf.len() >= at + 16 {
-        let len = u32::from_ne_bytes(buf[at..at + 4].try_into().expect("4 bytes")) as usize;
-        let ty = u16::from_ne_bytes(buf[at + 4..at + 6].try_into().expect("2 bytes"));
-        // A length that does not fit: take the rest of the datagram.
-        let end = if len < 16 || at + len > buf.len() { buf.len() } else { at + len };
-        out.push((ty, &buf[at + 16..end]));
-        at = (end + 3) & !3;
-    }
-    out
+/// Subscribes to the multicast socket for our children's records.
+pub fn listen() -> Result<Listener<Collector>, ListenerError> {
+    Listener::start("prove-multicast", 16 << 20, Collector::new(std::process::id()))
 }
 
 #[cfg(test)]
@@ -186,21 +126,5 @@ mod tests {
             parse_seen(&parse_line(two_keys.as_bytes()).unwrap(), parent).unwrap().key.as_deref(),
             Some("a\u{1}b2")
         );
-    }
-
-    #[test]
-    fn netlink_framing() {
-        let mut buf = Vec::new();
-        for (ty, text) in [(1300u16, &b"audit(1.2:3): a=b"[..]), (1320, b"audit(1.2:3): ")] {
-            let len = 16 + text.len();
-            buf.extend((len as u32).to_ne_bytes());
-            buf.extend(ty.to_ne_bytes());
-            buf.extend([0u8; 10]);
-            buf.extend(text);
-            buf.resize((buf.len() + 3) & !3, 0);
-        }
-        let m = messages(&buf);
-        assert_eq!(m.len(), 2);
-        assert_eq!(m[0], (1300, &b"audit(1.2:3): a=b"[..]));
     }
 }

@@ -9,20 +9,36 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::plan::{Action, Creds};
-use super::recipes::Expect;
+use audit_verify_common::rule_semantics::{self as kernel, Match};
+
+use super::{
+    action::{Action, Creds},
+    recipes::Expect,
+};
 use crate::rules::{
     Field, Op, Rule, Value,
     fields::{self, ARCH_B32, ARCH_B64, UNSET, id},
 };
 use crate::syscalls::Abi;
 
-/// Three-valued: a field the planner does not model is `Unknown`, never guessed.
+/// Three-valued: a field the planner does not model is `Unknown`, never guessed. The reasons name the
+/// condition that failed or could not be decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Yes,
     No(String),
     Unknown(String),
+}
+
+impl Verdict {
+    /// The verdict without its reason, as the shared first-match walk takes it.
+    pub fn kind(&self) -> Match {
+        match self {
+            Verdict::Yes => Match::Yes,
+            Verdict::No(_) => Match::No,
+            Verdict::Unknown(_) => Match::Undecided,
+        }
+    }
 }
 
 /// What the evaluation needs to know about the host: file identities (cached) and our own exe.
@@ -64,21 +80,23 @@ impl Host {
     }
 }
 
-/// Every condition of `rule` against `action`: `No` as soon as one fails, else `Unknown` if one is not
-/// modelled, else `Yes`.
+/// Every condition of `rule` against `action`, ANDed as the kernel does: `No` as soon as one fails, else
+/// `Unknown` if one is not modelled, else `Yes`.
 pub fn matches(rule: &Rule, action: &Action, host: &Host) -> Verdict {
     if rule.uses_mask() && !rule.has_syscall(action.nr) {
         return Verdict::No("syscall".into());
     }
-    let mut unknown = None;
+    // The reason kept is the one of the condition that decides the conjunction.
+    let mut verdict = Verdict::Yes;
     for f in &rule.fields {
-        match field(f, action, host) {
-            Verdict::Yes => {}
-            Verdict::No(why) => return Verdict::No(why),
-            Verdict::Unknown(why) => unknown = unknown.or(Some(why)),
+        let next = field(f, action, host);
+        match next.kind() {
+            Match::No => return next,
+            Match::Undecided if verdict == Verdict::Yes => verdict = next,
+            _ => {}
         }
     }
-    unknown.map_or(Verdict::Yes, Verdict::Unknown)
+    verdict
 }
 
 fn yes_if(ok: bool, what: impl FnOnce() -> String) -> Verdict {
@@ -94,26 +112,13 @@ fn name(f: &Field) -> String {
     format!("{}{}{value}", fields::name_of(f.id).unwrap_or("field"), f.op.symbol())
 }
 
-/// `audit_comparator` on unsigned values.
-pub fn compare(left: u64, op: Op, right: u64) -> bool {
-    match op {
-        Op::Eq => left == right,
-        Op::Ne => left != right,
-        Op::Lt => left < right,
-        Op::Gt => left > right,
-        Op::Le => left <= right,
-        Op::Ge => left >= right,
-        Op::BitMask => left & right != 0,
-        Op::BitTest => left & right == right,
-    }
-}
-
 fn field(f: &Field, action: &Action, host: &Host) -> Verdict {
     let num = match f.value {
-        Value::Num(n) => Some(u64::from(n)),
+        Value::Num(n) => Some(n),
         Value::Str(_) => None,
     };
-    let cmp = |left: u64| yes_if(num.is_some_and(|n| compare(left, f.op, n)), || name(f));
+    // The kernel compares 32-bit values: a 64-bit argument by its low half.
+    let cmp = |left: u64| yes_if(num.is_some_and(|n| kernel::compare_field(f.id, f.op, left as u32, n)), || name(f));
     let c = &action.creds;
     match f.id {
         id::FILTERKEY => Verdict::Yes,
@@ -121,22 +126,17 @@ fn field(f: &Field, action: &Action, host: &Host) -> Verdict {
             Abi::B64 => ARCH_B64,
             Abi::B32 => ARCH_B32,
         })),
-        id::UID | id::EUID | 3 | 4 | id::GID | id::EGID | 7 | 8 | id::LOGINUID => {
+        id::UID | id::EUID | id::SUID | id::FSUID | id::GID | id::EGID | id::SGID | id::FSGID | id::LOGINUID => {
             cmp(u64::from(cred(c, f.id, host).expect("a credential id")))
         }
-        // loginuid_set
-        24 => cmp(u64::from(c.auid.unwrap_or(host.parent_auid) != UNSET)),
+        id::LOGINUID_SET => cmp(u64::from(c.auid.unwrap_or(host.parent_auid) != UNSET)),
         id::SUCCESS => match success(action.expect) {
-            Some(ok) => {
-                // The kernel compares return_valid (1 success, 2 failure) with the value's meaning.
-                let want = num.unwrap_or(0) != 0;
-                yes_if(if f.op == Op::Ne { ok != want } else { ok == want }, || name(f))
-            }
+            Some(ok) => yes_if(num.is_some_and(|n| kernel::success_holds(f.op, n, ok)), || name(f)),
             None => Verdict::Unknown(name(f)),
         },
         id::EXIT => match action.expect {
-            Expect::Ok(v) => cmp(v as u64 & 0xffff_ffff),
-            Expect::Err(e) => cmp(u64::from((-e) as u32)),
+            Expect::Ok(v) => cmp(u64::from(kernel::exit_value(v))),
+            Expect::Err(e) => cmp(u64::from(kernel::exit_value(-i64::from(e)))),
             Expect::NoReturn => cmp(0),
             _ => Verdict::Unknown(name(f)),
         },
@@ -146,7 +146,7 @@ fn field(f: &Field, action: &Action, host: &Host) -> Verdict {
         }),
         id::DIR => path_field(f, action, |dir, object| object == dir || object.starts_with(dir)),
         // `audit_match_perm`: the call's class shares a bit with the rule's.
-        id::PERM => yes_if(num.is_some_and(|n| n & u64::from(action.perm) != 0), || name(f)),
+        id::PERM => yes_if(num.is_some_and(|n| n & action.perm != 0), || name(f)),
         id::FILETYPE => match action.object.as_deref().and_then(|o| host.lstat(o)) {
             Some(s) => cmp(u64::from(s.mode & libc::S_IFMT)),
             None => Verdict::No(name(f)),
@@ -158,7 +158,7 @@ fn field(f: &Field, action: &Action, host: &Host) -> Verdict {
             }
             Value::Num(_) => Verdict::Unknown(name(f)),
         },
-        200..=203 => match action.arg_value((f.id - 200) as usize) {
+        id::ARG0..=id::ARG3 => match action.arg_value((f.id - id::ARG0) as usize) {
             Some(v) => cmp(v),
             None => Verdict::Unknown(name(f)),
         },
@@ -185,11 +185,11 @@ fn success(expect: Expect) -> Option<bool> {
 fn cred(c: &Creds, field: u32, host: &Host) -> Option<u32> {
     Some(match field {
         id::UID => c.uid[0],
-        id::EUID | 4 => c.uid[1],
-        3 => c.uid[2],
+        id::EUID | id::FSUID => c.uid[1],
+        id::SUID => c.uid[2],
         id::GID => c.gid[0],
-        id::EGID | 8 => c.gid[1],
-        7 => c.gid[2],
+        id::EGID | id::FSGID => c.gid[1],
+        id::SGID => c.gid[2],
         id::LOGINUID => c.auid.unwrap_or(host.parent_auid),
         _ => return None,
     })
@@ -203,12 +203,12 @@ fn comparison(f: &Field, action: &Action, host: &Host) -> Verdict {
         let subject = match n {
             "uid" => id::UID,
             "euid" => id::EUID,
-            "suid" => 3,
-            "fsuid" => 4,
+            "suid" => id::SUID,
+            "fsuid" => id::FSUID,
             "gid" => id::GID,
             "egid" => id::EGID,
-            "sgid" => 7,
-            "fsgid" => 8,
+            "sgid" => id::SGID,
+            "fsgid" => id::FSGID,
             "auid" | "loginuid" => id::LOGINUID,
             "obj_uid" => return action.object.as_deref().and_then(|o| host.lstat(o)).map(|s| s.uid),
             "obj_gid" => return action.object.as_deref().and_then(|o| host.lstat(o)).map(|s| s.gid),
@@ -218,7 +218,56 @@ fn comparison(f: &Field, action: &Action, host: &Host) -> Verdict {
     };
     let text = || format!("-C {a}{}{b}", f.op.symbol());
     match (value(a), value(b)) {
-        (Some(x), Some(y)) => yes_if(if f.op == Op::Ne { x != y } else { x == y }, text),
+        // `audit_field_compare` compares ids with the uid/gid comparator.
+        (Some(x), Some(y)) => yes_if(kernel::compare_id(f.op, x, y), text),
         _ => Verdict::Unknown(text()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{prove::recipes::RECIPES, rules::parse::rule, syscalls};
+
+    fn openat(expect: Expect) -> Action {
+        let recipe = RECIPES.iter().find(|r| r.name == "openat").expect("an openat recipe");
+        Action {
+            abi: Abi::B64,
+            nr: syscalls::number(Abi::B64, "openat").unwrap(),
+            recipe,
+            overrides: [None; 6],
+            creds: Creds { auid: Some(1000), uid: [0; 3], gid: [0; 3] },
+            expect,
+            perm: recipe.perm,
+            object: None,
+            object2: None,
+            mode: 0,
+            on_target: false,
+        }
+    }
+
+    fn host() -> Host {
+        Host::new(PathBuf::from("/usr/bin/audit-verify"), UNSET)
+    }
+
+    #[test]
+    fn arguments_are_compared_by_their_low_32_bits() {
+        // AT_FDCWD is 0xffff_ffff_ffff_ff9c in the register; the kernel compares 0xffff_ff9c.
+        let r = rule("-a always,exit -F arch=b64 -S openat -F a0=-100 -k cwd");
+        assert_eq!(matches(&r, &openat(Expect::Err(libc::ENOENT)), &host()), Verdict::Yes);
+        let r = rule("-a always,exit -F arch=b64 -S openat -F a0=0xffffff9c -k cwd");
+        assert_eq!(matches(&r, &openat(Expect::Err(libc::ENOENT)), &host()), Verdict::Yes);
+    }
+
+    #[test]
+    fn success_and_exit_as_the_kernel_compares_them() {
+        let failing = openat(Expect::Err(libc::ENOENT));
+        let r = |text: &str| rule(&format!("-a always,exit -F arch=b64 -S openat {text} -k k"));
+        assert_eq!(matches(&r("-F success=0"), &failing, &host()), Verdict::Yes);
+        assert_eq!(matches(&r("-F exit=-ENOENT"), &failing, &host()), Verdict::Yes);
+        // `success>1` compares return_valid (2 on failure) with AUDITSC_SUCCESS (1): it means "failed".
+        assert_eq!(matches(&r("-F success>1"), &failing, &host()), Verdict::Yes);
+        assert!(matches!(matches(&r("-F success>1"), &openat(Expect::Ok(3)), &host()), Verdict::No(_)));
+        assert!(matches!(matches(&r("-F exit<0"), &failing, &host()), Verdict::No(_)), "unsigned, as the kernel");
     }
 }

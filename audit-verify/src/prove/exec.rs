@@ -9,7 +9,7 @@
 use std::{io, os::unix::ffi::OsStrExt, path::Path};
 
 use super::{
-    plan::{Action, BAD_POINTER},
+    action::{Action, BAD_POINTER, Creds},
     recipes::{A, Expect},
 };
 use crate::syscalls::Abi;
@@ -204,7 +204,7 @@ fn wait(pid: libc::pid_t) -> io::Result<String> {
 }
 
 /// The forked child. Raw syscalls only.
-unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &super::plan::Creds, wfd: i32) -> ! {
+unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &Creds, wfd: i32) -> ! {
     let report = |step: u8, value: i64| {
         let mut msg = [0u8; 16];
         msg[0] = step;

@@ -15,6 +15,7 @@
 //! rule's key never appears for the action, which is what a search by key would miss), with the record
 //! that carries the other key as evidence.
 
+pub mod action;
 pub mod collect;
 pub mod eval;
 pub mod exec;
@@ -39,9 +40,9 @@ use self::{
 };
 use crate::{
     auditlog::{AuditLogError, Follower},
-    barrier::{self, Barrier, BarrierError, Marker},
+    barrier::{self, Barrier, BarrierError},
     finding::Finding,
-    netlink::{AuditSocket, NetlinkError},
+    netlink::{AuditSocket, NetlinkError, listener::ListenerError},
     rules::{
         Location, Rule,
         augenrules::RuleSource,
@@ -58,8 +59,8 @@ pub enum ProveError {
     Netlink(#[from] NetlinkError),
     #[error("cannot create the scratch directory")]
     Scratch(#[source] io::Error),
-    #[error("cannot subscribe to the audit multicast socket (needs CAP_AUDIT_READ)")]
-    Multicast(#[source] io::Error),
+    #[error(transparent)]
+    Multicast(#[from] ListenerError),
     #[error("cannot run an action in a child process")]
     Exec(#[source] io::Error),
     #[error(transparent)]
@@ -84,6 +85,8 @@ pub enum State {
     Shadowed,
     /// No harmless action exercises it; the reason says why.
     Unprovable,
+    /// A signal stopped the run before this rule's action ran.
+    NotRun,
 }
 
 impl State {
@@ -95,6 +98,7 @@ impl State {
             State::NotLoaded => "not_loaded",
             State::Shadowed => "shadowed",
             State::Unprovable => "unprovable",
+            State::NotRun => "not_run",
         }
     }
 
@@ -241,10 +245,16 @@ pub fn prove(input: Input<'_>, socket: &mut AuditSocket, options: Options<'_>) -
     // Opened before the actions: if auditd rotates the log meanwhile, the follower finishes the old file
     // and goes on in the new one, where reopening the path later would read the wrong file.
     let mut follower = Follower::open(&options.log.path, options.log.offset)?;
-    let listener = collect::Listener::start().map_err(ProveError::Multicast)?;
+    let listener = collect::listen()?;
     let mut arena = exec::Arena::new().map_err(ProveError::Exec)?;
     let total = trials.len();
+    // A signal stops new actions; the barrier still runs, so what did run is judged with evidence.
+    let mut ran = total;
     for (done, trial) in trials.iter_mut().enumerate() {
+        if crate::stop::requested().is_some() {
+            ran = done;
+            break;
+        }
         (options.progress)(done, total);
         let Plan::Run { action, .. } = &trial.plan else { continue };
         if action.recipe.mutation && !action.on_target {
@@ -252,23 +262,35 @@ pub fn prove(input: Input<'_>, socket: &mut AuditSocket, options: Options<'_>) -
         }
         (trial.pid, trial.ran) = exec::run(action, &mut arena).map_err(ProveError::Exec)?;
     }
-    (options.progress)(total, total);
+    (options.progress)(ran, total);
 
-    let marker = Marker::new();
-    marker.send(socket)?;
+    let marker = listener.send_barrier(socket)?;
     let parent = std::process::id();
     let mut written = Vec::new();
     let barrier = barrier::read_until(&mut follower, &marker, options.timeout, |record| {
         written.extend(collect::from_record(record, parent));
     })?;
-    let emitted = listener.finish(match barrier {
+    let heard = listener.finish(match barrier {
         Barrier::Reached { .. } => Duration::from_secs(1),
         Barrier::TimedOut { .. } => Duration::from_millis(200),
-    });
+    })?;
+    if heard.overruns > 0 {
+        log::warn!(
+            "the audit multicast socket overflowed {} times: some emitted records were not seen",
+            heard.overruns
+        );
+    }
+    let emitted = heard.consumer.seen;
 
-    for trial in &trials {
+    let stopped_by = crate::stop::requested().map(crate::stop::signal_name);
+    for (i, trial) in trials.iter().enumerate() {
         let base = proof(&loaded[trial.index], locations[trial.index].as_ref(), source);
-        proofs[trial.index] = Some(judge(trial, base, loaded, locations, &written, &emitted, &barrier));
+        proofs[trial.index] = Some(if i < ran {
+            judge(trial, base, loaded, locations, &written, &emitted, &barrier)
+        } else {
+            let why = format!("not run: {} stopped the run first", stopped_by.as_deref().unwrap_or("a signal"));
+            RuleProof { state: State::NotRun, reason: Some(why), ..base }
+        });
     }
     let mut rules: Vec<RuleProof> = proofs.into_iter().flatten().collect();
     rules.extend(not_loaded(source, report));
@@ -451,7 +473,7 @@ fn judge(
     out.state = State::Failed;
     out.reason = Some(format!(
         "loaded, the action ran (returned {returned}, expected {}), and no record reached the barrier{barrier_note}",
-        plan::expect_text(action.expect)
+        action::expect_text(action.expect)
     ));
     out
 }

@@ -6,11 +6,17 @@
 //! from the values the rule's conditions name) and the free arguments, and asks [`eval::matches`] the
 //! kernel's question for the rule and for every earlier exit rule.
 
-use std::path::{Path, PathBuf};
+use std::{
+    convert::Infallible,
+    path::{Path, PathBuf},
+};
+
+use audit_verify_common::rule_semantics::{FirstMatch, arch_admits, first_match};
 
 use super::{
+    action::{Action, Creds, NOBODY},
     eval::{self, Host, Verdict},
-    recipes::{A, Expect, Need, Obj, RECIPES, Recipe, mutation_note},
+    recipes::{A, Expect, Need, Obj, RECIPES, Recipe},
     scratch::{Paths, searchable_by_others},
 };
 use crate::{
@@ -20,128 +26,6 @@ use crate::{
     },
     syscalls::{self, Abi},
 };
-
-/// `AUDIT_PERM_*`.
-pub mod perm {
-    pub const EXEC: u32 = 1;
-    pub const WRITE: u32 = 2;
-    pub const READ: u32 = 4;
-    pub const ATTR: u32 = 8;
-}
-
-/// The child's credentials: `uid`/`gid` are (real, effective, saved); fsuid/fsgid follow the effective
-/// ids. `auid: None` keeps the loginuid the child inherits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Creds {
-    pub auid: Option<u32>,
-    pub uid: [u32; 3],
-    pub gid: [u32; 3],
-}
-
-impl Creds {
-    fn of(need: Need) -> Self {
-        let id = if need == Need::NonRoot { NOBODY } else { 0 };
-        Self { auid: None, uid: [id; 3], gid: [id; 3] }
-    }
-
-    pub fn is_root(&self) -> bool {
-        self.uid == [0; 3] && self.gid == [0; 3]
-    }
-}
-
-const NOBODY: u32 = 65534;
-
-/// One concrete call, as the executor runs it.
-#[derive(Debug, Clone)]
-pub struct Action {
-    pub abi: Abi,
-    pub nr: u32,
-    pub recipe: &'static Recipe,
-    /// Values for the free arguments the rule constrains.
-    pub overrides: [Option<u64>; 6],
-    pub creds: Creds,
-    pub expect: Expect,
-    pub perm: u32,
-    /// What `A::Path` names, and `A::Path2`.
-    pub object: Option<PathBuf>,
-    pub object2: Option<PathBuf>,
-    /// The object's mode, for `A::Mode`.
-    pub mode: u32,
-    pub on_target: bool,
-}
-
-impl Action {
-    /// Argument `i` as the kernel will see it, where known before the call.
-    pub fn arg_value(&self, i: usize) -> Option<u64> {
-        if let Some(v) = self.overrides.get(i).copied().flatten() {
-            return Some(self.width(v));
-        }
-        match self.recipe.args.get(i)? {
-            A::N(v) => Some(self.width(*v as u64)),
-            A::Bad => Some(BAD_POINTER),
-            A::Mode => Some(u64::from(self.mode & 0o7777)),
-            _ => None,
-        }
-    }
-
-    fn width(&self, v: u64) -> u64 {
-        if self.abi == Abi::B32 { v & 0xffff_ffff } else { v }
-    }
-
-    pub fn mutation(&self) -> Option<String> {
-        let object = self.object.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
-        self.recipe.mutation.then(|| mutation_note(self.recipe, &object, self.on_target))
-    }
-
-    /// `openat(AT_FDCWD, "/etc/passwd", 0x30001) [b64] as uid=0 auid=1000, expecting ENOTDIR`.
-    pub fn describe(&self) -> String {
-        let args: Vec<String> = (0..self.recipe.args.len()).map(|i| self.describe_arg(i)).collect();
-        let abi = match self.abi {
-            Abi::B64 => "b64",
-            Abi::B32 => "b32 via int 0x80",
-        };
-        let c = &self.creds;
-        let mut who = format!("uid={} euid={} gid={}", c.uid[0], c.uid[1], c.gid[0]);
-        if let Some(auid) = c.auid {
-            who.push_str(&format!(" auid={auid}"));
-        }
-        format!("{}({}) [{abi}] as {who}, expecting {}", self.recipe.name, args.join(", "), expect_text(self.expect))
-    }
-
-    fn describe_arg(&self, i: usize) -> String {
-        if let Some(v) = self.overrides[i] {
-            return format!("{v:#x}");
-        }
-        let path = |p: &Option<PathBuf>| format!("\"{}\"", p.as_deref().unwrap_or(Path::new("")).display());
-        match self.recipe.args[i] {
-            A::N(-100) => "AT_FDCWD".into(),
-            A::N(v) if (0..10).contains(&v) || v == -1 => v.to_string(),
-            A::N(v) => format!("{v:#o}"),
-            A::Path => path(&self.object),
-            A::Path2 => path(&self.object2),
-            A::Str(s) => format!("\"{s}\""),
-            A::Bad => format!("{BAD_POINTER:#x} (unmapped)"),
-            A::Buf => "buf".into(),
-            A::Mode => format!("{:#o}", self.mode & 0o7777),
-            A::SelfPid => "self".into(),
-        }
-    }
-}
-
-/// A pointer into page zero, below `vm.mmap_min_addr`: never mapped, so every copy from it fails.
-pub const BAD_POINTER: u64 = 8;
-
-pub fn expect_text(e: Expect) -> String {
-    let errno = |e: i32| crate::rules::fields::errno_name(e as u32).map_or(e.to_string(), str::to_owned);
-    match e {
-        Expect::Ok(v) => format!("success ({v})"),
-        Expect::OkAny => "success".into(),
-        Expect::Err(e) => errno(e),
-        Expect::ErrAny => "an error".into(),
-        Expect::ProbeW | Expect::ProbeR => "ENOTDIR/EISDIR".into(),
-        Expect::NoReturn => "no return (the child exits)".into(),
-    }
-}
 
 /// What the planner may use.
 pub struct Ctx<'a> {
@@ -180,10 +64,11 @@ pub fn plan(loaded: &[Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
     if let Some(why) = not_exercised(rule) {
         return Plan::Unprovable(why);
     }
+    // The first ABI of this CPU the rule's arch condition admits, 64-bit preferred.
     let abi = match rule.field(id::ARCH).map(|f| (f.op, &f.value)) {
         None => Abi::B64,
-        Some((Op::Eq, Value::Num(ARCH_B64))) | Some((Op::Ne, Value::Num(ARCH_B32))) => Abi::B64,
-        Some((Op::Eq, Value::Num(ARCH_B32))) | Some((Op::Ne, Value::Num(ARCH_B64))) => Abi::B32,
+        Some((op, Value::Num(arch))) if arch_admits(op, *arch, ARCH_B64) => Abi::B64,
+        Some((op, Value::Num(arch))) if arch_admits(op, *arch, ARCH_B32) => Abi::B32,
         Some((_, v)) => {
             return Plan::Unprovable(format!("arch {v:?} is neither x86_64 nor i386: this CPU cannot run it"));
         }
@@ -407,13 +292,16 @@ impl<'a> Search<'a> {
     /// Empty when the rule says nothing about the field (the default stays).
     fn candidates(&self, field: u32) -> Vec<u32> {
         let compared = |f: &crate::rules::Field| {
-            f.id == id::FIELD_COMPARE && matches!(field, id::UID | id::EUID | 3 | id::GID | id::EGID | 7 | id::LOGINUID)
+            f.id == id::FIELD_COMPARE
+                && matches!(field, id::UID | id::EUID | id::SUID | id::GID | id::EGID | id::SGID | id::LOGINUID)
         };
         let named: Vec<u32> = self
             .rule
             .fields
             .iter()
-            .filter(|f| f.id == field || (field == id::EUID && f.id == 4) || (field == id::EGID && f.id == 8))
+            .filter(|f| {
+                f.id == field || (field == id::EUID && f.id == id::FSUID) || (field == id::EGID && f.id == id::FSGID)
+            })
             .filter_map(|f| match f.value {
                 Value::Num(n) => Some(n),
                 Value::Str(_) => None,
@@ -461,20 +349,32 @@ impl<'a> Search<'a> {
         true
     }
 
+    /// The earlier rule that decides `action`'s record first, walking the exit list as the kernel does.
+    /// An earlier rule that may match leaves the outcome open, unless a later one surely matches: the
+    /// action is blocked either way, and that one is named.
     fn first_earlier_match(&self, action: &Action) -> Option<Blocker> {
         let host = self.ctx.host;
-        let mut unknown = None;
-        for &i in self.earlier {
-            let never = self.loaded[i].action == RuleAction::Never;
-            match eval::matches(&self.loaded[i], action, host) {
-                Verdict::Yes => return Some(Blocker { index: i, never, undecided: None }),
-                Verdict::Unknown(what) if unknown.is_none() => {
-                    unknown = Some(Blocker { index: i, never, undecided: Some(what) })
+        let blocker = |k: u32, undecided| {
+            let index = self.earlier[k as usize];
+            Blocker { index, never: self.loaded[index].action == RuleAction::Never, undecided }
+        };
+        let verdict = |k: u32| eval::matches(&self.loaded[self.earlier[k as usize]], action, host);
+        let count = self.earlier.len() as u32;
+        let Ok(first) = first_match::<Infallible>(count, count, |k| Ok(verdict(k).kind()));
+        match first {
+            FirstMatch::Rule(k) => Some(blocker(k, None)),
+            FirstMatch::Undecided(k) => {
+                if let Some(sure) = (k + 1..count).find(|j| verdict(*j) == Verdict::Yes) {
+                    return Some(blocker(sure, None));
                 }
-                _ => {}
+                let what = match verdict(k) {
+                    Verdict::Unknown(what) => Some(what),
+                    _ => None,
+                };
+                Some(blocker(k, what))
             }
+            FirstMatch::None => None,
         }
-        unknown
     }
 }
 
@@ -499,6 +399,7 @@ fn each_value(actions: Vec<Action>, values: &[u32], set: impl Fn(&mut Action, u3
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prove::action::BAD_POINTER;
     use crate::rules::parse::{self, Command};
 
     fn rules(text: &str) -> Vec<Rule> {
@@ -564,6 +465,34 @@ mod tests {
         with_ctx(true, |ctx| {
             let (a, _) = run_of(plan(&loaded, 2, ctx));
             assert!(a.recipe.mutation && a.mutation().unwrap().contains("scratch"), "{a:?}");
+        });
+    }
+
+    #[test]
+    fn the_abi_is_one_the_arch_condition_admits() {
+        let loaded = rules(
+            "-a always,exit -F arch!=0x28 -S execve -k not_arm\n\
+             -a always,exit -F arch=0x28 -S execve -k arm",
+        );
+        with_ctx(false, |ctx| {
+            assert_eq!(run_of(plan(&loaded, 0, ctx)).0.abi, Abi::B64, "any arch but ARM's: x86_64 will do");
+            let Plan::Unprovable(why) = plan(&loaded, 1, ctx) else { panic!("an ARM rule") };
+            assert!(why.contains("neither x86_64 nor i386"), "{why}");
+        });
+    }
+
+    /// An earlier rule that may match leaves the record's rule open, but a later one that surely matches
+    /// blocks the action either way, and is the one named.
+    #[test]
+    fn a_sure_match_after_an_undecided_one_blocks() {
+        let loaded = rules(
+            "-a never,exit -F arch=b64 -S fchdir -F subj_type=unconfined_t\n\
+             -a always,exit -F arch=b64 -S fchdir -k sure\n\
+             -a always,exit -F arch=b64 -S fchdir -k after",
+        );
+        with_ctx(false, |ctx| {
+            let blocker = run_of(plan(&loaded, 2, ctx)).1.expect("rule 1 matches first");
+            assert_eq!(blocker, Blocker { index: 1, never: false, undecided: None });
         });
     }
 

@@ -10,7 +10,7 @@
 //! A syscall absent from this table is never called: its rules end `unprovable`. Guessing arguments for
 //! an unknown call is how a prover ends up calling `kill(-1, SIGKILL)`.
 
-use super::plan::perm;
+use crate::rules::fields::perm;
 
 /// An argument template, made concrete in the child's low (MAP_32BIT) arena by the executor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

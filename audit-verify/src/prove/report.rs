@@ -6,8 +6,15 @@ use std::fmt::Write as _;
 use super::{ProveReport, RuleProof, State};
 use crate::junit;
 
-const STATES: [State; 6] =
-    [State::Proven, State::Failed, State::NotWritten, State::NotLoaded, State::Shadowed, State::Unprovable];
+const STATES: [State; 7] = [
+    State::Proven,
+    State::Failed,
+    State::NotWritten,
+    State::NotLoaded,
+    State::Shadowed,
+    State::Unprovable,
+    State::NotRun,
+];
 
 /// `STATE  SOURCE  KEY`, then the rule, then the evidence or the reason, indented.
 pub fn table(report: &ProveReport) -> String {
@@ -70,7 +77,7 @@ pub fn suite(report: &ProveReport) -> junit::TestSuite {
             let body = detail(r);
             let outcome = match r.state {
                 State::Proven => junit::Outcome::Passed { output: Some(body) },
-                State::Unprovable => junit::Outcome::Skipped { message: body },
+                State::Unprovable | State::NotRun => junit::Outcome::Skipped { message: body },
                 state => junit::Outcome::Failed {
                     kind: state.name().into(),
                     message: body,

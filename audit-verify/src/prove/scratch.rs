@@ -8,13 +8,25 @@
 //!     victims/                         files made for one --allow-mutation call each
 //! ```
 //! `missing/x` is never created: every lookup of it is ENOENT.
+//!
+//! Nothing may outlive the run: a signal that ends the process removes the live directories first
+//! ([`crate::stop`]), and because SIGKILL cannot be caught, each run also removes the directories that
+//! dead runs left ([`remove_stale`]).
 
 use std::{
     fs, io,
-    os::unix::fs::{DirBuilderExt, PermissionsExt},
+    os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt},
     path::{Path, PathBuf},
+    sync::{Mutex, Once},
     time::{SystemTime, UNIX_EPOCH},
 };
+
+/// Every scratch directory is named `PREFIX<pid>-<nanos>`.
+const PREFIX: &str = "audit-verify-prove-";
+
+/// Scratch directories alive in this process, for removal before a signal exits it.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static ON_SIGNAL: Once = Once::new();
 
 /// The paths the planner fills in.
 #[derive(Debug, Clone)]
@@ -50,10 +62,62 @@ pub fn searchable_by_others(path: &Path) -> bool {
 /// root's own (0700), so /tmp and then /run stand in for it.
 fn base() -> PathBuf {
     let tmpdir = std::env::temp_dir();
-    [tmpdir.clone(), PathBuf::from("/tmp"), PathBuf::from("/run")]
-        .into_iter()
-        .find(|dir| dir.is_dir() && searchable_by_others(&dir.join("scratch")))
-        .unwrap_or(tmpdir)
+    candidates().into_iter().find(|dir| dir.is_dir() && searchable_by_others(&dir.join("scratch"))).unwrap_or(tmpdir)
+}
+
+/// Every directory [`base`] may choose.
+fn candidates() -> [PathBuf; 3] {
+    [std::env::temp_dir(), PathBuf::from("/tmp"), PathBuf::from("/run")]
+}
+
+/// The pid in a scratch directory's name, if the name is exactly ours (`PREFIX<pid>-<digits>`).
+fn owner_pid(name: &str) -> Option<i32> {
+    let (pid, nanos) = name.strip_prefix(PREFIX)?.split_once('-')?;
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (all_digits(pid) && all_digits(nanos)).then(|| pid.parse().ok()).flatten()
+}
+
+/// Whether `pid` names a live process (kill 0: EPERM means it lives, as another user's).
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks existence.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Removes scratch directories that runs killed by SIGKILL (or a crash) left in `dirs`: only a real
+/// directory (never a symlink), owned by root, named exactly as ours, whose pid is not alive. A live pid
+/// is left alone even if it was reused: a directory left a little longer is the safe mistake.
+/// Returns what was removed.
+pub fn remove_stale(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(dir) else { continue };
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(owner_pid) else { continue };
+            let path = entry.path();
+            // symlink_metadata: a symlink named like ours is not followed, and not ours.
+            let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+            if !meta.file_type().is_dir() || meta.uid() != 0 || pid == std::process::id() as i32 || alive(pid) {
+                continue;
+            }
+            // remove_dir_all does not follow symlinks inside the tree either.
+            match fs::remove_dir_all(&path) {
+                Ok(()) => {
+                    log::info!("prove: removed {} left by a run that died (pid {pid})", path.display());
+                    removed.push(path);
+                }
+                Err(e) => log::warn!("prove: cannot remove {} left by pid {pid}: {e}", path.display()),
+            }
+        }
+    }
+    removed
+}
+
+/// Before a signal exits the process: remove the live scratch directories.
+fn remove_live(_signal: i32) {
+    for root in LIVE.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        let _ = fs::remove_dir_all(root);
+    }
 }
 
 pub struct Scratch {
@@ -63,9 +127,12 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn create() -> io::Result<Self> {
+        remove_stale(&candidates());
+        ON_SIGNAL.call_once(|| crate::stop::at_signal_exit(remove_live));
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let root = base().join(format!("audit-verify-prove-{}-{nanos}", std::process::id()));
+        let root = base().join(format!("{PREFIX}{}-{nanos}", std::process::id()));
         fs::DirBuilder::new().mode(0o755).create(&root)?;
+        LIVE.lock().unwrap_or_else(|p| p.into_inner()).push(root.clone());
         // The umask may have narrowed the mode; the layout depends on it.
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755))?;
         let scratch = Self { paths: Paths::under(&root), root };
@@ -93,8 +160,51 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        LIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|r| *r != self.root);
         if let Err(e) = fs::remove_dir_all(&self.root) {
             log::error!("prove: cannot remove the scratch directory {}: {e}", self.root.display());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_exact_names_carry_a_pid() {
+        assert_eq!(owner_pid("audit-verify-prove-123-456"), Some(123));
+        for name in ["audit-verify-prove-123", "audit-verify-prove-12a-4", "audit-verify-prove--4", "x-prove-1-2"] {
+            assert_eq!(owner_pid(name), None, "{name}");
+        }
+    }
+
+    /// Needs root (the owner check); runs in a private directory, so it touches nothing else.
+    #[test]
+    fn stale_directories_of_dead_runs_go_and_nothing_else_does() {
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("audit-verify-scratch-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        // A pid that cannot be alive: above the kernel's pid_max limit.
+        let dead = dir.join(format!("{PREFIX}{}-1", 1 << 23));
+        fs::create_dir_all(dead.join("locked")).unwrap();
+        let live = dir.join(format!("{PREFIX}1-1"));
+        fs::create_dir(&live).unwrap();
+        let target = dir.join("target");
+        fs::create_dir(&target).unwrap();
+        let link = dir.join(format!("{PREFIX}{}-2", 1 << 23));
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let other = dir.join("audit-verify-other-99999999-1");
+        fs::create_dir(&other).unwrap();
+
+        let removed = remove_stale(std::slice::from_ref(&dir));
+        let left: Vec<bool> =
+            [&dead, &live, &target, &link, &other].iter().map(|p| p.symlink_metadata().is_ok()).collect();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(removed, [dead]);
+        assert_eq!(left, [false, true, true, true, true], "dead, live (pid 1), symlink target, symlink, other prefix");
     }
 }

@@ -5,14 +5,17 @@
 //! the last bare `-D` to the top, then the last `-b`, the last `-f`, and the last `-e` to the very end.
 
 use std::{
-    cmp::Ordering,
     fs, io,
     path::{Path, PathBuf},
+    sync::LazyLock,
 };
 
 use thiserror::Error;
 
-use super::parse::{self, Command, Line, ParseError};
+use super::{
+    filevercmp::ls_v_cmp,
+    parse::{self, Command, Line, ParseError},
+};
 
 #[derive(Debug, Error)]
 pub enum SourceError {
@@ -35,6 +38,10 @@ pub struct RuleSource {
     /// For a directory: lines augenrules moves, kept where they were written (for "-e 2 not last").
     pub as_written: Vec<Line>,
 }
+
+/// Whether the awk augenrules runs understands `\s` (gawk does; mawk, Debian's default, does not).
+static AWK_KNOWS_BACKSLASH_S: LazyLock<bool> =
+    LazyLock::new(|| fs::canonicalize("/usr/bin/awk").is_ok_and(|awk| !awk.to_string_lossy().contains("mawk")));
 
 /// Where augenrules writes what it compiles from rules.d.
 pub const COMPILED_RULES: &str = "/etc/audit/audit.rules";
@@ -103,7 +110,7 @@ fn with_compiled_extras(mut source: RuleSource, compiled: &Path) -> Result<RuleS
         Command::Add { rule, .. } => Some(rule.canonical()),
         _ => None,
     };
-    let known: Vec<_> = source.lines.iter().filter_map(|l| added(&l.command)).collect();
+    let known: std::collections::HashSet<_> = source.lines.iter().filter_map(|l| added(&l.command)).collect();
     let only_there: Vec<Line> =
         extra.lines.into_iter().filter(|l| added(&l.command).is_some_and(|r| !known.contains(&r))).collect();
     if !only_there.is_empty() {
@@ -125,12 +132,16 @@ pub(crate) fn from_dir(dir: &Path) -> Result<RuleSource, SourceError> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|source| SourceError::Read { path: dir.to_owned(), source })?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "rules"))
+        // `ls -1v | grep "\.rules$"`: hidden names are not listed.
+        .filter(|p| {
+            let name = file_name(p);
+            name.ends_with(".rules") && !name.starts_with('.')
+        })
         .collect();
     if files.is_empty() {
         return Err(SourceError::Empty(dir.to_owned()));
     }
-    files.sort_by(|a, b| version_cmp(&file_name(a), &file_name(b)));
+    files.sort_by(|a, b| ls_v_cmp(&file_name(a), &file_name(b)));
     let mut source = RuleSource { files: files.clone(), ..Default::default() };
     for file in &files {
         let (lines, errors) = parse::parse_file(file, &read(file)?);
@@ -150,62 +161,27 @@ fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// augenrules' awk: the last bare `-D` first, then the last `-b` and `-f`, the rest in order, the last
-/// `-e` at the end. (`--backlog_wait_time` and `-D -k` stay where they are, as in augenrules.)
+/// augenrules' awk, which sorts by each line's text, not by its meaning: the last line starting with `-D`
+/// and nothing else first, then the last one starting with `-b`, the last starting with `-f`, the rest in
+/// order, and the last starting with `-e` at the end. So `-b 320 -e 2` moves as a `-b` line, and a `-D -k`
+/// line stays where it is. Its patterns allow leading whitespace (`^\s*-e`), but mawk (Debian's awk) reads
+/// `\s` as the letter s, so there an indented line stays where it is; gawk (RHEL's) moves it.
 fn augenrules_order(lines: &[Line]) -> Vec<Line> {
-    let last = |pred: &dyn Fn(&Command) -> bool| lines.iter().rev().find(|l| pred(&l.command)).cloned();
-    let setting = |name: &'static str| move |c: &Command| matches!(c, Command::Set { setting, .. } if *setting == name);
-    let bare_d = |c: &Command| matches!(c, Command::DeleteAll { key: None });
-    let moved =
-        |c: &Command| bare_d(c) || setting("backlog_limit")(c) || setting("failure")(c) || setting("enabled")(c);
-    let mut out: Vec<Line> =
-        [last(&bare_d), last(&setting("backlog_limit")), last(&setting("failure"))].into_iter().flatten().collect();
-    out.extend(lines.iter().filter(|l| !moved(&l.command)).cloned());
-    out.extend(last(&setting("enabled")));
+    let indent_ok = *AWK_KNOWS_BACKSLASH_S;
+    let text = move |l: &Line| if indent_ok { l.text.trim() } else { l.text.as_str() }.to_owned();
+    let starts = move |option: &'static str| move |l: &Line| text(l).starts_with(option);
+    let bare_d = move |l: &Line| text(l) == "-D";
+    let last = |pred: &dyn Fn(&Line) -> bool| lines.iter().rev().find(|l| pred(l)).cloned();
+    let moved = |l: &Line| bare_d(l) || starts("-b")(l) || starts("-f")(l) || starts("-e")(l);
+    let mut out: Vec<Line> = [last(&bare_d), last(&starts("-b")), last(&starts("-f"))].into_iter().flatten().collect();
+    out.extend(lines.iter().filter(|l| !moved(l)).cloned());
+    out.extend(last(&starts("-e")));
     out
-}
-
-/// `ls -v` (GNU version sort), for the file names augenrules sees: digit runs compare as numbers.
-fn version_cmp(a: &str, b: &str) -> Ordering {
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
-    loop {
-        match (a.first(), b.first()) {
-            (None, None) => return Ordering::Equal,
-            (None, _) => return Ordering::Less,
-            (_, None) => return Ordering::Greater,
-            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
-                let run = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
-                let (na, nb) = (run(a), run(b));
-                let trim = |s: &[u8]| s.iter().skip_while(|c| **c == b'0').count();
-                let (da, db) = (&a[..na], &b[..nb]);
-                let ord = trim(da).cmp(&trim(db)).then_with(|| da[na - trim(da)..].cmp(&db[nb - trim(db)..]));
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-                a = &a[na..];
-                b = &b[nb..];
-            }
-            (Some(x), Some(y)) => {
-                if x != y {
-                    return x.cmp(y);
-                }
-                a = &a[1..];
-                b = &b[1..];
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn version_order_like_ls_v() {
-        let mut names = vec!["10-base.rules", "9-early.rules", "99-finalize.rules", "30-stig.rules", "100-late.rules"];
-        names.sort_by(|a, b| version_cmp(a, b));
-        assert_eq!(names, ["9-early.rules", "10-base.rules", "30-stig.rules", "99-finalize.rules", "100-late.rules"]);
-    }
 
     #[test]
     fn moves_d_b_f_and_e_as_augenrules_does() {

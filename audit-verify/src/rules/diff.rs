@@ -1,8 +1,9 @@
 //! Files against kernel: what the rules files would load, simulated with the kernel's semantics, compared
 //! with what the kernel holds, plus the mistakes visible in the files alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use audit_verify_common::rule_semantics as kernel;
 use serde::Serialize;
 
 use super::{
@@ -79,45 +80,69 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
     for e in &source.errors {
         findings.push(Finding::new("syntax_error", Severity::High, e.message.clone()).at(&e.location));
     }
-    let (expected, stop) = simulate_load(source, &mut findings);
+    let (expected, stop, keeps_going) = simulate_load(source, &mut findings);
     settings_findings(source, &mut findings);
 
     // Pair each loaded rule with an expected one (first unused equal rule on the same list).
-    let loaded_canonical: Vec<Rule> = loaded.iter().map(Rule::canonical).collect();
+    let mut unused: HashMap<Rule, VecDeque<usize>> = HashMap::new();
+    for (li, rule) in loaded.iter().enumerate() {
+        unused.entry(rule.canonical()).or_default().push_back(li);
+    }
     let mut used = vec![false; loaded.len()];
     let mut pairs = Vec::new(); // (expected index, loaded index)
-    let mut states = Vec::with_capacity(expected.len());
+    let mut missing = Vec::new();
+    // What became of each expected rule; every missing one is given its why below.
+    let mut states = vec![Loaded::No { why: String::new() }; expected.len()];
     for (ei, e) in expected.iter().enumerate() {
-        match (0..loaded.len()).find(|li| !used[*li] && loaded_canonical[*li] == e.canonical) {
+        match unused.get_mut(&e.canonical).and_then(VecDeque::pop_front) {
             Some(li) => {
                 used[li] = true;
                 pairs.push((ei, li));
-                states.push(Loaded::At(li));
+                states[ei] = Loaded::At(li);
             }
-            None => {
-                let why = match (&stop, e.after_stop) {
-                    (Some(at), true) => format!("the load stops at {at}, before this rule"),
-                    _ => "the kernel refused it, or it was deleted after loading".into(),
-                };
-                findings.push(
-                    Finding::new("not_loaded", Severity::High, ExpectedRule::not_loaded_message(&why))
-                        .at(&e.location)
-                        .rule(&e.rule),
-                );
-                states.push(Loaded::No { why });
-            }
+            None => missing.push(ei),
         }
+    }
+    let refused_at = kernel_stop(source, &expected, &missing, stop.is_some() || keeps_going);
+    for &ei in &missing {
+        let e = &expected[ei];
+        let why = match (&stop, e.after_stop, refused_at) {
+            (Some(at), true, _) => format!("the load stops at {at}, before this rule"),
+            (_, _, Some(first)) if first == ei => format!(
+                "the kernel refused it (a path or user that does not exist here, say), and `auditctl -R` stops \
+                 at the first error: the {} rules after it were not loaded either",
+                missing.len() - 1
+            ),
+            (_, _, Some(first)) => {
+                format!(
+                    "the load stops at {}, where the kernel refused a rule, before this rule",
+                    expected[first].location
+                )
+            }
+            _ => "the kernel refused it, or it was deleted after loading".into(),
+        };
+        findings.push(
+            Finding::new("not_loaded", Severity::High, ExpectedRule::not_loaded_message(&why))
+                .at(&e.location)
+                .rule(&e.rule),
+        );
+        states[ei] = Loaded::No { why };
     }
     let mut loaded_from = vec![None; loaded.len()];
     for &(ei, li) in &pairs {
         loaded_from[li] = Some(expected[ei].location.clone());
     }
-    for (li, rule) in loaded.iter().enumerate().filter(|(li, _)| !used[*li]) {
-        findings.push(
-            Finding::new("loaded_not_in_files", Severity::Medium, "loaded in the kernel but in no rules file")
-                .at(format!("kernel {} list, position {}", rule.list.name(), position_in_list(loaded, li)))
-                .rule(rule),
-        );
+    let mut position: BTreeMap<FilterList, usize> = BTreeMap::new();
+    for (li, rule) in loaded.iter().enumerate() {
+        let at = position.entry(rule.list).or_default();
+        *at += 1;
+        if !used[li] {
+            findings.push(
+                Finding::new("loaded_not_in_files", Severity::Medium, "loaded in the kernel but in no rules file")
+                    .at(format!("kernel {} list, position {at}", rule.list.name()))
+                    .rule(rule),
+            );
+        }
     }
     order_findings(&expected, loaded, &pairs, &mut findings);
     let shadows = shadow_findings(&expected, &mut findings);
@@ -138,15 +163,20 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
     }
 }
 
-fn position_in_list(rules: &[Rule], index: usize) -> usize {
-    rules[..index].iter().filter(|r| r.list == rules[index].list).count() + 1
-}
-
 /// Replays the lines as `auditctl -R` applies them: `-D` empties the lists, `-a` appends, `-A` prepends,
 /// `-d`/`-W` delete, an exact duplicate is refused (EEXIST). The first error stops the load unless `-c`
 /// or `-i` came before it. Returns the rules in kernel order and the stop point.
-fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expected>, Option<Location>) {
+fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expected>, Option<Location>, bool) {
     let mut lists: BTreeMap<FilterList, Vec<Expected>> = BTreeMap::new();
+    // Where each rule now loaded first stands, for the duplicate check (rebuilt after a delete).
+    let mut first_at: HashMap<Rule, Location> = HashMap::new();
+    let rebuild = |lists: &BTreeMap<FilterList, Vec<Expected>>| -> HashMap<Rule, Location> {
+        let mut map = HashMap::new();
+        for e in lists.values().flatten() {
+            map.entry(e.canonical.clone()).or_insert_with(|| e.location.clone());
+        }
+        map
+    };
     let mut stop: Option<Location> = None;
     let mut keep_going = false;
     let mut errors = source.errors.iter().map(|e| &e.location).collect::<Vec<_>>();
@@ -163,22 +193,23 @@ fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expec
         let after_stop = stop.is_some();
         match &line.command {
             Command::IgnoreErrors | Command::ContinueOnError => keep_going = true,
-            Command::DeleteAll { key: None } => lists.clear(),
+            Command::DeleteAll { key: None } => {
+                lists.clear();
+                first_at.clear();
+            }
             Command::DeleteAll { key: Some(key) } => {
-                lists.values_mut().for_each(|l| l.retain(|e| e.rule.key() != Some(key.as_str())))
+                lists.values_mut().for_each(|l| l.retain(|e| e.rule.key() != Some(key.as_str())));
+                first_at = rebuild(&lists);
             }
             Command::Add { rule, prepend } => {
                 let canonical = rule.canonical();
                 let list = lists.entry(rule.list).or_default();
-                if let Some(first) = list.iter().find(|e| e.canonical == canonical) {
+                if let Some(first) = first_at.get(&canonical) {
                     findings.push(
                         Finding::new(
                             "duplicate",
                             Severity::Medium,
-                            format!(
-                                "the same rule as {}: the kernel refuses it (EEXIST), a load error",
-                                first.location
-                            ),
+                            format!("the same rule as {first}: the kernel refuses it (EEXIST), a load error"),
                         )
                         .at(&line.location)
                         .rule(rule),
@@ -188,6 +219,7 @@ fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expec
                     }
                     continue;
                 }
+                first_at.insert(canonical.clone(), line.location.clone());
                 let entry = Expected { rule: rule.clone(), canonical, location: line.location.clone(), after_stop };
                 if *prepend { list.insert(0, entry) } else { list.push(entry) }
             }
@@ -196,11 +228,26 @@ fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expec
                 if let Some(list) = lists.get_mut(&rule.list) {
                     list.retain(|e| e.canonical != canonical);
                 }
+                first_at.remove(&canonical);
             }
             Command::Set { .. } => {}
         }
     }
-    (lists.into_values().flatten().collect(), stop)
+    (lists.into_values().flatten().collect(), stop, keep_going)
+}
+
+/// Where a load the kernel cut short stopped: when the rules not loaded are exactly the last ones in load
+/// order, the first of them is the one the kernel refused (`auditctl -R` stops at the first error).
+/// `None` where the files already explain a stop, `-c`/`-i` keep loading past errors, or nothing of the
+/// files is loaded (then they may never have been loaded at all).
+fn kernel_stop(source: &RuleSource, expected: &[Expected], missing: &[usize], explained: bool) -> Option<usize> {
+    if explained || missing.len() == expected.len() {
+        return None;
+    }
+    let key = |ei: usize| order_key(source, &expected[ei].location);
+    let first = missing.iter().copied().min_by_key(|&ei| key(ei))?;
+    let after = (0..expected.len()).filter(|&ei| key(ei) >= key(first)).count();
+    (after == missing.len()).then_some(first)
 }
 
 /// Position of a location in load order: the file's place in the source, then the line.
@@ -235,6 +282,23 @@ fn settings_findings(source: &RuleSource, findings: &mut Vec<Finding>) {
         )),
     }
     for line in &source.lines {
+        if let Command::Add { rule, .. } = &line.command
+            && let Some(key) = rule.key().filter(|k| k.ends_with('\r'))
+        {
+            findings.push(
+                Finding::new(
+                    "carriage_return_in_key",
+                    Severity::Medium,
+                    format!(
+                        "the line ends in a carriage return (a CRLF file): auditctl keeps it, so the key is {key:?} \
+                         and a search for {:?} finds none of its events",
+                        key.trim_end_matches('\r')
+                    ),
+                )
+                .at(&line.location)
+                .rule(rule),
+            );
+        }
         if matches!(line.command, Command::IgnoreErrors | Command::ContinueOnError) {
             findings.push(
                 Finding::new(
@@ -254,7 +318,19 @@ fn settings_findings(source: &RuleSource, findings: &mut Vec<Finding>) {
 /// Rules present on both sides but in another relative order. An exit-list rule's position decides which
 /// rule's key an event gets (first match wins), and a `never` rule moved ahead hides what follows it.
 fn order_findings(expected: &[Expected], loaded: &[Rule], pairs: &[(usize, usize)], findings: &mut Vec<Finding>) {
+    // Pairs come in expected order, so a pair is out of order exactly when a later pair on its list was
+    // loaded before it: the smallest later loaded index per list rules most pairs out without a scan.
+    let mut later_min = vec![usize::MAX; pairs.len()];
+    let mut min_by_list: BTreeMap<FilterList, usize> = BTreeMap::new();
+    for (i, &(ea, la)) in pairs.iter().enumerate().rev() {
+        let min = min_by_list.entry(expected[ea].rule.list).or_insert(usize::MAX);
+        later_min[i] = *min;
+        *min = (*min).min(la);
+    }
     for (i, &(ea, la)) in pairs.iter().enumerate() {
+        if later_min[i] > la {
+            continue;
+        }
         let swapped_with = pairs[i + 1..].iter().find(|&&(eb, lb)| {
             let (a, b) = (&expected[ea].rule, &expected[eb].rule);
             a.list == b.list && (ea < eb) != (la < lb)
@@ -293,8 +369,9 @@ fn first_match_list(list: FilterList) -> bool {
 /// The shadowing `never` rule of each expected rule, and a finding for each shadowed one.
 fn shadow_findings(expected: &[Expected], findings: &mut Vec<Finding>) -> Vec<Option<Location>> {
     let mut out = Vec::with_capacity(expected.len());
+    let nevers: Vec<usize> = (0..expected.len()).filter(|&i| expected[i].rule.action == Action::Never).collect();
     for (j, later) in expected.iter().enumerate() {
-        let shadow = expected[..j].iter().find(|earlier| {
+        let shadow = nevers.iter().take_while(|&&i| i < j).map(|&i| &expected[i]).find(|earlier| {
             earlier.rule.action == Action::Never
                 && earlier.rule.list == later.rule.list
                 && first_match_list(later.rule.list)
@@ -327,16 +404,29 @@ pub fn covers(general: &Rule, specific: &Rule) -> bool {
 }
 
 /// Whether two rules can match one event: they share a syscall and no pair of their conditions on the
-/// same field contradicts (only exact contradictions are recognised; anything else counts as overlap).
+/// same field contradicts (a number no value satisfies both conditions on, by the kernel's comparison; a
+/// string, two different `=`). Anything else counts as overlap.
 fn overlap(a: &Rule, b: &Rule) -> bool {
     let share_syscall = !a.uses_mask() || a.mask.iter().zip(&b.mask).any(|(x, y)| x & y != 0);
-    let contradict = |x: &Field, y: &Field| {
-        x.id == y.id && x.id != id::FILTERKEY && x.op == Op::Eq && y.op == Op::Eq && x.value != y.value
-    };
     share_syscall && !a.fields.iter().any(|x| b.fields.iter().any(|y| contradict(x, y)))
 }
 
-/// Whether condition `have` guarantees condition `want` (same field).
+fn contradict(x: &Field, y: &Field) -> bool {
+    if x.id != y.id || x.id == id::FILTERKEY {
+        return false;
+    }
+    match (&x.value, &y.value) {
+        (Value::Num(a), Value::Num(b)) if x.id == id::SUCCESS => ![true, false]
+            .into_iter()
+            .any(|ok| kernel::success_holds(x.op, *a, ok) && kernel::success_holds(y.op, *b, ok)),
+        (Value::Num(a), Value::Num(b)) => !kernel::compatible((x.op, *a), (y.op, *b)),
+        (Value::Str(a), Value::Str(b)) => x.op == Op::Eq && y.op == Op::Eq && a != b,
+        _ => false,
+    }
+}
+
+/// Whether condition `have` guarantees condition `want` (same field): every value that satisfies one
+/// satisfies the other, by the kernel's comparison for that field.
 fn implies(have: &Field, want: &Field) -> bool {
     if have.id != want.id {
         return false;
@@ -345,18 +435,16 @@ fn implies(have: &Field, want: &Field) -> bool {
         return true;
     }
     let (Value::Num(a), Value::Num(b)) = (&have.value, &want.value) else { return false };
-    let (a, b) = (u64::from(*a), u64::from(*b));
-    match (have.op, want.op) {
-        (Op::Eq, Op::Ne) => a != b,
-        (Op::Eq, Op::Ge) | (Op::Ge, Op::Ge) => a >= b,
-        (Op::Eq, Op::Gt) | (Op::Ge, Op::Gt) | (Op::Ge, Op::Ne) => a > b,
-        (Op::Eq, Op::Le) | (Op::Le, Op::Le) => a <= b,
-        (Op::Eq, Op::Lt) | (Op::Le, Op::Lt) | (Op::Le, Op::Ne) => a < b,
-        (Op::Gt, Op::Gt) | (Op::Gt, Op::Ne) => a >= b,
-        (Op::Gt, Op::Ge) => a + 1 >= b,
-        (Op::Lt, Op::Lt) | (Op::Lt, Op::Ne) => a <= b,
-        (Op::Lt, Op::Le) => a <= b + 1,
-        _ => false,
+    match have.id {
+        // `success` compares the outcome, not the value: try both outcomes.
+        id::SUCCESS => [true, false]
+            .into_iter()
+            .all(|ok| !kernel::success_holds(have.op, *a, ok) || kernel::success_holds(want.op, *b, ok)),
+        // The bit operators never match on ids (and the kernel refuses them there).
+        f if kernel::is_id_field(f) && [have.op, want.op].iter().any(|op| matches!(op, Op::BitMask | Op::BitTest)) => {
+            matches!(have.op, Op::BitMask | Op::BitTest)
+        }
+        _ => kernel::implies((have.op, *a), (want.op, *b)),
     }
 }
 
@@ -384,6 +472,33 @@ mod tests {
         assert!(implies(&c("auid=1000"), &c("auid!=unset")));
         assert!(implies(&c("uid=0"), &c("uid<1")));
         assert!(!implies(&c("uid=0"), &c("euid=0")));
+        // Bit operators, exactly (the old per-pair table knew none of them).
+        assert!(implies(&c("a1&=0x41"), &c("a1&0x40")));
+        assert!(implies(&c("a1&4"), &c("a1&6")));
+        assert!(!implies(&c("a1&6"), &c("a1&4")));
+        assert!(implies(&c("a2=0"), &c("a2&=0")));
+        // success compares the outcome: any non-zero value means success.
+        assert!(implies(&c("success=2"), &c("success=1")));
+        assert!(implies(&c("success!=0"), &c("success=1")));
+        assert!(!implies(&c("success=0"), &c("success=1")));
+    }
+
+    #[test]
+    fn rules_on_disjoint_values_do_not_overlap() {
+        let r = |text: &str| rule(&format!("-a always,exit -F arch=b64 -S execve {text}"));
+        assert!(!overlap(&r("-F auid>=1000 -k users"), &r("-F auid<1000 -k system")));
+        assert!(!overlap(&r("-F success=1"), &r("-F success=0")));
+        assert!(!overlap(&r("-F success=2"), &r("-F success!=1")), "2 means success");
+        assert!(overlap(&r("-F auid>=1000"), &r("-F auid!=unset")));
+        assert!(overlap(&r("-F a0&1"), &r("-F a0&=3")));
+        assert!(!overlap(&r("-F exe=/bin/a"), &r("-F exe=/bin/b")));
+    }
+
+    #[test]
+    fn a_never_rule_on_a_bit_covers_the_rules_that_need_that_bit() {
+        let never = rule("-a never,exit -F arch=b64 -S openat -F a2&0100");
+        assert!(covers(&never, &rule("-a always,exit -F arch=b64 -S openat -F a2&=0101 -k creat")));
+        assert!(!covers(&never, &rule("-a always,exit -F arch=b64 -S openat -F a2&0101 -k creat")));
     }
 
     #[test]
@@ -394,6 +509,33 @@ mod tests {
         assert!(!covers(&never, &rule("-a always,exit -F arch=b32 -S execve -F auid=unset")));
         let narrow = rule("-a never,exit -F arch=b64 -S openat");
         assert!(!covers(&narrow, &rule("-a always,exit -F arch=b64 -S openat,open")));
+    }
+
+    #[test]
+    fn a_crlf_file_is_named_as_such() {
+        let src = source("-w /etc/hosts -p wa -k hosts\r\n-w /etc/passwd -p wa\r\n");
+        let report = compare(&src, &[]);
+        let crlf = report.findings.iter().find(|f| f.id == "carriage_return_in_key").expect("a finding");
+        assert!(crlf.message.contains(r#""hosts\r""#), "{}", crlf.message);
+        let syntax = report.findings.iter().find(|f| f.id == "syntax_error").expect("-p wa\\r is refused");
+        assert!(syntax.message.contains("carriage return"), "{}", syntax.message);
+    }
+
+    #[test]
+    fn a_load_the_kernel_cut_short_names_the_refused_rule() {
+        let src = source("-w /etc/hosts -p wa -k a\n-w /nonexistent/x -p wa -k b\n-w /etc/passwd -p wa -k c\n");
+        let loaded = [src.lines[0].command.clone()].map(|c| match c {
+            Command::Add { rule, .. } => rule,
+            _ => unreachable!(),
+        });
+        let report = compare(&src, &loaded);
+        let not_loaded: Vec<_> = report.findings.iter().filter(|f| f.id == "not_loaded").collect();
+        assert_eq!(not_loaded.len(), 2);
+        assert!(not_loaded[0].message.contains("the kernel refused it"), "{}", not_loaded[0].message);
+        assert!(not_loaded[0].location.as_deref().is_some_and(|l| l.ends_with(":2")));
+        assert!(not_loaded[1].message.contains("the load stops at") && not_loaded[1].message.contains(":2"));
+        let none_loaded = compare(&src, &[]);
+        assert!(none_loaded.findings.iter().all(|f| !f.message.contains("the kernel refused it (")));
     }
 
     #[test]

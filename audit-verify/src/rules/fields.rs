@@ -1,44 +1,20 @@
 //! The field vocabulary of audit rules: names, ids and how each field's value is written.
 //!
-//! Ids, comparisons, record types and errno names are generated at build time from the kernel's uapi
-//! headers; the names are libaudit's (`auid`, `path`, `key`, `a0` are its aliases for the kernel's
+//! Ids, comparisons and errno names are generated at build time from the kernel's uapi headers (record
+//! types come from [`crate::auditlog::record_type`]); the names are libaudit's (`auid`, `path`, `key`, `a0` are its aliases for the kernel's
 //! `LOGINUID`, `WATCH`, `FILTERKEY`, `ARG0`).
 
 use std::ffi::CString;
 
 use super::{Op, Value};
+use crate::auditlog::record_type;
 
 mod tables {
     include!(concat!(env!("OUT_DIR"), "/audit_tables.rs"));
 }
 
-/// Field ids used by name in this crate.
-pub mod id {
-    pub const UID: u32 = 1;
-    pub const EUID: u32 = 2;
-    pub const SUID: u32 = 3;
-    pub const GID: u32 = 5;
-    pub const EGID: u32 = 6;
-    pub const SGID: u32 = 7;
-    pub const LOGINUID: u32 = 9;
-    pub const ARCH: u32 = 11;
-    pub const MSGTYPE: u32 = 12;
-    pub const FSTYPE: u32 = 26;
-    pub const EXIT: u32 = 103;
-    pub const SUCCESS: u32 = 104;
-    pub const WATCH: u32 = 105;
-    pub const PERM: u32 = 106;
-    pub const DIR: u32 = 107;
-    pub const FILETYPE: u32 = 108;
-    pub const FIELD_COMPARE: u32 = 111;
-    pub const EXE: u32 = 112;
-    pub const ARG0: u32 = 200;
-    pub const FILTERKEY: u32 = 210;
-}
-
-/// `AUDIT_ARCH_X86_64` and `AUDIT_ARCH_I386`.
-pub const ARCH_B64: u32 = 0xc000_003e;
-pub const ARCH_B32: u32 = 0x4000_0003;
+/// Field ids used by name, the x86 `AUDIT_ARCH_*` values and "unset": defined with the rule semantics.
+pub use audit_verify_common::rule_semantics::{ARCH_B32, ARCH_B64, UNSET, id};
 
 /// libaudit's names for kernel fields whose kernel name differs.
 const ALIASES: [(&str, &str); 7] = [
@@ -65,11 +41,16 @@ const FILETYPES: [(&str, u32); 7] = [
     ("fifo", libc::S_IFIFO),
 ];
 
-/// `AUDIT_PERM_*` by the letter `-p` uses.
-pub const PERMS: [(char, u32); 4] = [('x', 1), ('w', 2), ('r', 4), ('a', 8)];
+/// `AUDIT_PERM_*`: the classes `-p`/`perm=` name.
+pub mod perm {
+    pub const EXEC: u32 = 1;
+    pub const WRITE: u32 = 2;
+    pub const READ: u32 = 4;
+    pub const ATTR: u32 = 8;
+}
 
-/// `(u32)-1`: "unset" for auid and other ids.
-pub const UNSET: u32 = u32::MAX;
+/// `AUDIT_PERM_*` by the letter `-p` uses.
+pub const PERMS: [(char, u32); 4] = [('x', perm::EXEC), ('w', perm::WRITE), ('r', perm::READ), ('a', perm::ATTR)];
 
 /// The field id for a name as auditctl accepts it.
 pub fn id_of(name: &str) -> Option<u32> {
@@ -100,13 +81,13 @@ pub fn comparison_names(id: u32) -> Option<(&'static str, &'static str)> {
     tables::COMPARISONS.iter().find(|(.., i)| *i == id).map(|(a, b, _)| (*a, *b))
 }
 
-/// Record type number for a name (`SYSCALL`, `CWD`, …) or a number.
+/// Record type number for a name (`SYSCALL`, `CWD`, `USER_LOGIN`, …) or a number.
 pub fn record_type(name: &str) -> Option<u32> {
-    name.parse().ok().or_else(|| tables::RECORD_TYPES.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
+    name.parse().ok().or_else(|| record_type::code_of(name))
 }
 
 pub fn record_type_name(value: u32) -> Option<&'static str> {
-    tables::RECORD_TYPES.iter().find(|(_, v)| *v == value).map(|(n, _)| *n)
+    record_type::name_of(value)
 }
 
 fn errno(name: &str) -> Option<u32> {
@@ -265,6 +246,8 @@ mod tests {
         assert_eq!(parse_value(id::PERM, Op::Eq, "wa"), Ok(Value::Num(10)));
         assert_eq!(parse_value(id::FILETYPE, Op::Eq, "file"), Ok(Value::Num(libc::S_IFREG)));
         assert_eq!(parse_value(id::MSGTYPE, Op::Eq, "CWD"), Ok(Value::Num(1307)));
+        // A user-space type, absent from linux/audit.h: auditctl knows it from libaudit.
+        assert_eq!(parse_value(id::MSGTYPE, Op::Eq, "USER_LOGIN"), Ok(Value::Num(1112)));
         assert_eq!(parse_value(id::FSTYPE, Op::Eq, "tracefs"), Ok(Value::Num(0x7472_6163)));
         assert!(parse_value(id::LOGINUID, Op::Eq, "no-such-user-here").is_err());
         assert!(parse_value(id::PERM, Op::Eq, "wz").is_err());

@@ -5,6 +5,7 @@
 pub mod augenrules;
 pub mod diff;
 pub mod fields;
+mod filevercmp;
 pub mod kernel;
 pub mod parse;
 mod render;
@@ -119,55 +120,8 @@ impl TryFrom<u32> for Action {
     }
 }
 
-/// Operators as the kernel encodes them in `fieldflags`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum Op {
-    Eq,
-    Ne,
-    Lt,
-    Gt,
-    Le,
-    Ge,
-    /// `&`
-    BitMask,
-    /// `&=`
-    BitTest,
-}
-
-impl Op {
-    pub const ALL: [Op; 8] = [Op::Eq, Op::Ne, Op::Lt, Op::Gt, Op::Le, Op::Ge, Op::BitMask, Op::BitTest];
-
-    /// `AUDIT_EQUAL` … `AUDIT_BIT_TEST`.
-    pub fn code(self) -> u32 {
-        match self {
-            Op::BitMask => 0x0800_0000,
-            Op::Lt => 0x1000_0000,
-            Op::Gt => 0x2000_0000,
-            Op::Ne => 0x3000_0000,
-            Op::Eq => 0x4000_0000,
-            Op::BitTest => 0x4800_0000,
-            Op::Le => 0x5000_0000,
-            Op::Ge => 0x6000_0000,
-        }
-    }
-
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Op::Eq => "=",
-            Op::Ne => "!=",
-            Op::Lt => "<",
-            Op::Gt => ">",
-            Op::Le => "<=",
-            Op::Ge => ">=",
-            Op::BitMask => "&",
-            Op::BitTest => "&=",
-        }
-    }
-
-    pub fn from_code(code: u32) -> Option<Op> {
-        Self::ALL.into_iter().find(|op| op.code() == code)
-    }
-}
+/// The kernel's operators and their semantics live in audit-verify-common, shared with the eBPF side.
+pub use audit_verify_common::rule_semantics::{MASK_WORDS, Op};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(untagged)]
@@ -185,8 +139,6 @@ pub struct Field {
     pub value: Value,
 }
 
-/// `AUDIT_BITMASK_SIZE` words of syscall bits.
-pub const MASK_WORDS: usize = 64;
 /// The top `AUDIT_SYSCALL_CLASSES` bits name syscall classes; the kernel expands and clears them.
 const CLASS_BITS: usize = 16;
 
@@ -212,7 +164,7 @@ impl Rule {
     }
 
     pub fn has_syscall(&self, nr: u32) -> bool {
-        self.mask.get(nr as usize / 32).is_some_and(|w| w & (1 << (nr % 32)) != 0)
+        audit_verify_common::rule_semantics::in_mask(&self.mask, nr)
     }
 
     pub fn set_all_syscalls(&mut self) {

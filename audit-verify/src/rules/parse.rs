@@ -44,75 +44,108 @@ impl std::fmt::Display for ParseError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub location: Location,
+    /// As written (augenrules moves lines by their text).
     pub text: String,
     pub command: Command,
 }
 
-/// Parses every line of a rules file; comments and blank lines are skipped, errors are collected.
+/// Parses every line of a rules file as `auditctl -R` reads it: lines end at `\n` only (a CRLF file's
+/// `\r` stays in the last word, as it does for auditctl), a line of spaces is blank, and a line whose first
+/// word starts with `#` is a comment. Errors are collected.
 pub fn parse_file(path: &Path, text: &str) -> (Vec<Line>, Vec<ParseError>) {
     let file = Arc::new(path.to_owned());
     let mut lines = Vec::new();
     let mut errors = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in text.split('\n').enumerate() {
         let location = Location { file: file.clone(), line: i + 1 };
-        let trimmed = raw.trim();
+        let trimmed = raw.trim_matches(' ');
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
         match parse_line(trimmed) {
-            Ok(command) => lines.push(Line { location, text: trimmed.to_owned(), command }),
+            Ok(command) => lines.push(Line { location, text: raw.to_owned(), command }),
+            Err(message) if raw.ends_with('\r') => errors.push(ParseError {
+                location,
+                message: format!(
+                    "{message} (the line ends in a carriage return: a CRLF file, which auditctl reads as is)"
+                ),
+            }),
             Err(message) => errors.push(ParseError { location, message }),
         }
     }
     (lines, errors)
 }
 
+/// The words of a line as auditctl splits them: at spaces only (a tab is part of a word), with `\ ` a
+/// space inside a word and `\\` a backslash.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if matches!(chars.peek(), Some(' ' | '\\')) => word.push(chars.next().unwrap_or(' ')),
+            ' ' => {
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
 /// Parses one non-comment line.
 pub fn parse_line(line: &str) -> Result<Command, String> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let mut args = Args { words: &words, at: 0 };
+    let words = words(line);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let mut builder = RuleBuilder::default();
     let mut command = None;
     let set = |setting, value: &str| -> Result<Command, String> {
         Ok(Command::Set { setting, value: fields::number(value).map_err(|e| format!("{setting}: {e}"))? })
     };
-    while let Some(word) = args.next() {
-        let (option, inline) = split_long(word);
+    for Opt { option, value } in options(&words) {
+        let option = option.as_str();
+        let mut args = OptValue { option, value };
         match option {
             "-D" => command = Some(Command::DeleteAll { key: None }),
-            "-b" => command = Some(set("backlog_limit", args.value(option, inline)?)?),
+            "-b" => command = Some(set("backlog_limit", args.get()?)?),
             "-f" => {
-                let v = args.value(option, inline)?;
+                let v = args.get()?;
                 if !matches!(v, "0" | "1" | "2") {
                     return Err(format!("-f takes 0, 1 or 2, not `{v}`"));
                 }
                 command = Some(set("failure", v)?);
             }
-            "-r" => command = Some(set("rate_limit", args.value(option, inline)?)?),
+            "-r" => command = Some(set("rate_limit", args.get()?)?),
             "-e" => {
-                let v = args.value(option, inline)?;
+                let v = args.get()?;
                 if !matches!(v, "0" | "1" | "2") {
                     return Err(format!("-e takes 0, 1 or 2, not `{v}`"));
                 }
                 command = Some(set("enabled", v)?);
             }
-            "--backlog_wait_time" => command = Some(set("backlog_wait_time", args.value(option, inline)?)?),
+            "--backlog_wait_time" => command = Some(set("backlog_wait_time", args.get()?)?),
             "--loginuid-immutable" => command = Some(Command::Set { setting: "loginuid_immutable", value: 1 }),
             "-i" => command = Some(Command::IgnoreErrors),
             "-c" => command = Some(Command::ContinueOnError),
             "-a" | "-A" | "-d" => {
-                let (list, action) = list_action(args.value(option, inline)?)?;
+                let (list, action) = list_action(args.get()?)?;
                 builder.start(option, Rule::new(list, action))?;
             }
             "-w" | "-W" => {
-                let path = args.value(option, inline)?;
+                let path = args.get()?;
                 builder.start(option, watch(path)?)?;
             }
-            "-p" => builder.perm(args.value(option, inline)?)?,
-            "-S" => builder.syscalls(args.value(option, inline)?)?,
-            "-F" => builder.field(args.value(option, inline)?)?,
-            "-C" => builder.compare(args.value(option, inline)?)?,
-            "-k" => builder.key(args.value(option, inline)?)?,
+            "-p" => builder.perm(args.get()?)?,
+            "-S" => builder.syscalls(args.get()?)?,
+            "-F" => builder.field(args.get()?)?,
+            "-C" => builder.compare(args.get()?)?,
+            "-k" => builder.key(args.get()?)?,
             "-l" | "-s" | "-m" | "-v" | "-h" | "-t" | "-q" | "--reset-lost" | "--signal" => {
                 return Err(format!("`{option}` is not a rule or setting; it does not belong in a rules file"));
             }
@@ -134,29 +167,75 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
     }
 }
 
-struct Args<'a> {
-    words: &'a [&'a str],
-    at: usize,
+/// One option as auditctl's `getopt_long` sees it, with its argument if it takes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opt<'a> {
+    /// `-e`, `--backlog_wait_time`: long options by their full name, even when abbreviated.
+    pub option: String,
+    pub value: Option<&'a str>,
 }
 
-impl<'a> Args<'a> {
-    fn next(&mut self) -> Option<&'a str> {
-        let w = self.words.get(self.at)?;
-        self.at += 1;
-        Some(w)
-    }
+/// auditctl's short options that take an argument (its optstring, `"…C:e:f:r:b:a:A:d:S:F:m:R:w:W:k:p:q:"`).
+const SHORT_WITH_VALUE: &str = "CefrbaAdSFmRwWkpq";
+/// auditctl's long options, and whether each takes an argument.
+const LONG: [(&str, bool); 5] = [
+    ("--loginuid-immutable", false),
+    ("--backlog_wait_time", true),
+    ("--reset-lost", false),
+    ("--reset_backlog_wait_time_actual", false),
+    ("--signal", true),
+];
 
-    /// The option's argument: `--opt=value` inline, or the next word.
-    fn value(&mut self, option: &str, inline: Option<&'a str>) -> Result<&'a str, String> {
-        inline.or_else(|| self.next()).ok_or_else(|| format!("`{option}` needs a value"))
+/// Splits one auditctl invocation into options as getopt does: `-e 2` and `-e2`, bundled flags (`-Di`),
+/// `--opt=value` and `--opt value`, and long options abbreviated to a unique prefix (`--loginuid`).
+/// A word that is no option (getopt's operand) is kept as written, for the caller to reject.
+pub fn options<'a>(words: &[&'a str]) -> Vec<Opt<'a>> {
+    let mut out = Vec::new();
+    let mut words = words.iter().copied();
+    while let Some(word) = words.next() {
+        if let Some(long) = word.strip_prefix("--").filter(|l| !l.is_empty()) {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (long, None),
+            };
+            let exact = LONG.iter().find(|(l, _)| l[2..] == *name);
+            let mut prefixed = LONG.iter().filter(|(l, _)| l[2..].starts_with(name));
+            let (full, takes) = match (exact, prefixed.next(), prefixed.next()) {
+                (Some(l), _, _) | (None, Some(l), None) => *l,
+                // Unknown or ambiguous: kept as written, for the caller to reject.
+                _ => (word, false),
+            };
+            let value = if takes { inline.or_else(|| words.next()) } else { inline };
+            out.push(Opt { option: full.to_owned(), value });
+            continue;
+        }
+        let Some(mut flags) = word.strip_prefix('-').filter(|f| !f.is_empty() && !f.starts_with('-')) else {
+            out.push(Opt { option: word.to_owned(), value: None });
+            continue;
+        };
+        while let Some(c) = flags.chars().next() {
+            let rest = &flags[c.len_utf8()..];
+            if SHORT_WITH_VALUE.contains(c) {
+                let value = if rest.is_empty() { words.next() } else { Some(rest) };
+                out.push(Opt { option: format!("-{c}"), value });
+                break;
+            }
+            out.push(Opt { option: format!("-{c}"), value: None });
+            flags = rest;
+        }
     }
+    out
 }
 
-/// `--backlog_wait_time=60000` → (`--backlog_wait_time`, `60000`).
-fn split_long(word: &str) -> (&str, Option<&str>) {
-    match word.strip_prefix("--").and_then(|_| word.split_once('=')) {
-        Some((opt, value)) => (opt, Some(value)),
-        None => (word, None),
+/// The argument [`options`] found for an option that needs one.
+struct OptValue<'a> {
+    option: &'a str,
+    value: Option<&'a str>,
+}
+
+impl<'a> OptValue<'a> {
+    fn get(&mut self) -> Result<&'a str, String> {
+        self.value.ok_or_else(|| format!("`{}` needs a value", self.option))
     }
 }
 
@@ -241,8 +320,9 @@ impl RuleBuilder {
         let bits = fields::perm_bits(letters)?;
         let is_watch = self.is_watch;
         let rule = self.rule("-p")?;
-        if !is_watch {
-            return Err("-p goes with -w; on -a rules use -F perm=".into());
+        // On an -a rule auditctl turns -p into perm=, once a path or dir field names what it watches.
+        if !is_watch && !rule.fields.iter().any(|f| f.id == id::WATCH || f.id == id::DIR) {
+            return Err("-p needs a watch: -w, or -F path= or -F dir= before it".into());
         }
         rule.fields.retain(|f| f.id != id::PERM);
         rule.fields.push(Field { id: id::PERM, op: Op::Eq, value: Value::Num(bits) });
@@ -266,7 +346,7 @@ impl RuleBuilder {
             }
             let nr = match name.parse::<u32>() {
                 Ok(nr) => nr,
-                Err(_) => syscalls::number(abi, name)
+                Err(_) => syscalls::auditctl_number(abi, name)
                     .ok_or_else(|| format!("unknown syscall `{name}` for arch {}", abi_name(abi)))?,
             };
             rule.set_syscall(nr);
@@ -276,6 +356,10 @@ impl RuleBuilder {
     }
 
     fn field(&mut self, pair: &str) -> Result<(), String> {
+        // `-F key=` is accepted and sets no key.
+        if pair.strip_suffix('=').and_then(fields::id_of) == Some(id::FILTERKEY) {
+            return Ok(());
+        }
         let (name, op, value) = split_op(pair)?;
         let field_id = fields::id_of(name).ok_or_else(|| format!("unknown field `{name}` in `-F {pair}`"))?;
         if field_id == id::FILTERKEY {
@@ -291,8 +375,7 @@ impl RuleBuilder {
         if fields::is_string(field_id) && !matches!(op, Op::Eq | Op::Ne) {
             return Err(format!("-F {pair}: `{name}` takes only = or !="));
         }
-        self.rule("-F")?.fields.push(Field { id: field_id, op, value });
-        Ok(())
+        push_field(self.rule("-F")?, Field { id: field_id, op, value }, pair)
     }
 
     fn compare(&mut self, pair: &str) -> Result<(), String> {
@@ -301,15 +384,11 @@ impl RuleBuilder {
             return Err(format!("-C {pair}: only = and != compare fields"));
         }
         let value = fields::comparison(a, b).ok_or_else(|| format!("-C {pair}: `{a}` and `{b}` cannot be compared"))?;
-        self.rule("-C")?.fields.push(Field { id: id::FIELD_COMPARE, op, value: Value::Num(value) });
-        Ok(())
+        push_field(self.rule("-C")?, Field { id: id::FIELD_COMPARE, op, value: Value::Num(value) }, pair)
     }
 
+    /// Kept as written: auditctl keeps quotes, and a CRLF file's `\r`, in the key.
     fn key(&mut self, key: &str) -> Result<(), String> {
-        let key = key.trim_matches('"');
-        if key.is_empty() {
-            return Err("empty key".into());
-        }
         self.keys.push(key.to_owned());
         Ok(())
     }
@@ -335,10 +414,21 @@ impl RuleBuilder {
             if joined > 256 {
                 return Err(format!("key of {joined} bytes is longer than the kernel's 256"));
             }
-            rule.fields.push(key_field(&self.keys));
+            push_field(&mut rule, key_field(&self.keys), "key")?;
         }
         Ok(Some((self.op.expect("set with rule"), rule)))
     }
+}
+
+/// libaudit refuses a field once a rule has `AUDIT_MAX_FIELDS - 1` (63): one fewer than the kernel takes.
+const MAX_FIELDS: usize = 63;
+
+fn push_field(rule: &mut Rule, field: Field, written: &str) -> Result<(), String> {
+    if rule.fields.len() >= MAX_FIELDS {
+        return Err(format!("too many fields in rule at `{written}`: auditctl takes {MAX_FIELDS}"));
+    }
+    rule.fields.push(field);
+    Ok(())
 }
 
 /// Several keys travel as one, joined by `\x01` (`AUDIT_KEY_SEPARATOR`).
@@ -431,6 +521,26 @@ mod tests {
     }
 
     #[test]
+    fn options_split_as_getopt_splits_them() {
+        let opts = |line: &str| -> Vec<(String, Option<String>)> {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            options(&words).into_iter().map(|o| (o.option, o.value.map(str::to_owned))).collect()
+        };
+        let pair = |o: &str, v: Option<&str>| (o.to_owned(), v.map(str::to_owned));
+        assert_eq!(opts("-e2"), [pair("-e", Some("2"))]);
+        assert_eq!(opts("-b 320 -e 2"), [pair("-b", Some("320")), pair("-e", Some("2"))]);
+        assert_eq!(opts("-De2"), [pair("-D", None), pair("-e", Some("2"))]);
+        assert_eq!(opts("-k -e"), [pair("-k", Some("-e"))], "an argument is taken verbatim");
+        assert_eq!(opts("--loginuid"), [pair("--loginuid-immutable", None)], "a unique prefix");
+        assert_eq!(opts("--backlog_wait_time=5"), [pair("--backlog_wait_time", Some("5"))]);
+        assert_eq!(opts("--re"), [pair("--re", None)], "ambiguous: kept as written");
+        assert_eq!(opts("stray"), [pair("stray", None)]);
+        assert_eq!(parse_line("-e2"), Ok(Command::Set { setting: "enabled", value: 2 }));
+        assert_eq!(parse_line("-b8192"), Ok(Command::Set { setting: "backlog_limit", value: 8192 }));
+        assert!(parse_line("-a always,exit stray").unwrap_err().contains("unknown option `stray`"));
+    }
+
+    #[test]
     fn comparisons_and_numbers() {
         let r = rule("-a always,exit -F arch=b64 -S execve -C uid!=euid -F euid=0 -F a0=0x10");
         assert!(r.fields.contains(&Field { id: id::FIELD_COMPARE, op: Op::Ne, value: Value::Num(11) }));
@@ -460,6 +570,40 @@ mod tests {
             let err = parse_line(line).unwrap_err();
             assert!(err.contains(needle), "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn options_are_read_the_getopt_way() {
+        let attached = rule("-aalways,exit -Farch=b64 -Sexecve -Fauid>=1000 -kexec");
+        assert_eq!(attached, rule("-a always,exit -F arch=b64 -S execve -F auid>=1000 -k exec"));
+        assert_eq!(parse_line("-b8192"), Ok(Command::Set { setting: "backlog_limit", value: 8192 }));
+        assert_eq!(parse_line("-e2"), Ok(Command::Set { setting: "enabled", value: 2 }));
+        assert_eq!(parse_line("-Di"), Ok(Command::IgnoreErrors), "two flags in one word");
+        assert!(parse_line("-a always,exit\t-S execve").is_err(), "a tab does not separate words");
+        assert_eq!(words("-w /a\\ b -k x\\\\y"), ["-w", "/a b", "-k", "x\\y"]);
+    }
+
+    #[test]
+    fn keys_and_perms_as_auditctl_takes_them() {
+        assert_eq!(rule("-a always,exit -S chmod -k \"q\"").key(), Some("\"q\""), "quotes are kept");
+        assert_eq!(rule("-a always,exit -S chmod -F key=").key(), None, "an empty key sets none");
+        let perm = rule("-a always,exit -F path=/etc/shadow -p wa -k s");
+        assert_eq!(perm.field(id::PERM).map(|f| &f.value), Some(&Value::Num(10)));
+        assert!(parse_line("-a always,exit -S open -p r").unwrap_err().contains("needs a watch"));
+        let (lines, _) = parse_file(Path::new("crlf.rules"), "-w /etc/hosts -p wa -k h\r\n");
+        let Command::Add { rule, .. } = &lines[0].command else { panic!() };
+        assert_eq!(rule.key(), Some("h\r"), "auditctl keeps a CRLF file's \\r");
+    }
+
+    #[test]
+    fn the_field_limit_is_libaudits() {
+        let mut line = "-a always,exit -S execve".to_owned();
+        for i in 0..62 {
+            line.push_str(&format!(" -F a0!={i}"));
+        }
+        assert!(parse_line(&line).is_ok(), "63 fields with -S's arch-less rule");
+        line.push_str(" -F a0!=62 -F a0!=63");
+        assert!(parse_line(&line).unwrap_err().contains("too many fields"));
     }
 
     #[test]

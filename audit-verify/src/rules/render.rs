@@ -71,8 +71,10 @@ fn syscall_part(rule: &Rule, abi: Abi) -> String {
     if rule.all_syscalls() || !rule.uses_mask() {
         return String::new();
     }
-    let names: Vec<String> =
-        rule.syscalls().map(|nr| syscalls::name(abi, nr).map_or_else(|| nr.to_string(), str::to_owned)).collect();
+    let names: Vec<String> = rule
+        .syscalls()
+        .map(|nr| syscalls::auditctl_name(abi, nr).map_or_else(|| nr.to_string(), str::to_owned))
+        .collect();
     if names.is_empty() { String::new() } else { format!(" -S {}", names.join(",")) }
 }
 
@@ -96,7 +98,7 @@ fn field(f: &super::Field) -> String {
             fields::errno_name(errno).map_or_else(|| format!("{}", *n as i32), |e| format!("-{e}"))
         }
         (Value::Num(n), id::MSGTYPE) => fields::record_type_name(*n).map_or_else(|| n.to_string(), str::to_owned),
-        (Value::Num(n), 200..=203) => format!("{n:#x}"),
+        (Value::Num(n), 200..=203) => format!("0x{n:X}"),
         (Value::Num(n), id::FSTYPE) => fields::fstype_name(*n).map_or_else(|| n.to_string(), str::to_owned),
         (Value::Num(n), _) => n.to_string(),
     };

@@ -2,7 +2,7 @@
 //! real auditd; `cargo xtask test` runs them one at a time.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
-use std::{collections::BTreeMap, path::PathBuf, process::Command};
+use std::{collections::BTreeMap, os::unix::process::CommandExt, path::PathBuf, process::Command};
 
 /// `auditctl -s` as name → value (the numeric first word of each line).
 pub fn auditctl_status() -> BTreeMap<String, u64> {
@@ -23,6 +23,24 @@ pub fn auditctl_rules() -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with("No rules")).map(str::to_owned).collect()
 }
 
+/// `auditd`, to start again a daemon a test stopped. It gets none of our inherited descriptors: the tests
+/// run under `flock /run/av-kernel-tests.lock`, and a daemon that kept that descriptor would hold the
+/// machine-wide lock for as long as it lives.
+pub fn auditd() -> Command {
+    let mut command = Command::new("auditd");
+    // SAFETY: close_range is a single async-signal-safe syscall, run in the child before exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    command
+}
+
 /// The audit-verify binary under test.
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_audit-verify"))
@@ -33,4 +51,40 @@ pub fn example(name: &str) -> PathBuf {
     let deps = std::env::current_exe().expect("test binary path");
     let target = deps.parent().and_then(|d| d.parent()).expect("target/<profile>");
     target.join("examples").join(name)
+}
+
+/// A path in the workspace (tests/fixtures/…, docs/…).
+pub fn workspace(path: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+/// The `$id` prefix of docs/schema/*.schema.json; references between them resolve to those files.
+pub const SCHEMA_BASE: &str = "https://audit-verify.invalid/schema/";
+
+pub fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Resolves `$ref`s to our own `$id`s from docs/schema/, and refuses everything else (no network).
+struct DocsSchemas;
+
+impl jsonschema::Retrieve for DocsSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name =
+            uri.as_str().strip_prefix(SCHEMA_BASE).ok_or_else(|| format!("{} is not in docs/schema", uri.as_str()))?;
+        Ok(read_json(&workspace("docs/schema").join(name)))
+    }
+}
+
+/// The validator for `audit-verify COMMAND --json`, from docs/schema/COMMAND.schema.json.
+pub fn schema_validator(command: &str) -> jsonschema::Validator {
+    let schema = read_json(&workspace("docs/schema").join(format!("{command}.schema.json")));
+    jsonschema::options()
+        .with_retriever(DocsSchemas)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{command}.schema.json is not a valid schema: {e}"))
 }

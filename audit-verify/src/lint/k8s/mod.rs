@@ -14,6 +14,9 @@
 
 pub mod apiserver;
 pub mod policy;
+mod shell;
+pub mod stages;
+pub mod validate;
 pub mod yaml;
 
 use std::{
@@ -104,7 +107,15 @@ fn load_named_policy(k8s: &mut K8sFacts, resolve: &dyn Fn(&str) -> PathBuf) -> R
     let Some(value) = &flag.value else { return Ok(()) };
     let path = match &api.process {
         Some(p) => p.file(value),
-        None => resolve(value),
+        // The container sees the host's file only through a hostPath volume.
+        None => match api.host_path(value) {
+            Some(host) => resolve(&host.to_string_lossy()),
+            None => {
+                let unmounted = PathBuf::from(format!("{value} (on no hostPath volume of the pod)"));
+                k8s.policy_missing = Some((unmounted, flag.location));
+                return Ok(());
+            }
+        },
     };
     if path.exists() {
         k8s.policy = Some(Policy::load(&path)?);
@@ -157,6 +168,9 @@ fn core(resource: &'static str) -> Target {
 
 pub fn check_policy(policy: &Policy, sink: &mut Sink) {
     const N: u8 = 6;
+    if validate::report(policy, sink) {
+        return;
+    }
     if policy.rules.is_empty() {
         sink.add(
             N,
