@@ -621,7 +621,10 @@ mod tests {
         let at = |line| Location { file: std::sync::Arc::new("/r/audit.rules".into()), line };
         let states: Vec<_> =
             report.expected_rules.iter().map(|e| (e.location.line, e.loaded.clone(), e.shadowed_by.clone())).collect();
-        let why = "the kernel refused it, or it was deleted after loading".to_owned();
+        // The last rule in load order is missing: the kernel refused it and the load stopped there.
+        let why = "the kernel refused it (a path or user that does not exist here, say), and `auditctl -R` stops \
+                   at the first error: the 0 rules after it were not loaded either"
+            .to_owned();
         assert_eq!(
             states,
             [(1, Loaded::At(2), None), (2, Loaded::At(0), Some(at(1))), (3, Loaded::No { why: why.clone() }, None)]
