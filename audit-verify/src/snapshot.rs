@@ -204,6 +204,8 @@ mod tests {
         let missing = Inputs { auditd_conf: dir.0.join("nope.conf"), ..inputs };
         let snapshot = Snapshot::from_parts(missing, kernel(), LoadedRules::default());
         assert!(snapshot.auditd_conf.is_err());
+        // auditd itself runs on its built-in defaults then, and lint judges those.
+        assert!(snapshot.auditd_daemon_conf.as_ref().is_ok_and(|c| !c.exists()));
         assert!(matches!(snapshot.log.as_ref().map_err(|e| &**e), Err(LogError::Conf(_))), "{:?}", snapshot.log);
     }
 
