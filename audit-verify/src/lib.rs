@@ -23,6 +23,7 @@ pub mod prometheus;
 pub mod prove;
 pub mod rules;
 pub mod sensor;
+pub mod snapshot;
 pub mod stop;
 pub mod syscalls;
 pub mod tamper;

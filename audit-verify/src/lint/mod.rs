@@ -32,7 +32,7 @@ pub mod rules_state;
 pub mod shipping;
 pub mod syslog_forward;
 
-use std::{fmt, path::PathBuf};
+use std::{fmt, path::PathBuf, sync::Arc};
 
 use serde::Serialize;
 use thiserror::Error;
@@ -49,16 +49,29 @@ use crate::{
 /// Why lint could not run at all (exit 2). Findings are not errors.
 #[derive(Debug, Error)]
 pub enum LintError {
+    /// Shared: a live run takes it from the host's snapshot, which keeps it too.
     #[error(transparent)]
-    Conf(#[from] ConfError),
+    Conf(Arc<ConfError>),
     #[error(transparent)]
-    Rules(#[from] SourceError),
+    Rules(Arc<SourceError>),
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
     #[error(transparent)]
     Kubernetes(#[from] k8s::K8sError),
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
+}
+
+impl From<ConfError> for LintError {
+    fn from(e: ConfError) -> Self {
+        Self::Conf(Arc::new(e))
+    }
+}
+
+impl From<SourceError> for LintError {
+    fn from(e: SourceError) -> Self {
+        Self::Rules(Arc::new(e))
+    }
 }
 
 /// Retention requirements, as the frameworks state them.
@@ -183,7 +196,7 @@ pub fn check(facts: &Facts) -> LintReport {
     flood::check(facts, &mut sink);
     disk::check(facts, &mut sink);
     rules_state::check_immutable(facts, &mut sink);
-    k8s::check(facts, &mut sink);
+    k8s::check(&facts.k8s, facts.is_live(), facts.framework, &mut sink);
     rules_state::check_tested(facts, &mut sink);
     retention::check(facts, &shipping, &mut sink);
     correlation::check(facts, &mut sink);

@@ -50,7 +50,7 @@ pub fn check_immutable(facts: &Facts, sink: &mut Sink) {
         sink.add(
             N,
             Finding::new("no_rules_files", Severity::Medium, "no rules files (rules.d/*.rules or audit.rules)")
-                .at(facts.resolve(super::facts::RULES_DIR).display())
+                .at(facts.rules_path().display())
                 .why("without rules files nothing is loaded at boot, and there is no -e 2")
                 .fix("write the rules in /etc/audit/rules.d and load them with augenrules --load"),
         );
@@ -62,7 +62,7 @@ pub fn check_immutable(facts: &Facts, sink: &mut Sink) {
         } else {
             "move -e 2 to the end: with augenrules, keep it in the last file only"
         };
-        let at = f.location.clone().unwrap_or_else(|| facts.resolve(super::facts::RULES_DIR).display().to_string());
+        let at = f.location.clone().unwrap_or_else(|| facts.rules_path().display().to_string());
         sink.add(N, f.at(at).why(why).fix(fix));
     }
 }
