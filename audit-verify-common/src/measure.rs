@@ -42,7 +42,7 @@ pub enum CondField {
 impl TryFrom<u32> for CondField {
     type Error = u32;
     fn try_from(v: u32) -> Result<Self, u32> {
-        use CondField::*;
+        use CondField::{Arg0, Arg1, Arg2, Arg3, Auid, Euid, Exit, Gid, Success, Uid};
         [Uid, Euid, Auid, Gid, Success, Exit, Arg0, Arg1, Arg2, Arg3].into_iter().find(|f| *f as u32 == v).ok_or(v)
     }
 }
@@ -106,6 +106,7 @@ pub struct Facts {
 impl CondField {
     /// The kernel's field id (`AUDIT_*`), for the comparator `audit_filter_rules` uses on it.
     #[inline(always)]
+    #[must_use]
     pub const fn kernel_id(self) -> u32 {
         use rule_semantics::id;
         match self {
@@ -127,6 +128,7 @@ impl Cond {
     /// Whether the condition holds for `facts`, as `audit_filter_rules` decides it. A field or operator
     /// number we do not know never holds (the kernel refuses such a rule).
     #[inline(always)]
+    #[must_use]
     pub fn holds(&self, facts: &Facts) -> bool {
         let (Ok(field), Some(op)) = (CondField::try_from(self.field), Op::from_code(self.op)) else { return false };
         let left = match field {
@@ -150,6 +152,7 @@ impl Cond {
 impl RuleFilter {
     /// Whether the rule's arch filter lets syscalls of ABI `arch` through.
     #[inline(always)]
+    #[must_use]
     pub fn admits(&self, arch: u32) -> bool {
         let op = if self.arch_negated != 0 { Op::Ne } else { Op::Eq };
         self.arch == ARCH_ANY || rule_semantics::arch_admits(op, self.arch, arch)
@@ -157,6 +160,7 @@ impl RuleFilter {
 
     /// Whether the rule is evaluated for syscall `nr` of ABI `arch` at all: its arch and its mask.
     #[inline(always)]
+    #[must_use]
     pub fn selects(&self, nr: u32, arch: u32) -> bool {
         self.admits(arch) && rule_semantics::in_mask(&self.mask, nr)
     }
@@ -165,6 +169,7 @@ impl RuleFilter {
     /// conditions held here fails, else `Undecided` when the rule has filters we cannot evaluate, else
     /// `Yes`.
     #[inline(always)]
+    #[must_use]
     pub fn judge(&self, facts: &Facts) -> Match {
         for i in 0..MAX_CONDS {
             if i as u32 >= self.cond_count {

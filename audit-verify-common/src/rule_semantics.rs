@@ -1,5 +1,5 @@
 //! The kernel's audit rule semantics, written once for its three readers: the in-kernel matcher of
-//! `measure` (audit-verify-ebpf's match_rules.rs), the prover's "would this action match?" and the rule
+//! `measure` (audit-verify-ebpf's `match_rules.rs`), the prover's "would this action match?" and the rule
 //! diff's implication and shadowing. Everything here is allocation-free, loops only over constant bounds
 //! and is `#[inline(always)]`, because the eBPF verifier has to accept it inside the matcher.
 //!
@@ -72,12 +72,14 @@ impl Op {
 
     /// The `fieldflags` number.
     #[inline(always)]
+    #[must_use]
     pub const fn code(self) -> u32 {
         self as u32
     }
 
     /// `audit_to_op`: any other number is `Audit_bad`, a rule the kernel refuses.
     #[inline(always)]
+    #[must_use]
     pub const fn from_code(code: u32) -> Option<Op> {
         // A match, not a search over ALL: the eBPF side decodes with it and must not loop.
         Some(match code {
@@ -94,6 +96,7 @@ impl Op {
     }
 
     /// How auditctl writes it.
+    #[must_use]
     pub const fn symbol(self) -> &'static str {
         match self {
             Op::Eq => "=",
@@ -119,6 +122,7 @@ impl TryFrom<u32> for Op {
 /// `audit_comparator`: both sides are `u32`, so the kernel compares the low 32 bits of whatever it
 /// holds (a 64-bit syscall argument, the `long` return code), unsigned: `exit<0` never matches.
 #[inline(always)]
+#[must_use]
 pub fn compare(op: Op, left: u32, right: u32) -> bool {
     match op {
         Op::Eq => left == right,
@@ -135,12 +139,14 @@ pub fn compare(op: Op, left: u32, right: u32) -> bool {
 /// `audit_uid_comparator` / `audit_gid_comparator`: as [`compare`], except that the bit operators never
 /// match (the kernel also refuses to load them on these fields).
 #[inline(always)]
+#[must_use]
 pub fn compare_id(op: Op, left: u32, right: u32) -> bool {
     !matches!(op, Op::BitMask | Op::BitTest) && compare(op, left, right)
 }
 
 /// Fields `audit_filter_rules` compares with the uid/gid comparator.
 #[inline(always)]
+#[must_use]
 pub const fn is_id_field(field: u32) -> bool {
     matches!(
         field,
@@ -161,6 +167,7 @@ pub const fn is_id_field(field: u32) -> bool {
 /// Field `field`'s value `left` against the rule's `op right`, with the comparator the kernel uses for
 /// that field. (`success` is not a plain comparison: see [`success_holds`].)
 #[inline(always)]
+#[must_use]
 pub fn compare_field(field: u32, op: Op, left: u32, right: u32) -> bool {
     if is_id_field(field) { compare_id(op, left, right) } else { compare(op, left, right) }
 }
@@ -171,6 +178,7 @@ pub const MAX_ERRNO: i64 = 4095;
 /// Whether a syscall that returned `ret` succeeded, as `audit_syscall_exit` decides it
 /// (`is_syscall_success`): every value outside `[-MAX_ERRNO, -1]` is success, even a negative pointer.
 #[inline(always)]
+#[must_use]
 pub fn succeeded(ret: i64) -> bool {
     !(-MAX_ERRNO..0).contains(&ret)
 }
@@ -185,6 +193,7 @@ const EINTR: i64 = 4;
 /// restart codes the signal code will rewrite into `-EINTR` (what the process sees), then
 /// `audit_comparator` takes the low 32 bits.
 #[inline(always)]
+#[must_use]
 pub fn exit_value(ret: i64) -> u32 {
     let restart = (-ERESTART_RESTARTBLOCK..=-ERESTARTSYS).contains(&ret) && ret != -ENOIOCTLCMD;
     (if restart { -EINTR } else { ret }) as u32
@@ -198,6 +207,7 @@ pub const AUDITSC_FAILURE: u32 = 2;
 /// `return_valid` with `AUDITSC_SUCCESS` when the value is non-zero, else with `AUDITSC_FAILURE`. So
 /// `success=2` means `success=1`, `success>1` matches failures and `success>0` nothing.
 #[inline(always)]
+#[must_use]
 pub fn success_holds(op: Op, value: u32, ok: bool) -> bool {
     let valid = if ok { AUDITSC_SUCCESS } else { AUDITSC_FAILURE };
     compare(op, valid, if value != 0 { AUDITSC_SUCCESS } else { AUDITSC_FAILURE })
@@ -206,12 +216,14 @@ pub fn success_holds(op: Op, value: u32, ok: bool) -> bool {
 /// Whether a rule's `arch` condition (`op` is `=` or `!=`, the only ones the kernel accepts) admits a
 /// syscall of ABI `arch`.
 #[inline(always)]
+#[must_use]
 pub fn arch_admits(op: Op, rule_arch: u32, arch: u32) -> bool {
     compare(op, arch, rule_arch)
 }
 
 /// `audit_in_mask`: whether a rule's syscall mask selects syscall `nr`.
 #[inline(always)]
+#[must_use]
 pub fn in_mask(mask: &[u32; MASK_WORDS], nr: u32) -> bool {
     if nr >= (MASK_WORDS * 32) as u32 {
         return false;
@@ -221,11 +233,11 @@ pub fn in_mask(mask: &[u32; MASK_WORDS], nr: u32) -> bool {
     // loop; a volatile re-read hides the range from LLVM, so the mask stays where the verifier needs it.
     let word = (nr >> 5) as usize;
     // SAFETY: reads a local.
-    let word = unsafe { core::ptr::read_volatile(&word) } & (MASK_WORDS - 1);
+    let word = unsafe { core::ptr::read_volatile(&raw const word) } & (MASK_WORDS - 1);
     // Volatile too because the matcher passes a global the loader overrides (`ANY_RULE_MASK`): read
     // plainly, LLVM folds it to its all-zero initialiser.
     // SAFETY: `word` is in bounds.
-    let bits = unsafe { core::ptr::read_volatile(&mask[word]) };
+    let bits = unsafe { core::ptr::read_volatile(&raw const mask[word]) };
     bits & (1 << (nr & 31)) != 0
 }
 
@@ -268,12 +280,14 @@ pub fn first_match<E>(count: u32, max: u32, mut rule: impl FnMut(u32) -> Result<
 
 /// Whether every value satisfying `left op_a a` also satisfies `left op_b b`, over all of `u32`, for the
 /// comparison [`compare`] makes: the implication between two conditions on one field.
+#[must_use]
 pub fn implies(have: (Op, u32), want: (Op, u32)) -> bool {
     implies_within(u32::MAX, have, want)
 }
 
 /// Whether some value satisfies both conditions: two rules whose conditions on a field are not
 /// compatible never match the same event.
+#[must_use]
 pub fn compatible(a: (Op, u32), b: (Op, u32)) -> bool {
     compatible_within(u32::MAX, a, b)
 }
@@ -296,7 +310,7 @@ pub(crate) fn compatible_within(max: u32, (op_a, a): (Op, u32), (op_b, b): (Op, 
 /// tests check exactly that.
 fn witnesses(max: u32, a: u32, b: u32) -> [u32; 19] {
     let low_bit = |v: u32| v & v.wrapping_neg();
-    let high_bit = |v: u32| if v == 0 { 0 } else { 1 << (31 - v.leading_zeros()) };
+    let high_bit = |v: u32| if v == 0 { 0 } else { 1 << v.ilog2() };
     [
         0,
         1,

@@ -1,7 +1,7 @@
 //! The syscall counter's map layout.
 
 /// Syscall numbers at or above this are counted in [`Stat::OutOfRange`] rather than by number.
-/// x86_64 and i386 numbers both stay well below it.
+/// `x86_64` and i386 numbers both stay well below it.
 pub const MAX_SYSCALL_NR: u32 = 1024;
 
 /// Capacity of the followed-process set; an LRU map, so the oldest entries leave first.

@@ -1,11 +1,11 @@
 //! What `measure` costs the host: an execve storm under an execve rule, timed with and without the
-//! sensors attached (kfree_skb tracepoint, sys_exit rule matcher, multicast listener, status sampler),
+//! sensors attached (`kfree_skb` tracepoint, `sys_exit` rule matcher, multicast listener, status sampler),
 //! alternating runs; then our peak memory over a long window at the highest rate the storm reaches.
 //!
 //!     cargo bench -p audit-verify --bench measure_overhead
 //!
 //! Needs root. Loads one rule through the state guard, which restores the rules afterwards.
-//! AV_BENCH_RUNS (default 5), AV_BENCH_EXECS (default 2000), AV_BENCH_RSS_SECONDS (default 60).
+//! `AV_BENCH_RUNS` (default 5), `AV_BENCH_EXECS` (default 2000), `AV_BENCH_RSS_SECONDS` (default 60).
 
 use std::{
     process::Command,

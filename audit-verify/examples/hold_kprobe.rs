@@ -5,7 +5,7 @@
 //!
 //! Two ways to attach, as tools do:
 //! - default: a BPF link over the perf event (`BPF_LINK_CREATE`, what aya and libbpf do on Linux 5.15+);
-//!   the process then holds only a bpf_link fd;
+//!   the process then holds only a `bpf_link` fd;
 //! - `--perf-fd`: the older way (`perf_event_open` + `PERF_EVENT_IOC_SET_BPF`, bcc and libbpf before
 //!   5.15); the process holds the perf event fd.
 

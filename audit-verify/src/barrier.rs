@@ -41,22 +41,26 @@ pub struct Marker(String);
 
 impl Marker {
     /// A write barrier's marker.
+    #[must_use]
     pub fn new() -> Self {
         Self::for_purpose("barrier")
     }
 
     /// A marker whose text says what it is for (`audit-verify <purpose> <pid>-<nanos>`), so that an
     /// operator reading the log knows why it is there.
+    #[must_use]
     pub fn for_purpose(purpose: &str) -> Self {
         let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         Self(format!("audit-verify {purpose} {}-{nanos}", std::process::id()))
     }
 
+    #[must_use]
     pub fn text(&self) -> &str {
         &self.0
     }
 
     /// Whether a record (its text in the log, or its payload on the wire) carries this marker.
+    #[must_use]
     pub fn is_in(&self, record: &[u8]) -> bool {
         memchr::memmem::find(record, self.0.as_bytes()).is_some()
     }
@@ -116,7 +120,7 @@ pub fn read_until(
 ) -> Result<Barrier, AuditLogError> {
     let start = Instant::now();
     // A huge timeout means "wait a long time", not an overflow.
-    let deadline = start.checked_add(timeout).unwrap_or_else(|| start + Duration::from_secs(86_400 * 365));
+    let deadline = start.checked_add(timeout).unwrap_or_else(|| start + Duration::from_hours(8760));
     let found = find(follower, marker, deadline, on_record)?;
     let waited_ms = start.elapsed().as_millis() as u64;
     Ok(match found {

@@ -12,7 +12,7 @@ pub enum Severity {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Finding {
-    /// Stable, snake_case: what CI pipelines match on.
+    /// Stable, `snake_case`: what CI pipelines match on.
     pub id: &'static str,
     pub severity: Severity,
     /// `file:line`, or the live value that shows it.
@@ -48,6 +48,7 @@ impl Finding {
         self
     }
 
+    #[must_use]
     pub fn footgun(mut self, number: u8) -> Self {
         self.footgun = Some(number);
         self

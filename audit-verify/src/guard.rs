@@ -164,19 +164,20 @@ impl StateGuard {
         let pending = Arc::new(Mutex::new(Some(snapshot)));
         ON_SIGNAL.call_once(|| crate::stop::at_signal_exit(restore_after_signal));
         crate::stop::watch();
-        ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).push(pending.clone());
+        ACTIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(pending.clone());
         Ok(Self { socket, pending, environment, _lock: lock })
     }
 
     /// The state as found when the guard was created.
+    #[must_use]
     pub fn snapshot(&self) -> Option<Snapshot> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Runs one change while holding the pending lock, so that a signal cannot restore in the middle of it
     /// and no change lands after a restore.
     fn change<T>(&mut self, f: impl FnOnce(&mut AuditSocket) -> Result<T, GuardError>) -> Result<T, GuardError> {
-        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if pending.is_none() {
             return Err(GuardError::AlreadyRestored);
         }
@@ -238,11 +239,11 @@ impl StateGuard {
     }
 
     fn restore_pending(&mut self) -> Result<(), GuardError> {
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(snapshot) = pending.take() else { return Ok(()) };
         let result = restore(&mut self.socket, &snapshot);
         drop(pending);
-        ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| !Arc::ptr_eq(p, &self.pending));
+        ACTIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|p| !Arc::ptr_eq(p, &self.pending));
         result
     }
 }
@@ -307,9 +308,9 @@ pub fn restore(socket: &mut AuditSocket, snapshot: &Snapshot) -> Result<(), Guar
 
 /// Before a signal ends the process ([`crate::stop`]): restore every pending snapshot.
 fn restore_after_signal(signal: i32) {
-    let pending: Vec<Pending> = ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let pending: Vec<Pending> = ACTIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     for p in pending {
-        let mut p = p.lock().unwrap_or_else(|p| p.into_inner());
+        let mut p = p.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(snapshot) = p.take() {
             warn!("state guard: signal {signal}: restoring kernel audit state");
             let result =
@@ -345,6 +346,7 @@ fn forbidden_in_args(args: &[&str]) -> Result<Option<String>, GuardError> {
 /// The first line of a rules file that cannot be undone (`-e 2`, `-f 2`, `--loginuid-immutable`, in any
 /// spelling and anywhere on the line), as (1-based line, the option). Only whole-line comments are
 /// skipped, as `auditctl -R` skips them; a `#` later on a line is no comment to auditctl.
+#[must_use]
 pub fn forbidden_in_rules_text(text: &str) -> Option<(usize, &'static str)> {
     text.lines().enumerate().find_map(|(i, line)| {
         if line.trim_start().starts_with('#') {

@@ -1,4 +1,4 @@
-//! JUnit XML, as CI systems read it: `<testsuites>` of `<testsuite>`s of `<testcase>`s that pass, fail or
+//! `JUnit` XML, as CI systems read it: `<testsuites>` of `<testsuite>`s of `<testcase>`s that pass, fail or
 //! are skipped. Written by hand: the format is small and a writer crate would add more than it saves.
 
 use std::fmt::Write as _;
@@ -63,6 +63,7 @@ impl TestSuite {
 }
 
 /// One suite as the document's root, several under `<testsuites>`.
+#[must_use]
 pub fn document(name: &str, suites: &[TestSuite]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     if let [suite] = suites {
@@ -79,6 +80,7 @@ pub fn document(name: &str, suites: &[TestSuite]) -> String {
 
 /// XML text and attribute escaping; control characters XML 1.0 cannot hold (a key separator \x01)
 /// become `U+FFFD`.
+#[must_use]
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -64,6 +64,7 @@ impl Tracefs {
         Ok(Self { root, mounted_by_us: true })
     }
 
+    #[must_use]
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -98,13 +99,14 @@ impl Debugfs {
 
     pub fn ensure() -> io::Result<Self> {
         let root = PathBuf::from(Self::ROOT);
-        let mounted = fs::read_dir(&root).map(|mut d| d.next().is_some()).unwrap_or(false);
+        let mounted = fs::read_dir(&root).is_ok_and(|mut d| d.next().is_some());
         if !mounted {
             mount("debugfs", &root)?;
         }
         Ok(Self { root, mounted_by_us: !mounted })
     }
 
+    #[must_use]
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -49,7 +49,7 @@ enum Deliberate {
     ProctitleEndsEvent,
     /// auparse ends an event at LOGIN and at a user-space record. The kernel writes LOGIN from
     /// `audit_log_set_loginuid` inside the syscall that wrote /proc/self/loginuid, and stamps a user message
-    /// with the serial of the audited sendto that carried it (SERVICE_START from systemd): the SYSCALL and
+    /// with the serial of the audited sendto that carried it (`SERVICE_START` from systemd): the SYSCALL and
     /// EOE that follow under that serial are the same event.
     UserRecordEndsEvent,
     /// auparse drops an EOE that comes after it ended the event (at PROCTITLE), or with nothing before it.

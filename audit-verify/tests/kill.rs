@@ -220,7 +220,7 @@ fn measure_signalled(signal: i32) {
     assert!(before.mounts.is_empty(), "this test needs tracefs unmounted on the host: {:?}", before.mounts);
 
     let mut run = Run::start(&["measure", "--duration", "30", "--json"]);
-    run.wait_for("observing for", Duration::from_secs(60));
+    run.wait_for("observing for", Duration::from_mins(1));
     std::thread::sleep(Duration::from_secs(1));
     // The sensors attached through tracefs, which is mounted in the run's namespace only.
     let theirs = fs::read_to_string(format!("/proc/{}/mounts", run.pid())).unwrap();
@@ -285,7 +285,7 @@ fn prove_signalled(signal: i32) {
     let before = Host::snapshot();
 
     let mut run = Run::start(&["prove", "--rules-file", rules.to_str().unwrap(), "--json"]);
-    run.wait_for("prove: action 0/", Duration::from_secs(60));
+    run.wait_for("prove: action 0/", Duration::from_mins(1));
     let scratch = new_scratch(&before, &Host::snapshot());
     assert_eq!(scratch.len(), 1, "one scratch directory while the run lives: {scratch:?}");
     run.signal(signal);

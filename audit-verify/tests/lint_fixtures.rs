@@ -179,8 +179,8 @@ fn policy(name: &str) -> String {
     fixtures().join("k8s-policies").join(name).display().to_string()
 }
 
-/// The Kubernetes documentation's example logs Secrets (and all but kube-system ConfigMaps) at Metadata
-/// only: no high finding on footgun 6. It logs kube-system ConfigMap changes with their bodies and RBAC at
+/// The Kubernetes documentation's example logs Secrets (and all but kube-system `ConfigMaps`) at Metadata
+/// only: no high finding on footgun 6. It logs kube-system `ConfigMap` changes with their bodies and RBAC at
 /// Metadata: medium, as a reviewer would note.
 #[test]
 fn k8s_docs_example_policy_passes_the_secrets_check() {
@@ -196,8 +196,8 @@ fn k8s_docs_example_policy_passes_the_secrets_check() {
     assert!(run.find("k8s_exec_not_logged").is_empty());
 }
 
-/// GKE's configure-helper.sh policy: Metadata for secrets, configmaps, tokenreviews and TokenRequest,
-/// RequestResponse for writes to known groups (RBAC included), exec logged: nothing to report.
+/// GKE's configure-helper.sh policy: Metadata for secrets, configmaps, tokenreviews and `TokenRequest`,
+/// `RequestResponse` for writes to known groups (RBAC included), exec logged: nothing to report.
 #[test]
 fn gke_configure_helper_policy_passes() {
     let run = lint(&["--root", &tree("04-immutable/pass"), "--k8s-policy", &policy("gke-configure-helper.yaml")]);

@@ -290,7 +290,7 @@ fn semantics(name: &str) -> String {
     fixtures().join("k8s-semantics").join(name).display().to_string()
 }
 
-/// `group: "*"` (1.36) matches the core group: Secrets at RequestResponse are a high.
+/// `group: "*"` (1.36) matches the core group: Secrets at `RequestResponse` are a high.
 #[test]
 fn group_star_is_every_group() {
     let run = lint_policy(&semantics("group-star.yaml"));
@@ -305,8 +305,8 @@ fn group_star_is_every_group() {
     );
 }
 
-/// Both RequestResponse rules for Secrets come after a None rule taking all their requests: nothing to
-/// report for Secrets. The second also names ConfigMaps, which no earlier rule takes: that stays.
+/// Both `RequestResponse` rules for Secrets come after a None rule taking all their requests: nothing to
+/// report for Secrets. The second also names `ConfigMaps`, which no earlier rule takes: that stays.
 #[test]
 fn rules_no_secret_request_reaches_are_not_reported() {
     let run = lint_policy(&semantics("unreachable.yaml"));
@@ -321,7 +321,7 @@ fn rules_no_secret_request_reaches_are_not_reported() {
     );
 }
 
-/// A watch-only RequestResponse rule and a RequestResponse rule without ResponseComplete write no body.
+/// A watch-only `RequestResponse` rule and a `RequestResponse` rule without `ResponseComplete` write no body.
 #[test]
 fn bodies_that_are_never_written_are_not_reported() {
     let run = lint_policy(&semantics("bodies-never-written.yaml"));
@@ -329,7 +329,7 @@ fn bodies_that_are_never_written_are_not_reported() {
 }
 
 /// Each reason kube-apiserver refuses the file is a high at its line, and the policy is not evaluated
-/// (its RequestResponse catch-all would otherwise be four more highs).
+/// (its `RequestResponse` catch-all would otherwise be four more highs).
 #[test]
 fn a_policy_the_api_server_refuses_is_reported_as_such() {
     let run = lint_policy(&semantics("refused.yaml"));

@@ -336,39 +336,36 @@ fn the_marker_reaches_a_loopback_collector_and_not_a_dead_one() {
     }
     let by_auditd = plugins_in(shipping.netns_inode).into_iter().find(|p| parent(*p) == Some(auditd));
     let path_a = by_auditd.filter(|p| wait_connected(&mut socket, *p, port, Duration::from_secs(15)));
-    let (_feeder, plugin) = match path_a {
-        Some(plugin) => {
-            eprintln!("path A: the system auditd started audisp-remote (pid {plugin}) and it connected");
-            (None, plugin)
-        }
-        None => {
-            eprintln!(
-                "path B: the system auditd's dispatcher did not start audisp-remote, or it did not connect (a \
-                 dispatcher ended by an earlier reload, or dropping under load); shipping through \
-                 `tail -F audit.log | audisp-remote` instead"
+    let (_feeder, plugin) = if let Some(plugin) = path_a {
+        eprintln!("path A: the system auditd started audisp-remote (pid {plugin}) and it connected");
+        (None, plugin)
+    } else {
+        eprintln!(
+            "path B: the system auditd's dispatcher did not start audisp-remote, or it did not connect (a \
+             dispatcher ended by an earlier reload, or dropping under load); shipping through \
+             `tail -F audit.log | audisp-remote` instead"
+        );
+        let feed = format!(
+            "tail -n0 -F /var/log/audit/audit.log | exec nsenter --net=/run/netns/{} /sbin/audisp-remote",
+            netns.0
+        );
+        let feeder = Group(Command::new("sh").args(["-c", &feed]).process_group(0).spawn().unwrap());
+        let ours = |p: &u32| parent(*p) == Some(feeder.0.id());
+        wait_until("the fed audisp-remote to start", Duration::from_secs(10), || {
+            plugins_in(shipping.netns_inode).iter().any(ours)
+        });
+        let plugin = plugins_in(shipping.netns_inode).into_iter().find(ours).unwrap();
+        if !wait_connected(&mut socket, plugin, port, Duration::from_secs(30)) {
+            let net = |f: &str| fs::read_to_string(format!("/proc/{plugin}/net/{f}")).unwrap_or_default();
+            let log = fs::read_to_string(dir.0.join("log/audit.log")).unwrap_or_default();
+            panic!(
+                "audisp-remote (pid {plugin}) did not connect to 127.0.0.1:{port}\ntcp:\n{}\ntcp6:\n{}\n\
+                 collector log:\n{log}",
+                net("tcp"),
+                net("tcp6")
             );
-            let feed = format!(
-                "tail -n0 -F /var/log/audit/audit.log | exec nsenter --net=/run/netns/{} /sbin/audisp-remote",
-                netns.0
-            );
-            let feeder = Group(Command::new("sh").args(["-c", &feed]).process_group(0).spawn().unwrap());
-            let ours = |p: &u32| parent(*p) == Some(feeder.0.id());
-            wait_until("the fed audisp-remote to start", Duration::from_secs(10), || {
-                plugins_in(shipping.netns_inode).iter().any(ours)
-            });
-            let plugin = plugins_in(shipping.netns_inode).into_iter().find(ours).unwrap();
-            if !wait_connected(&mut socket, plugin, port, Duration::from_secs(30)) {
-                let net = |f: &str| fs::read_to_string(format!("/proc/{plugin}/net/{f}")).unwrap_or_default();
-                let log = fs::read_to_string(dir.0.join("log/audit.log")).unwrap_or_default();
-                panic!(
-                    "audisp-remote (pid {plugin}) did not connect to 127.0.0.1:{port}\ntcp:\n{}\ntcp6:\n{}\n\
-                     collector log:\n{log}",
-                    net("tcp"),
-                    net("tcp6")
-                );
-            }
-            (Some(feeder), plugin)
         }
+        (Some(feeder), plugin)
     };
     eprintln!("audisp-remote pid {plugin} connected to the collector");
 

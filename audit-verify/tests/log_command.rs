@@ -1,4 +1,4 @@
-//! `audit-verify log`: a rotation set read oldest first, with events, keys, bad lines by file:line and
+//! `audit-verify log`: a rotation set read oldest first, with events, keys, bad lines by <file:line> and
 //! serial gaps. Reads files only: no kernel audit state, no lock needed.
 
 mod common;

@@ -108,7 +108,7 @@ fn a_backlog_overflow_is_counted_exactly_and_named() {
     assert!(storm.not_recorded.unwrap_or(0) > 0, "{}", report.human());
 }
 
-/// Layer 1 on both hooks: the per-syscall tracepoints (the default) and the sys_exit raw tracepoint
+/// Layer 1 on both hooks: the per-syscall tracepoints (the default) and the `sys_exit` raw tracepoint
 /// (--count-32bit) count every execve the 64-bit rule selects, exactly as many as the kernel recorded for
 /// its key; a 32-bit rule is counted on the raw tracepoint only, and says why not on the other.
 #[test]
@@ -131,16 +131,13 @@ fn both_syscall_hooks_count_exactly_what_the_kernel_recorded() {
         assert!(native.happened.is_some_and(|n| n >= 201), "the shell and its 200 children: {native:?}");
         assert_eq!(native.happened, Some(recorded), "eBPF and the kernel's records agree");
         let compat = rule("av-hook32");
-        match syscalls {
-            SyscallCounting::Selected => {
-                assert!(matches!(report.syscall_hook, Some(SyscallHook::PerSyscall { syscalls: 1 })));
-                assert_eq!(compat.happened, None);
-                assert!(compat.not_counted_because.as_deref().is_some_and(|w| w.contains("32-bit")), "{compat:?}");
-            }
-            _ => {
-                assert!(matches!(report.syscall_hook, Some(SyscallHook::RawSysExit { .. })));
-                assert_eq!(compat.happened, Some(0), "no 32-bit execve ran");
-            }
+        if syscalls == SyscallCounting::Selected {
+            assert!(matches!(report.syscall_hook, Some(SyscallHook::PerSyscall { syscalls: 1 })));
+            assert_eq!(compat.happened, None);
+            assert!(compat.not_counted_because.as_deref().is_some_and(|w| w.contains("32-bit")), "{compat:?}");
+        } else {
+            assert!(matches!(report.syscall_hook, Some(SyscallHook::RawSysExit { .. })));
+            assert_eq!(compat.happened, Some(0), "no 32-bit execve ran");
         }
     }
 }

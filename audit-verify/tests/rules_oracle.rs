@@ -133,7 +133,7 @@ fn generated_lines() -> Vec<String> {
     .collect()
 }
 
-/// One field more than the kernel's AUDIT_MAX_FIELDS (64).
+/// One field more than the kernel's `AUDIT_MAX_FIELDS` (64).
 fn too_many_fields() -> String {
     let mut line = "-a always,exit -F arch=b64 -S execve".to_owned();
     for i in 0..64 {

@@ -54,7 +54,7 @@ fn enabled_and_backlog_limit_follow_guarded_changes() {
     let before = socket.status().unwrap();
     {
         let mut guard = StateGuard::new(Environment::Host).unwrap();
-        let new_enabled = if before.enabled == 1 { 0 } else { 1 };
+        let new_enabled = u32::from(before.enabled != 1);
         guard.set(Setting::BacklogLimit, before.backlog_limit + 17).unwrap();
         guard.set(Setting::Enabled, new_enabled).unwrap();
         let during = status_json();

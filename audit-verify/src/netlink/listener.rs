@@ -85,7 +85,7 @@ impl<C: Consumer> Listener<C> {
     /// the log too).
     pub fn send_barrier(&self, socket: &mut AuditSocket) -> Result<Marker, NetlinkError> {
         let marker = Marker::new();
-        *self.shared.target.lock().unwrap_or_else(|p| p.into_inner()) = Some(marker.clone());
+        *self.shared.target.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(marker.clone());
         marker.send(socket)?;
         Ok(marker)
     }
@@ -166,7 +166,7 @@ fn run<C: Consumer>(socket: &Socket, buffer: usize, shared: &Shared, mut reader:
                 // Looked up after the read: the marker is set before it is sent, so a datagram that
                 // carries it finds it set, where a lookup before a blocking read could be stale.
                 if target.is_none() {
-                    target = shared.target.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    target = shared.target.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
                 }
                 if reader.datagram(&buf[..n], target.as_ref()) {
                     return Ok(reader.heard);

@@ -1,4 +1,4 @@
-//! A client for the kernel's audit netlink protocol (NETLINK_AUDIT).
+//! A client for the kernel's audit netlink protocol (`NETLINK_AUDIT`).
 //!
 //! The socket is netlink-sys's. The audit payloads are ours: netlink-packet-audit 0.7 has no
 //! `backlog_wait_time_actual` in its status (kernel 5.9+) and decodes `AUDIT_EXE` rule fields as numbers
@@ -63,7 +63,7 @@ pub enum NetlinkError {
     },
 }
 
-/// A connected NETLINK_AUDIT socket for requests to the kernel.
+/// A connected `NETLINK_AUDIT` socket for requests to the kernel.
 pub struct AuditSocket {
     socket: Socket,
     seq: u32,
@@ -72,7 +72,7 @@ pub struct AuditSocket {
 impl AuditSocket {
     pub fn open() -> Result<Self, NetlinkError> {
         let mut socket = Socket::new(NETLINK_AUDIT).map_err(|e| match e.raw_os_error() {
-            Some(libc::EPROTONOSUPPORT) | Some(libc::EAFNOSUPPORT) => NetlinkError::NoAuditSupport(e),
+            Some(libc::EPROTONOSUPPORT | libc::EAFNOSUPPORT) => NetlinkError::NoAuditSupport(e),
             _ => NetlinkError::Io { request: "socket(NETLINK_AUDIT)", source: e },
         })?;
         let io = |source| NetlinkError::Io { request: "socket setup", source };
@@ -206,7 +206,7 @@ fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let tv = libc::timeval {
         tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+        tv_usec: libc::suseconds_t::from(timeout.subsec_micros()),
     };
     // SAFETY: a valid socket fd and a timeval that lives across the call.
     let rc = unsafe {
@@ -214,7 +214,7 @@ fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
             socket.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
+            (&raw const tv).cast(),
             size_of::<libc::timeval>() as libc::socklen_t,
         )
     };

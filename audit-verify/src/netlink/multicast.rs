@@ -1,5 +1,5 @@
 //! The audit multicast read-log socket (group `AUDIT_NLGRP_READLOG`): every record kauditd sends to auditd
-//! is also sent here. Binding it needs CAP_AUDIT_READ and makes the kernel log an AUDIT_EVENT_LISTENER record.
+//! is also sent here. Binding it needs `CAP_AUDIT_READ` and makes the kernel log an `AUDIT_EVENT_LISTENER` record.
 
 use std::{io, os::fd::AsRawFd, time::Duration};
 
@@ -16,7 +16,7 @@ pub fn subscribe() -> io::Result<Socket> {
 }
 
 /// A subscribed socket for a reader thread: a receive buffer of `buffer` bytes, so that a burst does not
-/// overflow it (SO_RCVBUFFORCE goes past rmem_max; we are root), and reads that give up after `poll` so
+/// overflow it (`SO_RCVBUFFORCE` goes past `rmem_max`; we are root), and reads that give up after `poll` so
 /// the thread can notice it should stop.
 pub fn subscribe_for_reading(buffer: usize, poll: Duration) -> io::Result<Socket> {
     let socket = subscribe()?;
@@ -27,7 +27,7 @@ pub fn subscribe_for_reading(buffer: usize, poll: Duration) -> io::Result<Socket
             socket.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_RCVBUFFORCE,
-            (&size as *const libc::c_int).cast(),
+            (&raw const size).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
     };

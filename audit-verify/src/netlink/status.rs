@@ -55,6 +55,7 @@ impl AuditStatus {
         })
     }
 
+    #[must_use]
     pub fn locked(&self) -> bool {
         self.enabled == 2
     }
@@ -72,6 +73,7 @@ pub struct StatusChange {
 }
 
 impl StatusChange {
+    #[must_use]
     pub fn encode(&self) -> Vec<u8> {
         let Self { mask, enabled, failure, rate_limit, backlog_limit, backlog_wait_time } = *self;
         // mask, enabled, failure, pid, rate_limit, backlog_limit, lost, backlog, features, wait, wait_actual

@@ -23,12 +23,14 @@ pub struct Message<'a> {
 }
 
 impl Message<'_> {
-    /// The (negative errno or 0) code of an NLMSG_ERROR message.
+    /// The (negative errno or 0) code of an `NLMSG_ERROR` message.
+    #[must_use]
     pub fn error_code(&self) -> Option<i32> {
         Some(i32::from_ne_bytes(self.payload.get(..4)?.try_into().ok()?))
     }
 }
 
+#[must_use]
 pub fn encode(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
     let len = HEADER_LEN + payload.len();
     let mut out = Vec::with_capacity(align4(len));

@@ -44,6 +44,7 @@ impl StoppedChild {
         Ok(child)
     }
 
+    #[must_use]
     pub fn pid(&self) -> u32 {
         self.pid as u32
     }
@@ -63,7 +64,7 @@ impl StoppedChild {
         let mut status = 0;
         loop {
             // SAFETY: waiting for our own child.
-            if unsafe { libc::waitpid(self.pid, &mut status, flags) } == self.pid {
+            if unsafe { libc::waitpid(self.pid, &raw mut status, flags) } == self.pid {
                 return Ok(status);
             }
             let e = io::Error::last_os_error();

@@ -32,6 +32,7 @@ pub struct Counts {
 }
 
 impl Counts {
+    #[must_use]
     pub fn of(&self, nr: u32) -> u64 {
         self.by_syscall.get(&nr).copied().unwrap_or(0)
     }
