@@ -49,6 +49,7 @@ impl TryFrom<u32> for CondField {
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[expect(clippy::pub_underscore_fields, reason = "explicit padding, public so both sides can write a literal")]
 pub struct Cond {
     /// A [`CondField`].
     pub field: u32,
@@ -124,6 +125,7 @@ impl CondField {
     }
 }
 
+#[expect(clippy::inline_always, reason = "the eBPF matcher runs it and the verifier needs it inlined")]
 impl Cond {
     /// Whether the condition holds for `facts`, as `audit_filter_rules` decides it. A field or operator
     /// number we do not know never holds (the kernel refuses such a rule).
@@ -140,15 +142,16 @@ impl Cond {
                 return rule_semantics::success_holds(op, self.value, rule_semantics::succeeded(facts.ret));
             }
             CondField::Exit => rule_semantics::exit_value(facts.ret),
-            CondField::Arg0 => facts.args[0] as u32,
-            CondField::Arg1 => facts.args[1] as u32,
-            CondField::Arg2 => facts.args[2] as u32,
-            CondField::Arg3 => facts.args[3] as u32,
+            CondField::Arg0 => rule_semantics::low_32_bits(facts.args[0]),
+            CondField::Arg1 => rule_semantics::low_32_bits(facts.args[1]),
+            CondField::Arg2 => rule_semantics::low_32_bits(facts.args[2]),
+            CondField::Arg3 => rule_semantics::low_32_bits(facts.args[3]),
         };
         rule_semantics::compare_field(field.kernel_id(), op, left, self.value)
     }
 }
 
+#[expect(clippy::inline_always, reason = "the eBPF matcher runs these and the verifier needs them inlined")]
 impl RuleFilter {
     /// Whether the rule's arch filter lets syscalls of ABI `arch` through.
     #[inline(always)]
@@ -170,6 +173,7 @@ impl RuleFilter {
     /// `Yes`.
     #[inline(always)]
     #[must_use]
+    #[expect(clippy::cast_possible_truncation, reason = "`i` < `MAX_CONDS`, a small constant")]
     pub fn judge(&self, facts: &Facts) -> Match {
         for i in 0..MAX_CONDS {
             if i as u32 >= self.cond_count {
@@ -199,7 +203,8 @@ mod tests {
     use crate::rule_semantics::ARCH_B64;
 
     fn rule(conds: &[(CondField, Op, u32)]) -> RuleFilter {
-        let mut f = RuleFilter { arch: ARCH_B64, cond_count: conds.len() as u32, ..RuleFilter::default() };
+        let mut f =
+            RuleFilter { arch: ARCH_B64, cond_count: u32::try_from(conds.len()).unwrap(), ..RuleFilter::default() };
         f.mask[1] = 1 << 27; // syscall 59, execve
         for (i, (field, op, value)) in conds.iter().enumerate() {
             f.conds[i] = Cond { field: *field as u32, op: op.code(), value: *value, _pad: 0 };
@@ -210,7 +215,7 @@ mod tests {
     #[test]
     fn a_rule_is_judged_with_the_kernels_semantics() {
         let facts = Facts { auid: 1000, ret: -512, args: [0x1_0000_0000, 0, 0, 0], ..Facts::default() };
-        let exit_eintr = rule(&[(CondField::Exit, Op::Eq, -4i32 as u32)]);
+        let exit_eintr = rule(&[(CondField::Exit, Op::Eq, (-4i32).cast_unsigned())]);
         assert_eq!(exit_eintr.judge(&facts), Match::Yes, "-ERESTARTSYS is audited as -EINTR");
         let failed = rule(&[(CondField::Success, Op::Eq, 0), (CondField::Auid, Op::Ge, 1000)]);
         assert_eq!(failed.judge(&facts), Match::Yes);

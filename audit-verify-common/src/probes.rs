@@ -46,6 +46,7 @@ impl ProbeCounter {
         ProbeCounter::TypeOutOfRange,
         ProbeCounter::SerialUnparsed,
     ];
+    #[expect(clippy::cast_possible_truncation, reason = "a constant array of a few entries")]
     pub const COUNT: u32 = Self::ALL.len() as u32;
 }
 

@@ -6,6 +6,8 @@
 //! Kernel sources: kernel/auditfilter.c (`audit_comparator`, `audit_uid_comparator`, `audit_to_op`,
 //! `audit_field_valid`) and kernel/auditsc.c (`audit_filter_rules`, `audit_filter_syscall`,
 //! `audit_return_fixup`), unchanged in these respects from 4.x to 6.x.
+// The module's premise (see above); clippy's advice is for code that runs where calls are cheap.
+#![expect(clippy::inline_always, reason = "the eBPF matcher runs these and the verifier needs them inlined")]
 
 /// `AUDIT_ARCH_X86_64` and `AUDIT_ARCH_I386`, as `-F arch=b64` / `b32` store them.
 pub const ARCH_B64: u32 = 0xc000_003e;
@@ -13,6 +15,9 @@ pub const ARCH_B32: u32 = 0x4000_0003;
 
 /// `AUDIT_BITMASK_SIZE`: words of a rule's syscall mask.
 pub const MASK_WORDS: usize = 64;
+/// Bits of a rule's syscall mask: syscall numbers at or above it are never in one.
+pub const MASK_BITS: u32 = 2048;
+const _: () = assert!(MASK_BITS as usize == MASK_WORDS * 32);
 
 /// `(u32)-1`: "unset" for the loginuid and other ids (`AUDIT_UID_UNSET`).
 pub const UNSET: u32 = u32::MAX;
@@ -196,7 +201,16 @@ const EINTR: i64 = 4;
 #[must_use]
 pub fn exit_value(ret: i64) -> u32 {
     let restart = (-ERESTART_RESTARTBLOCK..=-ERESTARTSYS).contains(&ret) && ret != -ENOIOCTLCMD;
-    (if restart { -EINTR } else { ret }) as u32
+    low_32_bits((if restart { -EINTR } else { ret }).cast_unsigned())
+}
+
+/// The low 32 bits of a 64-bit value: what `audit_comparator`, whose operands are `u32`, compares of a
+/// syscall argument or return code.
+#[inline(always)]
+#[must_use]
+#[expect(clippy::cast_possible_truncation, reason = "the truncation is the kernel's semantics")]
+pub const fn low_32_bits(value: u64) -> u32 {
+    value as u32
 }
 
 /// `AUDITSC_SUCCESS` / `AUDITSC_FAILURE`: what `success` compares (`ctx->return_valid`).
@@ -225,7 +239,7 @@ pub fn arch_admits(op: Op, rule_arch: u32, arch: u32) -> bool {
 #[inline(always)]
 #[must_use]
 pub fn in_mask(mask: &[u32; MASK_WORDS], nr: u32) -> bool {
-    if nr >= (MASK_WORDS * 32) as u32 {
+    if nr >= MASK_BITS {
         return false;
     }
     // The eBPF verifier must see a bound on the register that indexes. LLVM proves `word < 64` from the
@@ -262,6 +276,10 @@ pub enum FirstMatch {
 
 /// Walks rules `0..count` (at most `max`) in list order, as `audit_filter_syscall` does: the first that
 /// matches decides, and the walk stops there. `rule(i)` judges rule `i`; its error ends the walk.
+///
+/// # Errors
+///
+/// The first error `rule` returns.
 #[inline(always)]
 pub fn first_match<E>(count: u32, max: u32, mut rule: impl FnMut(u32) -> Result<Match, E>) -> Result<FirstMatch, E> {
     // A constant bound for the verifier; `count` only shortens it.

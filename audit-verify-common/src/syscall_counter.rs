@@ -23,6 +23,7 @@ pub enum Stat {
 
 impl Stat {
     pub const ALL: [Stat; 4] = [Stat::SelfSkipped, Stat::OutOfRange, Stat::ForksFollowed, Stat::FollowFailed];
+    #[expect(clippy::cast_possible_truncation, reason = "a constant array of a few entries")]
     pub const COUNT: u32 = Self::ALL.len() as u32;
 }
 
