@@ -10,6 +10,10 @@
 // aya's program macros fix the entry points' signature: the context is taken by value.
 #![expect(clippy::needless_pass_by_value, reason = "aya's program macros take the context by value")]
 
+// The package's stub lib.rs (there for audit-verify's build-dependency) is an implicit dependency of
+// this binary: named so that the unused-dependency check holds for the real ones.
+use audit_verify_ebpf as _;
+
 mod audit_drops;
 mod audit_probes;
 mod capability_probes;
