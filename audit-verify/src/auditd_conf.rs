@@ -44,6 +44,11 @@ pub struct AuditdConf {
 }
 
 impl AuditdConf {
+    /// The file at `path`, every line `key = value` or a comment.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfError::Read`] when it cannot be read, [`ConfError::Syntax`] on the first other line.
     pub fn load(path: &Path) -> Result<Self, ConfError> {
         let bytes = fs::read(path).map_err(|error| ConfError::Read { path: path.to_owned(), error })?;
         let mut conf = Self::parse(path, &String::from_utf8_lossy(&bytes))?;
@@ -54,6 +59,10 @@ impl AuditdConf {
     /// auditd.conf as auditd reads it: a missing file is not an error (auditd logs "Config file … doesn't
     /// exist, skipping" and runs on its built-in defaults), and a line auditd would refuse is left out of
     /// [`Self::entries`] rather than failing: [`startup::check`] reports it with its line.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfError::Read`] when the file exists but cannot be read.
     pub fn load_daemon(path: &Path) -> Result<Self, ConfError> {
         let bytes = match fs::read(path) {
             Ok(bytes) => bytes,
@@ -73,6 +82,11 @@ impl AuditdConf {
         self.text.is_some()
     }
 
+    /// `text`, read from `path`, as [`Self::load`] parses it.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfError::Syntax`] on the first line that is neither `key = value` nor a comment.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfError> {
         let mut entries = Vec::new();
         for (i, raw) in text.lines().enumerate() {
@@ -156,6 +170,7 @@ pub fn installed_version(dpkg_status: &Path) -> Option<String> {
 /// values of the shipped auditd.conf: a file that leaves out `disk_full_action` gets IGNORE, not the
 /// SUSPEND Debian ships. The sizes are in MB; `num_logs` 0 and `max_log_file` 0 mean no rotation.
 #[must_use]
+#[expect(clippy::match_same_arms, reason = "a table by key, as auditd's source lists them, not by value")]
 pub fn builtin_default(key: &str) -> Option<&'static str> {
     Some(match key {
         "local_events" | "write_logs" | "verify_email" | "use_libwrap" => "yes",

@@ -65,6 +65,11 @@ impl Marker {
         memchr::memmem::find(record, self.0.as_bytes()).is_some()
     }
 
+    /// Sends the marker as a user message (`AUDIT_USER`), as `auditctl -m` does.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the message or the socket fails.
     pub fn send(&self, socket: &mut AuditSocket) -> Result<(), NetlinkError> {
         socket.send_user_message(&self.0)
     }
@@ -85,6 +90,10 @@ impl Default for Marker {
 
 /// The one wait loop for a marker in a log: reads `follower` (incrementally, through rotation) until the
 /// marker's record, handing every record before it to `on_record`. `None` if `deadline` passed first.
+///
+/// # Errors
+///
+/// When the log cannot be read.
 pub fn find(
     follower: &mut Follower,
     marker: &Marker,
@@ -112,6 +121,10 @@ const POLL: Duration = Duration::from_millis(5);
 /// Reads `follower` until the marker's record, handing every record before it to `on_record`.
 /// A follower opened before the marker was sent (at a window's start, say) keeps its file across a
 /// rotation, where reopening the path would read the new file from the old offset.
+///
+/// # Errors
+///
+/// When the log cannot be read.
 pub fn read_until(
     follower: &mut Follower,
     marker: &Marker,
@@ -122,7 +135,7 @@ pub fn read_until(
     // A huge timeout means "wait a long time", not an overflow.
     let deadline = start.checked_add(timeout).unwrap_or_else(|| start + Duration::from_hours(8760));
     let found = find(follower, marker, deadline, on_record)?;
-    let waited_ms = start.elapsed().as_millis() as u64;
+    let waited_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(match found {
         Some(_) => Barrier::Reached { offset: follower.position(), waited_ms },
         None => Barrier::TimedOut { waited_ms, cause: stall_cause() },
@@ -140,6 +153,10 @@ fn stall_cause() -> String {
 }
 
 /// Sends a marker and follows `log` from `from_offset` until the marker appears or `timeout`.
+///
+/// # Errors
+///
+/// When the log cannot be opened or read, or the marker cannot be sent.
 pub fn wait_written(
     socket: &mut AuditSocket,
     log: &Path,

@@ -38,11 +38,15 @@ impl Finding {
         Self { id, severity, location: None, rule: None, message: message.into(), footgun: None, why: None, fix: None }
     }
 
+    #[must_use]
+    #[expect(clippy::needless_pass_by_value, reason = "callers pass temporaries (a `display()`, a line number)")]
     pub fn at(mut self, location: impl ToString) -> Self {
         self.location = Some(location.to_string());
         self
     }
 
+    #[must_use]
+    #[expect(clippy::needless_pass_by_value, reason = "callers pass temporaries (a `display()`, a line number)")]
     pub fn rule(mut self, rule: impl ToString) -> Self {
         self.rule = Some(rule.to_string());
         self
@@ -54,11 +58,13 @@ impl Finding {
         self
     }
 
+    #[must_use]
     pub fn why(mut self, why: impl Into<String>) -> Self {
         self.why = Some(why.into());
         self
     }
 
+    #[must_use]
     pub fn fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
         self

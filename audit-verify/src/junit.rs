@@ -73,7 +73,9 @@ pub fn document(name: &str, suites: &[TestSuite]) -> String {
     let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
     let failures: usize = suites.iter().map(|s| s.count(|o| matches!(o, Outcome::Failed { .. }))).sum();
     let _ = writeln!(out, "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\">", escape(name));
-    suites.iter().for_each(|s| s.write(&mut out));
+    for suite in suites {
+        suite.write(&mut out);
+    }
     out.push_str("</testsuites>\n");
     out
 }

@@ -30,6 +30,11 @@ pub struct AuditSymbols {
 }
 
 impl AuditSymbols {
+    /// The audit text symbols of the running kernel.
+    ///
+    /// # Errors
+    ///
+    /// When `/proc/kallsyms` cannot be read.
     pub fn load() -> io::Result<Self> {
         Ok(Self::parse(&fs::read_to_string("/proc/kallsyms")?))
     }
@@ -86,6 +91,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(clippy::unreadable_literal, reason = "the addresses as /proc/kallsyms prints them, in the text")]
     fn keeps_audit_text_symbols_with_split_variants() {
         let text = "ffffffff81200000 T audit_log_start\n\
                     ffffffff81200100 t audit_log_end.part.0\n\

@@ -24,6 +24,10 @@ pub enum WriteError {
 }
 
 /// Replaces `path` with `contents` atomically and durably.
+///
+/// # Errors
+///
+/// When `path` names no file, or writing, syncing or renaming the temporary file fails.
 pub fn write(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     let name = path.file_name().ok_or_else(|| WriteError::NotAFile { path: path.to_owned() })?;
     let dir = match path.parent() {

@@ -70,6 +70,11 @@ pub struct AuditSocket {
 }
 
 impl AuditSocket {
+    /// A socket connected to the kernel's audit subsystem.
+    ///
+    /// # Errors
+    ///
+    /// [`NetlinkError::NoAuditSupport`] on a kernel built without audit, else when the socket fails.
     pub fn open() -> Result<Self, NetlinkError> {
         let mut socket = Socket::new(NETLINK_AUDIT).map_err(|e| match e.raw_os_error() {
             Some(libc::EPROTONOSUPPORT | libc::EAFNOSUPPORT) => NetlinkError::NoAuditSupport(e),
@@ -135,6 +140,11 @@ impl AuditSocket {
     }
 
     /// `AUDIT_GET`: the kernel's audit status.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn status(&mut self) -> Result<AuditStatus, NetlinkError> {
         const REQUEST: &str = "AUDIT_GET (status)";
         // No ACK asked: the kernel may send the ACK before the reply.
@@ -153,11 +163,21 @@ impl AuditSocket {
     }
 
     /// `AUDIT_SET`: changes the fields named in `change.mask`.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn set_status(&mut self, change: &status::StatusChange) -> Result<(), NetlinkError> {
         self.request_ack("AUDIT_SET (status)", msg_type::AUDIT_SET, &change.encode())
     }
 
     /// `AUDIT_LIST_RULES`: every loaded rule, in kernel order (by filter list, then position).
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn list_rules(&mut self) -> Result<Vec<RawRule>, NetlinkError> {
         const REQUEST: &str = "AUDIT_LIST_RULES";
         let seq = self.send(REQUEST, msg_type::AUDIT_LIST_RULES, 0, &[])?;
@@ -173,15 +193,32 @@ impl AuditSocket {
         Ok(rules)
     }
 
+    /// `AUDIT_ADD_RULE`: appends `rule` to its filter list.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn add_rule(&mut self, rule: &RawRule) -> Result<(), NetlinkError> {
         self.request_ack("AUDIT_ADD_RULE", msg_type::AUDIT_ADD_RULE, rule.as_bytes())
     }
 
+    /// `AUDIT_DEL_RULE`: deletes the rule equal to `rule`.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn delete_rule(&mut self, rule: &RawRule) -> Result<(), NetlinkError> {
         self.request_ack("AUDIT_DEL_RULE", msg_type::AUDIT_DEL_RULE, rule.as_bytes())
     }
 
     /// `AUDIT_USER`: a user message, as `auditctl -m` sends it; auditd writes it as a USER record.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn send_user_message(&mut self, text: &str) -> Result<(), NetlinkError> {
         let mut payload = text.as_bytes().to_vec();
         payload.push(0);
@@ -202,10 +239,12 @@ fn refusal(request: &'static str, errno: i32) -> NetlinkError {
     }
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "`size_of::<timeval>()` is 16")]
 fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let tv = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
+        // Saturated: a timeout beyond `time_t` is "forever".
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
         tv_usec: libc::suseconds_t::from(timeout.subsec_micros()),
     };
     // SAFETY: a valid socket fd and a timeval that lives across the call.

@@ -9,6 +9,10 @@ use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_AUDIT};
 const AUDIT_NLGRP_READLOG_MASK: u32 = 1;
 
 /// Opens a socket subscribed to the read-log group.
+///
+/// # Errors
+///
+/// When the socket cannot be opened, or bound (`EPERM` without `CAP_AUDIT_READ`).
 pub fn subscribe() -> io::Result<Socket> {
     let mut socket = Socket::new(NETLINK_AUDIT)?;
     socket.bind(&SocketAddr::new(0, AUDIT_NLGRP_READLOG_MASK))?;
@@ -18,6 +22,11 @@ pub fn subscribe() -> io::Result<Socket> {
 /// A subscribed socket for a reader thread: a receive buffer of `buffer` bytes, so that a burst does not
 /// overflow it (`SO_RCVBUFFORCE` goes past `rmem_max`; we are root), and reads that give up after `poll` so
 /// the thread can notice it should stop.
+///
+/// # Errors
+///
+/// As [`subscribe`], and when a socket option cannot be set.
+#[expect(clippy::cast_possible_truncation, reason = "`size_of::<c_int>()` is 4")]
 pub fn subscribe_for_reading(buffer: usize, poll: Duration) -> io::Result<Socket> {
     let socket = subscribe()?;
     let size = libc::c_int::try_from(buffer).unwrap_or(libc::c_int::MAX);

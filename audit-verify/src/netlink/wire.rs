@@ -30,7 +30,9 @@ impl Message<'_> {
     }
 }
 
+/// One netlink message: the header, then `payload`, padded to 4 bytes.
 #[must_use]
+#[expect(clippy::cast_possible_truncation, reason = "our requests are rules and short messages, far below 4 GiB")]
 pub fn encode(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
     let len = HEADER_LEN + payload.len();
     let mut out = Vec::with_capacity(align4(len));
@@ -54,6 +56,7 @@ pub struct FrameError {
 
 /// Splits a datagram into messages. A malformed header ends the iteration with an error; trailing bytes
 /// too short for a header are ignored (padding).
+#[expect(clippy::missing_panics_doc, reason = "a 4-byte slice always converts to `[u8; 4]`")]
 pub fn decode(mut buf: &[u8]) -> impl Iterator<Item = Result<Message<'_>, FrameError>> {
     std::iter::from_fn(move || {
         if buf.len() < HEADER_LEN {
