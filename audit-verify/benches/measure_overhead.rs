@@ -39,6 +39,7 @@ fn vm_hwm_kb() -> u64 {
 }
 
 /// CPU seconds this process (all threads: listener, sampler) has used.
+#[expect(clippy::cast_precision_loss, reason = "rates and CPU seconds for a printout; the counts are far below 2^52")]
 fn own_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the parenthesised command name, from `state`: utime and stime are the 12th and 13th.
@@ -54,6 +55,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+#[expect(clippy::cast_precision_loss, reason = "rates and CPU seconds for a printout; the counts are far below 2^52")]
 fn main() {
     let runs = env("AV_BENCH_RUNS", 5);
     let execs = env("AV_BENCH_EXECS", 2000);
@@ -104,9 +106,9 @@ fn main() {
     let mut execs_done = 0;
     while Instant::now() < deadline {
         let shells: Vec<_> = (0..2).map(|_| std::thread::spawn(move || storm(500))).collect();
-        shells.into_iter().for_each(|s| {
-            s.join().unwrap();
-        });
+        for shell in shells {
+            shell.join().unwrap();
+        }
         execs_done += 1000;
     }
     let report = window.finish().expect("finishing the window");

@@ -68,8 +68,9 @@ fn attach_with_perf_fd(prog_fd: i32) -> anyhow::Result<OwnedFd> {
     if fd < 0 {
         bail!("perf_event_open(kprobe {TARGET}): {}", std::io::Error::last_os_error());
     }
+    let fd = i32::try_from(fd)?;
     // SAFETY: the kernel just returned this fd to us.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: ioctls on our perf event fd with an int argument.
     if unsafe { libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_SET_BPF, prog_fd) } < 0
         || unsafe { libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_ENABLE, 0) } < 0

@@ -143,7 +143,7 @@ impl Run {
     }
 
     fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.child.id().cast_signed()
     }
 
     /// Waits for a stderr line containing `needle`.
@@ -265,8 +265,11 @@ fn stig(guard: &mut StateGuard) -> PathBuf {
         .unwrap()
         .lines()
         .filter(|l| !l.contains("/etc/NetworkManager/") && !l.contains("/etc/sudoers.d/"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+        .fold(String::new(), |mut text, l| {
+            text.push_str(l);
+            text.push('\n');
+            text
+        });
     load(guard, "prove", &text)
 }
 
@@ -303,11 +306,11 @@ fn prove_signalled(signal: i32) {
         assert!(next.status.code().is_some_and(|c| c <= 1), "the next run: {}", String::from_utf8_lossy(&next.stderr));
     } else {
         let json = assert_partial(signal, status, &stdout, took);
-        let states: Vec<&str> =
+        let rule_states: Vec<&str> =
             json["rules"].as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
-        let not_run = states.iter().filter(|s| **s == "not_run").count();
-        eprintln!("stopped with {not_run} of {} rules not run", states.len());
-        for state in &states {
+        let not_run = rule_states.iter().filter(|s| **s == "not_run").count();
+        eprintln!("stopped with {not_run} of {} rules not run", rule_states.len());
+        for state in &rule_states {
             assert!(
                 matches!(*state, "proven" | "unprovable" | "not_loaded" | "not_run"),
                 "{state}: a stop must not turn rules into gaps"

@@ -138,7 +138,7 @@ struct Group(Child);
 
 impl Drop for Group {
     fn drop(&mut self) {
-        let pgid = self.0.id() as i32;
+        let pgid = self.0.id().cast_signed();
         // SAFETY: kill(2) on the process group we created (process_group(0) made the child its leader).
         unsafe { libc::kill(-pgid, libc::SIGTERM) };
         let _ = self.0.wait();
@@ -150,14 +150,14 @@ impl Drop for Group {
 
 fn stop(pid: u32) {
     // SAFETY: plain kill(2) on a pid we started.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    unsafe { libc::kill(pid.cast_signed(), libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(5);
     while Path::new(&format!("/proc/{pid}/cmdline")).exists() && !is_zombie(pid) && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(50));
     }
     if Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
         // SAFETY: as above.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        unsafe { libc::kill(pid.cast_signed(), libc::SIGKILL) };
     }
 }
 
@@ -181,7 +181,7 @@ impl Drop for Shipping {
         drop(self.plugin.take());
         drop(self.remote_conf.take());
         // SAFETY: SIGHUP makes auditd reload its configuration, as `service auditd reload` does.
-        unsafe { libc::kill(self.auditd as i32, libc::SIGHUP) };
+        unsafe { libc::kill(self.auditd.cast_signed(), libc::SIGHUP) };
         let deadline = Instant::now() + Duration::from_secs(5);
         while !plugins_in(self.netns_inode).is_empty() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(100));
@@ -260,9 +260,10 @@ fn collector_conf(dir: &Path, port: u16) -> String {
 }
 
 #[test]
+#[expect(clippy::too_many_lines, reason = "one end-to-end scenario: set up auditd and two collectors, then check each")]
 fn the_marker_reaches_a_loopback_collector_and_not_a_dead_one() {
     let _guard = StateGuard::new(Environment::Host).unwrap();
-    let auditd = common::auditctl_status()["pid"] as u32;
+    let auditd = u32::try_from(common::auditctl_status()["pid"]).unwrap();
     assert!(auditd != 0, "no system auditd registered: run `cargo xtask setup`");
     assert!(Path::new("/sbin/audisp-remote").exists(), "audisp-remote missing: install audispd-plugins");
     let _pid_file = Restore::save(PID_FILE);
@@ -318,7 +319,7 @@ fn the_marker_reaches_a_loopback_collector_and_not_a_dead_one() {
     )
     .unwrap();
     // SAFETY: SIGHUP makes the system auditd reload its configuration and plugins.
-    unsafe { libc::kill(auditd as i32, libc::SIGHUP) };
+    unsafe { libc::kill(auditd.cast_signed(), libc::SIGHUP) };
     let mut socket = AuditSocket::open().unwrap();
     // Path A: the system auditd starts the plugin. auditd 3.0's dispatcher thread ends for good after a
     // reload that leaves no plugin active ("After reconfigure, there are no active plugins, exiting"),

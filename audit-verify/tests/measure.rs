@@ -80,9 +80,9 @@ fn a_backlog_overflow_is_counted_exactly_and_named() {
     for round in 0..3 {
         let storm = execve_storm(4 + 4 * round, 1500);
         if round == 2 {
-            let auditd = common::auditctl_status()["pid"] as u32;
+            let auditd = u32::try_from(common::auditctl_status()["pid"]).unwrap();
             // SAFETY: freezing auditd briefly; `Frozen` thaws it.
-            unsafe { libc::kill(auditd as i32, libc::SIGSTOP) };
+            unsafe { libc::kill(auditd.cast_signed(), libc::SIGSTOP) };
             let _thaw = Frozen(auditd);
             std::thread::sleep(Duration::from_millis(300));
         }
@@ -148,7 +148,7 @@ struct Frozen(u32);
 impl Drop for Frozen {
     fn drop(&mut self) {
         // SAFETY: signalling auditd, which the test froze.
-        unsafe { libc::kill(self.0 as i32, libc::SIGCONT) };
+        unsafe { libc::kill(self.0.cast_signed(), libc::SIGCONT) };
     }
 }
 
@@ -158,11 +158,11 @@ fn auditd_frozen_under_load_fills_the_backlog() {
     guard.set(Setting::BacklogLimit, 64).unwrap();
     guard.set(Setting::BacklogWaitTime, 0).unwrap();
     add_execve_rule(&mut guard, "av-frozen");
-    let auditd = common::auditctl_status()["pid"] as u32;
+    let auditd = u32::try_from(common::auditctl_status()["pid"]).unwrap();
     let window = Window::start(&config(1, Path::new(SYSTEM_CONF))).unwrap();
     {
         // SAFETY: freezing auditd; `Frozen` thaws it.
-        unsafe { libc::kill(auditd as i32, libc::SIGSTOP) };
+        unsafe { libc::kill(auditd.cast_signed(), libc::SIGSTOP) };
         let _thaw = Frozen(auditd);
         let storm = execve_storm(2, 1000);
         std::thread::sleep(Duration::from_secs(5));
@@ -195,7 +195,7 @@ impl PrivateAuditd {
         let mut me = Self { dir: dir.clone(), mounted: false, pid: None };
         let system = common::auditctl_status()["pid"];
         // SAFETY: stopping the system auditd; Drop starts it again.
-        unsafe { libc::kill(system as i32, libc::SIGTERM) };
+        unsafe { libc::kill(i32::try_from(system).unwrap(), libc::SIGTERM) };
         assert!(wait_for(|| common::auditctl_status()["pid"] == 0), "system auditd did not stop");
         let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&logs).status().unwrap();
         assert!(ok.success(), "mounting the tmpfs");
@@ -212,7 +212,7 @@ impl PrivateAuditd {
         let ok = common::auditd().arg("-c").arg(&dir).status().unwrap();
         assert!(ok.success(), "starting the private auditd");
         assert!(wait_for(|| common::auditctl_status()["pid"] != 0), "private auditd did not register");
-        me.pid = Some(common::auditctl_status()["pid"] as u32);
+        me.pid = Some(u32::try_from(common::auditctl_status()["pid"]).unwrap());
         me
     }
 
@@ -225,7 +225,7 @@ impl Drop for PrivateAuditd {
     fn drop(&mut self) {
         if let Some(pid) = self.pid {
             // SAFETY: stopping the auditd this test started.
-            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            unsafe { libc::kill(pid.cast_signed(), libc::SIGTERM) };
             wait_for(|| common::auditctl_status()["pid"] == 0);
         }
         if self.mounted {

@@ -11,6 +11,7 @@ mod common;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    fmt::Write as _,
     fs,
     path::{Path, PathBuf},
 };
@@ -137,7 +138,7 @@ fn generated_lines() -> Vec<String> {
 fn too_many_fields() -> String {
     let mut line = "-a always,exit -F arch=b64 -S execve".to_owned();
     for i in 0..64 {
-        line.push_str(&format!(" -F a0!={i}"));
+        write!(line, " -F a0!={i}").unwrap();
     }
     line
 }

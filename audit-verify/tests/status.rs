@@ -100,6 +100,6 @@ fn the_write_barrier_reaches_the_log() {
     let Barrier::Reached { offset, .. } = outcome else { panic!("auditd did not write the barrier: {outcome:?}") };
     assert!(offset > start);
     let text = std::fs::read(log).unwrap();
-    let written = String::from_utf8_lossy(&text[start as usize..offset as usize]);
+    let written = String::from_utf8_lossy(&text[usize::try_from(start).unwrap()..usize::try_from(offset).unwrap()]);
     assert!(written.contains("audit-verify barrier"), "{written}");
 }

@@ -35,10 +35,10 @@ fn counts_each_execve_of_a_child_process_tree() {
 
 #[test]
 fn the_loader_is_filtered_out_in_the_kernel() {
+    const CALLS: u64 = 200;
     let mut sensor = SyscallCounter::attach().unwrap();
     // Follow ourselves: without the in-kernel filter these calls would be counted.
     sensor.follow(std::process::id()).unwrap();
-    const CALLS: u64 = 200;
     for _ in 0..CALLS {
         // SAFETY: getppid has no arguments and no side effects.
         unsafe { libc::syscall(libc::SYS_getppid) };
