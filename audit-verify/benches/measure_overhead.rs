@@ -6,6 +6,7 @@
 //!
 //! Needs root. Loads one rule through the state guard, which restores the rules afterwards.
 //! `AV_BENCH_RUNS` (default 5), `AV_BENCH_EXECS` (default 2000), `AV_BENCH_RSS_SECONDS` (default 60).
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 use std::{
     process::Command,

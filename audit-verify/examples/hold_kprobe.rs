@@ -8,6 +8,7 @@
 //!   the process then holds only a `bpf_link` fd;
 //! - `--perf-fd`: the older way (`perf_event_open` + `PERF_EVENT_IOC_SET_BPF`, bcc and libbpf before
 //!   5.15); the process holds the perf event fd.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 use std::{
     ffi::CString,

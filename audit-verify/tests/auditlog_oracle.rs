@@ -9,6 +9,7 @@
 //! explains, or if a rule is no longer needed.
 //!
 //! No kernel audit state is touched: no lock needed.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 use std::{
     collections::{BTreeMap, BTreeSet},

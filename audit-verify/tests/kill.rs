@@ -9,6 +9,7 @@
 //!   process; audit state is as found because neither command changes any (the rules here are loaded by
 //!   the test's own guard, not by the run); only prove's scratch directory is left, and the next run
 //!   removes it.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

@@ -8,6 +8,7 @@
 //! cannot register with the kernel or disturb the system auditd; /run, /var/log/audit and
 //! /etc/audit/plugins.d are fresh tmpfs in it. Run it with the other auditd tests, under
 //! /run/av-kernel-tests.lock.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! that breaks only that footgun and a passing tree; the Kubernetes policies of the documentation and of
 //! GKE; and bad input, which must give one clear error line naming the file (and line), exit 2.
 //! Offline: nothing here reads or changes kernel state.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

@@ -7,6 +7,7 @@
 //!   tests/fixtures/lint/k8s-bench, each difference with its reason.
 //!
 //! Offline (`--root`): nothing here reads or changes kernel state.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! `--prove-shipping` with nothing shipping must fail. Read-only (a user message is a record, not a state
 //! change); the state guard is held only as the lock that keeps other tests from changing the kernel
 //! state being compared.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

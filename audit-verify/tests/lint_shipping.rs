@@ -19,6 +19,7 @@
 //! collector (stopped); the namespace (deleted); /run/auditd.pid, which auditd writes even with
 //! `local_events = no` and removes on exit (restored); the temporary directory (removed). The system auditd
 //! is never stopped, and only reloaded.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

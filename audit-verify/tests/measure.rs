@@ -1,5 +1,6 @@
 //! `measure` against real loss: a quiet host, a kernel backlog overflow, auditd frozen under load, and
 //! auditd writing to a full disk. Each test holds the state guard and leaves kernel and auditd as found.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

@@ -6,6 +6,7 @@
 //!
 //! Lines that cannot be undone on a host (`-e 2`, `-f 2`, `--loginuid-immutable`) are never loaded; the
 //! filter below is deliberately broader than the guard's own refusal.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The state guard restores exactly what it found: on drop, on error, and when its process is killed by
 //! SIGINT or SIGTERM mid-change. Real kernel, real rules.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! `status` reads the same numbers as `auditctl -s`, over netlink, and follows changes made through the
 //! state guard.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

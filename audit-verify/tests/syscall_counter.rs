@@ -1,4 +1,5 @@
 //! The first sensor counts real syscalls of a followed process tree, and never its own.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
