@@ -59,7 +59,7 @@ impl Input {
             Input::Synthetic => synth::write_log(&mut out, bytes, SEED)?,
             Input::Realistic(samples) => replay::write_log(&mut out, samples, bytes, SEED)?,
         };
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
         Ok(stats)
     }
 }
@@ -103,7 +103,7 @@ fn cpu_secs(who: libc::c_int) -> anyhow::Result<f64> {
     // SAFETY: a zeroed rusage is a valid value; getrusage only writes it.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid, writable rusage.
-    let rc = unsafe { libc::getrusage(who, &mut usage) };
+    let rc = unsafe { libc::getrusage(who, &raw mut usage) };
     ensure!(rc == 0, "getrusage: {}", std::io::Error::last_os_error());
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(secs(usage.ru_utime) + secs(usage.ru_stime))
@@ -243,7 +243,7 @@ fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let mid = v.len() / 2;
-    if v.len() % 2 == 1 { v[mid] } else { (v[mid - 1] + v[mid]) / 2.0 }
+    if v.len() % 2 == 1 { v[mid] } else { f64::midpoint(v[mid - 1], v[mid]) }
 }
 
 /// Events of the corpus that ausearch reads but does not print, and why: `--format raw` leaves out every
@@ -327,7 +327,7 @@ fn ausearch_output(path: &Path, args: &[&str]) -> anyhow::Result<String> {
 struct Ours {
     took: Took,
     events: u64,
-    /// Peak RSS (VmHWM) while reading, and how that peak was taken.
+    /// Peak RSS (`VmHWM`) while reading, and how that peak was taken.
     peak_kb: u64,
     how: &'static str,
 }
@@ -415,7 +415,7 @@ fn pin_to_cpu0() -> anyhow::Result<()> {
     let rc = unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(0, &mut set);
-        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set)
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &raw const set)
     };
     ensure!(rc == 0, "sched_setaffinity: {}", std::io::Error::last_os_error());
     Ok(())

@@ -51,6 +51,7 @@ pub struct TamperCheck {
     pub error: Option<String>,
 }
 
+#[must_use]
 pub fn enabled_state(enabled: u32) -> &'static str {
     match enabled {
         0 => "off",
@@ -68,6 +69,7 @@ pub fn gather(auditd_conf_path: &Path) -> Result<HostStatus, NetlinkError> {
 }
 
 /// The status of the host in `snapshot`, with what its probes found.
+#[must_use]
 pub fn of(snapshot: &Snapshot, probed: &Probed) -> HostStatus {
     let kernel = snapshot.kernel.clone();
     let tampering = match &probed.tampering {
@@ -90,6 +92,7 @@ pub fn of(snapshot: &Snapshot, probed: &Probed) -> HostStatus {
 
 /// Whether `pid` names a live process. The kernel keeps a dead auditd's pid registered until it
 /// next fails to send to it, so a registered pid alone proves nothing; a zombie is dead too.
+#[must_use]
 pub fn process_alive(pid: u32) -> bool {
     pid != 0
         && fs::read_to_string(format!("/proc/{pid}/stat"))

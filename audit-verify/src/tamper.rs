@@ -6,8 +6,8 @@
 //! - every perf-event or link fd held by a process, queried with `BPF_TASK_FD_QUERY` (how `bpftool perf`
 //!   finds kprobes, including legacy attachments that have no link);
 //! - every BPF link (`BPF_LINK_GET_NEXT_ID`), which also finds pinned links no process holds: tracing links
-//!   (fentry/fexit/fmod_ret) by their BTF target, perf-event kprobe links by name (kernels 6.6+ report
-//!   it), kprobe_multi links by address;
+//!   (`fentry/fexit/fmod_ret`) by their BTF target, perf-event kprobe links by name (kernels 6.6+ report
+//!   it), `kprobe_multi` links by address;
 //! - the kernel's kprobe registry (debugfs `kprobes/list`), for what the above cannot name: a kprobe
 //!   attached through a perf link on kernels before 6.6 (how aya and libbpf attach), whose link hides its
 //!   target and whose fd `BPF_TASK_FD_QUERY` refuses. The registry names the function, not the program:
@@ -25,7 +25,7 @@ use crate::kallsyms::{AuditSymbols, base_name, is_audit_function};
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Attachment {
     pub function: String,
-    /// kprobe, kretprobe, fentry, fexit, fmod_ret, kprobe_multi.
+    /// kprobe, kretprobe, fentry, fexit, `fmod_ret`, `kprobe_multi`.
     pub kind: &'static str,
     /// `None` when only the kernel's kprobe registry saw it (see `candidates`).
     pub program_id: Option<u32>,
@@ -144,7 +144,7 @@ struct Attr([u32; 16]);
 
 fn bpf(cmd: i64, attr: &mut Attr) -> io::Result<i64> {
     // SAFETY: `attr` is a zero-initialised, 8-aligned buffer of the size passed, valid for the call.
-    let rc = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut Attr, size_of::<Attr>()) };
+    let rc = unsafe { libc::syscall(libc::SYS_bpf, cmd, std::ptr::from_mut::<Attr>(attr), size_of::<Attr>()) };
     if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc) }
 }
 

@@ -67,14 +67,17 @@ impl Follower {
 
     /// The offset of the first byte not yet returned in a record (a held partial line starts here).
     /// The path followed (the name, which a rotation points at a new file).
+    #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    #[must_use]
     pub fn position(&self) -> u64 {
         self.lines.position()
     }
 
+    #[must_use]
     pub fn warnings(&self) -> &Warnings {
         &self.warnings
     }

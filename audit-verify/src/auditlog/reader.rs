@@ -81,6 +81,7 @@ impl LogReader {
         Self { pending: VecDeque::new(), current: Some(source), warnings: Warnings::default() }
     }
 
+    #[must_use]
     pub fn warnings(&self) -> &Warnings {
         &self.warnings
     }
@@ -120,10 +121,12 @@ impl LogReader {
     }
 
     /// Assembles the records into events with the default window.
+    #[must_use]
     pub fn events(self) -> Events {
         self.events_with(Window::default())
     }
 
+    #[must_use]
     pub fn events_with(self, window: Window) -> Events {
         Events { reader: self, assembler: EventAssembler::new(window), done: false }
     }
@@ -194,6 +197,7 @@ pub struct Events {
 }
 
 impl Events {
+    #[must_use]
     pub fn warnings(&self) -> &Warnings {
         self.reader.warnings()
     }

@@ -47,40 +47,48 @@ impl Record {
     }
 
     /// The `node=` prefix auditd adds with `name_format`, if any.
+    #[must_use]
     pub fn node(&self) -> Option<&str> {
         self.header.node.clone().map(|r| &self.text[r])
     }
 
+    #[must_use]
     pub fn kind(&self) -> &RecordType {
         &self.header.kind
     }
 
+    #[must_use]
     pub fn id(&self) -> EventId {
         self.header.id
     }
 
     /// The whole line as written, without the newline.
+    #[must_use]
     pub fn text(&self) -> &str {
         &self.text
     }
 
     /// The raw fields, as the kernel or the sending program wrote them.
+    #[must_use]
     pub fn body(&self) -> &str {
         &self.text[self.header.body.clone()]
     }
 
     /// The interpreted fields auditd appends with `log_format = ENRICHED`.
+    #[must_use]
     pub fn enriched(&self) -> Option<&str> {
         self.header.enriched.clone().map(|r| &self.text[r])
     }
 
     /// Every field, split on demand: raw ones first, then ENRICHED ones.
+    #[must_use]
     pub fn fields(&self) -> Fields<'_> {
         let Self { text, header, location: _ } = self;
         Fields::new(&text[header.body.clone()], header.enriched.clone().map(|r| &text[r]))
     }
 
     /// The first raw field named `key`, else the first ENRICHED one.
+    #[must_use]
     pub fn field(&self, key: &str) -> Option<Field<'_>> {
         self.fields().find(|f| f.key == key)
     }

@@ -28,7 +28,7 @@ pub struct LogSummary {
     pub bytes: u64,
     pub events: u64,
     pub records: u64,
-    /// Kept records per type name (an event cut at MAX_RECORDS_PER_EVENT counts only those it kept).
+    /// Kept records per type name (an event cut at `MAX_RECORDS_PER_EVENT` counts only those it kept).
     pub types: BTreeMap<String, u64>,
     /// Per rule key (the `key=` of SYSCALL records; an event with several keys counts for each).
     pub keys: BTreeMap<String, KeyStats>,
@@ -54,7 +54,7 @@ pub struct KeyStats {
 /// The serials of one node's events. A hole is a serial the kernel assigned to a record that never
 /// reached the log: lost in the kernel (backlog, rate limit), dropped by an `exclude` rule, or lost after
 /// the kernel. auditd's own records (DAEMON_*) carry auditd's numbering and are left out; each
-/// DAEMON_START begins a new run, as the kernel's numbering restarts at boot.
+/// `DAEMON_START` begins a new run, as the kernel's numbering restarts at boot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NodeSerials {
     pub events: u64,
@@ -183,6 +183,7 @@ impl LogSummary {
     }
 
     /// Seconds of history, if enough to estimate rates from.
+    #[must_use]
     pub fn span_secs(&self) -> Option<f64> {
         let span = self.last? - self.first?;
         (span >= MIN_SPAN_SECS).then_some(span)

@@ -4,6 +4,7 @@ use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
 
 use audit_verify::{
     check::{self, CheckReport, Section},
+    measure::MeasureReport,
     prometheus::Gauges,
     rules::augenrules::RulesInput,
     snapshot::Inputs,
@@ -21,10 +22,10 @@ pub struct CheckArgs {
     /// Print the report as JSON (docs/schema/check.schema.json) instead of a summary.
     #[arg(long)]
     json: bool,
-    /// Also write a JUnit XML report (a case per rule proven, per footgun, per finding; replaced atomically).
+    /// Also write a `JUnit` XML report (a case per rule proven, per footgun, per finding; replaced atomically).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-    /// Also write the measurement and the verdict in node_exporter textfile format (replaced atomically).
+    /// Also write the measurement and the verdict in `node_exporter` textfile format (replaced atomically).
     #[arg(long, value_name = "FILE")]
     prometheus: Option<PathBuf>,
     /// Exit 1 when a finding is at or above this severity.
@@ -71,7 +72,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     }
     if let Some(path) = &args.prometheus {
         // The verdict is worth publishing even when the measurement was skipped or failed.
-        let measured = report.measure.as_ref().map(|m| m.prometheus()).unwrap_or_default();
+        let measured = report.measure.as_ref().map(MeasureReport::prometheus).unwrap_or_default();
         let text = format!("{measured}{}", summary_metrics(&report));
         textfile::write(path, text.as_bytes())?;
     }

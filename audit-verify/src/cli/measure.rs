@@ -45,7 +45,7 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
                     step.kernel_drops,
                     step.missing_events,
                     step.lost_after_kernel
-                )
+                );
             },
         )?;
         (ramp.last.clone(), Some(ramp))

@@ -102,7 +102,7 @@ enum Command {
         /// Print the report as JSON (docs/schema/measure.schema.json) instead of a table.
         #[arg(long)]
         json: bool,
-        /// Also write the figures in node_exporter textfile format to this file (replaced atomically).
+        /// Also write the figures in `node_exporter` textfile format to this file (replaced atomically).
         #[arg(long, value_name = "FILE")]
         prometheus: Option<PathBuf>,
         /// Raise a synthetic load (user messages) until records are lost; one window per rate.
@@ -118,7 +118,7 @@ enum Command {
         /// rates are still measured.
         #[arg(long, conflicts_with = "count_32bit")]
         no_syscall_count: bool,
-        /// Count 32-bit syscalls too, on the sys_exit raw tracepoint: it runs on every syscall of the
+        /// Count 32-bit syscalls too, on the `sys_exit` raw tracepoint: it runs on every syscall of the
         /// host (about 100 ns each), where the default per-syscall tracepoints cost only the selected ones.
         #[arg(long)]
         count_32bit: bool,

@@ -1,13 +1,16 @@
 //! Footgun 3: what auditd does when the log's disk fills or fails. `ignore` goes on without writing;
 //! `syslog` only says so; `suspend` and `rotate` keep the host running unaudited or delete evidence.
-//! Compliance regimes (PCI DSS 10.7, FedRAMP AU-5, CIS 4.1.2.x) want an alert and a stop (`single`,
+//! Compliance regimes (PCI DSS 10.7, `FedRAMP` AU-5, CIS 4.1.2.x) want an alert and a stop (`single`,
 //! `halt`) or at least a page, not a line in syslog.
 
 //!
 //! A key the file leaves out is judged at auditd's built-in value ([`builtin_default`]: IGNORE for the
 //! three space actions, SYSLOG for disk errors), not at the shipped file's.
 
-use super::{Facts, Sink, Skipped, auditd, logstats::human_bytes};
+use super::{
+    Facts, Sink, Skipped, auditd,
+    logstats::{LogStats, human_bytes},
+};
 use crate::{
     auditd_conf::builtin_default,
     finding::{Finding, Severity},
@@ -102,7 +105,7 @@ fn thresholds(facts: &Facts, sink: &mut Sink) {
     if margin <= 0.0 {
         problem =
             Some(format!("space_left ({space:.0} MB) is not above admin_space_left ({admin:.0} MB): no warning time"));
-    } else if let Some(rate) = facts.log.as_ref().and_then(|l| l.bytes_per_hour()) {
+    } else if let Some(rate) = facts.log.as_ref().and_then(LogStats::bytes_per_hour) {
         let hours = margin * 1024.0 * 1024.0 / rate;
         if hours < 1.0 {
             problem = Some(format!(

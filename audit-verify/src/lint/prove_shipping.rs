@@ -1,5 +1,5 @@
 //! `--prove-shipping`: footgun 1 measured instead of read. A marker goes into the kernel as a user
-//! message (AUDIT_USER, what `auditctl -m` sends), must show up in the local audit log, then at the
+//! message (`AUDIT_USER`, what `auditctl -m` sends), must show up in the local audit log, then at the
 //! collector audisp-remote ships to. A collector on this host (an auditd listening on the port) is read
 //! directly; a remote one cannot be, and the report says what to look for there.
 //!
@@ -63,7 +63,7 @@ pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<
     let marker = Marker::for_purpose("shipping-proof");
     marker.send(socket)?;
     // A huge --shipping-timeout means "wait a long time", not an overflow.
-    let deadline = Instant::now().checked_add(wait).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+    let deadline = Instant::now().checked_add(wait).unwrap_or_else(|| Instant::now() + Duration::from_hours(24));
     let local_at = match wait_for(&mut local, &marker, deadline) {
         Ok(Some(at)) => at,
         Ok(None) => {

@@ -2,9 +2,9 @@
 //! hands every record to the local syslog daemon, and rsyslog or syslog-ng forwards it. Records leave
 //! the host only if a forwarding rule selects the facility and priority the plugin logs at.
 //!
-//! Read here: rsyslog.conf and, when it includes them, rsyslog.d/*.conf (legacy `selector @host` / `@@host` and RainerScript
+//! Read here: rsyslog.conf and, when it includes them, rsyslog.d/*.conf (legacy `selector @host` / `@@host` and `RainerScript`
 //! `action(type="omfwd" target=…)`), syslog-ng.conf and the conf.d/*.conf it includes (a `destination` with
-//! `network`/`tcp`/`udp`/`syslog` to a host, used by a `log` path). A RainerScript action or syslog-ng
+//! `network`/`tcp`/`udp`/`syslog` to a host, used by a `log` path). A `RainerScript` action or syslog-ng
 //! path behind a filter is taken as forwarding (the filter is not evaluated) and says so.
 
 use std::{fs, path::PathBuf};
@@ -20,7 +20,7 @@ fn is_syslog_plugin(path: &str) -> bool {
 const PRIORITIES: &[&str] = &["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
 
 /// The facility and priority audisp-syslog logs at: its `args` (`LOG_INFO`, `LOG_LOCAL6`, …), by default
-/// LOG_INFO on LOG_USER (audisp/plugins/syslog/audisp-syslog.c).
+/// `LOG_INFO` on `LOG_USER` (audisp/plugins/syslog/audisp-syslog.c).
 fn plugin_level(args: &str) -> (String, usize) {
     let mut facility = "user".to_owned();
     let mut priority = 6;
@@ -41,6 +41,7 @@ fn plugin_level(args: &str) -> (String, usize) {
 
 /// Whether an rsyslog selector (`*.*`, `local6.info;mail.none`, `*.=info`, `user.!debug`) takes a
 /// message of `facility` at `priority`. Later selectors override earlier ones, as in rsyslog.
+#[must_use]
 pub fn selects(selector: &str, facility: &str, priority: usize) -> bool {
     let mut taken = false;
     for part in selector.split(';') {
@@ -118,7 +119,7 @@ fn legacy_host(action: &str) -> Option<String> {
     (!dest.is_empty()).then(|| dest.to_owned())
 }
 
-/// `name="value"` (or `name='value'`) in a RainerScript or syslog-ng text.
+/// `name="value"` (or `name='value'`) in a `RainerScript` or syslog-ng text.
 fn quoted_param(text: &str, name: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     let at = lower.find(&format!("{name}="))? + name.len() + 1;
@@ -231,6 +232,7 @@ fn target(via: &str, dest: &str, port: Option<&str>, evidence: String) -> Target
 
 /// Where the syslog plugin's records are forwarded, when it is active and a syslog daemon forwards them.
 /// Live, the daemon must be running; offline its configuration is taken at its word.
+#[must_use]
 pub fn detect(facts: &Facts) -> Vec<Target> {
     let Some(plugin) = facts.plugins.iter().find(|p| p.active() && is_syslog_plugin(p.path())) else {
         return Vec::new();

@@ -177,12 +177,11 @@ fn record(out: &mut Emitted, ours: &mut HashSet<u32>, own: &Own, ty: u16, payloa
         return;
     }
     if let Some(key) = field(text, "key").filter(|k| *k != "(null)") {
-        let id = match out.keys.iter().position(|k| k == key) {
-            Some(i) => i + 1,
-            None => {
-                out.keys.push(key.to_owned());
-                out.keys.len()
-            }
+        let id = if let Some(i) = out.keys.iter().position(|k| k == key) {
+            i + 1
+        } else {
+            out.keys.push(key.to_owned());
+            out.keys.len()
         };
         out.key_of[index] = u16::try_from(id).unwrap_or(u16::MAX);
     }

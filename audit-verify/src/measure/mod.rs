@@ -40,8 +40,9 @@ pub struct Host<'a> {
 }
 
 /// The backend a window measured with: the probe backend where it attached (it counts every drop, so
-/// kfree_skb is not attached then); else the tracepoint backend where its kfree_skb sensor attached; else
+/// `kfree_skb` is not attached then); else the tracepoint backend where its `kfree_skb` sensor attached; else
 /// only the kernel's counters.
+#[must_use]
 pub fn backend(probes: Option<Backend>, kfree_skb_attached: bool) -> Backend {
     match (probes, kfree_skb_attached) {
         (Some(probes), _) => probes,
@@ -129,7 +130,7 @@ impl Window {
         let sampler = sampler::Sampler::start()?;
         // The log last, so that nothing emitted from here on is missed in it. The follower holds the file
         // open: if auditd rotates it during the window, the follower finishes it, then reads the new one.
-        let log_start = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let log_start = std::fs::metadata(&log).map_or(0, |m| m.len());
         let follower = Follower::open(&log, log_start).with_context(|| format!("opening {}", log.display()))?;
         Ok(Self {
             started: Instant::now(),

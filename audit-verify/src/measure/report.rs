@@ -161,11 +161,12 @@ pub struct Observer {
 }
 
 /// Whether auditd wrote the window's marker, so that "missing" means missing.
+#[must_use]
 pub fn barrier_reached(report: &MeasureReport) -> bool {
     matches!(report.observer.barrier, Barrier::Reached { .. })
 }
 
-/// Which stage a drop in an audit function belongs to (audit-verify-ebpf's audit_drops.rs says why).
+/// Which stage a drop in an audit function belongs to (audit-verify-ebpf's `audit_drops.rs` says why).
 /// `kauditd_send_queue` gets the hold and retry handlers as constant function pointers; compilers
 /// specialise and inline them (so on Linux 6.18 their frees show there): its drops are queue overflows
 /// after the multicast copy, like theirs.
@@ -177,6 +178,7 @@ fn reason_of(function: &str) -> &'static str {
     }
 }
 
+#[must_use]
 pub fn reconcile(i: Inputs<'_>) -> MeasureReport {
     let seconds = i.elapsed.as_secs_f64().max(0.001);
     let generated = Counts { events: i.emitted.events(), records: i.emitted.records_without_eoe() };
@@ -315,7 +317,7 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: a NUL-terminated path and a statvfs we own.
-    (unsafe { libc::statvfs(path.as_ptr(), &mut st) } == 0).then(|| st.f_bavail * st.f_frsize)
+    (unsafe { libc::statvfs(path.as_ptr(), &raw mut st) } == 0).then(|| st.f_bavail * st.f_frsize)
 }
 
 fn rule_rates(i: &Inputs<'_>) -> Vec<RuleRate> {
@@ -458,6 +460,7 @@ fn findings(r: &MeasureReport) -> Vec<Finding> {
 }
 
 impl MeasureReport {
+    #[must_use]
     pub fn human(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "Window: {:.1} s, backend {}", self.seconds, self.backend);
@@ -532,8 +535,9 @@ impl MeasureReport {
         s
     }
 
-    /// node_exporter textfile format. The kernel's `lost` growth is its own gauge rather than a
+    /// `node_exporter` textfile format. The kernel's `lost` growth is its own gauge rather than a
     /// `reason="all"` series beside the reasons, which would double every `sum()`.
+    #[must_use]
     pub fn prometheus(&self) -> String {
         let mut g = Gauges::new();
         g.one("window_seconds", "Length of the measurement window.", self.seconds);

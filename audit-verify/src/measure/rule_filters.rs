@@ -1,5 +1,5 @@
 //! Loaded exit rules in the form the kernel-side rule matcher evaluates (see audit-verify-ebpf's
-//! match_rules.rs). Filters it cannot evaluate make a rule opaque, never guessed: such a rule is
+//! `match_rules.rs`). Filters it cannot evaluate make a rule opaque, never guessed: such a rule is
 //! undecided unless one of the conditions it can evaluate fails.
 
 use audit_verify_common::{

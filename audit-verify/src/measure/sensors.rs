@@ -55,7 +55,7 @@ pub struct KernelSensors {
     rules: usize,
     /// `None`: syscalls are not counted.
     pub hook: Option<SyscallHook>,
-    /// Whether the kfree_skb drop sensor is attached.
+    /// Whether the `kfree_skb` drop sensor is attached.
     pub counts_drops: bool,
     _tracefs: Tracefs,
 }
@@ -68,7 +68,7 @@ fn frees_records(symbol: &str) -> bool {
 }
 
 impl KernelSensors {
-    /// Attaches the rule matcher where `syscalls` says, and the kfree_skb drop sensor when `drops`.
+    /// Attaches the rule matcher where `syscalls` says, and the `kfree_skb` drop sensor when `drops`.
     /// `btf` gives the task field offsets.
     pub fn attach(rules: &[Translated], syscalls: SyscallCounting, drops: bool, btf: &Btf) -> anyhow::Result<Self> {
         let tracefs = Tracefs::ensure()?;

@@ -62,6 +62,7 @@ pub enum RulesInput {
 
 impl RulesInput {
     /// The directory or file named.
+    #[must_use]
     pub fn path(&self) -> &Path {
         match self {
             RulesInput::Dir(path) | RulesInput::File(path) => path,
@@ -86,6 +87,7 @@ impl RulesInput {
 
 impl SourceError {
     /// No rules there at all (no directory, or no `*.rules` in it), as opposed to rules that cannot be read.
+    #[must_use]
     pub fn is_absent(&self) -> bool {
         match self {
             SourceError::Empty(_) => true,

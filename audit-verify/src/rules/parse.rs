@@ -52,6 +52,7 @@ pub struct Line {
 /// Parses every line of a rules file as `auditctl -R` reads it: lines end at `\n` only (a CRLF file's
 /// `\r` stays in the last word, as it does for auditctl), a line of spaces is blank, and a line whose first
 /// word starts with `#` is a comment. Errors are collected.
+#[must_use]
 pub fn parse_file(path: &Path, text: &str) -> (Vec<Line>, Vec<ParseError>) {
     let file = Arc::new(path.to_owned());
     let mut lines = Vec::new();
@@ -189,6 +190,7 @@ const LONG: [(&str, bool); 5] = [
 /// Splits one auditctl invocation into options as getopt does: `-e 2` and `-e2`, bundled flags (`-Di`),
 /// `--opt=value` and `--opt value`, and long options abbreviated to a unique prefix (`--loginuid`).
 /// A word that is no option (getopt's operand) is kept as written, for the caller to reject.
+#[must_use]
 pub fn options<'a>(words: &[&'a str]) -> Vec<Opt<'a>> {
     let mut out = Vec::new();
     let mut words = words.iter().copied();

@@ -99,6 +99,7 @@ fn base(word: &str) -> &str {
 impl ApiServer {
     /// The flag's last occurrence (pflag keeps the last value), unless that sets it to "": kube-apiserver's
     /// audit options take an empty path as unset (no policy, no log backend, no webhook).
+    #[must_use]
     pub fn flag(&self, name: &str) -> Option<&Flag> {
         self.flags.iter().rev().find(|f| f.name == name).filter(|f| f.value.as_deref() != Some(""))
     }
@@ -156,6 +157,7 @@ impl ApiServer {
         })
     }
 
+    #[must_use]
     pub fn from_process(p: &Process) -> Self {
         let at = format!("live: pid {} (kube-apiserver)", p.pid);
         let flags = flags(p.argv.iter().skip(1).map(|a| (a.clone(), at.clone())).collect());
@@ -165,6 +167,7 @@ impl ApiServer {
     /// Where the host holds the file the container sees at `container_path`: through the hostPath
     /// volume mounted deepest above it. `None` when no hostPath volume holds it, so the API server,
     /// in its container, cannot read a file of the host there.
+    #[must_use]
     pub fn host_path(&self, container_path: &str) -> Option<PathBuf> {
         let under = |m: &Mount| {
             let mount = m.mount_path.trim_end_matches('/');

@@ -2,9 +2,9 @@
 //! log, here), on the audit Policy evaluated with first-match semantics ([`policy`]).
 //!
 //! Footgun 6's thresholds, as a reviewer reads a policy:
-//! - Secrets and TokenReviews (and the TokenRequest response) must never be logged with bodies: a
-//!   RequestResponse level on any verb, or Request on a verb that sends one (create, update, patch),
-//!   puts the secret into every copy of the audit log. ConfigMaps the same, but medium: they are not
+//! - Secrets and `TokenReviews` (and the `TokenRequest` response) must never be logged with bodies: a
+//!   `RequestResponse` level on any verb, or Request on a verb that sends one (create, update, patch),
+//!   puts the secret into every copy of the audit log. `ConfigMaps` the same, but medium: they are not
 //!   meant for secrets, and policies (the Kubernetes documentation's own) log some of them on purpose.
 //! - pod exec/attach/portforward must reach at least Metadata: the command is in the request URI, which
 //!   Metadata records; below it, interactive access to a container leaves no trace (high).
@@ -108,14 +108,15 @@ fn load_named_policy(k8s: &mut K8sFacts, resolve: &dyn Fn(&str) -> PathBuf) -> R
     let path = match &api.process {
         Some(p) => p.file(value),
         // The container sees the host's file only through a hostPath volume.
-        None => match api.host_path(value) {
-            Some(host) => resolve(&host.to_string_lossy()),
-            None => {
+        None => {
+            if let Some(host) = api.host_path(value) {
+                resolve(&host.to_string_lossy())
+            } else {
                 let unmounted = PathBuf::from(format!("{value} (on no hostPath volume of the pod)"));
                 k8s.policy_missing = Some((unmounted, flag.location));
                 return Ok(());
             }
-        },
+        }
     };
     if path.exists() {
         k8s.policy = Some(Policy::load(&path)?);

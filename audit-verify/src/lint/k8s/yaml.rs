@@ -1,7 +1,7 @@
 //! The little of YAML the Kubernetes checks need, on saphyr's `MarkedYaml` so every node keeps its line.
 //!
-//! Why saphyr: serde_yaml is deprecated and unmaintained, serde_yml is a deprecated shim, and
-//! serde_norway's errors carry lines but its values do not. saphyr (the maintained successor of
+//! Why saphyr: `serde_yaml` is deprecated and unmaintained, `serde_yml` is a deprecated shim, and
+//! `serde_norway`'s errors carry lines but its values do not. saphyr (the maintained successor of
 //! yaml-rust/yaml-rust2, pure Rust, YAML 1.2) gives a line for every node, which findings cite.
 
 use std::{fs, path::Path};
@@ -25,11 +25,13 @@ pub fn first_document<'a>(path: &Path, text: &'a str) -> Result<Node<'a>, K8sErr
     docs.into_iter().next().ok_or_else(|| K8sError::at(path, None, "empty file: no YAML document"))
 }
 
+#[must_use]
 pub fn line(node: &Node<'_>) -> usize {
     node.span.start.line()
 }
 
 /// `node[key]` for a mapping node.
+#[must_use]
 pub fn get<'n, 'a>(node: &'n Node<'a>, key: &str) -> Option<&'n Node<'a>> {
     match &node.data {
         YamlData::Mapping(map) => map.iter().find(|(k, _)| scalar(k).as_deref() == Some(key)).map(|(_, v)| v),
@@ -37,15 +39,18 @@ pub fn get<'n, 'a>(node: &'n Node<'a>, key: &str) -> Option<&'n Node<'a>> {
     }
 }
 
+#[must_use]
 pub fn is_mapping(node: &Node<'_>) -> bool {
     matches!(node.data, YamlData::Mapping(_))
 }
 
+#[must_use]
 pub fn is_null(node: &Node<'_>) -> bool {
     matches!(node.data, YamlData::Value(Scalar::Null))
 }
 
 /// A scalar as text (`1` and `true` too: Kubernetes fields are strings, YAML may type them).
+#[must_use]
 pub fn scalar(node: &Node<'_>) -> Option<String> {
     match &node.data {
         YamlData::Value(Scalar::String(s)) => Some(s.to_string()),
@@ -57,6 +62,7 @@ pub fn scalar(node: &Node<'_>) -> Option<String> {
     }
 }
 
+#[must_use]
 pub fn items<'n, 'a>(node: &'n Node<'a>) -> Option<&'n [Node<'a>]> {
     match &node.data {
         YamlData::Sequence(seq) => Some(seq),
