@@ -352,14 +352,14 @@ fn time_ours(path: &Path) -> anyhow::Result<Ours> {
     Ok(Ours { took, events: n, peak_kb: vm_hwm_kb()?, how })
 }
 
-struct Parsed {
+struct ParserRun {
     took: Took,
     /// Lines read, and of those the ones it parsed (it refuses some real records).
     lines: u64,
     parsed: u64,
 }
 
-fn time_linux_audit_parser(path: &Path) -> anyhow::Result<Parsed> {
+fn time_linux_audit_parser(path: &Path) -> anyhow::Result<ParserRun> {
     warm(path)?;
     let watch = Stopwatch::start(libc::RUSAGE_SELF)?;
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
@@ -372,7 +372,7 @@ fn time_linux_audit_parser(path: &Path) -> anyhow::Result<Parsed> {
         }
         line.clear();
     }
-    Ok(Parsed { took: watch.stop()?, lines, parsed })
+    Ok(ParserRun { took: watch.stop()?, lines, parsed })
 }
 
 /// `taskset -c 0 ausearch <input_flag> FILE <args>`, stdout to /dev/null (taskset execs ausearch, so the

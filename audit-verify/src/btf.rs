@@ -71,7 +71,7 @@ pub struct Btf {
 
 impl Btf {
     pub fn parse(data: Vec<u8>) -> Result<Self, BtfError> {
-        let u32_at = |at: usize| data.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+        let u32_at = |at: usize| data.get(at..).and_then(<[u8]>::first_chunk).copied().map(u32::from_le_bytes);
         if data.get(0..2).map(|b| u16::from_le_bytes([b[0], b[1]])) != Some(BTF_MAGIC) {
             return Err(BtfError::Malformed("bad magic (or not little-endian)"));
         }
@@ -87,7 +87,7 @@ impl Btf {
     }
 
     fn u32(&self, at: usize) -> Option<u32> {
-        self.data.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        self.data.get(at..).and_then(<[u8]>::first_chunk).copied().map(u32::from_le_bytes)
     }
 
     fn name(&self, offset: u32) -> &str {
@@ -127,6 +127,7 @@ impl Btf {
 }
 
 /// Bytes that follow the 12-byte `btf_type` header for each kind (include/uapi/linux/btf.h).
+#[expect(clippy::match_same_arms, reason = "one arm per BTF kind, in btf.h's order, so each can be checked against it")]
 fn trailing_len(kind: u32, vlen: usize) -> Option<usize> {
     Some(match kind {
         1 => 4,                    // INT

@@ -282,8 +282,7 @@ fn prove_results(report: &ProveReport) -> Vec<ProveResult> {
             proven: r.state == State::Proven,
             detail: match (&r.reason, &r.evidence) {
                 (Some(reason), _) => format!("{}: {reason}", r.state.name()),
-                (None, Some(_)) => r.state.name().to_owned(),
-                (None, None) => r.state.name().to_owned(),
+                (None, _) => r.state.name().to_owned(),
             },
         })
         .collect()

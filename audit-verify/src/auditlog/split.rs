@@ -11,7 +11,7 @@ use std::io::{self, Read};
 pub const MAX_LINE_LEN: usize = 1 << 20;
 const CHUNK: usize = 1 << 20;
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Item<'a> {
     Line { bytes: &'a [u8], line: u64, offset: u64 },
     TooLong { line: u64, offset: u64, len: u64 },
@@ -72,7 +72,7 @@ impl<R: Read> LineSplitter<R> {
             }
             let n = loop {
                 match self.src.read(&mut self.buf[self.end..]) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     r => break r?,
                 }
             };

@@ -48,7 +48,7 @@ pub struct CheckArgs {
     prove_timeout: Duration,
 }
 
-pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let total = if args.measure_seconds == 0 { 4 } else { 5 };
     let mut progress = |section: Section| {
         let n = Section::ALL.iter().position(|s| *s == section).unwrap_or(0) + 1;

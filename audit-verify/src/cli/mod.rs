@@ -225,7 +225,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 fn run_command(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Status { json, auditd_conf } => status::run(&auditd_conf, json),
-        Command::Check { args } => check::run(args),
+        Command::Check { args } => check::run(&args),
         Command::Rules { rules_dir, rules_file, json } => rules::run(&rules_dir, rules_file.as_deref(), json),
         Command::Measure {
             duration,
@@ -236,7 +236,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Outcome> {
             barrier_timeout,
             no_syscall_count,
             count_32bit,
-        } => measure::run(measure::Options {
+        } => measure::run(&measure::Options {
             duration,
             json,
             prometheus: prometheus.as_deref(),

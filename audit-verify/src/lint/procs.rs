@@ -120,9 +120,9 @@ fn parse_addr(s: &str) -> Option<(IpAddr, u16)> {
         (0..addr.len() / 8).map(|i| u32::from_str_radix(&addr[i * 8..i * 8 + 8], 16).ok()).collect::<Option<_>>()?;
     let ip = match words.as_slice() {
         [w] => IpAddr::from(w.to_ne_bytes()),
-        [a, b, c, d] => {
+        quad @ [_, _, _, _] => {
             let mut bytes = [0u8; 16];
-            for (i, w) in [a, b, c, d].iter().enumerate() {
+            for (i, w) in quad.iter().enumerate() {
                 bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
             }
             let v6 = std::net::Ipv6Addr::from(bytes);

@@ -27,6 +27,7 @@ fn conf(facts: &Facts, key: &str) -> String {
     facts.conf(key, builtin_default(key).unwrap_or("")).0
 }
 
+#[expect(clippy::too_many_lines, reason = "a list of independent checks, each a few lines, sharing the same inputs")]
 pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
     if auditd::absent(facts, sink, N, "local retention") {
         return;
@@ -112,7 +113,7 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
                 Severity::Info,
                 format!(
                     "no audit log history to measure a rate from; {} MB hold an unknown number of days",
-                    capacity / 1048576.0
+                    capacity / 1_048_576.0
                 ),
             )
             .at(facts.conf_location("max_log_file"))
@@ -137,7 +138,7 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
         (Some(Severity::High), total)
     };
     let Some(severity) = severity else { return };
-    let needed_mb = rate * 24.0 * f64::from(need) / 1048576.0;
+    let needed_mb = rate * 24.0 * f64::from(need) / 1_048_576.0;
     sink.add(
         N,
         Finding::new(

@@ -179,7 +179,7 @@ fn syslog_ng(facts: &Facts) -> Vec<Target> {
     let files = files(facts, "/etc/syslog-ng/syslog-ng.conf", "/etc/syslog-ng/conf.d", &["@include"]);
     let text: Vec<(String, usize, String)> =
         files.iter().flat_map(|f| lines(f).into_iter().map(move |(n, l)| (f.display().to_string(), n, l))).collect();
-    let joined: String = text.iter().map(|(_, _, l)| format!("{l}\n")).collect();
+    let joined: String = text.iter().flat_map(|(_, _, l)| [l.as_str(), "\n"]).collect();
     // destination NAME { network("host" …); };
     let mut remote: Vec<(String, String, String)> = Vec::new();
     for (file, line, l) in &text {

@@ -36,6 +36,7 @@ pub struct LoadReport {
 }
 
 /// Runs the ramp; `generator` starts the child that sends `rate` messages per second for `seconds`.
+#[expect(clippy::missing_panics_doc, reason = "`last` is set by the first step, and `RATES` is a non-empty constant")]
 pub fn ramp(
     config: &Config,
     mut generator: impl FnMut(u32, Duration) -> anyhow::Result<Child>,

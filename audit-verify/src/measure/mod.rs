@@ -180,7 +180,7 @@ impl Window {
         let (written, barrier) = written::collect(&mut follower, &marker, barrier_timeout, &emitted)?;
         let log = follower.path().to_owned();
         let kernel_messages = kernel_log.map(|mut k| k.audit_messages()).unwrap_or_default();
-        Ok(report::reconcile(report::Inputs {
+        Ok(report::reconcile(&report::Inputs {
             elapsed,
             backend,
             probes: probe_counts,

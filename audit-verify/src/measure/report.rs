@@ -179,7 +179,7 @@ fn reason_of(function: &str) -> &'static str {
 }
 
 #[must_use]
-pub fn reconcile(i: Inputs<'_>) -> MeasureReport {
+pub fn reconcile(i: &Inputs<'_>) -> MeasureReport {
     let seconds = i.elapsed.as_secs_f64().max(0.001);
     let generated = Counts { events: i.emitted.events(), records: i.emitted.records_without_eoe() };
     let written = Counts { events: i.written.events, records: i.written.records };
@@ -224,7 +224,7 @@ pub fn reconcile(i: Inputs<'_>) -> MeasureReport {
         wait_time_actual_growth: i.samples.wait_time_actual_delta(),
     };
 
-    let rules = rule_rates(&i);
+    let rules = rule_rates(i);
     let by_key = i.emitted.by_key();
     let disk_ratio = match by_key.values().map(|k| k.bytes).sum::<u64>() {
         0 => 1.0,
@@ -585,9 +585,9 @@ mod retention_tests {
         let r = retention(Some(&conf("space_left = 75\n")), 1024.0 * 1024.0);
         assert_eq!((r.max_log_file_mb, r.num_logs, r.max_log_file_action.as_str(), r.days), (0, 0, "IGNORE", None));
         let r =
-            retention(Some(&conf("max_log_file = 8\nnum_logs = 5\nmax_log_file_action = rotate\n")), 4.0 * 1048576.0);
+            retention(Some(&conf("max_log_file = 8\nnum_logs = 5\nmax_log_file_action = rotate\n")), 4.0 * 1_048_576.0);
         assert_eq!(r.days, Some(10.0));
-        let r = retention(Some(&conf("max_log_file = 8\nnum_logs = 1\nmax_log_file_action = ROTATE\n")), 1048576.0);
+        let r = retention(Some(&conf("max_log_file = 8\nnum_logs = 1\nmax_log_file_action = ROTATE\n")), 1_048_576.0);
         assert_eq!(r.days, None);
     }
 }

@@ -130,6 +130,10 @@ pub(crate) fn from_file(path: &Path) -> Result<RuleSource, SourceError> {
 }
 
 /// A rules directory, as augenrules builds audit.rules from it.
+#[expect(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "augenrules' `grep \"\\.rules$\"` is case-sensitive: `X.RULES` is not loaded"
+)]
 pub(crate) fn from_dir(dir: &Path) -> Result<RuleSource, SourceError> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|source| SourceError::Read { path: dir.to_owned(), source })?

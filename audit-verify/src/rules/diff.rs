@@ -200,7 +200,9 @@ fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expec
                 first_at.clear();
             }
             Command::DeleteAll { key: Some(key) } => {
-                lists.values_mut().for_each(|l| l.retain(|e| e.rule.key() != Some(key.as_str())));
+                for l in lists.values_mut() {
+                    l.retain(|e| e.rule.key() != Some(key.as_str()));
+                }
                 first_at = rebuild(&lists);
             }
             Command::Add { rule, prepend } => {

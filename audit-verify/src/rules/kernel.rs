@@ -27,6 +27,10 @@ pub enum DecodeError {
     StringOverrun { index: usize },
 }
 
+#[expect(
+    clippy::missing_panics_doc,
+    reason = "`word` reads only header words, and the header's length is checked first"
+)]
 pub fn decode(raw: &RawRule) -> Result<Rule, DecodeError> {
     let bytes = raw.as_bytes();
     if bytes.len() < HEADER_WORDS * 4 {

@@ -390,6 +390,10 @@ impl RuleBuilder {
     }
 
     /// Kept as written: auditctl keeps quotes, and a CRLF file's `\r`, in the key.
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "the same signature as the other option handlers, dispatched by one match"
+    )]
     fn key(&mut self, key: &str) -> Result<(), String> {
         self.keys.push(key.to_owned());
         Ok(())
@@ -479,6 +483,8 @@ pub(crate) fn rule(line: &str) -> Rule {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     #[test]
@@ -601,7 +607,7 @@ mod tests {
     fn the_field_limit_is_libaudits() {
         let mut line = "-a always,exit -S execve".to_owned();
         for i in 0..62 {
-            line.push_str(&format!(" -F a0!={i}"));
+            write!(line, " -F a0!={i}").unwrap();
         }
         assert!(parse_line(&line).is_ok(), "63 fields with -S's arch-less rule");
         line.push_str(" -F a0!=62 -F a0!=63");

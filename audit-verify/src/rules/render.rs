@@ -20,7 +20,8 @@ pub fn auditctl(rule: &Rule) -> String {
         if f.id == id::FILTERKEY {
             continue;
         }
-        out.push_str(&format!(" {}", field(f)));
+        out.push(' ');
+        out.push_str(&field(f));
         if f.id == id::ARCH {
             out.push_str(&syscall_part(rule, abi));
             syscalls_written = true;
@@ -31,7 +32,8 @@ pub fn auditctl(rule: &Rule) -> String {
     }
     if let Some(key) = rule.key() {
         for k in key.split('\u{1}') {
-            out.push_str(&format!(" -F key={k}"));
+            out.push_str(" -F key=");
+            out.push_str(k);
         }
     }
     out
@@ -62,7 +64,8 @@ fn as_watch(rule: &Rule) -> Option<String> {
     }
     let mut out = format!("-w {} -p {}", path?, fields::perm_letters(perm?));
     if let Some(key) = rule.key() {
-        out.push_str(&format!(" -k {}", key.replace('\u{1}', " -k ")));
+        out.push_str(" -k ");
+        out.push_str(&key.replace('\u{1}', " -k "));
     }
     Some(out)
 }

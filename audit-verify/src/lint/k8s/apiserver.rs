@@ -142,7 +142,7 @@ impl ApiServer {
             }
         }
         let [command, args] = words;
-        let argv = apiserver_args(command, args).ok_or_else(|| {
+        let command_line = apiserver_args(command, args).ok_or_else(|| {
             K8sError::at(
                 path,
                 Some(yaml::line(container)),
@@ -151,7 +151,7 @@ impl ApiServer {
         })?;
         Ok(Self {
             source: path.display().to_string(),
-            flags: flags(argv),
+            flags: flags(command_line),
             mounts: mounts(spec, container),
             process: None,
         })
@@ -284,6 +284,10 @@ fn flags(args: Vec<(String, String)>) -> Vec<Flag> {
     out
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "a list of independent checks, each a few lines, sharing the same three inputs"
+)]
 pub fn check(framework: Option<Framework>, api: &ApiServer, sink: &mut Sink) {
     // pflag refuses a value that is not an int, and the audit options' Validate a negative one
     // ("--audit-log-maxage -1 can't be a negative number"): the API server does not start.

@@ -203,7 +203,7 @@ struct Condition<'r> {
     names: Option<Vec<&'r str>>,
 }
 
-fn subset(inner: &Option<Vec<&str>>, outer: &Option<Vec<&str>>) -> bool {
+fn subset(inner: Option<&Vec<&str>>, outer: Option<&Vec<&str>>) -> bool {
     match (inner, outer) {
         (_, None) => true,
         (None, Some(_)) => false,
@@ -229,7 +229,7 @@ fn covered(earlier: &[Condition<'_>], later: &Condition<'_>) -> bool {
     let l = later.dims();
     let covers = |e: &Condition<'_>, skip: Option<usize>| {
         let d = e.dims();
-        (0..l.len()).filter(|&i| Some(i) != skip).all(|i| subset(l[i], d[i]))
+        (0..l.len()).filter(|&i| Some(i) != skip).all(|i| subset(l[i].as_ref(), d[i].as_ref()))
     };
     if earlier.iter().any(|e| covers(e, None)) {
         return true;

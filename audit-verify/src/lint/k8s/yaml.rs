@@ -53,11 +53,10 @@ pub fn is_null(node: &Node<'_>) -> bool {
 #[must_use]
 pub fn scalar(node: &Node<'_>) -> Option<String> {
     match &node.data {
-        YamlData::Value(Scalar::String(s)) => Some(s.to_string()),
+        YamlData::Value(Scalar::String(s)) | YamlData::Representation(s, _, _) => Some(s.to_string()),
         YamlData::Value(Scalar::Integer(i)) => Some(i.to_string()),
         YamlData::Value(Scalar::FloatingPoint(f)) => Some(f.to_string()),
         YamlData::Value(Scalar::Boolean(b)) => Some(b.to_string()),
-        YamlData::Representation(s, _, _) => Some(s.to_string()),
         _ => None,
     }
 }
