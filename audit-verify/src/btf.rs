@@ -39,10 +39,16 @@ pub struct KernelBtf {
 }
 
 impl KernelBtf {
+    /// # Errors
+    ///
+    /// As [`KernelBtf::load`], for `/sys/kernel/btf/vmlinux`.
     pub fn from_sys_fs() -> Result<Self, BtfError> {
         Self::load(Path::new(VMLINUX))
     }
 
+    /// # Errors
+    ///
+    /// When `path` cannot be read, or is not BTF we can parse.
     pub fn load(path: &Path) -> Result<Self, BtfError> {
         let data = fs::read(path).map_err(|source| BtfError::Read { path: path.display().to_string(), source })?;
         let aya = aya::Btf::parse(&data, aya::Endianness::default())
@@ -70,6 +76,9 @@ pub struct Btf {
 }
 
 impl Btf {
+    /// # Errors
+    ///
+    /// When `data` is not little-endian BTF, or its header or sections run past its end.
     pub fn parse(data: Vec<u8>) -> Result<Self, BtfError> {
         let u32_at = |at: usize| data.get(at..).and_then(<[u8]>::first_chunk).copied().map(u32::from_le_bytes);
         if data.get(0..2).map(|b| u16::from_le_bytes([b[0], b[1]])) != Some(BTF_MAGIC) {
@@ -98,6 +107,10 @@ impl Btf {
     }
 
     /// Byte offset of `member` in `struct strukt`.
+    ///
+    /// # Errors
+    ///
+    /// When the struct or its member is not in the BTF, or a type of unknown kind comes before it.
     pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
         let mut at = self.types.start;
         let mut found_struct = false;

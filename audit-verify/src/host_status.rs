@@ -62,6 +62,10 @@ pub fn enabled_state(enabled: u32) -> &'static str {
 }
 
 /// Gathers everything. Fails only where nothing can be said (no audit in the kernel, not root).
+///
+/// # Errors
+///
+/// When the kernel cannot be asked over netlink (no audit in it, not root).
 pub fn gather(auditd_conf_path: &Path) -> Result<HostStatus, NetlinkError> {
     let inputs = Inputs { auditd_conf: auditd_conf_path.to_owned(), ..Inputs::default() };
     let snapshot = Snapshot::gather(inputs)?;

@@ -41,6 +41,10 @@ pub struct Attachment {
 }
 
 /// Scans the host. `own_pid`'s attachments are not reported.
+///
+/// # Errors
+///
+/// When `/proc/kallsyms` or `/proc` cannot be read.
 pub fn scan(own_pid: u32, btf: Option<&Btf>) -> io::Result<Vec<Attachment>> {
     let symbols = AuditSymbols::load()?;
     let mut found = BTreeMap::new();

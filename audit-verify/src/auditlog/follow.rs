@@ -36,6 +36,10 @@ pub struct Follower {
 impl Follower {
     /// Follows `path` from byte `offset`: 0 for the whole file, its length for new records only, or a
     /// [`Follower::position`] saved earlier. An offset past the end (the file was replaced) starts at 0.
+    ///
+    /// # Errors
+    ///
+    /// When `path` cannot be opened or its metadata read.
     pub fn open(path: &Path, offset: u64) -> Result<Self, AuditLogError> {
         let open_err = |source| AuditLogError::Open { path: path.to_owned(), source };
         let mut file = File::open(path).map_err(open_err)?;
@@ -83,6 +87,10 @@ impl Follower {
     }
 
     /// The next record, or `Ok(None)` when there is nothing more for now: call again later.
+    ///
+    /// # Errors
+    ///
+    /// When reading the file fails (a line that is not a record is a warning, not an error).
     pub fn next_record(&mut self) -> Result<Option<Record>, AuditLogError> {
         loop {
             match self.lines.next_item() {

@@ -90,6 +90,10 @@ impl<'a> ParsedLine<'a> {
 }
 
 /// Checks a line (without its newline) and parses its header. Never panics, whatever the bytes.
+///
+/// # Errors
+///
+/// When the line is empty, not text, or has no `type=… msg=audit(…):` header.
 pub fn parse_line(bytes: &[u8]) -> Result<ParsedLine<'_>, LineError> {
     if bytes.is_empty() {
         return Err(LineError::Empty);

@@ -24,6 +24,10 @@ pub struct Record {
 
 impl Record {
     /// Parses `bytes` (one line, without its newline) and keeps a copy of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`parse_line`].
     pub fn parse(bytes: &[u8], location: Location) -> Result<Self, LineError> {
         let ParsedLine { text, header } = parse_line(bytes)?;
         Ok(Self { text: text.into(), header, location })
@@ -33,6 +37,10 @@ impl Record {
     /// become U+FFFD, and the error comes back beside the record so the caller can warn. The kernel
     /// hex-encodes what it does not trust, so such bytes come from user space (a message sent with
     /// `audit_log_user_message`) or a damaged disk, and the rest of the record is still evidence.
+    ///
+    /// # Errors
+    ///
+    /// When the line, repaired, still has no record header.
     #[inline]
     pub fn parse_lossy(bytes: &[u8], location: Location) -> Result<(Self, Option<LineError>), LineError> {
         match parse_line(bytes) {

@@ -104,6 +104,10 @@ impl Intervals {
 
 impl LogSummary {
     /// Reads `files` in this order (see [`super::rotated_files`]).
+    ///
+    /// # Errors
+    ///
+    /// When a file cannot be opened or read.
     pub fn read(files: Vec<PathBuf>) -> Result<Self, AuditLogError> {
         let mut summary = Self { files: files.clone(), ..Self::default() };
         for file in &files {

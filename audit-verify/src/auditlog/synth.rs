@@ -54,6 +54,10 @@ struct Gen {
 }
 
 /// Writes events until at least `target_bytes` are written. The same `seed` gives the same bytes.
+///
+/// # Errors
+///
+/// When writing to `out` fails.
 pub fn write_log(out: &mut impl Write, target_bytes: u64, seed: u64) -> io::Result<SynthStats> {
     let mut g = Gen {
         rng: Rng(seed),

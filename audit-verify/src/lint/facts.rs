@@ -138,6 +138,10 @@ pub const PLUGIN_DIR: &str = "/etc/audit/plugins.d";
 
 impl Facts {
     /// Gathers from the host (`options.root` is `None`) or from the tree under `options.root`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Facts::offline`] or [`Facts::from_snapshot`].
     pub fn gather(options: &Options) -> Result<Self, LintError> {
         match &options.root {
             Some(root) => Self::offline(root, options),
@@ -147,6 +151,10 @@ impl Facts {
 
     /// The live host in `snapshot`, and what only lint reads beside it. The rules files and auditd.conf
     /// are the snapshot's (`options.rules` and `options.auditd_conf` named them when lint gathered it).
+    ///
+    /// # Errors
+    ///
+    /// When the rules files or auditd.conf exist but cannot be read or parsed, or a Kubernetes input is invalid.
     pub fn from_snapshot(snapshot: &Snapshot, options: &Options) -> Result<Self, LintError> {
         let auditd_conf = snapshot.auditd_daemon_conf.clone().map_err(LintError::Conf)?;
         let rules = match &snapshot.rules {
@@ -166,6 +174,10 @@ impl Facts {
     }
 
     /// The configuration tree under `root`, read as the host would read it; nothing live.
+    ///
+    /// # Errors
+    ///
+    /// When `root` is not a directory, or a file in it that is present cannot be read or parsed.
     pub fn offline(root: &Path, options: &Options) -> Result<Self, LintError> {
         if !root.is_dir() {
             return Err(LintError::Input { path: root.to_owned(), message: "not a directory".into() });

@@ -29,6 +29,10 @@ const N: u8 = 1;
 
 /// The proof's verdict as one finding: `shipping_proven` (info), `shipping_unconfirmed` (medium: sent,
 /// and the collector could not be read) or `shipping_not_proven` (high).
+///
+/// # Errors
+///
+/// When the marker cannot be sent over netlink.
 #[expect(
     clippy::too_many_lines,
     reason = "one proof read top to bottom: send the marker, wait for the barrier, read each collector"

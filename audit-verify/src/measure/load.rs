@@ -36,6 +36,10 @@ pub struct LoadReport {
 }
 
 /// Runs the ramp; `generator` starts the child that sends `rate` messages per second for `seconds`.
+///
+/// # Errors
+///
+/// When `generator` fails, or a window cannot be measured.
 #[expect(clippy::missing_panics_doc, reason = "`last` is set by the first step, and `RATES` is a non-empty constant")]
 pub fn ramp(
     config: &Config,
@@ -82,6 +86,10 @@ pub fn ramp(
 
 /// The generator's body (run in the child): `rate` user messages per second for `duration`, paced in
 /// 10 ms slices. Returns how many were sent.
+///
+/// # Errors
+///
+/// When the audit socket cannot be opened or a message cannot be sent.
 pub fn emit(rate: u32, duration: Duration) -> anyhow::Result<u64> {
     let mut socket = AuditSocket::open()?;
     let start = Instant::now();
@@ -98,6 +106,10 @@ pub fn emit(rate: u32, duration: Duration) -> anyhow::Result<u64> {
 }
 
 /// Starts `exe emit-load --rate R --seconds S` (this binary's hidden generator).
+///
+/// # Errors
+///
+/// When the child cannot be started.
 pub fn spawn_self(exe: &std::path::Path, rate: u32, duration: Duration) -> std::io::Result<Child> {
     Command::new(exe)
         .args(["emit-load", "--rate", &rate.to_string(), "--millis", &duration.as_millis().to_string()])

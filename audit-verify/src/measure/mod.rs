@@ -93,6 +93,10 @@ pub struct Window {
 
 impl Window {
     /// Starts observing, with the loaded rules and the kernel's BTF read now. Needs root.
+    ///
+    /// # Errors
+    ///
+    /// When the loaded rules cannot be read, or as [`Window::start_on`].
     pub fn start(config: &Config) -> anyhow::Result<Self> {
         let (loaded, _) = rules::loaded(&mut AuditSocket::open()?).context("reading the loaded rules")?;
         let btf = KernelBtf::from_sys_fs();
@@ -100,6 +104,10 @@ impl Window {
     }
 
     /// Starts observing the host as `host` describes it. Needs root.
+    ///
+    /// # Errors
+    ///
+    /// When a layer the window needs cannot start (not root, no audit netlink, no eBPF).
     pub fn start_on(config: &Config, host: Host<'_>) -> anyhow::Result<Self> {
         let conf = AuditdConf::load(&config.auditd_conf).ok();
         let log =
@@ -148,6 +156,10 @@ impl Window {
     }
 
     /// Stops every layer, waits for auditd to write what the kernel emitted, and reconciles.
+    ///
+    /// # Errors
+    ///
+    /// When a layer cannot be read back or auditd's log cannot be followed.
     pub fn finish(self) -> anyhow::Result<MeasureReport> {
         let Window {
             started,
@@ -223,6 +235,10 @@ fn short_error(full: &str) -> String {
 
 /// Measures one window of `config.duration` while the host does what it does; a stop request
 /// ([`crate::stop`]) ends the window early, and the report covers what was observed until then.
+///
+/// # Errors
+///
+/// As [`Window::start`] and [`Window::finish`].
 pub fn run(config: &Config) -> anyhow::Result<MeasureReport> {
     let window = Window::start(config)?;
     crate::stop::sleep(config.duration);
@@ -230,6 +246,10 @@ pub fn run(config: &Config) -> anyhow::Result<MeasureReport> {
 }
 
 /// [`run`] on the host as `host` describes it (a stop request ends the window early there too).
+///
+/// # Errors
+///
+/// As [`Window::start_on`] and [`Window::finish`].
 pub fn run_on(config: &Config, host: Host<'_>) -> anyhow::Result<MeasureReport> {
     let window = Window::start_on(config, host)?;
     crate::stop::sleep(config.duration);

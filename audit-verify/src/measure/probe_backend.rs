@@ -136,6 +136,10 @@ pub struct ProbeSensors {
 impl ProbeSensors {
     /// Tries every hook, with the kernel's BTF for the `audit_buffer` and `sk_buff` offsets (and, in aya's
     /// form, for fentry/fexit). Fails when a required hook attached with no mechanism.
+    ///
+    /// # Errors
+    ///
+    /// When the eBPF object cannot be loaded, or a required hook attached with no mechanism.
     pub fn attach(kernel_btf: &KernelBtf) -> anyhow::Result<Self> {
         let btf = &kernel_btf.offsets;
         let globals = ebpf::Globals {
@@ -189,6 +193,10 @@ impl ProbeSensors {
     }
 
     /// Everything counted so far.
+    ///
+    /// # Errors
+    ///
+    /// When a counter map is missing or cannot be read.
     pub fn counts(&self) -> anyhow::Result<ProbeCounts> {
         let counters: PerCpuArray<&MapData, u64> =
             PerCpuArray::try_from(self.object.map(names::MAP_PROBE_COUNTERS).context("counter map missing")?)?;

@@ -70,6 +70,10 @@ impl RulesInput {
     }
 
     /// The rules the input names.
+    ///
+    /// # Errors
+    ///
+    /// When the file or directory cannot be read, or a rules line does not parse.
     pub fn load(&self) -> Result<RuleSource, SourceError> {
         match self {
             RulesInput::File(file) => from_file(file),

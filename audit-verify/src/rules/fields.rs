@@ -112,6 +112,10 @@ pub fn errno_name(value: u32) -> Option<&'static str> {
 }
 
 /// Parses `-p` letters into `AUDIT_PERM_*` bits.
+///
+/// # Errors
+///
+/// When a letter is not one of `rwxa`.
 pub fn perm_bits(letters: &str) -> Result<u32, String> {
     letters.chars().try_fold(0, |bits, c| {
         PERMS
@@ -128,6 +132,10 @@ pub fn perm_letters(bits: u32) -> String {
 }
 
 /// Parses the value of field `id` as auditctl does, for the operator `op`.
+///
+/// # Errors
+///
+/// When `text` is not a value auditctl accepts for field `id` with `op`.
 pub fn parse_value(id: u32, op: Op, text: &str) -> Result<Value, String> {
     let text = text.trim_matches('"');
     if is_string(id) {
@@ -162,6 +170,10 @@ pub fn parse_value(id: u32, op: Op, text: &str) -> Result<Value, String> {
 
 /// A number as auditctl reads it (C `strtoul`, base 0): `0x` hex, a leading `0` octal (`a2&0100` is
 /// 0x40), else decimal; a negative decimal becomes its u32 two's complement, as the kernel stores it.
+///
+/// # Errors
+///
+/// When `text` is not a number, or does not fit in 32 bits.
 pub fn number(text: &str) -> Result<u32, String> {
     let radix = |digits: &str, radix| u64::from_str_radix(digits, radix).ok().filter(|v| u32::try_from(*v).is_ok());
     let parsed = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {

@@ -27,6 +27,10 @@ pub enum DecodeError {
     StringOverrun { index: usize },
 }
 
+/// # Errors
+///
+/// When the rule is shorter than its fixed part, has more than 64 fields, names an unknown list, action or
+/// operator, or a string runs past the buffer.
 #[expect(
     clippy::missing_panics_doc,
     reason = "`word` reads only header words, and the header's length is checked first"

@@ -20,6 +20,10 @@ use crate::{
 };
 
 /// The kernel's rules, decoded, in kernel order. A rule that cannot be decoded becomes a finding.
+///
+/// # Errors
+///
+/// When the kernel cannot be asked for its rules.
 pub fn loaded(socket: &mut AuditSocket) -> Result<(Vec<Rule>, Vec<Finding>), NetlinkError> {
     let mut rules = Vec::new();
     let mut findings = Vec::new();

@@ -101,6 +101,10 @@ fn words(line: &str) -> Vec<String> {
 }
 
 /// Parses one non-comment line.
+///
+/// # Errors
+///
+/// When auditctl would refuse the line; the message is auditctl's reason.
 pub fn parse_line(line: &str) -> Result<Command, String> {
     let words = words(line);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();

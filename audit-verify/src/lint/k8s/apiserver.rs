@@ -111,6 +111,10 @@ impl ApiServer {
     }
 
     /// From a static pod manifest: the kube-apiserver container's `command` and `args`, and its mounts.
+    ///
+    /// # Errors
+    ///
+    /// When the manifest cannot be read, is not YAML, or has no kube-apiserver container we can read.
     pub fn from_manifest(path: &Path) -> Result<Self, K8sError> {
         let text = yaml::load_text(path)?;
         let doc = yaml::first_document(path, &text)?;

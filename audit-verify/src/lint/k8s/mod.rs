@@ -64,6 +64,10 @@ pub struct K8sFacts {
 
 /// The manifest (given, or the default when present) and the policy (given, or the manifest's).
 /// `resolve` places a path named in the configuration (under `--root`, or as is).
+///
+/// # Errors
+///
+/// When a manifest or policy that is named, or found, cannot be read or parsed.
 pub fn load(
     resolve: &dyn Fn(&str) -> PathBuf,
     manifest: Option<&Path>,
@@ -87,6 +91,10 @@ pub fn load(
 
 /// Live: a running kube-apiserver is what is in force, whatever the manifest says, and so is the
 /// policy file it names (read as it sees it), unless `--k8s-policy` named one (`policy_given`).
+///
+/// # Errors
+///
+/// When the policy file the running kube-apiserver names cannot be read or parsed.
 pub fn add_running_apiserver(k8s: &mut K8sFacts, processes: &[Process], policy_given: bool) -> Result<(), K8sError> {
     let running = processes.iter().find(|p| p.program() == "kube-apiserver");
     if let Some(p) = running {

@@ -78,6 +78,9 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// # Errors
+    ///
+    /// As [`Policy::parse`], or when `path` cannot be read.
     pub fn load(path: &Path) -> Result<Self, K8sError> {
         let text = yaml::load_text(path)?;
         Self::parse(path, &text)
@@ -85,6 +88,10 @@ impl Policy {
 
     /// Parses a Policy. What is not one at all (not YAML, not a mapping, another kind of object) is an
     /// error at its line; a Policy the API server refuses is returned with its refusals.
+    ///
+    /// # Errors
+    ///
+    /// When `text` is not YAML, not a mapping, or not an `audit.k8s.io` Policy.
     pub fn parse(path: &Path, text: &str) -> Result<Self, K8sError> {
         let doc = yaml::first_document(path, text)?;
         if !yaml::is_mapping(&doc) {

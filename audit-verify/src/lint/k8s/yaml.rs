@@ -13,11 +13,18 @@ use super::K8sError;
 pub type Node<'a> = MarkedYaml<'a>;
 
 /// Reads and parses the first document of `path`.
+///
+/// # Errors
+///
+/// When `path` cannot be read or is not UTF-8.
 pub fn load_text(path: &Path) -> Result<String, K8sError> {
     let bytes = fs::read(path).map_err(|source| K8sError::Read { path: path.to_owned(), source })?;
     String::from_utf8(bytes).map_err(|e| K8sError::at(path, None, format!("not UTF-8 text: {e}")))
 }
 
+/// # Errors
+///
+/// When `text` is not YAML or holds no document.
 pub fn first_document<'a>(path: &Path, text: &'a str) -> Result<Node<'a>, K8sError> {
     let docs = MarkedYaml::load_from_str(text).map_err(|e| {
         K8sError::at(path, Some(e.marker().line()), format!("not YAML: {} (column {})", e.info(), e.marker().col() + 1))
@@ -70,6 +77,10 @@ pub fn items<'n, 'a>(node: &'n Node<'a>) -> Option<&'n [Node<'a>]> {
 }
 
 /// `node[key]` as a list of strings; absent or null is empty, anything else is an error at its line.
+///
+/// # Errors
+///
+/// When `node[key]` is not a list, or an item is not a scalar.
 pub fn strings(path: &Path, node: &Node<'_>, key: &str) -> Result<Vec<String>, K8sError> {
     let Some(value) = get(node, key).filter(|v| !is_null(v)) else { return Ok(Vec::new()) };
     let seq = items(value).ok_or_else(|| K8sError::at(path, Some(line(value)), format!("`{key}` must be a list")))?;
