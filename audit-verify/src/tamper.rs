@@ -167,7 +167,7 @@ fn set_u64(attr: &mut Attr, word: usize, value: u64) {
 fn object_info(fd: &std::os::fd::OwnedFd, info: &mut [u64]) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let mut attr = Attr::default();
-    attr.0[0] = fd.as_raw_fd() as u32;
+    attr.0[0] = fd.as_raw_fd().cast_unsigned();
     attr.0[1] = size_of_val(info) as u32;
     set_u64(&mut attr, 2, info.as_mut_ptr() as u64);
     bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr).map(drop)

@@ -208,10 +208,10 @@ impl ProbeSensors {
         let types: PerCpuArray<&MapData, u64> =
             PerCpuArray::try_from(self.object.map(names::MAP_RECORD_TYPES).context("record type map missing")?)?;
         let mut record_types = BTreeMap::new();
-        for (t, values) in types.iter().enumerate().take(MAX_RECORD_TYPE as usize) {
+        for (t, values) in (0..MAX_RECORD_TYPE).zip(types.iter()) {
             let n: u64 = values?.iter().sum();
             if n > 0 {
-                record_types.insert(t as u32, n);
+                record_types.insert(t, n);
             }
         }
         let serials: PerCpuArray<&MapData, SerialRange> =

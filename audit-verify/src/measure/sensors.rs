@@ -127,15 +127,15 @@ impl KernelSensors {
         {
             let mut map: Array<&mut MapData, AddrRange> =
                 Array::try_from(object.map_mut(names::MAP_AUDIT_RANGES).context("audit range map missing")?)?;
-            for (i, (_, range)) in ranges.iter().enumerate() {
-                map.set(i as u32, range, 0)?;
+            for (i, (_, range)) in (0u32..).zip(ranges.iter()) {
+                map.set(i, range, 0)?;
             }
         }
         {
             let mut map: Array<&mut MapData, RuleFilter> =
                 Array::try_from(object.map_mut(names::MAP_RULE_FILTERS).context("rule filter map missing")?)?;
-            for (i, t) in rules.iter().take(MAX_RULES as usize).enumerate() {
-                map.set(i as u32, t.filter, 0)?;
+            for (i, t) in (0..MAX_RULES).zip(rules.iter()) {
+                map.set(i, t.filter, 0)?;
             }
         }
         if drops {
@@ -201,7 +201,7 @@ impl KernelSensors {
 /// tracepoint must do instead.
 fn per_syscall_events(tracefs: &Tracefs, mask: &[u32; MASK_WORDS]) -> Result<Vec<String>, String> {
     let selected: Vec<u32> =
-        (0..(MASK_WORDS * 32) as u32).filter(|nr| mask[*nr as usize / 32] & (1 << (nr % 32)) != 0).collect();
+        (0u32..).take(MASK_WORDS * 32).filter(|nr| mask[*nr as usize / 32] & (1 << (nr % 32)) != 0).collect();
     if selected.is_empty() {
         return Err("no 64-bit rule selects a syscall".into());
     }

@@ -175,13 +175,16 @@ pub fn parse_value(id: u32, op: Op, text: &str) -> Result<Value, String> {
 ///
 /// When `text` is not a number, or does not fit in 32 bits.
 pub fn number(text: &str) -> Result<u32, String> {
-    let radix = |digits: &str, radix| u64::from_str_radix(digits, radix).ok().filter(|v| u32::try_from(*v).is_ok());
+    let radix = |digits: &str, radix| u64::from_str_radix(digits, radix).ok().and_then(|v| u32::try_from(v).ok());
     let parsed = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        radix(hex, 16).map(|v| v as u32)
+        radix(hex, 16)
     } else if text.len() > 1 && text.starts_with('0') {
-        radix(&text[1..], 8).map(|v| v as u32)
+        radix(&text[1..], 8)
     } else if let Some(neg) = text.strip_prefix('-') {
-        neg.parse::<u32>().ok().filter(|v| i32::try_from(*v).is_ok()).map(|v| (v as i32).wrapping_neg() as u32)
+        neg.parse::<u32>()
+            .ok()
+            .filter(|v| i32::try_from(*v).is_ok())
+            .map(|v| v.cast_signed().wrapping_neg().cast_unsigned())
     } else {
         text.parse::<u32>().ok()
     };
@@ -227,7 +230,7 @@ fn exit_code(text: &str) -> Result<u32, String> {
         None => (false, text),
     };
     match errno(name) {
-        Some(e) if negative => Ok((e as i32).wrapping_neg() as u32),
+        Some(e) if negative => Ok(e.cast_signed().wrapping_neg().cast_unsigned()),
         Some(e) => Ok(e),
         None => number(text).map_err(|_| format!("`{text}` is neither a number nor an errno name")),
     }
@@ -259,8 +262,8 @@ mod tests {
         assert_eq!(parse_value(id::LOGINUID, Op::Ne, "unset"), Ok(Value::Num(UNSET)));
         assert_eq!(parse_value(id::LOGINUID, Op::Ge, "1000"), Ok(Value::Num(1000)));
         assert_eq!(parse_value(id::UID, Op::Eq, "root"), Ok(Value::Num(0)));
-        assert_eq!(parse_value(id::EXIT, Op::Eq, "-EACCES"), Ok(Value::Num(-13i32 as u32)));
-        assert_eq!(parse_value(id::EXIT, Op::Eq, "-EPERM"), Ok(Value::Num(-1i32 as u32)));
+        assert_eq!(parse_value(id::EXIT, Op::Eq, "-EACCES"), Ok(Value::Num((-13i32).cast_unsigned())));
+        assert_eq!(parse_value(id::EXIT, Op::Eq, "-EPERM"), Ok(Value::Num((-1i32).cast_unsigned())));
         assert_eq!(parse_value(id::ARCH, Op::Eq, "b32"), Ok(Value::Num(ARCH_B32)));
         assert_eq!(parse_value(id::ARG0, Op::Eq, "0x0"), Ok(Value::Num(0)));
         assert_eq!(parse_value(202, Op::BitMask, "0100"), Ok(Value::Num(0x40)), "octal, as strtoul reads it");

@@ -180,7 +180,7 @@ impl Rule {
 
     /// Syscall numbers selected, class bits excluded.
     pub fn syscalls(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..(MASK_WORDS * 32 - CLASS_BITS) as u32).filter(|nr| self.has_syscall(*nr))
+        (0u32..).take(MASK_WORDS * 32 - CLASS_BITS).filter(|nr| self.has_syscall(*nr))
     }
 
     /// True when every real syscall bit is set (`-S all`, watches).

@@ -96,9 +96,9 @@ fn field(f: &super::Field) -> String {
         (Value::Num(fields::ARCH_B32), id::ARCH) => "b32".into(),
         (Value::Num(fields::UNSET), id::LOGINUID | id::UID | id::EUID) => "unset".into(),
         (Value::Num(bits), id::PERM) => fields::perm_letters(*bits),
-        (Value::Num(n), id::EXIT) if (*n as i32) < 0 => {
-            let errno = (*n as i32).unsigned_abs();
-            fields::errno_name(errno).map_or_else(|| format!("{}", *n as i32), |e| format!("-{e}"))
+        (Value::Num(n), id::EXIT) if n.cast_signed() < 0 => {
+            let errno = n.cast_signed().unsigned_abs();
+            fields::errno_name(errno).map_or_else(|| format!("{}", n.cast_signed()), |e| format!("-{e}"))
         }
         (Value::Num(n), id::MSGTYPE) => fields::record_type_name(*n).map_or_else(|| n.to_string(), str::to_owned),
         (Value::Num(n), 200..=203) => format!("0x{n:X}"),
