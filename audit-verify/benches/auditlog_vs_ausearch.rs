@@ -99,6 +99,7 @@ impl Stopwatch {
     }
 }
 
+#[expect(clippy::cast_precision_loss, reason = "CPU seconds of one run: far below 2^52")]
 fn cpu_secs(who: libc::c_int) -> anyhow::Result<f64> {
     // SAFETY: a zeroed rusage is a valid value; getrusage only writes it.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -162,6 +163,10 @@ where
     }
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+)]
 fn bench(input: &Input, path: &Path, bytes: u64, runs: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     let stats = input.generate(path, bytes)?;
@@ -261,6 +266,10 @@ fn ausearch_leaves_out(event: &Event) -> Option<&'static str> {
 /// On a small log, ausearch and our reader must find every record and event, or the timings compare
 /// different work: ausearch must print each event whole (by serial: every serial is fresh), except the
 /// ones [`ausearch_leaves_out`] names, and our reader must find every generated event.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+)]
 fn check_counts(input: &Input, path: &Path) -> anyhow::Result<()> {
     let stats = input.generate(path, 2 << 20)?;
     let name = input.name();

@@ -152,18 +152,24 @@ fn bpf(cmd: i64, attr: &mut Attr) -> io::Result<i64> {
     if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc) }
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the kernel returns a file descriptor, an int, in the syscall's long"
+)]
 fn owned_fd(fd: i64) -> std::os::fd::OwnedFd {
     use std::os::fd::FromRawFd;
     // SAFETY: `fd` was just returned by the kernel for us and nothing else owns it.
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) }
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "splitting a u64 into its low and high 32-bit words is the point")]
 fn set_u64(attr: &mut Attr, word: usize, value: u64) {
     attr.0[word] = value as u32;
     attr.0[word + 1] = (value >> 32) as u32;
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` into `info`.
+#[expect(clippy::cast_possible_truncation, reason = "the size of a 128-byte info buffer")]
 fn object_info(fd: &std::os::fd::OwnedFd, info: &mut [u64]) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let mut attr = Attr::default();
@@ -209,6 +215,7 @@ fn scan_process_fds(own_pid: u32, symbols: &AuditSymbols) -> io::Result<Vec<Atta
     Ok(out)
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "the length of a 256-byte name buffer")]
 fn query_task_fd(pid: u32, fd: u32, symbols: &AuditSymbols) -> Option<Attachment> {
     let mut name = [0u8; 256];
     let mut attr = Attr::default();
@@ -266,6 +273,7 @@ fn scan_links(symbols: &AuditSymbols, btf: Option<&Btf>) -> Vec<Attachment> {
 }
 
 /// Decodes the `struct bpf_link_info` union for the link types that can hook a kernel function.
+#[expect(clippy::cast_possible_truncation, reason = "splitting a u64 into its low and high 32-bit words is the point")]
 fn link_attachment(
     fd: &std::os::fd::OwnedFd,
     symbols: &AuditSymbols,

@@ -102,6 +102,7 @@ impl NameTable {
     }
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "a hash: only the low bits pick a slot")]
 fn fnv1a(name: &str) -> usize {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     // Truncation is the point: only the low bits pick a slot.

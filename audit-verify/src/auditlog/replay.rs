@@ -88,6 +88,7 @@ impl Clock {
     /// Steady load is 0–7 ms apart. One event in 1000 starts a burst of 100–600 events about 4 a
     /// millisecond (a build, a login storm); one in 10,000 is followed by a quiet spell of 2–30 s, longer
     /// than the 2 s window. On average that is about 260 events a second, a quarter of them in bursts.
+    #[expect(clippy::cast_possible_truncation, reason = "`below(500)` is below 500")]
     fn tick(&mut self, rng: &mut Rng) {
         if self.burst > 0 {
             self.burst -= 1;

@@ -124,6 +124,10 @@ impl LogSummary {
         Ok(summary)
     }
 
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "milliseconds since 1970 (about 2^41) and counts are far below 2^52, where f64 is exact"
+    )]
     fn add(&mut self, event: &Event) {
         self.events += 1;
         self.records += event.records.len() as u64 + event.dropped;
@@ -173,6 +177,10 @@ impl LogSummary {
         }
     }
 
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+    )]
     fn finish(&mut self) {
         let span = self.span_secs();
         for k in self.keys.values_mut() {

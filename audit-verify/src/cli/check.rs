@@ -88,6 +88,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+#[expect(clippy::cast_precision_loss, reason = "finding counts, far below 2^52")]
 fn summary_metrics(r: &CheckReport) -> String {
     let mut g = Gauges::new();
     g.by_label(

@@ -127,6 +127,10 @@ fn thresholds(facts: &Facts, sink: &mut Sink) {
 }
 
 /// `75` (MB) or `25%` (of the file system, known live only).
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a file system's size in bytes: past 2^52 (4 PiB) the rounding is far below the megabytes shown"
+)]
 fn megabytes(value: &str, fs_bytes: Option<u64>) -> Option<f64> {
     match value.strip_suffix('%') {
         Some(pct) => Some(pct.trim().parse::<f64>().ok()? / 100.0 * fs_bytes? as f64 / 1024.0 / 1024.0),

@@ -39,17 +39,29 @@ impl LogStats {
     }
 
     #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+    )]
     pub fn bytes_per_hour(&self) -> Option<f64> {
         Some(self.bytes as f64 * 3600.0 / self.span_secs()?)
     }
 
     #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+    )]
     pub fn bytes_per_event(&self) -> Option<f64> {
         (self.events > 0).then(|| self.bytes as f64 / self.events as f64)
     }
 
     /// Events per hour carrying `key`, if the key was seen.
     #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+    )]
     pub fn key_events_per_hour(&self, key: &str) -> Option<f64> {
         let n = *self.per_key.get(key)?;
         Some(n as f64 * 3600.0 / self.span_secs()?)
@@ -87,6 +99,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+    )]
     fn counts_events_keys_and_span() {
         let dir = std::env::temp_dir().join(format!("audit-verify-logstats-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -28,6 +28,10 @@ fn conf(facts: &Facts, key: &str) -> String {
 }
 
 #[expect(clippy::too_many_lines, reason = "a list of independent checks, each a few lines, sharing the same inputs")]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a file system's size in bytes: past 2^52 (4 PiB) the rounding is far below what the days figure shows"
+)]
 pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
     if auditd::absent(facts, sink, N, "local retention") {
         return;

@@ -41,6 +41,10 @@ pub struct LoadReport {
 ///
 /// When `generator` fails, or a window cannot be measured.
 #[expect(clippy::missing_panics_doc, reason = "`last` is set by the first step, and `RATES` is a non-empty constant")]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+)]
 pub fn ramp(
     config: &Config,
     mut generator: impl FnMut(u32, Duration) -> anyhow::Result<Child>,
@@ -90,6 +94,11 @@ pub fn ramp(
 /// # Errors
 ///
 /// When the audit socket cannot be opened or a message cannot be sent.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "elapsed seconds times a u32 rate: non-negative and far below 2^64"
+)]
+#[expect(clippy::cast_sign_loss, reason = "elapsed seconds times a u32 rate: non-negative and far below 2^64")]
 pub fn emit(rate: u32, duration: Duration) -> anyhow::Result<u64> {
     let mut socket = AuditSocket::open()?;
     let start = Instant::now();

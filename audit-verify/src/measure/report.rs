@@ -179,6 +179,10 @@ fn reason_of(function: &str) -> &'static str {
 }
 
 #[must_use]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+)]
 pub fn reconcile(i: &Inputs<'_>) -> MeasureReport {
     let seconds = i.elapsed.as_secs_f64().max(0.001);
     let generated = Counts { events: i.emitted.events(), records: i.emitted.records_without_eoe() };
@@ -360,6 +364,10 @@ fn rule_rates(i: &Inputs<'_>) -> Vec<RuleRate> {
     out
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+)]
 fn key_rates(
     by_key: &BTreeMap<String, super::emitted::KeyStats>,
     rules: &[RuleRate],
@@ -387,6 +395,7 @@ fn key_rates(
     keys
 }
 
+#[expect(clippy::cast_precision_loss, reason = "megabytes from auditd.conf times a file count: far below 2^52")]
 fn retention(conf: Option<&AuditdConf>, bytes_per_day: f64) -> Retention {
     // A key the file leaves out (or no readable file) is auditd's built-in value, not the shipped file's.
     let value = |key: &str| {
@@ -538,6 +547,10 @@ impl MeasureReport {
     /// `node_exporter` textfile format. The kernel's `lost` growth is its own gauge rather than a
     /// `reason="all"` series beside the reasons, which would double every `sum()`.
     #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "Prometheus gauges are f64; counts stay far below 2^52, where f64 is exact"
+    )]
     pub fn prometheus(&self) -> String {
         let mut g = Gauges::new();
         g.one("window_seconds", "Length of the measurement window.", self.seconds);

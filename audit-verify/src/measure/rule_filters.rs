@@ -33,6 +33,7 @@ pub fn translate(loaded: &[Rule]) -> (Vec<Translated>, Vec<Rule>) {
     (counted.collect(), exit.iter().skip(MAX_RULES as usize).map(|r| (*r).clone()).collect())
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "`exact` is a subset of `MAX_CONDS` conditions")]
 fn filter_of(rule: &Rule) -> (RuleFilter, Option<String>) {
     let mut f = RuleFilter { mask: rule.mask, arch: ARCH_ANY, ..RuleFilter::default() };
     let mut opaque = None;

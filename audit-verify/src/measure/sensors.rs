@@ -70,6 +70,10 @@ fn frees_records(symbol: &str) -> bool {
 impl KernelSensors {
     /// Attaches the rule matcher where `syscalls` says, and the `kfree_skb` drop sensor when `drops`.
     /// `btf` gives the task field offsets.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "`ranges` holds at most `MAX_AUDIT_RANGES` (a u32) and `rules` at most `MAX_RULES`"
+    )]
     pub fn attach(rules: &[Translated], syscalls: SyscallCounting, drops: bool, btf: &Btf) -> anyhow::Result<Self> {
         let tracefs = Tracefs::ensure()?;
         let ranges: Vec<(String, AddrRange)> = if drops {
@@ -176,6 +180,7 @@ impl KernelSensors {
     }
 
     /// Drops per audit function, only functions with drops.
+    #[expect(clippy::cast_possible_truncation, reason = "`ranges` holds at most `MAX_AUDIT_RANGES`, a u32")]
     pub fn drops(&self) -> anyhow::Result<Vec<FunctionDrops>> {
         let sums = self.per_cpu_sums(names::MAP_DROPS_BY_RANGE, self.ranges.len() as u32)?;
         Ok(self

@@ -77,6 +77,7 @@ mod tests {
     use super::*;
 
     /// Builds rule data the way the kernel lays it out.
+    #[expect(clippy::cast_possible_truncation, reason = "test data: a few fields and short strings")]
     fn encode(list: u32, action: u32, mask_bits: &[u32], fields: &[(u32, u32, &str, u32)]) -> RawRule {
         let mut words = vec![0u32; HEADER_WORDS];
         words[0] = list;
