@@ -1,5 +1,5 @@
 //! `check` end to end on this host, with a small rule set loaded for real: its JSON validates against
-//! docs/schema/check.schema.json, its `JUnit` parses as CI systems parse it, and the exit code follows the verdict.
+//! docs/schema/check.schema.json, its JUnit parses as CI systems parse it, and the exit code follows the verdict.
 
 mod common;
 

@@ -18,7 +18,7 @@ pub struct SynthStats {
     pub bytes: u64,
 }
 
-/// `SplitMix64`: small, fast and the same on every machine.
+/// SplitMix64: small, fast and the same on every machine.
 pub(super) struct Rng(pub(super) u64);
 
 impl Rng {

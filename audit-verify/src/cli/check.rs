@@ -22,7 +22,7 @@ pub struct CheckArgs {
     /// Print the report as JSON (docs/schema/check.schema.json) instead of a summary.
     #[arg(long)]
     json: bool,
-    /// Also write a `JUnit` XML report (a case per rule proven, per footgun, per finding; replaced atomically).
+    /// Also write a JUnit XML report (a case per rule proven, per footgun, per finding; replaced atomically).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
     /// Also write the measurement and the verdict in `node_exporter` textfile format (replaced atomically).

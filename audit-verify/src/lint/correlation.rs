@@ -10,7 +10,7 @@ use crate::{
 
 const N: u8 = 9;
 
-/// Time daemons, by program name (ntpsec's and `OpenNTPD`'s are both `ntpd`).
+/// Time daemons, by program name (ntpsec's and OpenNTPD's are both `ntpd`).
 const TIME_DAEMONS: &[&str] = &["chronyd", "ntpd", "systemd-timesyncd", "openntpd", "ptp4l", "phc2sys", "timemaster"];
 
 pub fn check(facts: &Facts, sink: &mut Sink) {

@@ -1,6 +1,6 @@
 //! Footgun 3: what auditd does when the log's disk fills or fails. `ignore` goes on without writing;
 //! `syslog` only says so; `suspend` and `rotate` keep the host running unaudited or delete evidence.
-//! Compliance regimes (PCI DSS 10.7, `FedRAMP` AU-5, CIS 4.1.2.x) want an alert and a stop (`single`,
+//! Compliance regimes (PCI DSS 10.7, FedRAMP AU-5, CIS 4.1.2.x) want an alert and a stop (`single`,
 //! `halt`) or at least a page, not a line in syslog.
 
 //!

@@ -2,9 +2,9 @@
 //! hands every record to the local syslog daemon, and rsyslog or syslog-ng forwards it. Records leave
 //! the host only if a forwarding rule selects the facility and priority the plugin logs at.
 //!
-//! Read here: rsyslog.conf and, when it includes them, rsyslog.d/*.conf (legacy `selector @host` / `@@host` and `RainerScript`
+//! Read here: rsyslog.conf and, when it includes them, rsyslog.d/*.conf (legacy `selector @host` / `@@host` and RainerScript
 //! `action(type="omfwd" target=…)`), syslog-ng.conf and the conf.d/*.conf it includes (a `destination` with
-//! `network`/`tcp`/`udp`/`syslog` to a host, used by a `log` path). A `RainerScript` action or syslog-ng
+//! `network`/`tcp`/`udp`/`syslog` to a host, used by a `log` path). A RainerScript action or syslog-ng
 //! path behind a filter is taken as forwarding (the filter is not evaluated) and says so.
 
 use std::{fs, path::PathBuf};
@@ -119,7 +119,7 @@ fn legacy_host(action: &str) -> Option<String> {
     (!dest.is_empty()).then(|| dest.to_owned())
 }
 
-/// `name="value"` (or `name='value'`) in a `RainerScript` or syslog-ng text.
+/// `name="value"` (or `name='value'`) in a RainerScript or syslog-ng text.
 fn quoted_param(text: &str, name: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     let at = lower.find(&format!("{name}="))? + name.len() + 1;

@@ -153,7 +153,7 @@ pub struct Rule {
     pub list: FilterList,
     pub action: Action,
     pub mask: [u32; MASK_WORDS],
-    /// In the order given; matching ignores order (conditions are `ANDed`), so does [`Rule::canonical`].
+    /// In the order given; matching ignores order (conditions are ANDed), so does [`Rule::canonical`].
     pub fields: Vec<Field>,
 }
 

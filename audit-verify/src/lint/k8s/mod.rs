@@ -2,9 +2,9 @@
 //! log, here), on the audit Policy evaluated with first-match semantics ([`policy`]).
 //!
 //! Footgun 6's thresholds, as a reviewer reads a policy:
-//! - Secrets and `TokenReviews` (and the `TokenRequest` response) must never be logged with bodies: a
+//! - Secrets and TokenReviews (and the TokenRequest response) must never be logged with bodies: a
 //!   `RequestResponse` level on any verb, or Request on a verb that sends one (create, update, patch),
-//!   puts the secret into every copy of the audit log. `ConfigMaps` the same, but medium: they are not
+//!   puts the secret into every copy of the audit log. ConfigMaps the same, but medium: they are not
 //!   meant for secrets, and policies (the Kubernetes documentation's own) log some of them on purpose.
 //! - pod exec/attach/portforward must reach at least Metadata: the command is in the request URI, which
 //!   Metadata records; below it, interactive access to a container leaves no trace (high).
