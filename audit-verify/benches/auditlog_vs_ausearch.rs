@@ -18,6 +18,7 @@
 //! process or of the ausearch child) and wall-clock time; the table gives the median of the rounds, and each
 //! ratio is the median of the ratios within a round. CPU time is what the ratios are read from: on a shared
 //! machine wall-clock time also counts the waits for the core.
+
 #![expect(
     unused_crate_dependencies,
     reason = "a bench crate is linked with every dependency of the package; lib.rs checks them"

@@ -1,6 +1,7 @@
 //! `check` and each command alone judge the same inputs the same way: `check --rules-dir X --auditd-conf Y`
 //! against `rules`, `lint` and `prove` run alone with X and Y, on this host with a small rule set loaded
 //! for real. X and Y differ from /etc/audit on purpose, so that a part reading the defaults instead shows.
+
 #![expect(
     unused_crate_dependencies,
     reason = "a test crate is linked with every dependency of the package; lib.rs checks them"
