@@ -16,7 +16,7 @@ pub struct Process {
 }
 
 impl Process {
-    /// The program's file name (argv[0] without its directory).
+    /// The program's file name (`argv[0]` without its directory).
     pub fn program(&self) -> &str {
         let argv0 = self.argv.first().map_or("", String::as_str);
         argv0.rsplit('/').next().unwrap_or(argv0)

@@ -1,5 +1,5 @@
 //! Decodes `struct audit_rule_data` (include/uapi/linux/audit.h) as `AUDIT_LIST_RULES` returns it:
-//! flags, action, `field_count`, mask[64], fields[64], values[64], fieldflags[64], buflen, buf. String
+//! flags, action, `field_count`, `mask[64]`, `fields[64]`, `values[64]`, `fieldflags[64]`, `buflen`, `buf`. String
 //! fields carry their length in `values[i]`; their bytes follow one another in `buf`, in field order.
 
 use thiserror::Error;
