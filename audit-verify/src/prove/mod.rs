@@ -17,6 +17,7 @@
 
 pub mod action;
 pub mod collect;
+pub mod dead;
 pub mod eval;
 pub mod exec;
 pub mod plan;
@@ -91,6 +92,11 @@ pub enum State {
     Shadowed,
     /// No harmless action exercises it; the reason says why.
     Unprovable,
+    /// Its conditions exclude each other (or the syscalls' possible results): no event can match it.
+    Dead,
+    /// A watch on a symlink: the kernel watches the link's own inode, while opening or executing the path
+    /// resolves the target, so what the operator means to watch never fires it.
+    Symlink,
     /// A signal stopped the run before this rule's action ran.
     NotRun,
 }
@@ -104,13 +110,18 @@ impl State {
             State::NotLoaded => "not_loaded",
             State::Shadowed => "shadowed",
             State::Unprovable => "unprovable",
+            State::Dead => "dead",
+            State::Symlink => "symlink",
             State::NotRun => "not_run",
         }
     }
 
     /// Whether this state fails the run (exit 1).
     pub fn is_gap(self) -> bool {
-        matches!(self, State::Failed | State::NotWritten | State::NotLoaded | State::Shadowed)
+        matches!(
+            self,
+            State::Failed | State::NotWritten | State::NotLoaded | State::Shadowed | State::Dead | State::Symlink
+        )
     }
 }
 
@@ -229,6 +240,10 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
         match plan::plan(&loaded, index, &ctx) {
             Plan::Unprovable(why) => {
                 proofs[index] = Some(RuleProof { state: State::Unprovable, reason: Some(why), ..base });
+            }
+            Plan::Dead(why) => proofs[index] = Some(RuleProof { state: State::Dead, reason: Some(why), ..base }),
+            Plan::Symlink(why) => {
+                proofs[index] = Some(RuleProof { state: State::Symlink, reason: Some(why), ..base });
             }
             plan => trials.push(Trial { index, plan, pid: 0, ran: Ran::Died(String::new()) }),
         }
@@ -431,12 +446,14 @@ fn judge(
     let returned = ret.map_or("no return".to_owned(), |r| {
         if r < 0 { io::Error::from_raw_os_error(-r as i32).to_string() } else { format!("{r}") }
     });
+    // The rule whose key the record carries decided first, so it stands earlier in kernel order: only
+    // earlier rules are candidates (a later copy with the same key is not the cause).
     let key_owner = |key: &Option<String>| -> String {
         let i = blocked_by
             .as_ref()
             .map(|b| b.index)
             .filter(|i| loaded[*i].key().map(str::to_owned) == *key)
-            .or_else(|| loaded.iter().position(|r| r.key().map(str::to_owned) == *key));
+            .or_else(|| loaded[..trial.index].iter().rposition(|r| r.key().map(str::to_owned) == *key));
         i.map_or("another rule".to_owned(), |i| match &locations[i] {
             Some(at) => format!("the rule at {at}"),
             None => format!("loaded rule {}", i + 1),

@@ -14,6 +14,7 @@ use std::{
 use audit_verify_common::rule_semantics::{FirstMatch, arch_admits, first_match};
 
 use super::{
+    dead,
     action::{Action, Creds, NOBODY},
     eval::{self, Host, Verdict},
     recipes::{A, Expect, Need, Obj, RECIPES, Recipe},
@@ -56,6 +57,10 @@ pub enum Plan {
         unknown: Option<String>,
     },
     Unprovable(String),
+    /// No event can match the rule ([`dead::dead`]).
+    Dead(String),
+    /// A watch on a symlink that never fires for what the operator means ([`symlink_watch`]).
+    Symlink(String),
 }
 
 /// Plans the proof of `loaded[index]`.
@@ -73,6 +78,12 @@ pub fn plan(loaded: &[Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
             return Plan::Unprovable(format!("arch {v:?} is neither x86_64 nor i386: this CPU cannot run it"));
         }
     };
+    if let Some(why) = dead::dead(rule, abi) {
+        return Plan::Dead(format!("can match nothing: {why}"));
+    }
+    if let Some(why) = symlink_watch(rule, ctx.host) {
+        return Plan::Symlink(why);
+    }
     if abi == Abi::B32 && !ctx.ia32 {
         return Plan::Unprovable(
             "b32 rule, and the i386 syscall ABI is disabled on this kernel (ia32_emulation)".into(),
@@ -114,6 +125,39 @@ fn not_exercised(rule: &Rule) -> Option<String> {
         (FilterList::Entry, _) => "the entry list is not evaluated by this kernel",
     };
     Some(why.into())
+}
+
+/// A watch (`-w`, `path=`) on a symlink whose permissions are only read or execute: the kernel watches
+/// the link's own inode, and open and exec resolve the link, so reading or running the path never fires
+/// the rule. (With `w` or `a` it still fires when the link itself is replaced, as /etc/localtime is by
+/// timedatectl, so those are proven on the link.)
+fn symlink_watch(rule: &Rule, host: &Host) -> Option<String> {
+    use crate::rules::fields::perm;
+    let f = rule.fields.iter().find(|f| f.id == id::WATCH && f.op == Op::Eq)?;
+    let Value::Str(path) = &f.value else { return None };
+    let path = Path::new(path);
+    if host.lstat(path).is_none_or(|s| s.mode & libc::S_IFMT != libc::S_IFLNK) {
+        return None;
+    }
+    let perms = match rule.field(id::PERM).map(|f| &f.value) {
+        Some(Value::Num(n)) => *n,
+        _ => perm::READ | perm::WRITE | perm::EXEC | perm::ATTR,
+    };
+    if perms & (perm::WRITE | perm::ATTR) != 0 {
+        return None;
+    }
+    let link = std::fs::read_link(path).map_or_else(|_| "?".to_owned(), |t| t.display().to_string());
+    let resolved = std::fs::canonicalize(path).ok();
+    let resolved = match resolved {
+        Some(r) if r.as_os_str() != link.as_str() => format!(" (resolved: {})", r.display()),
+        Some(_) => String::new(),
+        None => " (dangling)".to_owned(),
+    };
+    Some(format!(
+        "never fires: {} is a symlink to {link}{resolved}; the kernel watches the link itself, and opening or \
+         executing the path resolves it: watch the target",
+        path.display()
+    ))
 }
 
 /// The watched file or directory of a `-w`/`path=`/`dir=` rule, which must exist: the kernel matches

@@ -6,13 +6,15 @@ use std::fmt::Write as _;
 use super::{ProveReport, RuleProof, State};
 use crate::junit;
 
-const STATES: [State; 7] = [
+const STATES: [State; 9] = [
     State::Proven,
     State::Failed,
     State::NotWritten,
     State::NotLoaded,
     State::Shadowed,
     State::Unprovable,
+    State::Dead,
+    State::Symlink,
     State::NotRun,
 ];
 
