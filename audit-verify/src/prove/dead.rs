@@ -26,6 +26,37 @@ const RETURN_ZERO: &[&str] = &[
     "access", "faccessat", "faccessat2",
 ];
 
+/// Syscalls that return a file descriptor on success: a value in `[0, 2^31)`, never one that looks like an
+/// errno. (Calls that return addresses or offsets, such as mmap or lseek, can return any 32 low bits.)
+const RETURN_FD: &[&str] = &[
+    "open", "openat", "openat2", "creat", "open_by_handle_at", "socket", "accept", "accept4", "memfd_create",
+    "dup", "dup2", "dup3", "pidfd_open", "epoll_create", "epoll_create1", "eventfd", "eventfd2", "signalfd",
+    "signalfd4", "timerfd_create", "inotify_init", "inotify_init1", "fanotify_init", "perf_event_open", "bpf",
+    "userfaultfd", "io_uring_setup", "fsopen", "fspick", "fsmount", "open_tree", "memfd_secret",
+];
+
+/// What a successful call of every syscall the rule selects can return, as `exit` compares it.
+#[derive(PartialEq)]
+enum Returns {
+    Zero,
+    Fd,
+    Anything,
+}
+
+fn returns(rule: &Rule, abi: Abi) -> Returns {
+    if !rule.uses_mask() || rule.all_syscalls() {
+        return Returns::Anything;
+    }
+    let in_table = |table: &[&str], nr: u32| syscalls::name(abi, nr).is_some_and(|n| table.contains(&n));
+    if rule.syscalls().all(|nr| in_table(RETURN_ZERO, nr)) {
+        Returns::Zero
+    } else if rule.syscalls().all(|nr| in_table(RETURN_ZERO, nr) || in_table(RETURN_FD, nr)) {
+        Returns::Fd
+    } else {
+        Returns::Anything
+    }
+}
+
 /// Why `rule` can match no event, if it cannot.
 pub fn dead(rule: &Rule, abi: Abi) -> Option<String> {
     let numeric: Vec<&Field> = rule
@@ -56,12 +87,7 @@ fn cond(f: &Field) -> (Op, u32) {
 }
 
 fn text(f: &Field) -> String {
-    let value = match &f.value {
-        Value::Num(n) if f.id == id::EXIT => (*n as i32).to_string(),
-        Value::Num(n) => n.to_string(),
-        Value::Str(s) => s.clone(),
-    };
-    format!("-F {}{}{value}", fields::name_of(f.id).unwrap_or("field"), f.op.symbol())
+    format!("-F {}", super::eval::name(f))
 }
 
 /// `success` and `exit` against what a call can return: an error in `[-4095, -1]`, or on success 0 for
@@ -74,19 +100,23 @@ fn outcome(rule: &Rule, abi: Abi) -> Option<String> {
     }
     let holds = |ok: bool| success.iter().all(|f| kernel::success_holds(f.op, cond(f).1, ok));
     let exits = |value: u32| exit.iter().all(|f| kernel::compare(f.op, value, cond(f).1));
-    let zero_only = rule.uses_mask()
-        && !rule.all_syscalls()
-        && rule.syscalls().all(|nr| syscalls::name(abi, nr).is_some_and(|n| RETURN_ZERO.contains(&n)));
-    let ok_values: Vec<u32> = if zero_only {
+    let returns = returns(rule, abi);
+    let ok_values: Vec<u32> = if returns == Returns::Zero {
         vec![0]
     } else {
+        // The extremes of the possible range and the values the conditions name, with neighbours: if a
+        // value satisfies every condition, one of these does.
         let mut v = vec![0, 1, 2, 0x7fff_ffff, 0x8000_0000, u32::MAX];
         for f in &exit {
             let n = cond(f).1;
             v.extend([n, n.wrapping_add(1), n.wrapping_sub(1)]);
         }
+        if returns == Returns::Fd {
+            v.retain(|n| *n < 0x8000_0000);
+        }
         v
     };
+    let zero_only = returns == Returns::Zero;
     let can_succeed = holds(true) && ok_values.into_iter().any(exits);
     let can_fail = holds(false) && (1..=4095).any(|e: i64| exits(kernel::exit_value(-e)));
     if can_succeed || can_fail {
@@ -96,6 +126,8 @@ fn outcome(rule: &Rule, abi: Abi) -> Option<String> {
     let calls = if zero_only {
         let names: Vec<&str> = rule.syscalls().filter_map(|nr| syscalls::name(abi, nr)).take(4).collect();
         format!(" for {}, which return{} 0 or an error", names.join(", "), if names.len() == 1 { "s" } else { "" })
+    } else if returns == Returns::Fd {
+        " for calls that return a file descriptor or an error".to_owned()
     } else {
         String::new()
     };

@@ -458,14 +458,16 @@ mod tests {
     fn with_ctx<T>(allow_mutation: bool, f: impl FnOnce(&Ctx<'_>) -> T) -> T {
         let root = PathBuf::from("/nonexistent-av-plan");
         let paths = Paths::under(&root);
-        let host = Host::new(PathBuf::from("/usr/bin/audit-verify"), UNSET);
+        let mut host = Host::new(PathBuf::from("/usr/bin/audit-verify"), UNSET);
+        // As on a host with SELinux: subj_* conditions are the LSM's to decide.
+        host.lsm_labels = true;
         f(&Ctx { host: &host, paths: &paths, ia32: true, allow_mutation })
     }
 
     fn run_of(plan: Plan) -> (Action, Option<Blocker>) {
         match plan {
             Plan::Run { action, blocked_by, .. } => (*action, blocked_by),
-            Plan::Unprovable(why) => panic!("unprovable: {why}"),
+            other => panic!("not run: {other:?}"),
         }
     }
 
@@ -553,5 +555,19 @@ mod tests {
             assert_eq!((blocker.index, blocker.never), (0, true));
             assert!(blocker.undecided.as_deref().is_some_and(|w| w.contains("subj_type")), "{blocker:?}");
         });
+    }
+
+    /// On a kernel with no labelling LSM, a never rule on subj_type matches nothing and shadows nothing.
+    #[test]
+    fn an_lsm_never_rule_shadows_nothing_without_an_lsm() {
+        let loaded = rules(
+            "-a never,exit -F arch=b64 -S fchdir -F subj_type=crond_t\n\
+             -a always,exit -F arch=b64 -S fchdir -k after",
+        );
+        let paths = Paths::under(Path::new("/nonexistent-av-plan"));
+        let mut host = Host::new(PathBuf::from("/usr/bin/audit-verify"), UNSET);
+        host.lsm_labels = false;
+        let ctx = Ctx { host: &host, paths: &paths, ia32: true, allow_mutation: false };
+        assert_eq!(run_of(plan(&loaded, 1, &ctx)).1, None);
     }
 }
