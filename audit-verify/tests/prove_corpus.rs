@@ -98,7 +98,12 @@ fn line_of(source: &str) -> Option<usize> {
 
 /// The `FILE:LINE` locations a reason cites as "the rule at FILE:LINE".
 fn cited(reason: &str) -> Vec<usize> {
-    reason.split("the rule at ").skip(1).filter_map(|s| s.split([' ', ',', ';', ')']).next()).filter_map(line_of).collect()
+    reason
+        .split("the rule at ")
+        .skip(1)
+        .filter_map(|s| s.split([' ', ',', ';', ')']).next())
+        .filter_map(line_of)
+        .collect()
 }
 
 /// Whether the rule's watched path (if any) exists here: the kernel matches watches by inode, so a rule on
@@ -188,8 +193,12 @@ fn public_rule_sets_get_right_verdicts_and_change_nothing() {
         let before: Vec<_> = paths.iter().map(|p| fingerprint(p)).collect();
         let source = augenrules::from_file(&copy).unwrap();
         let mut progress = |_, _| {};
-        let options =
-            Options { log: LOG.into(), timeout: Duration::from_secs(5), allow_mutation: false, progress: &mut progress };
+        let options = Options {
+            log: LOG.into(),
+            timeout: Duration::from_secs(5),
+            allow_mutation: false,
+            progress: &mut progress,
+        };
         let report = prove::prove(&source, &mut socket, options).unwrap();
         let after: Vec<_> = paths.iter().map(|p| fingerprint(p)).collect();
         for ((p, b), a) in paths.iter().zip(&before).zip(&after) {

@@ -108,6 +108,17 @@ impl Action {
 /// A pointer into page zero, below `vm.mmap_min_addr`: never mapped, so every copy from it fails.
 pub const BAD_POINTER: u64 = 8;
 
+/// Whether a call that returned `ret` (negative: -errno) did what `e` planned.
+pub fn returned_as_expected(e: Expect, ret: i64) -> bool {
+    match e {
+        Expect::Ok(v) => ret == v,
+        Expect::OkAny | Expect::NoReturn => ret >= 0,
+        Expect::Err(errno) => ret == -i64::from(errno),
+        Expect::ErrAny | Expect::ProbeW => ret < 0,
+        Expect::ProbeR => true,
+    }
+}
+
 pub fn expect_text(e: Expect) -> String {
     let errno = |e: i32| fields::errno_name(e as u32).map_or(e.to_string(), str::to_owned);
     match e {

@@ -100,9 +100,8 @@ fn lsm_labels() -> bool {
 
 /// subj_user … subj_clr and obj_user … obj_lev_high: the conditions an LSM evaluates (`f->lsm_rule`).
 fn is_lsm_field(field: u32) -> bool {
-    fields::name_of(field).is_some_and(|n| {
-        (n.starts_with("subj_") || n.starts_with("obj_")) && !matches!(n, "obj_uid" | "obj_gid")
-    })
+    fields::name_of(field)
+        .is_some_and(|n| (n.starts_with("subj_") || n.starts_with("obj_")) && !matches!(n, "obj_uid" | "obj_gid"))
 }
 
 /// Every condition of `rule` against `action`, ANDed as the kernel does: `No` as soon as one fails, else

@@ -173,6 +173,9 @@ pub struct RuleProof {
     /// What the action changed (`--allow-mutation` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed: Option<String>,
+    /// For a proven rule: the part of its match set an earlier rule decides first (shadowed there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     #[serde(skip)]
     order: (usize, usize),
 }
@@ -295,7 +298,7 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
     for (i, trial) in trials.iter().enumerate() {
         let base = proof(&loaded[trial.index], locations[trial.index].as_ref(), source);
         proofs[trial.index] = Some(if i < ran {
-            judge(trial, base, &loaded, &locations, &written, &emitted, &barrier)
+            judge(trial, base, &loaded, &locations, &written, &emitted, &barrier, &host)
         } else {
             let why = format!("not run: {} stopped the run first", stopped_by.as_deref().unwrap_or("a signal"));
             RuleProof { state: State::NotRun, reason: Some(why), ..base }
@@ -313,6 +316,7 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
             reason: Some(f.message),
             action: None,
             changed: None,
+            note: None,
             order: (usize::MAX, usize::MAX),
         });
     }
@@ -370,6 +374,7 @@ fn proof(rule: &Rule, at: Option<&Location>, source: &RuleSource) -> RuleProof {
         reason: None,
         action: None,
         changed: None,
+        note: None,
         order: order(source, at),
     }
 }
@@ -395,6 +400,7 @@ fn not_loaded(source: &RuleSource, report: &diff::RulesReport) -> Vec<RuleProof>
                 reason: Some(f.message.clone()),
                 action: None,
                 changed: None,
+                note: None,
                 order: order(source, line.map(|l| &l.location)),
             }
         })
@@ -410,8 +416,9 @@ fn judge(
     written: &[Seen],
     emitted: &[Seen],
     barrier: &Barrier,
+    host: &Host,
 ) -> RuleProof {
-    let Plan::Run { action, blocked_by, unknown } = &trial.plan else { return base };
+    let Plan::Run { action, blocked_by, unknown, partly } = &trial.plan else { return base };
     let rule = &loaded[trial.index];
     let mut out = RuleProof { action: Some(action.describe()), changed: action.mutation(), ..base };
     let arch = match action.abi {
@@ -459,10 +466,29 @@ fn judge(
             None => format!("loaded rule {}", i + 1),
         })
     };
+    // What the call really returned, where it differs from the plan: if the rule excludes that outcome,
+    // neither a record under another key nor no record says anything about this rule.
+    let excluded = ret.filter(|r| !action::returned_as_expected(action.expect, *r)).and_then(|r| {
+        let mut actual = (**action).clone();
+        actual.expect = if r < 0 { recipes::Expect::Err(-r as i32) } else { recipes::Expect::Ok(r) };
+        match eval::matches(rule, &actual, host) {
+            eval::Verdict::No(what) => Some(what),
+            _ => None,
+        }
+    });
     if let Some(record) = written.iter().rev().find(ours) {
         out.evidence = Some(Evidence::of(record));
         if record.key.as_deref() == rule.key() {
             out.state = State::Proven;
+            out.note = partly.as_ref().map(|p| partly_note(p, locations, action));
+        } else if let Some(what) = &excluded {
+            out.state = State::Unprovable;
+            out.reason = Some(format!(
+                "the action returned {returned}, not {}, and this rule's `{what}` excludes that, so its record \
+                 (key {:?}) says nothing about this rule",
+                action::expect_text(action.expect),
+                record.key.as_deref().unwrap_or("(none)")
+            ));
         } else {
             out.state = State::Shadowed;
             out.reason = Some(format!(
@@ -502,6 +528,14 @@ fn judge(
         });
         return out;
     }
+    if let Some(what) = excluded {
+        out.state = State::Unprovable;
+        out.reason = Some(format!(
+            "the action returned {returned}, not {}, and this rule's `{what}` excludes that outcome",
+            action::expect_text(action.expect)
+        ));
+        return out;
+    }
     if let Some(what) = unknown {
         out.state = State::Unprovable;
         out.reason = Some(format!(
@@ -515,6 +549,21 @@ fn judge(
         action::expect_text(action.expect)
     ));
     out
+}
+
+/// "shadowed for euid=0 by the rule at F:L …; proven outside that part".
+fn partly_note(p: &plan::Partly, locations: &[Option<Location>], action: &action::Action) -> String {
+    let c = &action.creds;
+    let effect =
+        if p.never { "a never rule, leaves those events unrecorded" } else { "records those events under its key" };
+    format!(
+        "shadowed for {}: {} decides those events first ({effect}); proven outside that part, as uid={} euid={}{}",
+        p.on,
+        key_owner_never(p.index, locations),
+        c.uid[0],
+        c.uid[1],
+        c.auid.map_or(String::new(), |a| format!(" auid={a}"))
+    )
 }
 
 fn key_owner_never(index: usize, locations: &[Option<Location>]) -> String {

@@ -14,8 +14,8 @@ use std::{
 use audit_verify_common::rule_semantics::{FirstMatch, arch_admits, first_match};
 
 use super::{
-    dead,
     action::{Action, Creds, NOBODY},
+    dead,
     eval::{self, Host, Verdict},
     recipes::{A, Expect, Need, Obj, RECIPES, Recipe},
     scratch::{Paths, searchable_by_others},
@@ -55,6 +55,9 @@ pub enum Plan {
         blocked_by: Option<Blocker>,
         /// A condition the planner could not evaluate: the action is tried, and only a record decides.
         unknown: Option<String>,
+        /// An earlier rule decides part of this rule's events (those of its credentials), and the action
+        /// was chosen outside that part.
+        partly: Option<Partly>,
     },
     Unprovable(String),
     /// No event can match the rule ([`dead::dead`]).
@@ -63,8 +66,22 @@ pub enum Plan {
     Symlink(String),
 }
 
+/// Part of a rule's match set that an earlier rule decides first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partly {
+    /// The earlier rule, by index in the loaded rules.
+    pub index: usize,
+    pub never: bool,
+    /// Its conditions on the credentials, as auditctl writes them (`euid=0`).
+    pub on: String,
+}
+
+/// Credential fields the planner can choose values for (fsuid/fsgid follow the effective ids).
+const CRED_FIELDS: [u32; 9] =
+    [id::UID, id::EUID, id::SUID, id::FSUID, id::GID, id::EGID, id::SGID, id::FSGID, id::LOGINUID];
+
 /// Plans the proof of `loaded[index]`.
-pub fn plan(loaded: &[Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
+pub fn plan<'r>(loaded: &'r [Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
     let rule = &loaded[index];
     if let Some(why) = not_exercised(rule) {
         return Plan::Unprovable(why);
@@ -94,14 +111,23 @@ pub fn plan(loaded: &[Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
         Err(why) => return Plan::Unprovable(why),
     };
     let earlier: Vec<usize> = (0..index).filter(|i| loaded[*i].list == FilterList::Exit).collect();
-    let new =
-        || Search { rule, loaded, earlier: &earlier, ctx, abi, target: target.as_deref(), known: 0, failed_on: vec![] };
-    let mut search = new();
+    let new = |extra: Vec<&'r Rule>| Search {
+        rule,
+        loaded,
+        earlier: &earlier,
+        ctx,
+        abi,
+        target: target.as_deref(),
+        extra,
+        known: 0,
+        failed_on: vec![],
+    };
+    let mut search = new(Vec::new());
     if let Some(plan) = search.run(ctx.allow_mutation) {
-        return plan;
+        return outside_blockers(plan, loaded, |extra| new(extra).run(ctx.allow_mutation));
     }
     if !ctx.allow_mutation
-        && let Some(Plan::Run { action, .. }) = new().run(true)
+        && let Some(Plan::Run { action, .. }) = new(Vec::new()).run(true)
     {
         return Plan::Unprovable(format!(
             "only a mutating action fires this rule ({}; it would: {}); --allow-mutation runs it",
@@ -110,6 +136,38 @@ pub fn plan(loaded: &[Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
         ));
     }
     Plan::Unprovable(search.why_not())
+}
+
+/// Shadowing is judged over the rule's whole match set: when the action found is decided first by an
+/// earlier rule that names credentials (`-F euid=0`), the search runs again with those credentials'
+/// neighbours as candidates (an unprivileged euid, another auid). An action outside the earlier rule's
+/// set proves the rule, and the plan says which part is shadowed; none means the whole set is.
+fn outside_blockers<'r>(
+    mut plan: Plan,
+    loaded: &'r [Rule],
+    mut search: impl FnMut(Vec<&'r Rule>) -> Option<Plan>,
+) -> Plan {
+    let mut widened: Vec<usize> = Vec::new();
+    let mut first: Option<Partly> = None;
+    // Each round adds the blocker found: a few rounds cover rules split by user (auid=0, auid>=1000).
+    for _ in 0..4 {
+        let Plan::Run { blocked_by: Some(b), .. } = &plan else { break };
+        let blocker = &loaded[b.index];
+        let on: Vec<String> = blocker.fields.iter().filter(|f| CRED_FIELDS.contains(&f.id)).map(eval::name).collect();
+        if on.is_empty() || widened.contains(&b.index) {
+            break;
+        }
+        first.get_or_insert(Partly { index: b.index, never: b.never, on: on.join(" ") });
+        widened.push(b.index);
+        match search(widened.iter().map(|i| &loaded[*i]).collect()) {
+            Some(Plan::Run { action, blocked_by: None, unknown, .. }) => {
+                return Plan::Run { action, blocked_by: None, unknown, partly: first };
+            }
+            Some(next @ Plan::Run { .. }) => plan = next,
+            _ => break,
+        }
+    }
+    plan
 }
 
 /// Lists and actions whose rules do not fire on an action of ours.
@@ -188,6 +246,8 @@ struct Search<'a> {
     ctx: &'a Ctx<'a>,
     abi: Abi,
     target: Option<&'a Path>,
+    /// Earlier rules whose credential values are candidates too, to find an action outside them.
+    extra: Vec<&'a Rule>,
     /// Syscalls of the rule we have an entry for.
     known: usize,
     /// Conditions that ruled candidates out.
@@ -238,7 +298,7 @@ impl<'a> Search<'a> {
                 };
                 let blocked_by = self.first_earlier_match(&action);
                 let score = u8::from(unknown.is_some()) + 2 * u8::from(blocked_by.is_some());
-                let plan = Plan::Run { action: Box::new(action), blocked_by, unknown };
+                let plan = Plan::Run { action: Box::new(action), blocked_by, unknown, partly: None };
                 if score == 0 {
                     return Some(plan);
                 }
@@ -339,10 +399,9 @@ impl<'a> Search<'a> {
             f.id == id::FIELD_COMPARE
                 && matches!(field, id::UID | id::EUID | id::SUID | id::GID | id::EGID | id::SGID | id::LOGINUID)
         };
-        let named: Vec<u32> = self
-            .rule
-            .fields
-            .iter()
+        let named: Vec<u32> = std::iter::once(self.rule)
+            .chain(self.extra.iter().copied())
+            .flat_map(|r| r.fields.iter())
             .filter(|f| {
                 f.id == field || (field == id::EUID && f.id == id::FSUID) || (field == id::EGID && f.id == id::FSGID)
             })
@@ -569,5 +628,29 @@ mod tests {
         host.lsm_labels = false;
         let ctx = Ctx { host: &host, paths: &paths, ia32: true, allow_mutation: false };
         assert_eq!(run_of(plan(&loaded, 1, &ctx)).1, None);
+    }
+
+    /// An earlier execve rule for euid 0 shadows a watch only for root: the action runs as another euid,
+    /// outside the earlier rule's set, and the plan says which part is shadowed.
+    #[test]
+    fn shadowing_for_root_only_is_proven_as_another_user() {
+        let exe = std::env::current_exe().unwrap();
+        let loaded = rules(&format!(
+            "-a always,exit -F arch=b64 -S execve,execveat -F euid=0 -k rootcmd\n-w {} -p x -k mine",
+            exe.display()
+        ));
+        with_ctx(false, |ctx| {
+            let Plan::Run { action, blocked_by, partly, .. } = plan(&loaded, 1, ctx) else { panic!("runs") };
+            assert_eq!(blocked_by, None);
+            assert_ne!(action.creds.uid[1], 0, "{action:?}");
+            assert_eq!(partly, Some(Partly { index: 0, never: false, on: "euid=0".into() }));
+        });
+        // With no credential condition the earlier rule shadows the whole set.
+        let loaded =
+            rules(&format!("-a always,exit -F arch=b64 -S execve,execveat -k all\n-w {} -p x -k mine", exe.display()));
+        with_ctx(false, |ctx| {
+            let Plan::Run { blocked_by, partly, .. } = plan(&loaded, 1, ctx) else { panic!("runs") };
+            assert_eq!((blocked_by.map(|b| b.index), partly), (Some(0), None));
+        });
     }
 }

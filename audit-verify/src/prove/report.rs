@@ -59,6 +59,9 @@ fn detail(r: &RuleProof) -> String {
         ),
         _ => r.reason.clone().unwrap_or_default(),
     };
+    if let Some(note) = &r.note {
+        text.push_str(&format!("; {note}"));
+    }
     if let Some(changed) = &r.changed {
         text.push_str(&format!(" [changed: {changed}]"));
     }
