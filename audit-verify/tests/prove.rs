@@ -403,3 +403,72 @@ fn stig_speed_through_the_cli() {
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     guard.restore().unwrap();
 }
+
+/// The verdicts of issue 12, for real: an exec watch shadowed only for euid 0 is proven as another user
+/// and says so; an exec watch on a symlink is `symlink`, naming the target; a rule no result can match is
+/// `dead`; a never rule on an LSM label shadows nothing on a kernel without a labelling LSM; an
+/// `exit=-EPERM` rule is never called shadowed by a rule for other outcomes.
+#[test]
+fn issue12_verdicts() {
+    let mut guard = StateGuard::new(Environment::Host).unwrap();
+    let dir = TempDir::new("issue12");
+    let target = dir.0.join("target");
+    fs::write(&target, b"#!/bin/sh\n").unwrap();
+    let link = dir.0.join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let no_lsm = !Path::new("/sys/fs/selinux/enforce").exists() && !Path::new("/sys/module/apparmor").exists();
+    let mut rules = format!(
+        "-a always,exit -F arch=b64 -S execve,execveat -F euid=0 -k av-root-exec\n\
+         -w /usr/bin/whoami -p x -k av-whoami\n\
+         -w {} -p x -k av-link\n\
+         -a always,exit -F arch=b64 -S setuid -F exit=1 -k av-dead\n\
+         -a always,exit -F arch=b64 -S creat -F success=1 -k av-created\n\
+         -a always,exit -F arch=b64 -S creat -F exit=-EPERM -k av-creat-eperm\n",
+        link.display()
+    );
+    if no_lsm {
+        rules.push_str("-a never,exit -F arch=b64 -S uname -F subj_type=crond_t\n");
+        rules.push_str("-a always,exit -F arch=b64 -S uname -k av-after-lsm\n");
+    }
+    let file = dir.0.join("issue12.rules");
+    fs::write(&file, &rules).unwrap();
+    load(&mut guard, &dir.0, &rules);
+    let report = run_prove(&file);
+    print(&report);
+    let rule = |key: &str| report.rules.iter().find(|r| r.key.as_deref() == Some(key)).unwrap();
+    let whoami = rule("av-whoami");
+    assert_eq!(whoami.state, State::Proven, "{whoami:?}");
+    let note = whoami.note.as_deref().unwrap_or("");
+    assert!(note.contains("for euid=0") && note.contains(":1"), "{note}");
+    let linked = rule("av-link");
+    assert_eq!(linked.state, State::Symlink, "{linked:?}");
+    assert!(linked.reason.as_deref().unwrap().contains(&target.display().to_string()), "{linked:?}");
+    assert_eq!(rule("av-dead").state, State::Dead, "{:?}", rule("av-dead"));
+    assert_ne!(rule("av-creat-eperm").state, State::Shadowed, "{:?}", rule("av-creat-eperm"));
+    if no_lsm {
+        assert_eq!(rule("av-after-lsm").state, State::Proven, "{:?}", rule("av-after-lsm"));
+    }
+    guard.restore().unwrap();
+}
+
+/// A rule set of which nothing can be proven exits 0 (unprovable is not a gap) but says so in the
+/// summary; `--require-proven` makes it exit 1.
+#[test]
+fn require_proven_fails_a_run_that_proves_nothing() {
+    let mut guard = StateGuard::new(Environment::Host).unwrap();
+    let dir = TempDir::new("require");
+    let rules = "-a always,exit -F arch=b64 -S ioctl -k av-unprovable\n";
+    let file = dir.0.join("unprovable.rules");
+    fs::write(&file, rules).unwrap();
+    load(&mut guard, &dir.0, rules);
+    let run = |extra: &[&str]| {
+        std::process::Command::new(common::binary()).args(["prove", "--rules-file"]).arg(&file).args(extra).output().unwrap()
+    };
+    let plain = run(&[]);
+    assert_eq!(plain.status.code(), Some(0), "{}", String::from_utf8_lossy(&plain.stderr));
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("nothing was proven"));
+    let strict = run(&["--require-proven"]);
+    assert_eq!(strict.status.code(), Some(1), "{}", String::from_utf8_lossy(&strict.stderr));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("none proven"));
+    guard.restore().unwrap();
+}

@@ -130,6 +130,10 @@ fn yes_if(ok: bool, what: impl FnOnce() -> String) -> Verdict {
 /// A condition as auditctl writes it (`exit=-13`, `auid>=1000`), for reasons.
 pub fn name(f: &Field) -> String {
     let value = match &f.value {
+        Value::Num(n) if f.id == id::EXIT && is_errno(*n) => {
+            let errno = (*n as i32).unsigned_abs();
+            fields::errno_name(errno).map_or((*n as i32).to_string(), |e| format!("-{e}"))
+        }
         Value::Num(n) if f.id == id::EXIT => (*n as i32).to_string(),
         Value::Num(n) => n.to_string(),
         Value::Str(s) => s.clone(),

@@ -178,6 +178,9 @@ pub struct RuleProof {
     pub note: Option<String>,
     #[serde(skip)]
     order: (usize, usize),
+    /// A loaded always rule on a list that records events: the rules `--require-proven` asks about.
+    #[serde(skip)]
+    records: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -194,9 +197,20 @@ impl ProveReport {
         self.rules.iter().filter(|r| r.state == state).count()
     }
 
-    /// Exit 1 when any rule is failed, not_written, not_loaded or shadowed.
+    /// Exit 1 when any rule is failed, not_written, not_loaded, shadowed, dead or a symlink watch.
     pub fn has_gaps(&self) -> bool {
         self.rules.iter().any(|r| r.state.is_gap())
+    }
+
+    /// Loaded rules that record events (always rules on the exit and io_uring lists) but are not proven.
+    /// Never, exclude and filesystem rules have no record of their own and are not counted.
+    pub fn unproven(&self) -> usize {
+        self.rules.iter().filter(|r| r.records && r.state != State::Proven).count()
+    }
+
+    /// What `--require-proven` asks: every loaded rule that records events proven, and at least one.
+    pub fn all_proven(&self) -> bool {
+        self.unproven() == 0 && self.count(State::Proven) > 0
     }
 }
 
@@ -318,6 +332,7 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
             changed: None,
             note: None,
             order: (usize::MAX, usize::MAX),
+            records: false,
         });
     }
     rules.sort_by_key(|r| r.order);
@@ -376,6 +391,8 @@ fn proof(rule: &Rule, at: Option<&Location>, source: &RuleSource) -> RuleProof {
         changed: None,
         note: None,
         order: order(source, at),
+        records: rule.action == rules::Action::Always
+            && matches!(rule.list, rules::FilterList::Exit | rules::FilterList::IoUring),
     }
 }
 
@@ -402,6 +419,7 @@ fn not_loaded(source: &RuleSource, report: &diff::RulesReport) -> Vec<RuleProof>
                 changed: None,
                 note: None,
                 order: order(source, line.map(|l| &l.location)),
+                records: false,
             }
         })
         .collect()

@@ -43,6 +43,13 @@ pub fn table(report: &ProveReport) -> String {
         report.elapsed_ms,
         report.sources.join(", ")
     );
+    // A run that proved nothing looks clean by its exit status: say so where it is read.
+    if report.count(State::Proven) == 0 && report.loaded > 0 {
+        let _ = writeln!(
+            out,
+            "nothing was proven: no loaded rule has a record to show for it (--require-proven makes this exit 1)"
+        );
+    }
     out
 }
 
