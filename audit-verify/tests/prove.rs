@@ -462,7 +462,12 @@ fn require_proven_fails_a_run_that_proves_nothing() {
     fs::write(&file, rules).unwrap();
     load(&mut guard, &dir.0, rules);
     let run = |extra: &[&str]| {
-        std::process::Command::new(common::binary()).args(["prove", "--rules-file"]).arg(&file).args(extra).output().unwrap()
+        std::process::Command::new(common::binary())
+            .args(["prove", "--rules-file"])
+            .arg(&file)
+            .args(extra)
+            .output()
+            .unwrap()
     };
     let plain = run(&[]);
     assert_eq!(plain.status.code(), Some(0), "{}", String::from_utf8_lossy(&plain.stderr));

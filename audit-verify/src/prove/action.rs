@@ -101,6 +101,7 @@ impl Action {
             A::Buf => "buf".into(),
             A::Mode => format!("{:#o}", self.mode & 0o7777),
             A::SelfPid => "self".into(),
+            A::ChildPid => "its own waiting child".into(),
         }
     }
 }

@@ -31,6 +31,7 @@ const STEP_LOGINUID: u8 = 1;
 const STEP_GROUPS: u8 = 2;
 const STEP_GID: u8 = 3;
 const STEP_UID: u8 = 4;
+const STEP_CHILD: u8 = 5;
 const STEP_DONE: u8 = 10;
 const STEP_EXITING: u8 = 11;
 
@@ -39,6 +40,7 @@ fn step_name(step: u8) -> &'static str {
         STEP_LOGINUID => "writing /proc/self/loginuid",
         STEP_GROUPS => "setgroups",
         STEP_GID => "setresgid",
+        STEP_CHILD => "forking the child to signal",
         _ => "setresuid",
     }
 }
@@ -103,6 +105,8 @@ struct Call {
     args: [u64; 6],
     /// Where the child finds its own pid at run time (index into args), for `A::SelfPid`.
     self_pid: [bool; 6],
+    /// Where it puts the pid of the grandchild it forks, for `A::ChildPid`.
+    child_pid: [bool; 6],
     exits: bool,
 }
 
@@ -110,6 +114,7 @@ fn resolve(action: &Action, arena: &mut Arena) -> Call {
     arena.used = 0;
     let mut args = [0u64; 6];
     let mut self_pid = [false; 6];
+    let mut child_pid = [false; 6];
     for (i, a) in action.recipe.args.iter().enumerate() {
         args[i] = match (action.overrides[i], a) {
             (Some(v), _) => v,
@@ -124,9 +129,13 @@ fn resolve(action: &Action, arena: &mut Arena) -> Call {
                 self_pid[i] = true;
                 0
             }
+            (None, A::ChildPid) => {
+                child_pid[i] = true;
+                0
+            }
         };
     }
-    Call { abi: action.abi, nr: action.nr, args, self_pid, exits: action.expect == Expect::NoReturn }
+    Call { abi: action.abi, nr: action.nr, args, self_pid, child_pid, exits: action.expect == Expect::NoReturn }
 }
 
 /// Runs `action` in a child; returns the child's pid and what happened.
@@ -252,6 +261,28 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
                 args[i] = pid;
             }
         }
+        // A grandchild that only waits, to be signalled: it dies with the child (PDEATHSIG) or after 5 s
+        // at the latest, and the child kills and reaps it after the call. A pid of 0 or -1 would signal
+        // the process group or every process, so a failed fork ends the child before the call.
+        let mut grandchild = 0;
+        if call.child_pid.contains(&true) {
+            grandchild = libc::syscall(libc::SYS_fork);
+            if grandchild == 0 {
+                libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::syscall(libc::SYS_alarm, 5);
+                loop {
+                    libc::syscall(libc::SYS_pause);
+                }
+            }
+            if grandchild < 0 {
+                fail(STEP_CHILD);
+            }
+            for (i, is_child) in call.child_pid.iter().enumerate() {
+                if *is_child {
+                    args[i] = grandchild as u64;
+                }
+            }
+        }
         if call.exits {
             report(STEP_EXITING, 0);
         }
@@ -262,6 +293,10 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
             }
             Abi::B32 => syscall32(call.nr, &args),
         };
+        if grandchild > 0 {
+            libc::syscall(libc::SYS_kill, grandchild, libc::SIGKILL);
+            libc::syscall(libc::SYS_wait4, grandchild, std::ptr::null_mut::<i32>(), 0, std::ptr::null_mut::<u8>());
+        }
         report(STEP_DONE, ret);
         libc::_exit(0)
     }

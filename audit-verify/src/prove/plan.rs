@@ -17,7 +17,7 @@ use super::{
     action::{Action, Creds, NOBODY},
     dead,
     eval::{self, Host, Verdict},
-    recipes::{A, Expect, Need, Obj, RECIPES, Recipe},
+    recipes::{self, A, Expect, Need, Obj, RECIPES, Recipe},
     scratch::{Paths, searchable_by_others},
 };
 use crate::{
@@ -321,9 +321,17 @@ impl<'a> Search<'a> {
             return format!("no harmless invocation is known for {}", names.join(", "));
         }
         if let Some(exe) = self.failed_on.iter().find(|w| w.starts_with("exe=")) {
+            // Only for the login and privilege programs is running them "an authentication session".
+            const AUTH: [&str; 10] =
+                ["su", "sudo", "passwd", "login", "sshd", "newgrp", "chsh", "chfn", "gpasswd", "pkexec"];
+            let program = exe.rsplit('/').next().unwrap_or_default();
+            let what = if AUTH.contains(&program) {
+                "running the program itself (an authentication session) is not a harmless action"
+            } else {
+                "running the program itself would run its own code, which the prover does not control"
+            };
             return format!(
-                "{exe}: only that program making the call fires the rule; the prover runs its own code, and running \
-                 the program itself (an authentication session) is not a harmless action"
+                "{exe}: only that program making the call fires the rule; the prover runs its own code, and {what}"
             );
         }
         format!("no harmless action satisfies {}", self.failed_on.join(", "))
@@ -340,6 +348,9 @@ impl<'a> Search<'a> {
             Obj::Locked => (Some(p.locked.clone()), Some(p.missing2.clone()), recipe.expect, false),
             Obj::Readable => (Some(p.readable.clone()), Some(p.missing2.clone()), recipe.expect, false),
             Obj::Victim => (Some(p.victim.clone()), Some(p.victim2.clone()), recipe.expect, false),
+            Obj::Writable => (Some(p.writable.clone()), Some(p.missing2.clone()), recipe.expect, false),
+            Obj::Sticky => (Some(p.sticky.clone()), Some(p.sticky2.clone()), recipe.expect, false),
+            Obj::Dir => (Some(p.dir.clone()), Some(p.beside_dir.clone()), recipe.expect, false),
         };
         let stat = object.as_deref().and_then(|o| ctx.host.lstat(o));
         // chmod follows a symlink: "the same mode" would be the link's (0777), applied to its target.
@@ -435,6 +446,9 @@ impl<'a> Search<'a> {
     /// The recipe's own needs: no capabilities for `NonRoot`, root for `Root`; a non-owner for the
     /// chmod on a real target, who can reach it.
     fn feasible(&self, a: &Action) -> bool {
+        if !recipes::harmless(a.recipe, &a.overrides) {
+            return false;
+        }
         let euid = a.creds.uid[1];
         let ok = match a.recipe.need {
             Need::Any => true,
