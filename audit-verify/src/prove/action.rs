@@ -98,7 +98,7 @@ impl Action {
             A::Path2 => path(&self.object2),
             A::Str(s) => format!("\"{s}\""),
             A::Bad => format!("{BAD_POINTER:#x} (unmapped)"),
-            A::Buf => "buf".into(),
+            A::Buf | A::Bytes(_) => "buf".into(),
             A::Mode => format!("{:#o}", self.mode & 0o7777),
             A::SelfPid => "self".into(),
             A::ChildPid => "its own waiting child".into(),

@@ -124,6 +124,7 @@ fn resolve(action: &Action, arena: &mut Arena) -> Call {
             (None, A::Str(s)) => arena.put(s.as_bytes()),
             (None, A::Bad) => BAD_POINTER,
             (None, A::Buf) => arena.put(&[0; 64]),
+            (None, A::Bytes(bytes)) => arena.put(bytes),
             (None, A::Mode) => u64::from(action.mode & 0o7777),
             (None, A::SelfPid) => {
                 self_pid[i] = true;

@@ -192,6 +192,13 @@ pub struct ProveReport {
     pub rules: Vec<RuleProof>,
 }
 
+impl RuleProof {
+    /// A loaded always rule on a list that records events (exit, io_uring): one a record can prove.
+    pub fn records(&self) -> bool {
+        self.records
+    }
+}
+
 impl ProveReport {
     pub fn count(&self, state: State) -> usize {
         self.rules.iter().filter(|r| r.state == state).count()
@@ -509,9 +516,16 @@ fn judge(
             ));
         } else {
             out.state = State::Shadowed;
+            // The planner looked for an action outside the earlier rule's set (other calls, other
+            // credentials) and found none: the whole match set is shadowed.
+            let whole = if blocked_by.is_some() {
+                "; no harmless action for this rule falls outside that rule's set (fully shadowed)"
+            } else {
+                ""
+            };
             out.reason = Some(format!(
                 "the action was recorded with key {:?} of {}: an earlier always rule matches it first, so this \
-                 rule's key never appears for it",
+                 rule's key never appears for it{whole}",
                 record.key.as_deref().unwrap_or("(none)"),
                 key_owner(&record.key)
             ));

@@ -334,6 +334,21 @@ impl<'a> Search<'a> {
                 "{exe}: only that program making the call fires the rule; the prover runs its own code, and {what}"
             );
         }
+        // The rule asks for an outcome no harmless call gives: say why, where we know.
+        let errno = self.rule.fields.iter().find_map(|f| match f.value {
+            Value::Num(n) if f.id == id::EXIT && f.op == Op::Eq => Some((n as i32).unsigned_abs() as i32),
+            _ => None,
+        });
+        let hints: Vec<&str> = recipes::NO_HARMLESS
+            .iter()
+            .filter(|(call, e, _)| {
+                Some(*e) == errno && syscalls::number(self.abi, call).is_some_and(|nr| self.rule.has_syscall(nr))
+            })
+            .map(|(_, _, why)| *why)
+            .collect();
+        if !hints.is_empty() {
+            return format!("no harmless action satisfies {}: {}", self.failed_on.join(", "), hints.join("; "));
+        }
         format!("no harmless action satisfies {}", self.failed_on.join(", "))
     }
 

@@ -25,6 +25,8 @@ pub enum A {
     Bad,
     /// A pointer to 64 zero bytes.
     Buf,
+    /// A pointer to these bytes.
+    Bytes(&'static [u8]),
     /// The object's current mode (`chmod` to what it already is).
     Mode,
     /// The child's own pid.
@@ -265,8 +267,9 @@ pub const RECIPES: &[Recipe] = &[
     r("fchdir", &[N(-1)], Any, O::None, E::Err(EBADF), 0),
     r("fsync", &[N(-1)], Any, O::None, E::Err(EBADF), 0),
     r("fdatasync", &[N(-1)], Any, O::None, E::Err(EBADF), 0),
-    // Without CAP_DAC_READ_SEARCH: EPERM (may_decode_fh) before the handle is read.
-    r("open_by_handle_at", &[N(AT), Bad, N(0)], NonRoot, O::None, E::Err(EPERM), 0),
+    // Without CAP_DAC_READ_SEARCH: EPERM (may_decode_fh), once the handle's header (8 bytes of handle,
+    // type 0) is read and before it is decoded.
+    r("open_by_handle_at", &[N(AT), Bytes(&[8, 0, 0, 0, 0, 0, 0, 0]), N(0)], NonRoot, O::None, E::Err(EPERM), 0),
     // Clock, host name, modules, kexec, reboot: no capability (the child is not root) and arguments the
     // kernel rejects (page-zero pointers, a host name longer than 64).
     r("adjtimex", &[Bad], NonRoot, O::None, E::Err(EFAULT), 0),
@@ -336,6 +339,8 @@ pub const RECIPES: &[Recipe] = &[
     // landlock flags, an ldt write of the wrong size.
     r("memfd_create", &[Str("audit-verify"), N(0x100)], Any, O::None, E::Err(EINVAL), 0),
     r("clone", &[N(0x800), N(0), N(0), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    // CLONE_NEWUSER|CLONE_NEWNS with CLONE_FS, for rules on namespace flags: EINVAL, the first check.
+    r("clone", &[N(0x1002_0200), N(0), N(0), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0),
     r("clone3", &[Bad, N(0)], Any, O::None, E::Err(EINVAL), 0),
     r("unshare", &[N(0x4000)], Any, O::None, E::Err(EINVAL), 0),
     r("setns", &[N(-1), N(0)], Any, O::None, E::ErrAny, 0),
@@ -349,7 +354,8 @@ pub const RECIPES: &[Recipe] = &[
     free(r("pkey_mprotect", &[N(1), N(4096), N(0), N(-1)], Any, O::None, E::Err(EINVAL), 0), 0b100),
     free(r("mmap", &[N(0), N(0), N(0), N(0x22), N(-1), N(0)], Any, O::None, E::Err(EINVAL), 0), 0b100),
     free(r("mmap2", &[N(0), N(0), N(0), N(0x22), N(-1), N(0)], Any, O::None, E::Err(EINVAL), 0), 0b100),
-    r("remap_file_pages", &[N(1), N(0), N(0), N(0), N(0)], Any, O::None, E::ErrAny, 0),
+    // Deprecated: any protection but 0 is EINVAL, and so is an empty range.
+    free(r("remap_file_pages", &[N(1), N(0), N(0), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0), 0b100),
     r("exit_group", &[N(0)], Any, O::None, E::NoReturn, 0),
     r("exit", &[N(0)], Any, O::None, E::NoReturn, 0),
     // --allow-mutation only. Scratch files made for the one call: the system's files are untouched, but
@@ -377,6 +383,50 @@ pub const RECIPES: &[Recipe] = &[
         r("openat", &[N(AT), Path, N(O_WRONLY | O_NOFOLLOW | O_NONBLOCK)], Root, O::Auto, E::Err(ENOENT), W),
         E::OkAny,
     )),
+];
+
+/// Outcomes no harmless call produces, and why: the reason `unprovable` gives instead of a generic one.
+pub const NO_HARMLESS: &[(&str, i32, &str)] = &[
+    (
+        "creat",
+        EPERM,
+        "creat fails with EPERM only on an append-only or immutable file (or a sealed memfd); making one changes the file system",
+    ),
+    (
+        "truncate",
+        EPERM,
+        "truncate fails with EPERM only on an append-only or immutable file; making one changes the file system",
+    ),
+    (
+        "truncate64",
+        EPERM,
+        "truncate fails with EPERM only on an append-only or immutable file; making one changes the file system",
+    ),
+    (
+        "ftruncate",
+        EPERM,
+        "ftruncate fails with EPERM only on an append-only or immutable file; making one changes the file system",
+    ),
+    (
+        "ftruncate64",
+        EPERM,
+        "ftruncate fails with EPERM only on an append-only or immutable file; making one changes the file system",
+    ),
+    (
+        "ftruncate",
+        EACCES,
+        "ftruncate checks no file permission (a read-only fd is EINVAL): only an LSM makes it EACCES",
+    ),
+    (
+        "ftruncate64",
+        EACCES,
+        "ftruncate checks no file permission (a read-only fd is EINVAL): only an LSM makes it EACCES",
+    ),
+    (
+        "open_by_handle_at",
+        EACCES,
+        "open_by_handle_at needs CAP_DAC_READ_SEARCH, which passes every permission check: no caller gets EACCES from it harmlessly",
+    ),
 ];
 
 /// Whether the free argument values an action got stay harmless for its recipe: every free argument is,
