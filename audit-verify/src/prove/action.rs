@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::recipes::{A, Expect, Need, Recipe, mutation_note};
+use super::recipes::{A, Expect, Need, Recipe, SEALED_FD, SEALED_PATH, mutation_note};
 use crate::{rules::fields, syscalls::Abi};
 
 /// The child's credentials: `uid`/`gid` are (real, effective, saved); fsuid/fsgid follow the effective
@@ -102,6 +102,8 @@ impl Action {
             A::Mode => format!("{:#o}", self.mode & 0o7777),
             A::SelfPid => "self".into(),
             A::ChildPid => "its own waiting child".into(),
+            A::SealedFd => format!("{SEALED_FD} (its own memfd, sealed against shrinking)"),
+            A::SealedPath => format!("\"{SEALED_PATH}\" (its own memfd, sealed against shrinking)"),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::{io, os::unix::ffi::OsStrExt, path::Path};
 
 use super::{
     action::{Action, BAD_POINTER, Creds},
-    recipes::{A, Expect},
+    recipes::{A, Expect, SEALED_FD, SEALED_PATH},
 };
 use crate::syscalls::Abi;
 
@@ -32,6 +32,7 @@ const STEP_GROUPS: u8 = 2;
 const STEP_GID: u8 = 3;
 const STEP_UID: u8 = 4;
 const STEP_CHILD: u8 = 5;
+const STEP_SEALED: u8 = 6;
 const STEP_DONE: u8 = 10;
 const STEP_EXITING: u8 = 11;
 
@@ -41,6 +42,7 @@ fn step_name(step: u8) -> &'static str {
         STEP_GROUPS => "setgroups",
         STEP_GID => "setresgid",
         STEP_CHILD => "forking the child to signal",
+        STEP_SEALED => "making the sealed memfd",
         _ => "setresuid",
     }
 }
@@ -107,6 +109,8 @@ struct Call {
     self_pid: [bool; 6],
     /// Where it puts the pid of the grandchild it forks, for `A::ChildPid`.
     child_pid: [bool; 6],
+    /// The child makes its sealed memfd first (`A::SealedFd`, `A::SealedPath`).
+    sealed: bool,
     exits: bool,
 }
 
@@ -115,6 +119,7 @@ fn resolve(action: &Action, arena: &mut Arena) -> Call {
     let mut args = [0u64; 6];
     let mut self_pid = [false; 6];
     let mut child_pid = [false; 6];
+    let sealed = action.recipe.args.iter().any(|a| matches!(a, A::SealedFd | A::SealedPath));
     for (i, a) in action.recipe.args.iter().enumerate() {
         args[i] = match (action.overrides[i], a) {
             (Some(v), _) => v,
@@ -134,9 +139,11 @@ fn resolve(action: &Action, arena: &mut Arena) -> Call {
                 child_pid[i] = true;
                 0
             }
+            (None, A::SealedFd) => SEALED_FD as u64,
+            (None, A::SealedPath) => arena.put(SEALED_PATH.as_bytes()),
         };
     }
-    Call { abi: action.abi, nr: action.nr, args, self_pid, child_pid, exits: action.expect == Expect::NoReturn }
+    Call { abi: action.abi, nr: action.nr, args, self_pid, child_pid, sealed, exits: action.expect == Expect::NoReturn }
 }
 
 /// Runs `action` in a child; returns the child's pid and what happened.
@@ -254,6 +261,18 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
             if libc::syscall(libc::SYS_setresuid, u[0], u[1], u[2]) != 0 {
                 fail(STEP_UID);
             }
+        }
+        if call.sealed {
+            // memfd_create(MFD_ALLOW_SEALING), 4096 bytes, F_ADD_SEALS(F_SEAL_SHRINK), moved to fd 1000.
+            let fd = libc::syscall(libc::SYS_memfd_create, c"audit-verify".as_ptr(), libc::MFD_ALLOW_SEALING);
+            if fd < 0
+                || libc::syscall(libc::SYS_ftruncate, fd, 4096) != 0
+                || libc::syscall(libc::SYS_fcntl, fd, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK) != 0
+                || libc::syscall(libc::SYS_dup3, fd, SEALED_FD, 0) != SEALED_FD
+            {
+                fail(STEP_SEALED);
+            }
+            libc::syscall(libc::SYS_close, fd);
         }
         let mut args = call.args;
         let pid = libc::syscall(libc::SYS_getpid) as u64;

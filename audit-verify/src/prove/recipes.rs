@@ -34,7 +34,16 @@ pub enum A {
     /// The pid of a grandchild the child forks for this one call: it only waits (pause), and the child
     /// kills and reaps it after the call, so a signal sent to it reaches nothing else.
     ChildPid,
+    /// fd 1000: a memfd of the child's own, 4096 bytes, sealed against shrinking (F_SEAL_SHRINK), so a
+    /// truncation fails with EPERM. It exists only in the child.
+    SealedFd,
+    /// `/proc/self/fd/1000`, the same memfd by path (for creat, truncate, open with O_TRUNC).
+    SealedPath,
 }
+
+/// The fd number the sealed memfd gets in the child, and its path.
+pub const SEALED_FD: i64 = 1000;
+pub const SEALED_PATH: &str = "/proc/self/fd/1000";
 
 /// Credentials the call needs to behave as described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +204,12 @@ pub const RECIPES: &[Recipe] = &[
         W,
     ),
     r("open", &[Path, N(O_WRONLY | O_CREAT | O_TRUNC | O_NOATIME), N(0o600)], NonRoot, O::Writable, E::Err(EPERM), W),
+    // Truncating the child's own sealed memfd: EPERM from shmem_setattr, nothing else is touched.
+    r("creat", &[SealedPath, N(0o600)], Any, O::None, E::Err(EPERM), W),
+    r("truncate", &[SealedPath, N(0)], Any, O::None, E::Err(EPERM), W),
+    r("truncate64", &[SealedPath, N(0), N(0)], Any, O::None, E::Err(EPERM), W),
+    r("ftruncate", &[SealedFd, N(0)], Any, O::None, E::Err(EPERM), W),
+    r("ftruncate64", &[SealedFd, N(0), N(0)], Any, O::None, E::Err(EPERM), W),
     // Removing or renaming another user's file in a sticky directory: EPERM (check_sticky).
     r("unlink", &[Path], NonRoot, O::Sticky, E::Err(EPERM), W),
     r("unlinkat", &[N(AT), Path, N(0)], NonRoot, O::Sticky, E::Err(EPERM), W),
@@ -387,31 +402,6 @@ pub const RECIPES: &[Recipe] = &[
 
 /// Outcomes no harmless call produces, and why: the reason `unprovable` gives instead of a generic one.
 pub const NO_HARMLESS: &[(&str, i32, &str)] = &[
-    (
-        "creat",
-        EPERM,
-        "creat fails with EPERM only on an append-only or immutable file (or a sealed memfd); making one changes the file system",
-    ),
-    (
-        "truncate",
-        EPERM,
-        "truncate fails with EPERM only on an append-only or immutable file; making one changes the file system",
-    ),
-    (
-        "truncate64",
-        EPERM,
-        "truncate fails with EPERM only on an append-only or immutable file; making one changes the file system",
-    ),
-    (
-        "ftruncate",
-        EPERM,
-        "ftruncate fails with EPERM only on an append-only or immutable file; making one changes the file system",
-    ),
-    (
-        "ftruncate64",
-        EPERM,
-        "ftruncate fails with EPERM only on an append-only or immutable file; making one changes the file system",
-    ),
     (
         "ftruncate",
         EACCES,
