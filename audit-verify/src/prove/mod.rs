@@ -551,6 +551,10 @@ fn judge(
         out.state = State::Shadowed;
         let owner = key_owner_never(b.index, locations);
         out.reason = Some(match &b.undecided {
+            None if loaded[b.index].list == rules::FilterList::Task => format!(
+                "{owner} is a never rule on the task list that matches the prover's children: a process forked \
+                 under it has no audit context, so nothing it does is recorded"
+            ),
             None => format!("{owner} is a never rule that matches the action first: no record"),
             // No record either way; the earlier never rule is the likely cause, and we say how sure we are.
             Some(what) => format!(

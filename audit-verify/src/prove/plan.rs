@@ -486,6 +486,17 @@ impl<'a> Search<'a> {
     /// action is blocked either way, and that one is named.
     fn first_earlier_match(&self, action: &Action) -> Option<Blocker> {
         let host = self.ctx.host;
+        // A never rule on the task list, wherever it stands, is evaluated when the child is forked, with
+        // the prover's own credentials, and leaves the child without an audit context: nothing it does
+        // is recorded, whatever the exit list says.
+        let at_fork = Action { creds: Creds::of(Need::Any), ..action.clone() };
+        if let Some(index) = self.loaded.iter().position(|r| {
+            r.list == FilterList::Task
+                && r.action == RuleAction::Never
+                && eval::matches(r, &at_fork, host) == Verdict::Yes
+        }) {
+            return Some(Blocker { index, never: true, undecided: None });
+        }
         let blocker = |k: u32, undecided| {
             let index = self.earlier[k as usize];
             Blocker { index, never: self.loaded[index].action == RuleAction::Never, undecided }
@@ -680,6 +691,16 @@ mod tests {
         with_ctx(false, |ctx| {
             let Plan::Run { blocked_by, partly, .. } = plan(&loaded, 1, ctx) else { panic!("runs") };
             assert_eq!((blocked_by.map(|b| b.index), partly), (Some(0), None));
+        });
+    }
+
+    /// `-a never,task` disables auditing of every process forked after it matched: whatever its position,
+    /// it decides first.
+    #[test]
+    fn a_never_task_rule_blocks_everything() {
+        let loaded = rules("-a always,exit -F arch=b64 -S fchdir -k k\n-a never,task");
+        with_ctx(false, |ctx| {
+            assert_eq!(run_of(plan(&loaded, 0, ctx)).1, Some(Blocker { index: 1, never: true, undecided: None }));
         });
     }
 }
