@@ -248,7 +248,9 @@ fn all_public_rule_sets_in_one_file_speed() {
     let scratch = std::env::temp_dir().join(format!("av-prove-corpus-speed-{}", std::process::id()));
     fs::create_dir_all(&scratch).unwrap();
     let mut text = String::from("-c\n");
-    for file in corpus_files() {
+    // 10-no-audit.rules (`-a never,task`) switches auditing off for every process forked after it: in one
+    // file with the others, it would shadow them all.
+    for file in corpus_files().into_iter().filter(|f| !f.ends_with("10-no-audit.rules")) {
         let body = String::from_utf8_lossy(&fs::read(&file).unwrap()).into_owned();
         for line in body.lines() {
             let compact: String = line.split_whitespace().collect();

@@ -111,10 +111,14 @@ pub fn plan<'r>(loaded: &'r [Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
         Err(why) => return Plan::Unprovable(why),
     };
     let earlier: Vec<usize> = (0..index).filter(|i| loaded[*i].list == FilterList::Exit).collect();
+    let task_nevers: Vec<usize> = (0..loaded.len())
+        .filter(|i| loaded[*i].list == FilterList::Task && loaded[*i].action == RuleAction::Never)
+        .collect();
     let new = |extra: Vec<&'r Rule>| Search {
         rule,
         loaded,
         earlier: &earlier,
+        task_nevers: &task_nevers,
         ctx,
         abi,
         target: target.as_deref(),
@@ -243,6 +247,8 @@ struct Search<'a> {
     rule: &'a Rule,
     loaded: &'a [Rule],
     earlier: &'a [usize],
+    /// Never rules on the task list (see [`Search::first_earlier_match`]).
+    task_nevers: &'a [usize],
     ctx: &'a Ctx<'a>,
     abi: Abi,
     target: Option<&'a Path>,
@@ -489,13 +495,14 @@ impl<'a> Search<'a> {
         // A never rule on the task list, wherever it stands, is evaluated when the child is forked, with
         // the prover's own credentials, and leaves the child without an audit context: nothing it does
         // is recorded, whatever the exit list says.
-        let at_fork = Action { creds: Creds::of(Need::Any), ..action.clone() };
-        if let Some(index) = self.loaded.iter().position(|r| {
-            r.list == FilterList::Task
-                && r.action == RuleAction::Never
-                && eval::matches(r, &at_fork, host) == Verdict::Yes
-        }) {
-            return Some(Blocker { index, never: true, undecided: None });
+        if !self.task_nevers.is_empty() {
+            let at_fork = Action { creds: Creds::of(Need::Any), ..action.clone() };
+            let loaded = self.loaded;
+            if let Some(&index) =
+                self.task_nevers.iter().find(|i| eval::matches(&loaded[**i], &at_fork, host) == Verdict::Yes)
+            {
+                return Some(Blocker { index, never: true, undecided: None });
+            }
         }
         let blocker = |k: u32, undecided| {
             let index = self.earlier[k as usize];
