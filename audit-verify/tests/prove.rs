@@ -448,6 +448,20 @@ fn issue12_verdicts() {
     if no_lsm {
         assert_eq!(rule("av-after-lsm").state, State::Proven, "{:?}", rule("av-after-lsm"));
     }
+    // The new states and the note, as the CLI prints them, against the schema (strictly).
+    let out = std::process::Command::new(common::binary())
+        .args(["prove", "--json", "--rules-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "dead and symlink are gaps: {}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<&str> = json["rules"].as_array().unwrap().iter().filter_map(|r| r["state"].as_str()).collect();
+    assert!(states.contains(&"dead") && states.contains(&"symlink"), "{states:?}");
+    assert!(json["rules"].as_array().unwrap().iter().any(|r| r["note"].is_string()), "{json}");
+    let validator = common::schema_validator("prove");
+    let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     guard.restore().unwrap();
 }
 

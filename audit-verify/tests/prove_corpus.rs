@@ -263,7 +263,8 @@ fn all_public_rule_sets_in_one_file_speed() {
     guard.run_auditctl(&["-D"]).unwrap();
     let _ = guard.run_auditctl(&["-R", all.to_str().unwrap()]);
     // AUDIT_VERIFY_BIN: measure another build (the release binary) than the one under test.
-    let binary = std::env::var_os("AUDIT_VERIFY_BIN").filter(|b| !b.is_empty()).map_or_else(common::binary, PathBuf::from);
+    let binary =
+        std::env::var_os("AUDIT_VERIFY_BIN").filter(|b| !b.is_empty()).map_or_else(common::binary, PathBuf::from);
     let start = std::time::Instant::now();
     let out = std::process::Command::new(&binary).args(["prove", "--json", "--rules-file"]).arg(&all).output().unwrap();
     let elapsed = start.elapsed();
