@@ -319,7 +319,8 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
     for (i, trial) in trials.iter().enumerate() {
         let base = proof(&loaded[trial.index], locations[trial.index].as_ref(), source);
         proofs[trial.index] = Some(if i < ran {
-            judge(trial, base, &loaded, &locations, &written, &emitted, &barrier, &host)
+            let heard = Heard { written: &written, emitted: &emitted, barrier: &barrier };
+            judge(trial, base, &loaded, &locations, &heard, &host)
         } else {
             let why = format!("not run: {} stopped the run first", stopped_by.as_deref().unwrap_or("a signal"));
             RuleProof { state: State::NotRun, reason: Some(why), ..base }
@@ -432,17 +433,23 @@ fn not_loaded(source: &RuleSource, report: &diff::RulesReport) -> Vec<RuleProof>
         .collect()
 }
 
+/// What the run saw: the records auditd wrote up to the barrier, those the kernel emitted, the barrier.
+struct Heard<'a> {
+    written: &'a [Seen],
+    emitted: &'a [Seen],
+    barrier: &'a Barrier,
+}
+
 /// The state of one rule whose action ran.
 fn judge(
     trial: &Trial,
     base: RuleProof,
     loaded: &[Rule],
     locations: &[Option<Location>],
-    written: &[Seen],
-    emitted: &[Seen],
-    barrier: &Barrier,
+    heard: &Heard<'_>,
     host: &Host,
 ) -> RuleProof {
+    let Heard { written, emitted, barrier } = *heard;
     let Plan::Run { action, blocked_by, unknown, partly } = &trial.plan else { return base };
     let rule = &loaded[trial.index];
     let mut out = RuleProof { action: Some(action.describe()), changed: action.mutation(), ..base };
