@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::recipes::{A, Expect, Need, Recipe, SEALED_FD, SEALED_PATH, mutation_note};
+use super::recipes::{A, Expect, Need, OWN_FD, OWN_PATH, Recipe, SEALED_FD, SEALED_PATH, mutation_note};
 use crate::{rules::fields, syscalls::Abi};
 
 /// The child's credentials: `uid`/`gid` are (real, effective, saved); fsuid/fsgid follow the effective
@@ -104,6 +104,8 @@ impl Action {
             A::ChildPid => "its own waiting child".into(),
             A::SealedFd => format!("{SEALED_FD} (its own memfd, sealed against shrinking)"),
             A::SealedPath => format!("\"{SEALED_PATH}\" (its own memfd, sealed against shrinking)"),
+            A::OwnFd => format!("{OWN_FD} (its own memfd)"),
+            A::OwnPath => format!("\"{OWN_PATH}\" (its own memfd)"),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::{io, os::unix::ffi::OsStrExt, path::Path};
 
 use super::{
     action::{Action, BAD_POINTER, Creds},
-    recipes::{A, Expect, SEALED_FD, SEALED_PATH},
+    recipes::{A, Expect, OWN_FD, OWN_PATH, SEALED_FD, SEALED_PATH},
 };
 use crate::syscalls::Abi;
 
@@ -42,7 +42,7 @@ fn step_name(step: u8) -> &'static str {
         STEP_GROUPS => "setgroups",
         STEP_GID => "setresgid",
         STEP_CHILD => "forking the child to signal",
-        STEP_SEALED => "making the sealed memfd",
+        STEP_SEALED => "making the child's memfds",
         _ => "setresuid",
     }
 }
@@ -109,7 +109,7 @@ struct Call {
     self_pid: [bool; 6],
     /// Where it puts the pid of the grandchild it forks, for `A::ChildPid`.
     child_pid: [bool; 6],
-    /// The child makes its sealed memfd first (`A::SealedFd`, `A::SealedPath`).
+    /// The child makes its two memfds first (`A::SealedFd`, `A::SealedPath`, `A::OwnFd`, `A::OwnPath`).
     sealed: bool,
     exits: bool,
 }
@@ -119,7 +119,7 @@ fn resolve(action: &Action, arena: &mut Arena) -> Call {
     let mut args = [0u64; 6];
     let mut self_pid = [false; 6];
     let mut child_pid = [false; 6];
-    let sealed = action.recipe.args.iter().any(|a| matches!(a, A::SealedFd | A::SealedPath));
+    let sealed = action.recipe.args.iter().any(|a| matches!(a, A::SealedFd | A::SealedPath | A::OwnFd | A::OwnPath));
     for (i, a) in action.recipe.args.iter().enumerate() {
         args[i] = match (action.overrides[i], a) {
             (Some(v), _) => v,
@@ -141,6 +141,8 @@ fn resolve(action: &Action, arena: &mut Arena) -> Call {
             }
             (None, A::SealedFd) => SEALED_FD as u64,
             (None, A::SealedPath) => arena.put(SEALED_PATH.as_bytes()),
+            (None, A::OwnFd) => OWN_FD as u64,
+            (None, A::OwnPath) => arena.put(OWN_PATH.as_bytes()),
         };
     }
     Call { abi: action.abi, nr: action.nr, args, self_pid, child_pid, sealed, exits: action.expect == Expect::NoReturn }
@@ -248,6 +250,11 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
                 fail(STEP_LOGINUID);
             }
             libc::syscall(libc::SYS_close, fd);
+            let own = libc::syscall(libc::SYS_memfd_create, c"audit-verify".as_ptr(), 0);
+            if own < 0 || libc::syscall(libc::SYS_dup3, own, OWN_FD, 0) != OWN_FD {
+                fail(STEP_SEALED);
+            }
+            libc::syscall(libc::SYS_close, own);
         }
         if change_ids {
             if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0 {
@@ -263,7 +270,8 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
             }
         }
         if call.sealed {
-            // memfd_create(MFD_ALLOW_SEALING), 4096 bytes, F_ADD_SEALS(F_SEAL_SHRINK), moved to fd 1000.
+            // memfd_create(MFD_ALLOW_SEALING), 4096 bytes, F_ADD_SEALS(F_SEAL_SHRINK), moved to fd 1000;
+            // then a plain one at fd 1001.
             let fd = libc::syscall(libc::SYS_memfd_create, c"audit-verify".as_ptr(), libc::MFD_ALLOW_SEALING);
             if fd < 0
                 || libc::syscall(libc::SYS_ftruncate, fd, 4096) != 0
@@ -273,6 +281,11 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
                 fail(STEP_SEALED);
             }
             libc::syscall(libc::SYS_close, fd);
+            let own = libc::syscall(libc::SYS_memfd_create, c"audit-verify".as_ptr(), 0);
+            if own < 0 || libc::syscall(libc::SYS_dup3, own, OWN_FD, 0) != OWN_FD {
+                fail(STEP_SEALED);
+            }
+            libc::syscall(libc::SYS_close, own);
         }
         let mut args = call.args;
         let pid = libc::syscall(libc::SYS_getpid) as u64;

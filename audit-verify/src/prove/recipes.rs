@@ -39,11 +39,17 @@ pub enum A {
     SealedFd,
     /// `/proc/self/fd/1000`, the same memfd by path (for creat, truncate, open with O_TRUNC).
     SealedPath,
+    /// fd 1001: another memfd of the child's own, unsealed, so truncating it succeeds and changes only it.
+    OwnFd,
+    /// `/proc/self/fd/1001`, that memfd by path.
+    OwnPath,
 }
 
-/// The fd number the sealed memfd gets in the child, and its path.
+/// The fd numbers the child's two memfds get, and their paths.
 pub const SEALED_FD: i64 = 1000;
 pub const SEALED_PATH: &str = "/proc/self/fd/1000";
+pub const OWN_FD: i64 = 1001;
+pub const OWN_PATH: &str = "/proc/self/fd/1001";
 
 /// Credentials the call needs to behave as described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +216,12 @@ pub const RECIPES: &[Recipe] = &[
     r("truncate64", &[SealedPath, N(0), N(0)], Any, O::None, E::Err(EPERM), W),
     r("ftruncate", &[SealedFd, N(0)], Any, O::None, E::Err(EPERM), W),
     r("ftruncate64", &[SealedFd, N(0), N(0)], Any, O::None, E::Err(EPERM), W),
+    // Success on the child's own unsealed memfd: it is emptied, and it ends with the child.
+    r("creat", &[OwnPath, N(0o600)], Any, O::None, E::OkAny, W),
+    r("truncate", &[OwnPath, N(0)], Any, O::None, E::Ok(0), W),
+    r("truncate64", &[OwnPath, N(0), N(0)], Any, O::None, E::Ok(0), W),
+    r("ftruncate", &[OwnFd, N(0)], Any, O::None, E::Ok(0), W),
+    r("ftruncate64", &[OwnFd, N(0), N(0)], Any, O::None, E::Ok(0), W),
     // Removing or renaming another user's file in a sticky directory: EPERM (check_sticky).
     r("unlink", &[Path], NonRoot, O::Sticky, E::Err(EPERM), W),
     r("unlinkat", &[N(AT), Path, N(0)], NonRoot, O::Sticky, E::Err(EPERM), W),
