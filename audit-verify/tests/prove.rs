@@ -423,7 +423,15 @@ fn issue12_verdicts() {
          -w {} -p x -k av-link\n\
          -a always,exit -F arch=b64 -S setuid -F exit=1 -k av-dead\n\
          -a always,exit -F arch=b64 -S creat -F success=1 -k av-created\n\
-         -a always,exit -F arch=b64 -S creat -F exit=-EPERM -k av-creat-eperm\n",
+         -a always,exit -F arch=b64 -S creat -F exit=-EPERM -k av-creat-eperm\n\
+         -a always,exit -F arch=b64 -S connect -F success=1 -k av-connect\n\
+         -a always,exit -F arch=b64 -S kill -F a1=0x9 -k av-kill9\n\
+         -a always,exit -F arch=b64 -S ftruncate -F exit=-EPERM -k av-sealed\n\
+         -a always,exit -F arch=b64 -S unlink -F exit=-EPERM -F auid>=1000 -F auid!=unset -k av-sticky\n\
+         -a always,exit -F arch=b64 -S link -F exit=-EPERM -k av-link-dir\n\
+         -a always,exit -F arch=b64 -S ptrace -F a0=0x5 -k av-poke\n\
+         -a always,exit -F arch=b64 -S openat -F a2&0x40 -F exit=-EPERM -k av-creat-noatime\n\
+         -a always,exit -F arch=b64 -S memfd_create,unshare,mount_setattr,modify_ldt -k av-flags\n",
         link.display()
     );
     if no_lsm {
@@ -445,6 +453,14 @@ fn issue12_verdicts() {
     assert!(linked.reason.as_deref().unwrap().contains(&target.display().to_string()), "{linked:?}");
     assert_eq!(rule("av-dead").state, State::Dead, "{:?}", rule("av-dead"));
     assert_ne!(rule("av-creat-eperm").state, State::Shadowed, "{:?}", rule("av-creat-eperm"));
+    // Harmless actions for what used to be unprovable: a connection to our own listener, SIGKILL to our
+    // own waiting grandchild, a truncation of our own sealed memfd, unlink in a sticky directory, link of
+    // a directory, a ptrace poke on a missing pid, O_CREAT|O_NOATIME on a file we do not own, bad flags.
+    for key in
+        ["av-connect", "av-kill9", "av-sealed", "av-sticky", "av-link-dir", "av-poke", "av-creat-noatime", "av-flags"]
+    {
+        assert_eq!(rule(key).state, State::Proven, "{:?}", rule(key));
+    }
     if no_lsm {
         assert_eq!(rule("av-after-lsm").state, State::Proven, "{:?}", rule("av-after-lsm"));
     }

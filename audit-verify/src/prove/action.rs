@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::recipes::{A, Expect, Need, OWN_FD, OWN_PATH, Recipe, SEALED_FD, SEALED_PATH, mutation_note};
+use super::recipes::{A, Expect, Need, OWN_FD, OWN_PATH, OWN_SOCKET, Recipe, SEALED_FD, SEALED_PATH, mutation_note};
 use crate::{rules::fields, syscalls::Abi};
 
 /// The child's credentials: `uid`/`gid` are (real, effective, saved); fsuid/fsgid follow the effective
@@ -106,6 +106,8 @@ impl Action {
             A::SealedPath => format!("\"{SEALED_PATH}\" (its own memfd, sealed against shrinking)"),
             A::OwnFd => format!("{OWN_FD} (its own memfd)"),
             A::OwnPath => format!("\"{OWN_PATH}\" (its own memfd)"),
+            A::OwnSocket => format!("{OWN_SOCKET} (its own TCP socket)"),
+            A::Loopback => "127.0.0.1 (the prover's own listener)".into(),
         }
     }
 }

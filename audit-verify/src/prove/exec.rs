@@ -10,7 +10,7 @@ use std::{io, os::unix::ffi::OsStrExt, path::Path};
 
 use super::{
     action::{Action, BAD_POINTER, Creds},
-    recipes::{A, Expect, OWN_FD, OWN_PATH, SEALED_FD, SEALED_PATH},
+    recipes::{A, Expect, OWN_FD, OWN_PATH, OWN_SOCKET, SEALED_FD, SEALED_PATH},
 };
 use crate::syscalls::Abi;
 
@@ -33,6 +33,7 @@ const STEP_GID: u8 = 3;
 const STEP_UID: u8 = 4;
 const STEP_CHILD: u8 = 5;
 const STEP_SEALED: u8 = 6;
+const STEP_SOCKET: u8 = 7;
 const STEP_DONE: u8 = 10;
 const STEP_EXITING: u8 = 11;
 
@@ -43,6 +44,7 @@ fn step_name(step: u8) -> &'static str {
         STEP_GID => "setresgid",
         STEP_CHILD => "forking the child to signal",
         STEP_SEALED => "making the child's memfds",
+        STEP_SOCKET => "making the child's socket",
         _ => "setresuid",
     }
 }
@@ -52,6 +54,9 @@ pub struct Arena {
     base: *mut u8,
     len: usize,
     used: usize,
+    /// The listener `A::Loopback` connects to, bound on first use; connections are accepted and closed
+    /// after each action, so its backlog never fills.
+    loopback: Option<std::net::TcpListener>,
 }
 
 impl Arena {
@@ -71,7 +76,7 @@ impl Arena {
         if base == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(Self { base: base.cast(), len, used: 0 })
+        Ok(Self { base: base.cast(), len, used: 0, loopback: None })
     }
 
     /// Copies `bytes` and a NUL in, returns the address.
@@ -90,6 +95,28 @@ impl Arena {
 
     fn path(&mut self, p: &Path) -> u64 {
         self.put(p.as_os_str().as_bytes())
+    }
+
+    /// The `sockaddr_in` of our loopback listener, binding it first if needed.
+    fn loopback(&mut self) -> io::Result<u64> {
+        if self.loopback.is_none() {
+            let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+            listener.set_nonblocking(true)?;
+            self.loopback = Some(listener);
+        }
+        let port = self.loopback.as_ref().expect("bound above").local_addr()?.port();
+        let mut addr = [0u8; 16];
+        addr[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        addr[2..4].copy_from_slice(&port.to_be_bytes());
+        addr[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        Ok(self.put(&addr))
+    }
+
+    /// Accepts and closes what our children connected.
+    fn drain(&self) {
+        if let Some(listener) = &self.loopback {
+            while listener.accept().is_ok() {}
+        }
     }
 }
 
@@ -111,10 +138,12 @@ struct Call {
     child_pid: [bool; 6],
     /// The child makes its two memfds first (`A::SealedFd`, `A::SealedPath`, `A::OwnFd`, `A::OwnPath`).
     sealed: bool,
+    /// The child makes its TCP socket first (`A::OwnSocket`).
+    socket: bool,
     exits: bool,
 }
 
-fn resolve(action: &Action, arena: &mut Arena) -> Call {
+fn resolve(action: &Action, arena: &mut Arena) -> io::Result<Call> {
     arena.used = 0;
     let mut args = [0u64; 6];
     let mut self_pid = [false; 6];
@@ -143,14 +172,26 @@ fn resolve(action: &Action, arena: &mut Arena) -> Call {
             (None, A::SealedPath) => arena.put(SEALED_PATH.as_bytes()),
             (None, A::OwnFd) => OWN_FD as u64,
             (None, A::OwnPath) => arena.put(OWN_PATH.as_bytes()),
+            (None, A::OwnSocket) => OWN_SOCKET as u64,
+            (None, A::Loopback) => arena.loopback()?,
         };
     }
-    Call { abi: action.abi, nr: action.nr, args, self_pid, child_pid, sealed, exits: action.expect == Expect::NoReturn }
+    let socket = action.recipe.args.contains(&A::OwnSocket);
+    Ok(Call {
+        abi: action.abi,
+        nr: action.nr,
+        args,
+        self_pid,
+        child_pid,
+        sealed,
+        socket,
+        exits: action.expect == Expect::NoReturn,
+    })
 }
 
 /// Runs `action` in a child; returns the child's pid and what happened.
 pub fn run(action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
-    let call = resolve(action, arena);
+    let call = resolve(action, arena)?;
     let loginuid = action.creds.auid.map(|a| a.to_string());
     let change_ids = !action.creds.is_root();
     let mut fds = [0; 2];
@@ -193,6 +234,7 @@ pub fn run(action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
     // SAFETY: our read end.
     unsafe { libc::close(rfd) };
     let status = wait(pid)?;
+    arena.drain();
     let ran = match messages.last() {
         Some((STEP_DONE, ret)) => Ran::Returned(*ret),
         Some((STEP_EXITING, _)) => Ran::Exited,
@@ -286,6 +328,13 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
                 fail(STEP_SEALED);
             }
             libc::syscall(libc::SYS_close, own);
+        }
+        if call.socket {
+            let fd = libc::syscall(libc::SYS_socket, libc::AF_INET, libc::SOCK_STREAM, 0);
+            if fd < 0 || libc::syscall(libc::SYS_dup3, fd, OWN_SOCKET, 0) != OWN_SOCKET {
+                fail(STEP_SOCKET);
+            }
+            libc::syscall(libc::SYS_close, fd);
         }
         let mut args = call.args;
         let pid = libc::syscall(libc::SYS_getpid) as u64;

@@ -43,6 +43,10 @@ pub enum A {
     OwnFd,
     /// `/proc/self/fd/1001`, that memfd by path.
     OwnPath,
+    /// fd 1002: a TCP socket of the child's own, not connected.
+    OwnSocket,
+    /// A pointer to the `sockaddr_in` of the prover's own listener on 127.0.0.1 (16 bytes).
+    Loopback,
 }
 
 /// The fd numbers the child's two memfds get, and their paths.
@@ -50,6 +54,7 @@ pub const SEALED_FD: i64 = 1000;
 pub const SEALED_PATH: &str = "/proc/self/fd/1000";
 pub const OWN_FD: i64 = 1001;
 pub const OWN_PATH: &str = "/proc/self/fd/1001";
+pub const OWN_SOCKET: i64 = 1002;
 
 /// Credentials the call needs to behave as described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,6 +348,8 @@ pub const RECIPES: &[Recipe] = &[
     free(r("socket", &[N(2), N(15), N(0)], Any, O::None, E::ErrAny, 0), 0b1),
     r("bind", &[N(-1), Bad, N(16)], Any, O::None, E::Err(EBADF), W),
     r("connect", &[N(-1), Bad, N(16)], Any, O::None, E::Err(EBADF), 0),
+    // A connection to the prover's own listener on loopback, which accepts and closes it.
+    r("connect", &[OwnSocket, Loopback, N(16)], Any, O::None, E::Ok(0), 0),
     r("listen", &[N(-1), N(0)], Any, O::None, E::Err(EBADF), 0),
     r("accept", &[N(-1), N(0), N(0)], Any, O::None, E::Err(EBADF), 0),
     r("accept4", &[N(-1), N(0), N(0), N(0)], Any, O::None, E::Err(EBADF), 0),
