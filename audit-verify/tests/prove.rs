@@ -507,3 +507,61 @@ fn require_proven_fails_a_run_that_proves_nothing() {
     assert!(String::from_utf8_lossy(&strict.stderr).contains("none proven"));
     guard.restore().unwrap();
 }
+
+/// Each harmless action family of issue 12 on its own rule, proven for real (the `-S all` rule last: it
+/// would record every EINVAL first).
+#[test]
+fn issue12_harmless_actions_are_proven() {
+    let mut guard = StateGuard::new(Environment::Host).unwrap();
+    let dir = TempDir::new("harmless");
+    let families = [
+        "-S msgsnd",
+        "-S semop",
+        "-S shmat",
+        "-S shmget",
+        "-S clone -F a0&0x7C020000",
+        "-S unshare",
+        "-S setns",
+        "-S mount_setattr",
+        "-S landlock_create_ruleset",
+        "-S landlock_add_rule",
+        "-S landlock_restrict_self",
+        "-S modify_ldt",
+        "-S mprotect -F a2&0x4",
+        "-S mmap -F a2&0x4",
+        "-S memfd_create",
+        "-S socket -F a0=10",
+        "-S open_by_handle_at -F exit=-EPERM",
+        "-S open -F a1&0x203 -F success=1",
+        "-S open -F a1&0x40 -F exit=-EACCES",
+        "-S creat -F success=1",
+        "-S truncate -F exit=-EPERM",
+        "-S rename -F exit=-EPERM",
+        "-S tgkill -F a2=0x13",
+        "-S tkill -F a1=0x9",
+        "-S ptrace -F a0=0xd",
+        "-S remap_file_pages -F a2&=0x6",
+        "-S all -F exit=-EINVAL",
+    ];
+    let rules: String = families
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("-a always,exit -F arch=b64 {f} -k av-harmless-{i}\n"))
+        .collect();
+    let file = dir.0.join("harmless.rules");
+    fs::write(&file, &rules).unwrap();
+    load(&mut guard, &dir.0, &rules);
+    let report = run_prove(&file);
+    print(&report);
+    let unproven: Vec<String> = report
+        .rules
+        .iter()
+        .filter(|r| r.state != State::Proven)
+        .map(|r| format!("{} {}: {}", r.state.name(), r.rule, r.reason.as_deref().unwrap_or("")))
+        .collect();
+    assert!(unproven.is_empty(), "{unproven:#?}");
+    assert!(fs::read_dir("/tmp").unwrap().flatten().all(|e| {
+        !e.file_name().to_string_lossy().starts_with(&format!("audit-verify-prove-{}-", std::process::id()))
+    }));
+    guard.restore().unwrap();
+}
