@@ -6,7 +6,8 @@ use anyhow::Context as _;
 use audit_verify::{
     finding::Severity,
     measure::{self, Config, MeasureReport, SyscallCounting, load},
-    stop, textfile,
+    textfile,
+    stop,
 };
 
 use super::{
