@@ -1,5 +1,6 @@
 //! Test helper: changes kernel audit state through the state guard, says so on stdout, then waits to be
 //! killed. The state guard tests send it SIGINT/SIGTERM and check that the state comes back.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 use std::io::Write as _;
 

@@ -3,6 +3,9 @@
 //! aya's eBPF side has no CO-RE relocations, so the sensors read task fields at offsets we look up here at
 //! load time and pass in as globals. aya-obj parses BTF but keeps type access crate-private; this reads
 //! only what offsets need: the header, the type section and the string section.
+//!
+//! [`KernelBtf`] is the kernel's BTF read once per run and parsed by both readers: ours for offsets, aya's
+//! for what aya needs it for (loading fentry/fexit programs, finding a function's BTF id).
 
 use std::{fs, io, path::Path};
 
@@ -24,6 +27,37 @@ pub enum BtfError {
     NoMember { strukt: String, member: String },
 }
 
+/// Where the running kernel exposes its BTF.
+pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+
+/// The running kernel's BTF, read once, in both parsed forms.
+pub struct KernelBtf {
+    /// Member offsets (this module's reader).
+    pub offsets: Btf,
+    /// aya's reader: `None` when aya refuses the blob, which only its users (fentry, BTF ids) notice.
+    pub aya: Option<aya::Btf>,
+}
+
+impl KernelBtf {
+    pub fn from_sys_fs() -> Result<Self, BtfError> {
+        Self::load(Path::new(VMLINUX))
+    }
+
+    pub fn load(path: &Path) -> Result<Self, BtfError> {
+        let data = fs::read(path).map_err(|source| BtfError::Read { path: path.display().to_string(), source })?;
+        let aya = aya::Btf::parse(&data, aya::Endianness::default())
+            .inspect_err(|e| log::info!("aya cannot parse {}: {e}", path.display()))
+            .ok();
+        Ok(Self { offsets: Btf::parse(data)?, aya })
+    }
+}
+
+impl std::fmt::Debug for KernelBtf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KernelBtf").field("types", &self.offsets.types.len()).finish_non_exhaustive()
+    }
+}
+
 const BTF_MAGIC: u16 = 0xeb9f;
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
@@ -36,15 +70,6 @@ pub struct Btf {
 }
 
 impl Btf {
-    pub fn from_sys_fs() -> Result<Self, BtfError> {
-        Self::load(Path::new("/sys/kernel/btf/vmlinux"))
-    }
-
-    pub fn load(path: &Path) -> Result<Self, BtfError> {
-        let data = fs::read(path).map_err(|source| BtfError::Read { path: path.display().to_string(), source })?;
-        Self::parse(data)
-    }
-
     pub fn parse(data: Vec<u8>) -> Result<Self, BtfError> {
         let u32_at = |at: usize| data.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
         if data.get(0..2).map(|b| u16::from_le_bytes([b[0], b[1]])) != Some(BTF_MAGIC) {
@@ -124,10 +149,12 @@ mod tests {
 
     #[test]
     fn finds_task_and_cred_members_in_this_kernel() {
-        let Ok(btf) = Btf::from_sys_fs() else {
+        let Ok(kernel) = KernelBtf::from_sys_fs() else {
             eprintln!("skipped: no /sys/kernel/btf/vmlinux on this kernel");
             return;
         };
+        assert!(kernel.aya.is_some(), "aya parses the same blob");
+        let btf = kernel.offsets;
         let loginuid = btf.member_offset("task_struct", "loginuid").unwrap();
         let cred = btf.member_offset("task_struct", "cred").unwrap();
         assert!(loginuid > 0 && cred > 0 && loginuid != cred);

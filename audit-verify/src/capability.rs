@@ -6,13 +6,18 @@ use std::fmt;
 
 use audit_verify_common::names;
 use aya::{
-    Btf, Ebpf,
+    Ebpf,
     maps::MapType,
     programs::{FEntry, KProbe, RawTracePoint, TracePoint},
 };
 use serde::Serialize;
 
-use crate::{ebpf, netlink::multicast, tracefs::Tracefs};
+use crate::{
+    btf::{BtfError, KernelBtf},
+    ebpf,
+    netlink::multicast,
+    tracefs::Tracefs,
+};
 
 /// The kernel function the kprobe and fentry probes attach to: the one the kprobe/fentry backend hooks.
 /// `void audit_log_end(struct audit_buffer *ab)`, kernel/audit.c, all kernels since 2.6.
@@ -90,10 +95,10 @@ impl Capabilities {
     }
 }
 
-/// Runs every probe. Needs root; every program loaded here is unloaded before it returns.
-pub fn probe() -> Capabilities {
+/// Runs every probe, with the kernel's BTF as the run read it. Needs root; every program loaded here is
+/// unloaded before it returns.
+pub fn probe(btf: Result<&KernelBtf, &BtfError>) -> Capabilities {
     let tracefs = Tracefs::ensure();
-    let btf = Btf::from_sys_fs();
     let mut object = ebpf::load(ebpf::Globals::default());
 
     let mut with_object = |f: &dyn Fn(&mut Ebpf) -> anyhow::Result<()>| -> Support {
@@ -126,7 +131,8 @@ pub fn probe() -> Capabilities {
         Ok(())
     });
     let fentry = with_object(&|o| {
-        let btf = btf.as_ref().map_err(|e| anyhow::anyhow!("no kernel BTF: {e}"))?;
+        let kernel = btf.map_err(|e| anyhow::anyhow!("no kernel BTF: {e}"))?;
+        let btf = kernel.aya.as_ref().ok_or_else(|| anyhow::anyhow!("aya cannot parse the kernel's BTF"))?;
         let p: &mut FEntry = program(o, names::PROG_PROBE_FENTRY)?;
         p.load(AUDIT_FUNCTION, btf)?;
         p.attach()?;
@@ -140,7 +146,7 @@ pub fn probe() -> Capabilities {
         Err(e) => Err(e.into()),
     });
     let audit_multicast = Support::from_result(multicast::subscribe().map(drop));
-    let btf = Support::from_result(btf.map(drop));
+    let btf = Support::from_result(btf.map(drop).map_err(|e| anyhow::anyhow!("{e}")));
 
     let backend = if fentry.available {
         Backend::Fentry

@@ -2,16 +2,16 @@
 //! the kernel, a proof of every loaded rule, the ten footguns (fed the proof's results) and a short
 //! measurement window. A part that cannot run is reported as such and makes the verdict "could not run",
 //! never a silent pass.
+//!
+//! The host is read once ([`Snapshot`], [`Probed`]) and every part judges that one model of it, with the
+//! same functions the commands alone use: `check --rules-dir X --auditd-conf Y` and `rules`, `prove` and
+//! `lint` given X and Y find the same things.
 
-use std::{
-    path::{Path, PathBuf},
-    time::{Duration, Instant, SystemTime},
-};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
 use crate::{
-    auditd_conf::AuditdConf,
     finding::{Finding, Severity},
     host_status::{self, HostStatus},
     junit,
@@ -19,7 +19,8 @@ use crate::{
     measure::{self, MeasureReport},
     netlink::AuditSocket,
     prove::{self, ProveReport, State},
-    rules::{self, augenrules, diff::RulesReport},
+    rules::diff::RulesReport,
+    snapshot::{Inputs, Probed, Snapshot},
 };
 
 /// The parts, in the order they run.
@@ -48,8 +49,8 @@ impl Section {
 }
 
 pub struct Options<'a> {
-    pub rules_dir: PathBuf,
-    pub auditd_conf: PathBuf,
+    /// The rules files and auditd.conf every part reads.
+    pub inputs: Inputs,
     pub framework: Option<Framework>,
     /// Length of the measurement window; zero skips it.
     pub measure: Duration,
@@ -111,57 +112,57 @@ pub fn run(options: Options<'_>) -> CheckReport {
     let mut errors = Vec::new();
     let mut fail = |section, e: String| errors.push(SectionError { section, error: e });
 
+    // The host, read once: every part below is judged on this one model of it.
     (options.progress)(Section::Status);
-    let status = host_status::gather(&options.auditd_conf).map_err(|e| fail(Section::Status, format!("{e:#}"))).ok();
-
-    (options.progress)(Section::Rules);
-    let source = augenrules::from_host(&options.rules_dir, Path::new(augenrules::COMPILED_RULES));
-    let rules_report = match (&source, AuditSocket::open()) {
-        (Ok(source), Ok(mut socket)) => match rules::loaded(&mut socket) {
-            Ok((loaded, _)) => Some(rules::diff::compare(source, &loaded)),
-            Err(e) => {
-                fail(Section::Rules, format!("reading the loaded rules: {e}"));
-                None
+    let snapshot = match Snapshot::gather(options.inputs) {
+        Ok(snapshot) => snapshot,
+        Err(e) => {
+            let why = chain(&e);
+            for section in Section::ALL.into_iter().filter(|s| *s != Section::Measure || !options.measure.is_zero()) {
+                fail(section, why.clone());
             }
-        },
-        (Err(e), _) => {
-            fail(Section::Rules, format!("{e:#}"));
-            None
-        }
-        (_, Err(e)) => {
-            fail(Section::Rules, e.to_string());
-            None
+            return report(start, started, options.fail_on, errors, Parts::default());
         }
     };
+    let probed = Probed::gather();
+    let status = Some(host_status::of(&snapshot, &probed));
+
+    (options.progress)(Section::Rules);
+    let rules_report = snapshot.rules_diff().map_err(|e| fail(Section::Rules, chain(&*e))).ok();
 
     (options.progress)(Section::Prove);
-    let log = AuditdConf::load(&options.auditd_conf).map(|c| c.log_file());
-    let prove_report = match (&source, log) {
-        (Ok(source), Ok(log)) => {
+    let input = rules_report.as_ref().and_then(|diff| snapshot.prove_input(diff).ok());
+    let prove_report = match (input, &snapshot.log) {
+        (Some(input), Ok(log)) => {
             let mut quiet = |_: usize, _: usize| {};
-            let proof = AuditSocket::open().map_err(prove::ProveError::from).and_then(|mut socket| {
-                let prove_options =
-                    prove::Options { log, timeout: options.prove_timeout, allow_mutation: false, progress: &mut quiet };
-                prove::prove(source, &mut socket, prove_options)
-            });
-            proof.map_err(|e| fail(Section::Prove, format!("{e:#}"))).ok()
+            let prove_options = prove::Options {
+                log: log.clone(),
+                timeout: options.prove_timeout,
+                allow_mutation: false,
+                progress: &mut quiet,
+            };
+            let proof = AuditSocket::open()
+                .map_err(prove::ProveError::from)
+                .and_then(|mut socket| prove::prove(input, &mut socket, prove_options));
+            proof.map_err(|e| fail(Section::Prove, chain(&e))).ok()
         }
-        (Err(_), _) => None, // already reported under rules
+        (None, _) => None, // the rules files could not be read: already reported under rules
         (_, Err(e)) => {
-            fail(Section::Prove, format!("{e}"));
+            fail(Section::Prove, chain(&**e));
             None
         }
     };
 
     (options.progress)(Section::Lint);
+    // Lint reads the rules files and auditd.conf from the snapshot, as every other part does.
     let lint_options = lint::facts::Options { framework: options.framework, ..Default::default() };
-    let lint_report = match Facts::gather(&lint_options) {
+    let lint_report = match Facts::from_snapshot(&snapshot, &lint_options) {
         Ok(mut facts) => {
             facts.prove = prove_report.as_ref().map(prove_results);
             Some(lint::check(&facts))
         }
         Err(e) => {
-            fail(Section::Lint, format!("{e:#}"));
+            fail(Section::Lint, chain(&e));
             None
         }
     };
@@ -172,13 +173,46 @@ pub fn run(options: Options<'_>) -> CheckReport {
         (options.progress)(Section::Measure);
         let config = measure::Config {
             duration: options.measure,
-            auditd_conf: options.auditd_conf.clone(),
+            auditd_conf: snapshot.inputs.auditd_conf.clone(),
             barrier_timeout: options.prove_timeout,
             syscalls: measure::SyscallCounting::Selected,
         };
-        measure::run(&config).map_err(|e| fail(Section::Measure, format!("{e:#}"))).ok()
+        let host = measure::Host { loaded: &snapshot.loaded.rules, btf: probed.btf.as_ref().map_err(AsRef::as_ref) };
+        measure::run_on(&config, host).map_err(|e| fail(Section::Measure, format!("{e:#}"))).ok()
     };
 
+    let parts = Parts { status, rules: rules_report, prove: prove_report, lint: lint_report, measure: measure_report };
+    report(start, started, options.fail_on, errors, parts)
+}
+
+/// What the parts that ran produced.
+#[derive(Default)]
+struct Parts {
+    status: Option<HostStatus>,
+    rules: Option<RulesReport>,
+    prove: Option<ProveReport>,
+    lint: Option<LintReport>,
+    measure: Option<MeasureReport>,
+}
+
+/// An error and its causes, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+/// The verdict over the parts: their findings, once each, most severe first.
+fn report(start: Instant, started: u64, fail_on: Severity, errors: Vec<SectionError>, parts: Parts) -> CheckReport {
+    let Parts { status, rules: rules_report, prove: prove_report, lint: lint_report, measure: measure_report } = parts;
     let mut findings: Vec<SectionFinding> = Vec::new();
     // Lint first: it judges the rules and the proof too (#4, #7) and says why and how to fix. A finding
     // another part also made is kept once; one without a place yields to the same id with a place.
@@ -207,7 +241,7 @@ pub fn run(options: Options<'_>) -> CheckReport {
         medium: findings.iter().filter(|f| f.finding.severity == Severity::Medium).count(),
         info: findings.iter().filter(|f| f.finding.severity == Severity::Info).count(),
     };
-    let failing = findings.iter().any(|f| f.finding.severity >= options.fail_on);
+    let failing = findings.iter().any(|f| f.finding.severity >= fail_on);
     let verdict = if !errors.is_empty() {
         "error"
     } else if failing {
@@ -221,7 +255,7 @@ pub fn run(options: Options<'_>) -> CheckReport {
         started,
         seconds: start.elapsed().as_secs_f64(),
         verdict,
-        fail_on: options.fail_on,
+        fail_on,
         summary,
         findings,
         errors,

@@ -6,11 +6,12 @@ use std::{fs, path::Path};
 use serde::Serialize;
 
 use crate::{
-    auditd_conf::{self, AuditdConf},
-    capability::{self, Capabilities},
+    auditd_conf,
+    capability::Capabilities,
     finding::{Finding, Severity},
-    netlink::{AuditSocket, AuditStatus, NetlinkError},
-    tamper::{self, Attachment},
+    netlink::{AuditStatus, NetlinkError},
+    snapshot::{Inputs, LogError, Probed, Snapshot},
+    tamper::Attachment,
 };
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,26 +62,30 @@ pub fn enabled_state(enabled: u32) -> &'static str {
 
 /// Gathers everything. Fails only where nothing can be said (no audit in the kernel, not root).
 pub fn gather(auditd_conf_path: &Path) -> Result<HostStatus, NetlinkError> {
-    let mut socket = AuditSocket::open()?;
-    let kernel = socket.status()?;
-    let loaded_rules = socket.list_rules()?.len();
-    // Before our own probes load anything, so that nothing of ours is on the list.
-    let tampering = match tamper::scan(std::process::id()) {
-        Ok(attachments) => TamperCheck { attachments, error: None },
+    let inputs = Inputs { auditd_conf: auditd_conf_path.to_owned(), ..Inputs::default() };
+    let snapshot = Snapshot::gather(inputs)?;
+    Ok(of(&snapshot, &Probed::gather()))
+}
+
+/// The status of the host in `snapshot`, with what its probes found.
+pub fn of(snapshot: &Snapshot, probed: &Probed) -> HostStatus {
+    let kernel = snapshot.kernel.clone();
+    let tampering = match &probed.tampering {
+        Ok(attachments) => TamperCheck { attachments: attachments.clone(), error: None },
         Err(e) => TamperCheck { attachments: Vec::new(), error: Some(format!("tamper scan failed: {e}")) },
     };
-    let capabilities = capability::probe();
-    let auditd = auditd_of(&kernel, auditd_conf_path);
+    let capabilities = probed.capabilities.clone();
+    let auditd = auditd_of(snapshot);
     let findings = findings(&kernel, &auditd, &tampering);
-    Ok(HostStatus {
+    HostStatus {
         enabled_state: enabled_state(kernel.enabled),
         kernel,
-        loaded_rules,
+        loaded_rules: snapshot.loaded.rules.len() + snapshot.loaded.undecodable.len(),
         auditd,
         capabilities,
         tampering,
         findings,
-    })
+    }
 }
 
 /// Whether `pid` names a live process. The kernel keeps a dead auditd's pid registered until it
@@ -92,27 +97,30 @@ pub fn process_alive(pid: u32) -> bool {
             .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
 }
 
-fn auditd_of(kernel: &AuditStatus, conf_path: &Path) -> Auditd {
-    let alive = process_alive(kernel.pid);
+fn auditd_of(snapshot: &Snapshot) -> Auditd {
+    let pid = snapshot.kernel.pid;
     let mut auditd = Auditd {
-        pid: kernel.pid,
-        alive,
-        config: conf_path.display().to_string(),
+        pid,
+        alive: process_alive(pid),
+        config: snapshot.inputs.auditd_conf.display().to_string(),
         log_file: None,
         log_file_bytes: None,
         config_error: None,
         log_error: None,
     };
-    match AuditdConf::load(conf_path) {
-        Ok(conf) => {
-            let log = conf.log_file();
-            match fs::metadata(&log) {
-                Ok(m) => auditd.log_file_bytes = Some(m.len()),
-                Err(e) => auditd.log_error = Some(format!("{}: {e}", log.display())),
-            }
-            auditd.log_file = Some(log.display().to_string());
+    match (&snapshot.auditd_conf, &snapshot.log) {
+        (Ok(_), Ok(log)) => {
+            auditd.log_file = Some(log.path.display().to_string());
+            auditd.log_file_bytes = Some(log.offset);
         }
-        Err(e) => {
+        (Ok(conf), Err(e)) => {
+            auditd.log_file = Some(conf.log_file().display().to_string());
+            auditd.log_error = Some(match &**e {
+                LogError::Read { path, source } => format!("{}: {source}", path.display()),
+                LogError::Conf(e) => e.to_string(),
+            });
+        }
+        (Err(e), _) => {
             auditd.config_error = Some(e.to_string());
             auditd.log_file = Some(auditd_conf::DEFAULT_LOG_FILE.into());
         }

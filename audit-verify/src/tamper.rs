@@ -41,10 +41,10 @@ pub struct Attachment {
 }
 
 /// Scans the host. `own_pid`'s attachments are not reported.
-pub fn scan(own_pid: u32) -> io::Result<Vec<Attachment>> {
+pub fn scan(own_pid: u32, btf: Option<&Btf>) -> io::Result<Vec<Attachment>> {
     let symbols = AuditSymbols::load()?;
     let mut found = BTreeMap::new();
-    for a in scan_process_fds(own_pid, &symbols)?.into_iter().chain(scan_links(&symbols)) {
+    for a in scan_process_fds(own_pid, &symbols)?.into_iter().chain(scan_links(&symbols, btf)) {
         // One attachment is often seen twice (link fd and perf fd); keep the one naming a holder.
         let key = (a.program_id, a.function.clone(), a.kind);
         let keep = found.get(&key).is_none_or(|old: &Attachment| old.holder_pid.is_none());
@@ -235,14 +235,14 @@ fn query_task_fd(pid: u32, fd: u32, symbols: &AuditSymbols) -> Option<Attachment
 }
 
 /// Every BPF link on the host, by ID.
-fn scan_links(symbols: &AuditSymbols) -> Vec<Attachment> {
+fn scan_links(symbols: &AuditSymbols, btf: Option<&Btf>) -> Vec<Attachment> {
     // BTF ids of the audit functions, to recognise a tracing link's target.
-    let btf_ids: BTreeMap<u32, String> = match Btf::from_sys_fs() {
-        Ok(btf) => symbols
+    let btf_ids: BTreeMap<u32, String> = match btf {
+        Some(btf) => symbols
             .base_names()
             .filter_map(|n| Some((btf.id_by_type_name_kind(n, BtfKind::Func).ok()?, n.to_owned())))
             .collect(),
-        Err(_) => BTreeMap::new(),
+        None => BTreeMap::new(),
     };
     let mut out = Vec::new();
     let mut id = 0;

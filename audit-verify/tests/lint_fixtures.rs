@@ -2,6 +2,7 @@
 //! that breaks only that footgun and a passing tree; the Kubernetes policies of the documentation and of
 //! GKE; and bad input, which must give one clear error line naming the file (and line), exit 2.
 //! Offline: nothing here reads or changes kernel state.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
@@ -78,6 +79,8 @@ const FAILING: &[Failing] = &[
             ("disk_action_unsafe", "auditd.conf:19"),
             ("disk_action_unsafe", "auditd.conf:18"),
             ("space_left_no_warning_time", "auditd.conf:14"),
+            // space_left below admin_space_left is also a file auditd refuses (sanity_check).
+            ("auditd_refuses_config", "etc/audit/auditd.conf"),
         ],
     ),
     ("04-immutable/fail", 4, &[], &[("immutable_missing", "rules.d/99-finalize.rules:2")]),
@@ -126,8 +129,9 @@ fn each_failing_tree_fails_on_its_footgun_only_at_the_right_lines() {
             );
         }
         // The tree breaks one footgun; 08 also ships nothing, which is what makes its retention short.
-        let others: Vec<_> =
-            run.serious().into_iter().filter(|(n, _)| n != footgun && !(*footgun == 8 && *n == 1)).collect();
+        let companion =
+            |(n, id): &(u64, String)| (*footgun == 8 && *n == 1) || (*footgun == 3 && id == "auditd_refuses_config");
+        let others: Vec<_> = run.serious().into_iter().filter(|f| f.0 != *footgun && !companion(f)).collect();
         assert!(others.is_empty(), "{name}: findings of other footguns: {others:?}");
     }
 }
@@ -176,8 +180,8 @@ fn policy(name: &str) -> String {
     fixtures().join("k8s-policies").join(name).display().to_string()
 }
 
-/// The Kubernetes documentation's example logs Secrets (and all but kube-system ConfigMaps) at Metadata
-/// only: no high finding on footgun 6. It logs kube-system ConfigMap changes with their bodies and RBAC at
+/// The Kubernetes documentation's example logs Secrets (and all but kube-system `ConfigMaps`) at Metadata
+/// only: no high finding on footgun 6. It logs kube-system `ConfigMap` changes with their bodies and RBAC at
 /// Metadata: medium, as a reviewer would note.
 #[test]
 fn k8s_docs_example_policy_passes_the_secrets_check() {
@@ -193,8 +197,8 @@ fn k8s_docs_example_policy_passes_the_secrets_check() {
     assert!(run.find("k8s_exec_not_logged").is_empty());
 }
 
-/// GKE's configure-helper.sh policy: Metadata for secrets, configmaps, tokenreviews and TokenRequest,
-/// RequestResponse for writes to known groups (RBAC included), exec logged: nothing to report.
+/// GKE's configure-helper.sh policy: Metadata for secrets, configmaps, tokenreviews and `TokenRequest`,
+/// `RequestResponse` for writes to known groups (RBAC included), exec logged: nothing to report.
 #[test]
 fn gke_configure_helper_policy_passes() {
     let run = lint(&["--root", &tree("04-immutable/pass"), "--k8s-policy", &policy("gke-configure-helper.yaml")]);
@@ -255,22 +259,36 @@ impl Drop for TempTree {
     }
 }
 
+/// A line auditd refuses is a finding (auditd will not start), not a failure of lint; a missing
+/// auditd.conf is what the tree lacks; an unreadable one is one error line, the OS error once.
 #[test]
-fn bad_configuration_is_one_error_line_naming_file_and_line() {
+fn bad_configuration_is_a_finding_at_its_line_and_unreadable_is_one_error_line() {
     let t = TempTree::from("04-immutable/pass", "bad-conf");
     let conf = t.0.join("etc/audit/auditd.conf");
     let mut text = std::fs::read_to_string(&conf).unwrap();
     text.push_str("disk_full_action halt\n");
     std::fs::write(&conf, &text).unwrap();
     let run = lint(&["--root", t.0.to_str().unwrap()]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 1, "{run:?}");
     let line = text.lines().count();
-    assert!(run.stderr.contains(&format!("{}:{line}: expected `key = value`", conf.display())), "{}", run.stderr);
+    let refused = run.find("auditd_refuses_config");
+    assert_eq!(refused.len(), 1, "{:#?}", run.findings);
+    assert_eq!(refused[0]["location"], format!("{}:{line}", conf.display()));
+    assert!(
+        refused[0]["message"].as_str().unwrap().starts_with("auditd will not start with this file: Missing equal sign")
+    );
 
     std::fs::remove_file(&conf).unwrap();
     let run = lint(&["--root", t.0.to_str().unwrap()]);
+    assert_ne!(run.code, 2, "{run:?}");
+    assert!(run.skipped.iter().any(|s| s["reason"].as_str().unwrap().starts_with("absent from the tree")), "{run:?}");
+
+    std::fs::create_dir(&conf).unwrap();
+    let run = lint(&["--root", t.0.to_str().unwrap()]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains(&format!("cannot read {}", conf.display())), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert_eq!(run.stderr.matches("Is a directory").count(), 1, "{}", run.stderr);
 
     let run = lint(&["--root", "/nonexistent-root"]);
     assert_eq!(run.code, 2);

@@ -15,7 +15,8 @@ use audit_verify::{
     guard::{Environment, StateGuard},
     netlink::AuditSocket,
     prove::{self, Options, ProveReport, State},
-    rules::augenrules,
+    rules::augenrules::RulesInput,
+    snapshot::{Inputs, Snapshot},
 };
 
 const EXAMPLES: &str = "/usr/share/doc/auditd/examples/rules";
@@ -52,11 +53,14 @@ fn run_prove(rules_file: &Path) -> ProveReport {
 
 /// `prove` in this process, waiting at most `timeout` for the barrier.
 fn run_prove_within(rules_file: &Path, timeout: Duration) -> ProveReport {
-    let source = augenrules::from_file(rules_file).unwrap();
+    let inputs = Inputs { rules: RulesInput::File(rules_file.to_owned()), log: Some(LOG.into()), ..Inputs::default() };
+    let snapshot = Snapshot::gather(inputs).unwrap();
+    let diff = snapshot.rules_diff().unwrap();
     let mut socket = AuditSocket::open().unwrap();
     let mut progress = |_, _| {};
-    let options = Options { log: LOG.into(), timeout, allow_mutation: false, progress: &mut progress };
-    prove::prove(&source, &mut socket, options).unwrap()
+    let log = snapshot.log.clone().unwrap();
+    let options = Options { log, timeout, allow_mutation: false, progress: &mut progress };
+    prove::prove(snapshot.prove_input(&diff).unwrap(), &mut socket, options).unwrap()
 }
 
 fn summary(report: &ProveReport) -> BTreeMap<&'static str, usize> {

@@ -17,7 +17,8 @@ use audit_verify::{
     guard::{Environment, StateGuard},
     netlink::AuditSocket,
     prove::{self, Options, ProveReport, RuleProof, State},
-    rules::augenrules,
+    rules::augenrules::RulesInput,
+    snapshot::{Inputs, Snapshot},
 };
 
 const LOG: &str = "/var/log/audit/audit.log";
@@ -198,15 +199,13 @@ fn public_rule_sets_get_right_verdicts_and_change_nothing() {
         let paths: Vec<PathBuf> =
             watched(&text).into_iter().filter(|p| !fs::metadata(p).is_ok_and(|m| m.is_dir())).collect();
         let before: Vec<_> = paths.iter().map(|p| fingerprint(p)).collect();
-        let source = augenrules::from_file(&copy).unwrap();
+        let inputs = Inputs { rules: RulesInput::File(copy.clone()), log: Some(LOG.into()), ..Inputs::default() };
+        let snapshot = Snapshot::gather(inputs).unwrap();
+        let diff = snapshot.rules_diff().unwrap();
         let mut progress = |_, _| {};
-        let options = Options {
-            log: LOG.into(),
-            timeout: Duration::from_secs(5),
-            allow_mutation: false,
-            progress: &mut progress,
-        };
-        let report = prove::prove(&source, &mut socket, options).unwrap();
+        let log = snapshot.log.clone().unwrap();
+        let options = Options { log, timeout: Duration::from_secs(5), allow_mutation: false, progress: &mut progress };
+        let report = prove::prove(snapshot.prove_input(&diff).unwrap(), &mut socket, options).unwrap();
         let after: Vec<_> = paths.iter().map(|p| fingerprint(p)).collect();
         for ((p, b), a) in paths.iter().zip(&before).zip(&after) {
             assert_eq!(b, a, "{name}: {} changed", p.display());

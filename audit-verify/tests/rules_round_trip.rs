@@ -50,7 +50,7 @@ fn round_trip(files: &[PathBuf]) -> Outcome {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         guard.run_auditctl(&["-D"]).unwrap();
         let load = guard.run_auditctl(&["-R", file.to_str().unwrap()]);
-        let source = augenrules::from_file(file).unwrap();
+        let source = augenrules::RulesInput::File(file.clone()).load().unwrap();
         let (loaded, undecodable) = rules::loaded(&mut socket).unwrap();
         assert!(undecodable.is_empty(), "{name}: {undecodable:?}");
         let report = diff::compare(&source, &loaded);

@@ -55,7 +55,7 @@ fn main() -> anyhow::Result<()> {
             // One test at a time: kernel audit state is global to the machine.
             cargo(&["test", "--", "--test-threads=1"])?;
             // The kernels users run have kprobes and fentry; this host's does not (about 70 s once cached).
-            vm::run(&workspace_root(), &vm::Options { timeout: std::time::Duration::from_secs(900) })
+            vm::run(&workspace_root(), &vm::Options { timeout: std::time::Duration::from_mins(15) })
         }
         Task::VmTest { timeout } => {
             setup::run()?;

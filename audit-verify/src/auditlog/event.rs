@@ -74,17 +74,12 @@ pub(super) fn is_auditd_record(kind: &RecordType) -> bool {
 struct Open {
     /// Index into [`EventAssembler::nodes`].
     node: usize,
+    /// The event's timestamp and serial, beside `node` so matching a record compares integers only.
+    id: EventId,
     /// Sequence number of the event among its node's, counted as events begin.
     seq: u64,
     records: Vec<Record>,
     dropped: u64,
-}
-
-impl Open {
-    fn is(&self, r: &Record) -> bool {
-        let first = &self.records[0];
-        first.id() == r.id() && first.node() == r.node()
-    }
 }
 
 /// What the count window is measured against, per node.
@@ -93,6 +88,14 @@ struct NodeClock {
     node: Option<Box<str>>,
     /// Events of this node begun so far.
     next_seq: u64,
+    /// At most the `seq` and the `secs` of every open event of this node (`u64::MAX` when there were
+    /// none): while neither is old enough, no event of the node can be due, and `expire` need not look.
+    /// They stay lower bounds when events complete, and a scan makes them exact again.
+    min_seq: u64,
+    min_secs: u64,
+    /// At least the serial of every open event of this node (`None` when there were none): a record with
+    /// a higher serial, the first of a new event as a rule, begins one without a search of the open set.
+    max_serial: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -111,9 +114,12 @@ impl EventAssembler {
 
     pub fn push(&mut self, record: Record) {
         let node = self.node_index(record.node());
-        let now = record.id().secs;
+        let id = record.id();
+        let now = id.secs;
+        let may_be_open = self.nodes[node].max_serial.is_some_and(|max| id.serial <= max);
         // Records of one event are nearly always adjacent: search from the newest.
-        if let Some(i) = self.open.iter().rposition(|o| o.is(&record)) {
+        let found = if may_be_open { self.open.iter().rposition(|o| o.id == id && o.node == node) } else { None };
+        if let Some(i) = found {
             let eoe = record.kind().is_eoe();
             let open = &mut self.open[i];
             if open.records.len() < MAX_RECORDS_PER_EVENT {
@@ -139,7 +145,16 @@ impl EventAssembler {
                 Some(completion) => {
                     self.ready.push_back(Event { id: record.id(), records: vec![record], dropped: 0, completion });
                 }
-                None => self.open.push_back(Open { node, seq, records: vec![record], dropped: 0 }),
+                None => {
+                    clock.min_seq = clock.min_seq.min(seq);
+                    clock.min_secs = clock.min_secs.min(now);
+                    clock.max_serial = Some(clock.max_serial.map_or(id.serial, |max| max.max(id.serial)));
+                    // Most events that wait have a few records: room for them at once spares the
+                    // reallocations of growing one by one.
+                    let mut records = Vec::with_capacity(4);
+                    records.push(record);
+                    self.open.push_back(Open { node, id, seq, records, dropped: 0 });
+                }
             }
         }
         self.expire(node, now);
@@ -149,41 +164,74 @@ impl EventAssembler {
         if let Some(i) = self.nodes.iter().position(|n| n.node.as_deref() == node) {
             return i;
         }
-        self.nodes.push(NodeClock { node: node.map(Box::from), next_seq: 0 });
+        self.nodes.push(NodeClock {
+            node: node.map(Box::from),
+            next_seq: 0,
+            min_seq: u64::MAX,
+            min_secs: u64::MAX,
+            max_serial: None,
+        });
         self.nodes.len() - 1
     }
 
     /// Completes the events of `node` that are more than `window.events` behind its newest, or at least
     /// `window.secs` older than `now`, the time of the record just read from it.
     fn expire(&mut self, node: usize, now: u64) {
-        let next_seq = self.nodes[node].next_seq;
+        let Window { events, secs } = self.window;
+        let clock = &self.nodes[node];
+        let next_seq = clock.next_seq;
+        let due_by_count = |seq: u64| next_seq.saturating_sub(1).saturating_sub(seq) > events;
+        let due_by_time = |first_secs: u64| first_secs.saturating_add(secs) <= now;
+        // This runs for every record: it looks at the open events only when one may be due.
+        if due_by_time(clock.min_secs) {
+            self.expire_scan(node, |o| due_by_count(o.seq) || due_by_time(o.id.secs));
+        } else if due_by_count(clock.min_seq) {
+            // None is due by time, and the node's open events stand in the order they began: those due by
+            // count come first.
+            let mut i = 0;
+            while let Some(o) = self.open.get(i) {
+                if o.node != node {
+                    i += 1;
+                } else if due_by_count(o.seq) {
+                    self.complete(i, Completion::Window);
+                } else {
+                    break;
+                }
+            }
+            self.nodes[node].min_seq = self.open.get(i).map_or(u64::MAX, |o| o.seq);
+        }
+    }
+
+    /// Completes, in order, the open events of `node` that are `due`, and makes the node's bounds exact.
+    fn expire_scan(&mut self, node: usize, due: impl Fn(&Open) -> bool) {
+        let (mut min_seq, mut min_secs, mut max_serial) = (u64::MAX, u64::MAX, None);
         let mut i = 0;
-        while i < self.open.len() {
-            let o = &self.open[i];
-            let expired = o.node == node
-                && (next_seq - 1 - o.seq > self.window.events
-                    || o.records[0].id().secs.saturating_add(self.window.secs) <= now);
-            if expired {
+        while let Some(o) = self.open.get(i) {
+            if o.node != node {
+                i += 1;
+            } else if due(o) {
                 self.complete(i, Completion::Window);
             } else {
+                (min_seq, min_secs) = (min_seq.min(o.seq), min_secs.min(o.id.secs));
+                max_serial = max_serial.max(Some(o.id.serial));
                 i += 1;
             }
         }
+        let clock = &mut self.nodes[node];
+        (clock.min_seq, clock.min_secs, clock.max_serial) = (min_seq, min_secs, max_serial);
     }
 
     fn complete(&mut self, i: usize, completion: Completion) {
         if let Some(o) = self.open.remove(i) {
-            let Open { node: _, seq: _, records, dropped } = o;
-            self.ready.push_back(Event { id: records[0].id(), records, dropped, completion });
+            let Open { node: _, id, seq: _, records, dropped } = o;
+            self.ready.push_back(Event { id, records, dropped, completion });
         }
     }
 
     /// For a follower that sees no new records: completes events at least the window older than `now_ms`.
     pub fn expire_idle(&mut self, now_ms: u64) {
         let now = now_ms / 1000;
-        while let Some(i) =
-            self.open.iter().position(|o| o.records[0].id().secs.saturating_add(self.window.secs) <= now)
-        {
+        while let Some(i) = self.open.iter().position(|o| o.id.secs.saturating_add(self.window.secs) <= now) {
             self.complete(i, Completion::Window);
         }
     }

@@ -161,3 +161,45 @@ fn the_open_set_stays_bounded() {
     asm.flush();
     assert_eq!(drain(&mut asm).len(), 65);
 }
+
+#[test]
+fn a_record_of_an_older_serial_still_finds_its_event_after_newer_ones_completed() {
+    let mut asm = EventAssembler::default();
+    asm.push(record("SYSCALL", 1000, 10));
+    asm.push(record("SYSCALL", 1000, 12));
+    asm.push(record("EOE", 1000, 12));
+    // 10 is below the highest serial seen (12, now complete): it must still be looked for.
+    asm.push(record("PATH", 1000, 10));
+    asm.push(record("SYSCALL", 1000, 11));
+    asm.push(record("CWD", 1000, 11));
+    asm.flush();
+    assert_eq!(
+        drain(&mut asm),
+        [
+            (12, vec!["SYSCALL".into(), "EOE".into()], Completion::Eoe),
+            (10, vec!["SYSCALL".into(), "PATH".into()], Completion::Flush),
+            (11, vec!["SYSCALL".into(), "CWD".into()], Completion::Flush),
+        ]
+    );
+}
+
+#[test]
+fn the_count_window_still_closes_events_after_some_completed_out_of_order() {
+    // Events 1..=70 begin; the even ones complete by EOE at once, the odd ones wait. Each odd one must be
+    // completed by the window exactly when 64 newer events have begun, as without any shortcut.
+    let mut asm = EventAssembler::new(Window { events: 64, secs: 2 });
+    let mut completed_at = Vec::new();
+    for serial in 1..=140u64 {
+        asm.push(record("SYSCALL", 1000, serial));
+        if serial % 2 == 0 {
+            asm.push(record("EOE", 1000, serial));
+        }
+        while let Some(e) = asm.pop() {
+            if e.completion == Completion::Window {
+                completed_at.push((e.id.serial, serial));
+            }
+        }
+    }
+    let expected: Vec<_> = (1..=75u64).step_by(2).map(|s| (s, s + 65)).collect();
+    assert_eq!(completed_at, expected);
+}

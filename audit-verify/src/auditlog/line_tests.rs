@@ -207,3 +207,35 @@ fn a_quote_inside_msg_does_not_cut_its_fields() {
         ]
     );
 }
+
+#[test]
+fn digits_take_one_to_nineteen_and_stop_at_the_first_other_byte() {
+    assert_eq!(digits("0"), Some((0, 1)));
+    assert_eq!(digits("1795494329.735"), Some((1_795_494_329, 10)));
+    assert_eq!(digits("9999999999999999999)"), Some((9_999_999_999_999_999_999, 19)));
+    assert_eq!(digits("18446744073709551615"), None, "20 digits");
+    assert_eq!(digits(""), None);
+    assert_eq!(digits(".5"), None);
+    assert_eq!(digits("٣"), None, "only ASCII digits");
+}
+
+#[test]
+fn a_nul_or_a_non_ascii_byte_anywhere_in_a_line_is_found() {
+    let line = "type=CWD msg=audit(1700000000.001:42): cwd=\"/home/alice/a-directory-name-longer-than-32\"";
+    assert!(is_ascii_without_nul(line.as_bytes()));
+    for at in [0, 5, 31, 32, 33, 63, 64, line.len() - 1] {
+        for bad in [0u8, 0x80, 0xff] {
+            let mut bytes = line.as_bytes().to_vec();
+            bytes[at] = bad;
+            assert!(!is_ascii_without_nul(&bytes), "byte {bad:#x} at {at}");
+        }
+    }
+    let mut nul = line.as_bytes().to_vec();
+    nul[40] = 0;
+    assert_eq!(parse_line(&nul).unwrap_err(), LineError::Nul { column: 40 });
+    let utf8 = line.replace("alice", "alïce");
+    assert_eq!(parse_line(utf8.as_bytes()).unwrap().text, utf8, "UTF-8 beyond ASCII is text");
+    let mut latin1 = line.as_bytes().to_vec();
+    latin1[50] = 0xe9;
+    assert_eq!(parse_line(&latin1).unwrap_err(), LineError::NotUtf8 { column: 50 });
+}

@@ -138,6 +138,7 @@ impl Iterator for LogReader {
 }
 
 /// Turns a line into a record, or into a warning.
+#[inline]
 pub(super) fn to_record(item: Item<'_>, file: &Arc<Path>, warnings: &mut Warnings) -> Option<Record> {
     match item {
         Item::Line { bytes, line, offset } => match parse_record(bytes, file, line, offset, warnings) {
@@ -170,6 +171,7 @@ pub(super) fn last_line(item: Item<'_>, file: &Arc<Path>, warnings: &mut Warning
 }
 
 /// A record from a line, kept even with bytes that are not text (with a warning).
+#[inline]
 fn parse_record(
     bytes: &[u8],
     file: &Arc<Path>,

@@ -33,6 +33,7 @@ impl Record {
     /// become U+FFFD, and the error comes back beside the record so the caller can warn. The kernel
     /// hex-encodes what it does not trust, so such bytes come from user space (a message sent with
     /// `audit_log_user_message`) or a damaged disk, and the rest of the record is still evidence.
+    #[inline]
     pub fn parse_lossy(bytes: &[u8], location: Location) -> Result<(Self, Option<LineError>), LineError> {
         match parse_line(bytes) {
             Ok(ParsedLine { text, header }) => Ok((Self { text: text.into(), header, location }, None)),

@@ -22,8 +22,8 @@ impl RecordType {
         {
             return Self::from_code(code);
         }
-        match code_of(text) {
-            Some(code) => Self::from_code(code),
+        match BY_NAME.get(text) {
+            Some((name, code)) => Self { code: Some(code), name: Cow::Borrowed(name) },
             None => Self { code: None, name: Cow::Owned(text.to_owned()) },
         }
     }
@@ -48,7 +48,7 @@ impl RecordType {
 
 /// The code for a record type name (`SYSCALL`, `USER_LOGIN`, …), for `-F msgtype=`.
 pub fn code_of(name: &str) -> Option<u32> {
-    BY_NAME.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| BY_NAME[i].1)
+    BY_NAME.get(name).map(|(_, code)| code)
 }
 
 /// The name of a record type code we know.
@@ -62,11 +62,47 @@ impl fmt::Display for RecordType {
     }
 }
 
-static BY_NAME: LazyLock<Vec<(&'static str, u32)>> = LazyLock::new(|| {
-    let mut v: Vec<_> = TABLE.iter().map(|&(code, name)| (name, code)).collect();
-    v.sort_unstable();
-    v
-});
+/// Names to codes. Every line of a log is looked up here, so it is an open-addressing table with a cheap
+/// hash (FNV-1a over a name of a few bytes): a binary search by name costs a string comparison per step.
+static BY_NAME: LazyLock<NameTable> = LazyLock::new(NameTable::new);
+
+struct NameTable {
+    /// `TABLE` indices + 1 (0 is an empty slot); the length is a power of two, at least twice `TABLE`'s.
+    slots: Box<[u16]>,
+}
+
+impl NameTable {
+    fn new() -> Self {
+        let len = (TABLE.len() * 2).next_power_of_two();
+        let mut slots = vec![0u16; len].into_boxed_slice();
+        for (i, &(_, name)) in TABLE.iter().enumerate() {
+            let mut at = fnv1a(name) & (len - 1);
+            while slots[at] != 0 {
+                at = (at + 1) & (len - 1);
+            }
+            slots[at] = u16::try_from(i + 1).expect("TABLE fits in u16 indices");
+        }
+        Self { slots }
+    }
+
+    fn get(&self, name: &str) -> Option<(&'static str, u32)> {
+        let mask = self.slots.len() - 1;
+        let mut at = fnv1a(name) & mask;
+        loop {
+            let (code, known) = *TABLE.get(usize::from(self.slots[at]).checked_sub(1)?)?;
+            if known == name {
+                return Some((known, code));
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+fn fnv1a(name: &str) -> usize {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    // Truncation is the point: only the low bits pick a slot.
+    hash as usize
+}
 
 /// From linux/audit.h and audit-userspace's libaudit.h (via the audit-specs message dictionary), sorted by
 /// code. The one record type table of the crate (log reading and `-F msgtype=`); a test checks that it
@@ -297,6 +333,9 @@ mod tests {
     #[test]
     fn names_and_numbers_round_trip() {
         assert!(TABLE.windows(2).all(|w| w[0].0 < w[1].0), "TABLE must stay sorted by code");
+        for &(code, name) in TABLE {
+            assert_eq!(RecordType::from_log(name), RecordType::from_code(code), "{name}");
+        }
         let syscall = RecordType::from_log("SYSCALL");
         assert_eq!((syscall.code, syscall.name.as_ref()), (Some(1300), "SYSCALL"));
         assert_eq!(RecordType::from_code(1327).name, "PROCTITLE");

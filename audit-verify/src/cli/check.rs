@@ -5,6 +5,8 @@ use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
 use audit_verify::{
     check::{self, CheckReport, Section},
     prometheus::Gauges,
+    rules::augenrules::RulesInput,
+    snapshot::Inputs,
     textfile,
 };
 
@@ -53,8 +55,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         errln!("check: [{n}/{total}] {}{extra}", section.name());
     };
     let report = check::run(check::Options {
-        rules_dir: args.rules_dir.clone(),
-        auditd_conf: args.auditd_conf.clone(),
+        inputs: Inputs {
+            rules: RulesInput::Dir(args.rules_dir.clone()),
+            auditd_conf: args.auditd_conf.clone(),
+            log: None,
+        },
         framework: args.framework.map(FrameworkArg::framework),
         measure: Duration::from_secs(args.measure_seconds),
         prove_timeout: args.prove_timeout,

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use clap_complete::Shell;
 
-use super::Outcome;
+use super::{Outcome, output::errln};
 
 #[derive(Debug, Subcommand)]
 pub enum What {
@@ -40,7 +40,7 @@ pub fn run(what: What) -> anyhow::Result<Outcome> {
             let name = command.get_name().to_owned();
             let path = clap_complete::generate_to(shell, &mut command, name, &dir)
                 .with_context(|| format!("writing {shell} completions to {}", dir.display()))?;
-            eprintln!("generate: wrote {}", path.display());
+            errln!("generate: wrote {}", path.display());
         }
     }
     Ok(Outcome::Clean)

@@ -7,6 +7,7 @@ use audit_verify::{
     finding::Severity,
     lint::{self, Facts, Framework, LintReport, facts::Options, prove_shipping},
     netlink::AuditSocket,
+    rules::augenrules::RulesInput,
 };
 use clap::ValueEnum;
 
@@ -30,6 +31,15 @@ pub struct LintArgs {
     /// Send a marker event and confirm it reaches the audisp-remote collector (live only).
     #[arg(long, conflicts_with = "root")]
     prove_shipping: bool,
+    /// The rules files as a rules directory, read as augenrules reads it (default: rules.d under the root).
+    #[arg(long, value_name = "DIR", conflicts_with = "rules_file")]
+    rules_dir: Option<PathBuf>,
+    /// One rules file, read as `auditctl -R` reads it (instead of --rules-dir).
+    #[arg(long, value_name = "FILE")]
+    rules_file: Option<PathBuf>,
+    /// auditd.conf (default: /etc/audit/auditd.conf under the root).
+    #[arg(long, value_name = "FILE")]
+    auditd_conf: Option<PathBuf>,
     /// How long --prove-shipping waits for the marker to reach the collector, in seconds.
     #[arg(long = "shipping-timeout", value_name = "SECS", default_value = "10", value_parser = super::seconds, alias = "prove-timeout")]
     prove_timeout: Duration,
@@ -79,7 +89,19 @@ impl FailOn {
 
 pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
     let framework = args.framework.map(FrameworkArg::framework);
-    let options = Options { root: args.root, framework, k8s_manifest: args.k8s_manifest, k8s_policy: args.k8s_policy };
+    let rules = match (args.rules_file, args.rules_dir) {
+        (Some(file), _) => Some(RulesInput::File(file)),
+        (None, Some(dir)) => Some(RulesInput::Dir(dir)),
+        (None, None) => None,
+    };
+    let options = Options {
+        root: args.root,
+        framework,
+        k8s_manifest: args.k8s_manifest,
+        k8s_policy: args.k8s_policy,
+        rules,
+        auditd_conf: args.auditd_conf,
+    };
     let facts = Facts::gather(&options)?;
     let mut report = lint::check(&facts);
     if args.prove_shipping {

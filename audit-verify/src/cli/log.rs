@@ -9,7 +9,7 @@ use audit_verify::{
     lint::logstats::human_bytes,
 };
 
-use super::Outcome;
+use super::{Outcome, output::outln};
 
 /// Each FILE with its rotated predecessors (`FILE.N` … `FILE.1`, `FILE`), in the order given; auditd's
 /// default log when none is given.
@@ -25,7 +25,7 @@ pub fn run(files: &[PathBuf], json: bool) -> anyhow::Result<Outcome> {
     }
     let summary = LogSummary::read(all)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_human(&summary);
     }
@@ -34,27 +34,27 @@ pub fn run(files: &[PathBuf], json: bool) -> anyhow::Result<Outcome> {
 }
 
 fn print_human(s: &LogSummary) {
-    println!("files: {}", s.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
-    println!("{} in {} events, {} records", human_bytes(s.bytes as f64), s.events, s.records);
+    outln!("files: {}", s.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+    outln!("{} in {} events, {} records", human_bytes(s.bytes as f64), s.events, s.records);
     match (s.first, s.last) {
-        (Some(first), Some(last)) => println!("time span: {first:.3} to {last:.3} ({:.0} s)", last - first),
-        _ => println!("time span: no records"),
+        (Some(first), Some(last)) => outln!("time span: {first:.3} to {last:.3} ({:.0} s)", last - first),
+        _ => outln!("time span: no records"),
     }
-    println!("record types:");
+    outln!("record types:");
     let mut types: Vec<_> = s.types.iter().collect();
     types.sort_by_key(|(name, n)| (std::cmp::Reverse(**n), *name));
     for (name, n) in types {
-        println!("  {n:>10}  {name}");
+        outln!("  {n:>10}  {name}");
     }
     if !s.keys.is_empty() {
-        println!(
+        outln!(
             "rule keys:{}",
             if s.span_secs().is_none() { " (less than a minute of history: no rates)" } else { "" }
         );
-        println!("  {:>10}  {:>12}  {:>12}  {:>12}  key", "events", "bytes", "events/h", "bytes/h");
+        outln!("  {:>10}  {:>12}  {:>12}  {:>12}  key", "events", "bytes", "events/h", "bytes/h");
         let rate = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "-".to_owned(), f);
         for (key, k) in &s.keys {
-            println!(
+            outln!(
                 "  {:>10}  {:>12}  {:>12}  {:>12}  {key}",
                 k.events,
                 human_bytes(k.bytes as f64),
@@ -65,19 +65,19 @@ fn print_human(s: &LogSummary) {
     }
     for (node, n) in &s.nodes {
         let name = if node.is_empty() { "(no node=)" } else { node };
-        println!("node {name}: {} events, {} serials never written", n.events, n.missing);
+        outln!("node {name}: {} events, {} serials never written", n.events, n.missing);
         for (a, b) in &n.gaps {
             if a == b {
-                println!("  missing serial {a}");
+                outln!("  missing serial {a}");
             } else {
-                println!("  missing serials {a}-{b}");
+                outln!("  missing serials {a}-{b}");
             }
         }
     }
     if s.warnings > 0 {
-        println!("{} lines not read as they are (first {} listed):", s.warnings, s.warning_list.len());
+        outln!("{} lines not read as they are (first {} listed):", s.warnings, s.warning_list.len());
         for w in &s.warning_list {
-            println!("  {w}");
+            outln!("  {w}");
         }
     }
 }

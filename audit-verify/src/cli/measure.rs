@@ -6,8 +6,7 @@ use anyhow::Context as _;
 use audit_verify::{
     finding::Severity,
     measure::{self, Config, MeasureReport, SyscallCounting, load},
-    textfile,
-    stop,
+    stop, textfile,
 };
 
 use super::{

@@ -1,17 +1,14 @@
 //! `audit-verify prove`.
 
-use std::{
-    io::IsTerminal as _,
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use audit_verify::{
     auditd_conf,
     netlink::AuditSocket,
     prove::{self, Options, report},
-    rules::augenrules,
+    rules::augenrules::RulesInput,
+    snapshot::{Inputs, Snapshot},
     textfile,
 };
 use clap::Args;
@@ -56,16 +53,15 @@ pub struct ProveArgs {
 }
 
 pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
-    let source = match &args.rules_file {
-        Some(file) => augenrules::from_file(file)?,
-        None => augenrules::from_host(&args.rules_dir, Path::new(augenrules::COMPILED_RULES))?,
+    let rules = match &args.rules_file {
+        Some(file) => RulesInput::File(file.clone()),
+        None => RulesInput::Dir(args.rules_dir.clone()),
     };
-    let log = match args.log {
-        Some(log) => log,
-        None => auditd_conf::AuditdConf::load(&args.auditd_conf)
-            .with_context(|| format!("reading {}", args.auditd_conf.display()))?
-            .log_file(),
-    };
+    let inputs = Inputs { rules, auditd_conf: args.auditd_conf.clone(), log: args.log.clone() };
+    let snapshot = Snapshot::gather(inputs).context("reading the kernel's audit state")?;
+    let diff = snapshot.rules_diff()?;
+    let input = snapshot.prove_input(&diff)?;
+    let log = snapshot.log.clone()?;
     let mut socket = AuditSocket::open()?;
     let tty = std::io::stderr().is_terminal();
     let mut progress = |done: usize, total: usize| {
@@ -79,7 +75,7 @@ pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
         }
     };
     let options = Options { log, timeout: args.timeout, allow_mutation: args.allow_mutation, progress: &mut progress };
-    let report = prove::prove(&source, &mut socket, options).context("proving the loaded rules")?;
+    let report = prove::prove(input, &mut socket, options).context("proving the loaded rules")?;
     if args.json {
         outln!("{}", output::json(&report)?);
     } else {

@@ -5,22 +5,19 @@ use std::path::Path;
 use anyhow::Context as _;
 use audit_verify::{
     finding::Severity,
-    netlink::AuditSocket,
-    rules::{self, augenrules, diff},
+    rules::augenrules::RulesInput,
+    snapshot::{Inputs, Snapshot},
 };
 
 use super::{Outcome, output::outln};
 
 pub fn run(rules_dir: &Path, rules_file: Option<&Path>, json: bool) -> anyhow::Result<Outcome> {
-    let source = match rules_file {
-        Some(file) => augenrules::from_file(file)?,
-        None => augenrules::from_dir(rules_dir)?,
+    let rules = match rules_file {
+        Some(file) => RulesInput::File(file.to_owned()),
+        None => RulesInput::Dir(rules_dir.to_owned()),
     };
-    let mut socket = AuditSocket::open()?;
-    let (loaded, mut undecodable) = rules::loaded(&mut socket).context("reading the loaded rules")?;
-    let mut report = diff::compare(&source, &loaded);
-    report.findings.append(&mut undecodable);
-    report.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let snapshot = Snapshot::gather(Inputs { rules, ..Inputs::default() }).context("reading the loaded rules")?;
+    let report = snapshot.rules_diff()?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {

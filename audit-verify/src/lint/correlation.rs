@@ -2,8 +2,11 @@
 //! (`log_format` RAW), no host name (`name_format` NONE, so a collector cannot tell hosts apart), clocks
 //! that drift (no time synchronisation), and a Kubernetes audit log whose users are not host users.
 
-use super::{Facts, Sink, Skipped};
-use crate::finding::{Finding, Severity};
+use super::{Facts, Sink, Skipped, auditd};
+use crate::{
+    auditd_conf::builtin_default,
+    finding::{Finding, Severity},
+};
 
 const N: u8 = 9;
 
@@ -11,8 +14,17 @@ const N: u8 = 9;
 const TIME_DAEMONS: &[&str] = &["chronyd", "ntpd", "systemd-timesyncd", "openntpd", "ptp4l", "phc2sys", "timemaster"];
 
 pub fn check(facts: &Facts, sink: &mut Sink) {
-    let (format, _) = facts.conf("log_format", "ENRICHED");
-    if !format.eq_ignore_ascii_case("ENRICHED") {
+    if !auditd::absent(facts, sink, N, "log_format and name_format") {
+        conf_formats(facts, sink);
+    }
+    time_and_identity(facts, sink);
+}
+
+fn conf_formats(facts: &Facts, sink: &mut Sink) {
+    // Absent, auditd writes RAW (clear_config), not the ENRICHED the shipped file sets.
+    let (format, _) = facts.conf("log_format", builtin_default("log_format").unwrap_or("RAW"));
+    // NOLOG writes nothing: footgun 8 reports it.
+    if !format.eq_ignore_ascii_case("ENRICHED") && !format.eq_ignore_ascii_case("NOLOG") {
         sink.add(
             N,
             Finding::new("log_format_not_enriched", Severity::Medium, format!("log_format = {format}"))
@@ -31,6 +43,9 @@ pub fn check(facts: &Facts, sink: &mut Sink) {
                 .fix("name_format = HOSTNAME (or FQD)"),
         );
     }
+}
+
+fn time_and_identity(facts: &Facts, sink: &mut Sink) {
     match &facts.processes {
         Some(procs) => {
             if !procs.iter().any(|p| TIME_DAEMONS.contains(&p.program())) {

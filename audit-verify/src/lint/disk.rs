@@ -3,18 +3,46 @@
 //! Compliance regimes (PCI DSS 10.7, FedRAMP AU-5, CIS 4.1.2.x) want an alert and a stop (`single`,
 //! `halt`) or at least a page, not a line in syslog.
 
-use super::{Facts, Sink, logstats::human_bytes};
-use crate::finding::{Finding, Severity};
+//!
+//! A key the file leaves out is judged at auditd's built-in value ([`builtin_default`]: IGNORE for the
+//! three space actions, SYSLOG for disk errors), not at the shipped file's.
+
+use super::{Facts, Sink, Skipped, auditd, logstats::human_bytes};
+use crate::{
+    auditd_conf::builtin_default,
+    finding::{Finding, Severity},
+};
 
 const N: u8 = 3;
 
-/// auditd.conf(5) defaults in audit 3.x.
-const ACTIONS: &[(&str, &str)] =
-    &[("disk_full_action", "SUSPEND"), ("disk_error_action", "SUSPEND"), ("admin_space_left_action", "SUSPEND")];
+const ACTIONS: &[&str] = &["disk_full_action", "disk_error_action", "admin_space_left_action"];
+
+/// The value auditd uses for `key` (the file's, else its built-in default).
+fn conf(facts: &Facts, key: &str) -> String {
+    facts.conf(key, builtin_default(key).unwrap_or("")).0
+}
 
 pub fn check(facts: &Facts, sink: &mut Sink) {
-    for (key, default) in ACTIONS {
-        let (value, _) = facts.conf(key, default);
+    if auditd::absent(facts, sink, N, "disk full and disk error actions") {
+        return;
+    }
+    // auditd_event.c checks space only around its own writes: with no local log these never run.
+    if let Some(off) = facts.auditd_conf.log_writing_off() {
+        sink.skip(Skipped::new(
+            N,
+            "disk full and disk error actions",
+            format!(
+                "not applicable: {} = {} at {}:{}: auditd writes no local log, so its disk actions never run",
+                off.key,
+                off.value,
+                facts.auditd_conf.path.display(),
+                off.line
+            ),
+        ));
+        return;
+    }
+    for key in ACTIONS {
+        let value = conf(facts, key);
         let action = value.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
         let (severity, why) = match action.as_str() {
             "ignore" => (Severity::High, "auditd goes on as if nothing happened: records are lost without a trace"),
@@ -29,9 +57,13 @@ pub fn check(facts: &Facts, sink: &mut Sink) {
             "rotate" => (Severity::Medium, "old logs are deleted to make room: evidence not yet shipped is destroyed"),
             _ => continue, // email, exec, single, halt, keep_logs: an operator is told or the host stops
         };
+        let message = match auditd::default_note(facts, key) {
+            Some(note) => format!("{key} = {value} ({note})"),
+            None => format!("{key} = {value}"),
+        };
         sink.add(
             N,
-            Finding::new("disk_action_unsafe", severity, format!("{key} = {value}"))
+            Finding::new("disk_action_unsafe", severity, message)
                 .at(facts.conf_location(key))
                 .why(why)
                 .fix(format!("{key} = single (or halt), with email/exec alerting on space_left_action")),
@@ -42,7 +74,7 @@ pub fn check(facts: &Facts, sink: &mut Sink) {
 
 /// `space_left` must come before `admin_space_left`, with time between them to act.
 fn thresholds(facts: &Facts, sink: &mut Sink) {
-    let (space_action, _) = facts.conf("space_left_action", "SYSLOG");
+    let space_action = conf(facts, "space_left_action");
     if space_action.eq_ignore_ascii_case("ignore") {
         sink.add(
             N,
@@ -53,9 +85,16 @@ fn thresholds(facts: &Facts, sink: &mut Sink) {
         );
     }
     let fs = facts.log_fs_bytes;
-    let (Some(space), Some(admin)) =
-        (megabytes(&facts.conf("space_left", "75").0, fs), megabytes(&facts.conf("admin_space_left", "50").0, fs))
-    else {
+    let (space_value, admin_value) = (conf(facts, "space_left"), conf(facts, "admin_space_left"));
+    let (Some(space), Some(admin)) = (megabytes(&space_value, fs), megabytes(&admin_value, fs)) else {
+        sink.skip(Skipped::new(
+            N,
+            "warning time between space_left and admin_space_left",
+            format!(
+                "skipped: space_left = {space_value}, admin_space_left = {admin_value}: a percentage needs the size of \
+                 the log's file system, known live only"
+            ),
+        ));
         return;
     };
     let margin = space - admin;

@@ -1,4 +1,5 @@
-//! Everything the checks look at, gathered once: from the live host, or from a configuration tree under
+//! Everything the checks look at, gathered once: from the live host (its [`Snapshot`], plus what only
+//! lint looks at: plugins, audisp-remote, processes, logs, Kubernetes), or from a configuration tree under
 //! `--root` (then nothing live is read, and the live parts stay `None`).
 
 use std::{
@@ -12,11 +13,12 @@ use super::{Framework, LintError, k8s, logstats::LogStats, procs::Process};
 use crate::{
     auditd_conf::AuditdConf,
     finding::Finding,
-    netlink::{AuditSocket, AuditStatus},
+    netlink::AuditStatus,
     rules::{
-        self, Rule,
-        augenrules::{self, RuleSource, SourceError},
+        Rule,
+        augenrules::{RuleSource, RulesInput},
     },
+    snapshot::{Inputs, Snapshot},
 };
 
 /// Live host, or a tree linted offline.
@@ -77,7 +79,8 @@ pub struct Facts {
     pub plugins: Vec<Plugin>,
     /// audisp-remote.conf, when the file exists.
     pub remote_conf: Option<AuditdConf>,
-    /// The rules files (rules.d as augenrules reads it, else audit.rules); `None` when there are none.
+    /// The rules files, through [`RulesInput`] (rules.d as augenrules reads it, else audit.rules); `None`
+    /// when there are none.
     pub rules: Option<RuleSource>,
     /// Live only.
     pub kernel: Option<AuditStatus>,
@@ -94,6 +97,8 @@ pub struct Facts {
     pub prove: Option<Vec<ProveResult>>,
     /// Files read from where, for paths named inside the configuration.
     root: Option<PathBuf>,
+    /// Where the rules files were looked for: what a finding about them as a whole points at.
+    rules_input: RulesInput,
 }
 
 /// What the CLI passes in.
@@ -103,6 +108,22 @@ pub struct Options {
     pub framework: Option<Framework>,
     pub k8s_manifest: Option<PathBuf>,
     pub k8s_policy: Option<PathBuf>,
+    /// The rules files, instead of rules.d (or audit.rules) under the root.
+    pub rules: Option<RulesInput>,
+    /// auditd.conf, instead of the one under the root.
+    pub auditd_conf: Option<PathBuf>,
+}
+
+impl Options {
+    /// The live inputs these options name: the same defaults as every other command.
+    pub fn inputs(&self) -> Inputs {
+        let defaults = Inputs::default();
+        Inputs {
+            rules: self.rules.clone().unwrap_or(defaults.rules),
+            auditd_conf: self.auditd_conf.clone().unwrap_or(defaults.auditd_conf),
+            log: None,
+        }
+    }
 }
 
 pub const AUDITD_CONF: &str = "/etc/audit/auditd.conf";
@@ -114,43 +135,70 @@ pub const PLUGIN_DIR: &str = "/etc/audit/plugins.d";
 impl Facts {
     /// Gathers from the host (`options.root` is `None`) or from the tree under `options.root`.
     pub fn gather(options: &Options) -> Result<Self, LintError> {
-        let mode = match &options.root {
-            Some(root) => Mode::Offline { root: root.clone() },
-            None => Mode::Live,
-        };
-        let mut facts = Self::from_files(mode, options)?;
-        if facts.mode == Mode::Live {
-            let mut socket = AuditSocket::open()?;
-            facts.kernel = Some(socket.status()?);
-            facts.loaded = Some(rules::loaded(&mut socket)?);
-            facts.processes = Some(super::procs::list());
-            facts.log_fs_bytes = facts.log.as_ref().and_then(|l| fs_size(l.files.first()?));
-            k8s::add_running_apiserver(&mut facts, options)?;
+        match &options.root {
+            Some(root) => Self::offline(root, options),
+            None => Self::from_snapshot(&Snapshot::gather(options.inputs())?, options),
         }
+    }
+
+    /// The live host in `snapshot`, and what only lint reads beside it. The rules files and auditd.conf
+    /// are the snapshot's (`options.rules` and `options.auditd_conf` named them when lint gathered it).
+    pub fn from_snapshot(snapshot: &Snapshot, options: &Options) -> Result<Self, LintError> {
+        let auditd_conf = snapshot.auditd_daemon_conf.clone().map_err(LintError::Conf)?;
+        let rules = match &snapshot.rules {
+            Ok(source) => Some(source.clone()),
+            Err(e) if e.is_absent() => None,
+            Err(e) => return Err(LintError::Rules(e.clone())),
+        };
+        let input = snapshot.inputs.rules.clone();
+        let mut facts = Self::from_conf(Mode::Live, None, auditd_conf, (input, rules), options)?;
+        facts.kernel = Some(snapshot.kernel.clone());
+        facts.loaded = Some((snapshot.loaded.rules.clone(), snapshot.loaded.undecodable.clone()));
+        let processes = super::procs::list();
+        k8s::add_running_apiserver(&mut facts.k8s, &processes, options.k8s_policy.is_some())?;
+        facts.processes = Some(processes);
+        facts.log_fs_bytes = facts.log.as_ref().and_then(|l| fs_size(l.files.first()?));
         Ok(facts)
     }
 
-    /// The configuration files only: what `--root` sees, and the base of a live gathering.
-    pub fn from_files(mode: Mode, options: &Options) -> Result<Self, LintError> {
-        let root = match &mode {
-            Mode::Live => None,
-            Mode::Offline { root } => {
-                if !root.is_dir() {
-                    return Err(LintError::Input { path: root.clone(), message: "not a directory".into() });
-                }
-                Some(root.clone())
-            }
+    /// The configuration tree under `root`, read as the host would read it; nothing live.
+    pub fn offline(root: &Path, options: &Options) -> Result<Self, LintError> {
+        if !root.is_dir() {
+            return Err(LintError::Input { path: root.to_owned(), message: "not a directory".into() });
+        }
+        let under = |p: &str| resolve(Some(root), p);
+        let auditd_conf = AuditdConf::load_daemon(&options.auditd_conf.clone().unwrap_or_else(|| under(AUDITD_CONF)))?;
+        let input = options.rules.clone().unwrap_or_else(|| RulesInput::Dir(under(RULES_DIR)));
+        let rules = match input.load() {
+            Ok(source) => Some(source),
+            Err(e) if e.is_absent() => None,
+            Err(e) => return Err(e.into()),
         };
+        let mode = Mode::Offline { root: root.to_owned() };
+        Self::from_conf(mode, Some(root.to_owned()), auditd_conf, (input, rules), options)
+    }
+
+    /// The configuration files beside auditd.conf and the rules: what both modes read the same way.
+    fn from_conf(
+        mode: Mode,
+        root: Option<PathBuf>,
+        auditd_conf: AuditdConf,
+        (rules_input, rules): (RulesInput, Option<RuleSource>),
+        options: &Options,
+    ) -> Result<Self, LintError> {
         let under = |p: &str| resolve(root.as_deref(), p);
-        let auditd_conf = AuditdConf::load(&under(AUDITD_CONF))?;
         let plugin_dir = auditd_conf.get("plugin_dir").map_or(PLUGIN_DIR.to_owned(), |e| e.value.clone());
         let plugins = load_plugins(&under(&plugin_dir))?;
         let remote_path = under(REMOTE_CONF);
         let remote_conf = if remote_path.exists() { Some(AuditdConf::load(&remote_path)?) } else { None };
-        let rules = load_rules(&under(RULES_DIR), &under(RULES_FILE))?;
         let log_file = under(&auditd_conf.log_file().to_string_lossy());
         let log = LogStats::read(&log_file);
-        let mut facts = Self {
+        let k8s = k8s::load(
+            &|p| resolve(root.as_deref(), p),
+            options.k8s_manifest.as_deref(),
+            options.k8s_policy.as_deref(),
+        )?;
+        Ok(Self {
             mode,
             framework: options.framework,
             auditd_conf,
@@ -162,17 +210,21 @@ impl Facts {
             processes: None,
             log,
             log_fs_bytes: None,
-            k8s: k8s::K8sFacts::default(),
+            k8s,
             prove: None,
             root,
-        };
-        k8s::load(&mut facts, options)?;
-        Ok(facts)
+            rules_input,
+        })
     }
 
     /// A path named in the configuration (absolute on the host), where it is for this run.
     pub fn resolve(&self, path: &str) -> PathBuf {
         resolve(self.root.as_deref(), path)
+    }
+
+    /// Where the rules files were looked for (the rules directory or file).
+    pub fn rules_path(&self) -> &Path {
+        self.rules_input.path()
     }
 
     pub fn is_live(&self) -> bool {
@@ -211,18 +263,6 @@ fn load_plugins(dir: &Path) -> Result<Vec<Plugin>, LintError> {
     paths.iter().map(|p| Ok(Plugin { conf: AuditdConf::load(p)? })).collect()
 }
 
-/// rules.d as augenrules reads it; without rules.d (or with no *.rules in it), audit.rules as auditctl -R
-/// reads it; neither: `None`.
-fn load_rules(dir: &Path, file: &Path) -> Result<Option<RuleSource>, LintError> {
-    match augenrules::from_dir(dir) {
-        Ok(source) => return Ok(Some(source)),
-        Err(SourceError::Empty(_)) => {}
-        Err(SourceError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e.into()),
-    }
-    if file.exists() { Ok(Some(augenrules::from_file(file)?)) } else { Ok(None) }
-}
-
 fn fs_size(path: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt as _;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
@@ -233,4 +273,46 @@ fn fs_size(path: &Path) -> Option<u64> {
         return None;
     }
     Some(st.f_blocks * st.f_frsize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch directory, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn offline_reads_the_rules_and_auditd_conf_it_is_given_instead_of_the_trees() {
+        let scratch = Scratch(std::env::temp_dir().join(format!("av-facts-{}", std::process::id())));
+        let root = scratch.0.join("root");
+        fs::create_dir_all(root.join("etc/audit/rules.d")).unwrap();
+        fs::write(root.join("etc/audit/auditd.conf"), "disk_full_action = HALT\n").unwrap();
+        fs::write(root.join("etc/audit/rules.d/10-tree.rules"), "-w /etc/hosts -p wa\n").unwrap();
+        fs::create_dir_all(scratch.0.join("given")).unwrap();
+        let (conf, file) = (scratch.0.join("given/auditd.conf"), scratch.0.join("given/audit.rules"));
+        fs::write(&conf, "disk_full_action = IGNORE\n").unwrap();
+        fs::write(&file, "-e 2\n").unwrap();
+
+        let tree = Facts::offline(&root, &Options::default()).unwrap();
+        assert_eq!(tree.conf("disk_full_action", "").0, "HALT");
+        assert_eq!(tree.rules_path(), root.join("etc/audit/rules.d"));
+
+        let options = Options {
+            auditd_conf: Some(conf.clone()),
+            rules: Some(RulesInput::File(file.clone())),
+            ..Default::default()
+        };
+        let given = Facts::offline(&root, &options).unwrap();
+        assert_eq!(given.conf("disk_full_action", "").0, "IGNORE");
+        assert_eq!(given.auditd_conf.path, conf);
+        assert_eq!(given.rules.as_ref().map(|r| r.files.clone()), Some(vec![file.clone()]));
+        assert_eq!(given.rules_path(), file);
+    }
 }

@@ -7,15 +7,17 @@
 //!
 //! | footgun | module |
 //! | --- | --- |
-//! | 1 no off-host shipping | [`shipping`], [`prove_shipping`] |
+//! | 1 no off-host shipping | [`shipping`], [`syslog_forward`], [`audisp_remote`], [`prove_shipping`] |
 //! | 2 rules flooding the log | [`flood`] |
 //! | 3 disk full handling | [`disk`] |
 //! | 4 rules not immutable, 7 rules never tested | [`rules_state`] |
 //! | 5 API server without audit, 6 secrets in the Kubernetes audit log | [`k8s`] |
 //! | 8 retention too short | [`retention`] |
 //! | 9 no correlation across sources | [`correlation`] |
-//! | 10 ignoring the backlog | [`backlog`] |
+//! | 10 ignoring the backlog | [`backlog`], [`auditd`] (a file auditd refuses: no auditd at all) |
 
+pub mod audisp_remote;
+pub mod auditd;
 pub mod backlog;
 pub mod correlation;
 pub mod disk;
@@ -28,8 +30,9 @@ pub mod prove_shipping;
 pub mod retention;
 pub mod rules_state;
 pub mod shipping;
+pub mod syslog_forward;
 
-use std::{fmt, path::PathBuf};
+use std::{fmt, path::PathBuf, sync::Arc};
 
 use serde::Serialize;
 use thiserror::Error;
@@ -46,16 +49,29 @@ use crate::{
 /// Why lint could not run at all (exit 2). Findings are not errors.
 #[derive(Debug, Error)]
 pub enum LintError {
+    /// Shared: a live run takes it from the host's snapshot, which keeps it too.
     #[error(transparent)]
-    Conf(#[from] ConfError),
+    Conf(Arc<ConfError>),
     #[error(transparent)]
-    Rules(#[from] SourceError),
+    Rules(Arc<SourceError>),
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
     #[error(transparent)]
     Kubernetes(#[from] k8s::K8sError),
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
+}
+
+impl From<ConfError> for LintError {
+    fn from(e: ConfError) -> Self {
+        Self::Conf(Arc::new(e))
+    }
+}
+
+impl From<SourceError> for LintError {
+    fn from(e: SourceError) -> Self {
+        Self::Rules(Arc::new(e))
+    }
 }
 
 /// Retention requirements, as the frameworks state them.
@@ -174,12 +190,13 @@ impl Sink {
 /// Runs every check on gathered facts.
 pub fn check(facts: &Facts) -> LintReport {
     let mut sink = Sink::default();
+    auditd::check(facts, &mut sink);
     let shipping = shipping::detect(facts);
     shipping::check(facts, &shipping, &mut sink);
     flood::check(facts, &mut sink);
     disk::check(facts, &mut sink);
     rules_state::check_immutable(facts, &mut sink);
-    k8s::check(facts, &mut sink);
+    k8s::check(&facts.k8s, facts.is_live(), facts.framework, &mut sink);
     rules_state::check_tested(facts, &mut sink);
     retention::check(facts, &shipping, &mut sink);
     correlation::check(facts, &mut sink);

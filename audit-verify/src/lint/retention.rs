@@ -4,21 +4,48 @@
 //! `max_log_file_action` decides what "full" means: ROTATE keeps `num_logs` files of `max_log_file` MB
 //! and deletes the oldest; KEEP_LOGS and IGNORE never delete (retention is bounded by the disk, and the
 //! disk actions of footgun 3 take over); SUSPEND stops writing at `max_log_file` (the newest records are
-//! the ones lost); SYSLOG only warns and goes on writing (as IGNORE).
+//! the ones lost); SYSLOG only warns and goes on writing (as IGNORE). ROTATE with `num_logs` below 2 does
+//! not rotate at all (auditd logs "Log rotation disabled (num_logs < 2), skipping").
+//!
+//! Absent keys take auditd's built-in values ([`builtin_default`]): `max_log_file_action` IGNORE and
+//! `max_log_file` 0, so a file that leaves them out never rotates, whatever the shipped file says. With
+//! `write_logs = no` (or `log_format = NOLOG`) there is no local log at all.
 
-use super::{Facts, Sink, logstats::human_bytes, shipping::Shipping};
-use crate::finding::{Finding, Severity};
+use super::{Facts, Sink, Skipped, auditd, logstats::human_bytes, shipping::Shipping};
+use crate::{
+    auditd_conf::builtin_default,
+    finding::{Finding, Severity},
+};
 
 const N: u8 = 8;
 
+fn conf(facts: &Facts, key: &str) -> String {
+    facts.conf(key, builtin_default(key).unwrap_or("")).0
+}
+
 pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
-    let (action, _) = facts.conf("max_log_file_action", "ROTATE");
-    let action = action.to_ascii_uppercase();
-    let max_mb: f64 = facts.conf("max_log_file", "8").0.parse().unwrap_or(8.0);
-    let num_logs: f64 = facts.conf("num_logs", "5").0.parse().unwrap_or(5.0);
+    if auditd::absent(facts, sink, N, "local retention") {
+        return;
+    }
+    if no_local_log(facts, shipping, sink) {
+        return;
+    }
+    let action = conf(facts, "max_log_file_action").to_ascii_uppercase();
+    let max_mb: f64 = conf(facts, "max_log_file").parse().unwrap_or(0.0);
+    let num_logs: f64 = conf(facts, "num_logs").parse().unwrap_or(0.0);
+    // rotate_logs() in auditd-event.c: "Log rotation disabled (num_logs < 2), skipping": the one file
+    // grows on, as with KEEP_LOGS.
+    let action = if action == "ROTATE" && num_logs < 2.0 { "ROTATE with num_logs < 2".to_owned() } else { action };
     let capacity = match action.as_str() {
-        // auditd does not rotate with num_logs below 2: one file, rewritten.
-        "ROTATE" => max_mb * num_logs.max(1.0) * 1024.0 * 1024.0,
+        "ROTATE" if max_mb == 0.0 => {
+            sink.skip(Skipped::new(
+                N,
+                "local retention",
+                format!("skipped: max_log_file = 0 ({}): no size to rotate at", facts.conf_location("max_log_file")),
+            ));
+            return;
+        }
+        "ROTATE" => max_mb * num_logs * 1024.0 * 1024.0,
         "SUSPEND" => {
             sink.add(
                 N,
@@ -33,7 +60,23 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
             );
             return;
         }
-        _ => return, // KEEP_LOGS, IGNORE, SYSLOG, EXEC: bounded by the disk, see footgun 3
+        // KEEP_LOGS, IGNORE, SYSLOG, ROTATE below 2 logs: nothing is deleted, the file system bounds what is kept (and the
+        // disk actions of footgun 3 decide what happens then).
+        _ => match facts.log_fs_bytes {
+            Some(bytes) => bytes as f64,
+            None => {
+                sink.skip(Skipped::new(
+                    N,
+                    "local retention",
+                    format!(
+                        "skipped: max_log_file_action = {action} ({}) never deletes a log: retention is bounded by \
+                         the log's file system, whose size is known live only",
+                        facts.conf_location("max_log_file_action")
+                    ),
+                ));
+                return;
+            }
+        },
     };
     let Some(framework) = facts.framework else {
         if let Some(rate) = facts.log.as_ref().and_then(|l| l.bytes_per_hour()) {
@@ -74,6 +117,11 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
         return;
     };
     let days = capacity / rate / 24.0;
+    let held = if action == "ROTATE" {
+        format!("max_log_file {max_mb} MB × num_logs {num_logs} = {}", human_bytes(capacity))
+    } else {
+        format!("max_log_file_action = {action}: the log's file system, {}", human_bytes(capacity))
+    };
     let shipped = shipping.off_host();
     let (severity, need) = if shipped {
         // Shipping carries the archive; what is at hand locally still has to cover the online part.
@@ -91,9 +139,7 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
             "retention_too_short",
             severity,
             format!(
-                "max_log_file {max_mb} MB × num_logs {num_logs} = {} hold {days:.1} days at the observed {}/h; \
-                 {framework} needs {need} days {} ({source})",
-                human_bytes(capacity),
+                "{held} hold {days:.1} days at the observed {}/h; {framework} needs {need} days {} ({source})",
                 human_bytes(rate),
                 if shipped { "at hand (the rest is shipped)" } else { "and nothing is shipped" },
             ),
@@ -104,4 +150,40 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
             "keep ~{needed_mb:.0} MB locally (max_log_file × num_logs), or ship off-host and keep {online} days at hand"
         )),
     );
+}
+
+/// `write_logs = no` or `log_format = NOLOG`: no day is kept on this host. Returns true when so.
+fn no_local_log(facts: &Facts, shipping: &Shipping, sink: &mut Sink) -> bool {
+    let Some(off) = facts.auditd_conf.log_writing_off() else { return false };
+    let shipped = shipping.off_host();
+    let severity = match (shipped, facts.framework) {
+        (false, _) => Severity::High,
+        (true, Some(_)) => Severity::Medium,
+        (true, None) => Severity::Info,
+    };
+    let need = facts.framework.map_or(String::new(), |f| {
+        let (online, _, source) = f.retention();
+        format!("; {f} needs {online} days at hand ({source})")
+    });
+    sink.add(
+        N,
+        Finding::new(
+            "no_local_log",
+            severity,
+            format!(
+                "{} = {}: auditd writes no local log, 0 days are kept on this host{}{need}",
+                off.key,
+                off.value,
+                if shipped {
+                    " (records are only shipped)"
+                } else {
+                    " and nothing is shipped: records are kept nowhere"
+                },
+            ),
+        )
+        .at(format!("{}:{}", facts.auditd_conf.path.display(), off.line))
+        .why("retention is what some disk keeps; with no local log and no shipping, no disk keeps anything")
+        .fix("write_logs = yes with log_format = ENRICHED, and size max_log_file × num_logs for the period"),
+    );
+    true
 }

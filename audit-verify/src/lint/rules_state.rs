@@ -1,10 +1,10 @@
-//! Footgun 4 (rules not immutable) and 7 (rules never tested), both read through [`rules::diff`]: the
+//! Footgun 4 (rules not immutable) and 7 (rules never tested), both read through [`rules::diff`](crate::rules::diff): the
 //! same simulation of `auditctl -R` as `audit-verify rules`, compared with the kernel when live.
 //!
 //! Footgun 7's third part, rules that `prove` could not prove, takes [`Facts::prove`]: `prove` is not
 //! built yet, so until `check` feeds its results there, lint reports the check as skipped.
 
-use super::{Facts, Sink, Skipped};
+use super::{Facts, Sink, Skipped, auditd};
 use crate::{
     finding::{Finding, Severity},
     rules::diff::{self, RulesReport},
@@ -43,10 +43,14 @@ pub fn check_immutable(facts: &Facts, sink: &mut Sink) {
         None => sink.skip(Skipped::offline(N, "kernel enabled 2")),
     }
     let Some(report) = report(facts) else {
+        // A tree with neither rules nor auditd.conf holds no audit configuration to judge.
+        if auditd::absent(facts, sink, N, "rules files with -e 2") {
+            return;
+        }
         sink.add(
             N,
             Finding::new("no_rules_files", Severity::Medium, "no rules files (rules.d/*.rules or audit.rules)")
-                .at(facts.resolve(super::facts::RULES_DIR).display())
+                .at(facts.rules_path().display())
                 .why("without rules files nothing is loaded at boot, and there is no -e 2")
                 .fix("write the rules in /etc/audit/rules.d and load them with augenrules --load"),
         );
@@ -58,7 +62,7 @@ pub fn check_immutable(facts: &Facts, sink: &mut Sink) {
         } else {
             "move -e 2 to the end: with augenrules, keep it in the last file only"
         };
-        let at = f.location.clone().unwrap_or_else(|| facts.resolve(super::facts::RULES_DIR).display().to_string());
+        let at = f.location.clone().unwrap_or_else(|| facts.rules_path().display().to_string());
         sink.add(N, f.at(at).why(why).fix(fix));
     }
 }

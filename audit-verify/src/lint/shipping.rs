@@ -1,12 +1,14 @@
 //! Footgun 1: records that never leave the host die with it (an intruder with root edits or deletes the
 //! log). Shipping is found in auditd's plugins (audisp-remote and its `remote_server`) and in the log
-//! shippers known to read audit.log (their process, their configuration).
+//! shippers known to read audit.log (their process, their configuration), and in auditd's syslog plugin
+//! forwarded by rsyslog or syslog-ng ([`syslog_forward`]). audisp-remote's failure handling is judged in
+//! [`audisp_remote`].
 
 use std::{fs, net::IpAddr, path::PathBuf};
 
 use serde::Serialize;
 
-use super::{Facts, Sink, Skipped};
+use super::{Facts, Sink, Skipped, audisp_remote, auditd, syslog_forward};
 use crate::{auditd_conf::AuditdConf, finding::Finding, finding::Severity};
 
 const N: u8 = 1;
@@ -94,6 +96,7 @@ pub fn detect(facts: &Facts) -> Shipping {
             shipping.targets.extend(remote_target(facts));
         }
     }
+    shipping.targets.extend(syslog_forward::detect(facts));
     let log_file = facts.auditd_conf.log_file().display().to_string();
     for shipper in SHIPPERS {
         let running: Vec<_> =
@@ -183,6 +186,10 @@ fn mentions(paths: &[PathBuf], log_file: &str) -> Option<String> {
 }
 
 pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
+    audisp_remote::check(facts, sink);
+    if shipping.targets.is_empty() && auditd::absent(facts, sink, N, "records shipped off the host") {
+        return;
+    }
     let why_ship = "records kept only on this host can be edited or deleted by whoever takes root on it, and die \
                     with its disk";
     for plugin in facts.plugins.iter().filter(|p| p.active() && p.path().ends_with("audisp-remote")) {

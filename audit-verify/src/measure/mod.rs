@@ -25,10 +25,30 @@ pub use sensors::SyscallHook;
 use crate::{
     auditd_conf::AuditdConf,
     auditlog::Follower,
+    btf::{BtfError, KernelBtf},
     capability::Backend,
     netlink::{AuditSocket, listener::Listener},
-    rules,
+    rules::{self, Rule},
 };
+
+/// What a window needs from the host, read once by the caller (`check` hands over its snapshot's).
+#[derive(Debug, Clone, Copy)]
+pub struct Host<'a> {
+    /// The loaded rules, in kernel order.
+    pub loaded: &'a [Rule],
+    pub btf: Result<&'a KernelBtf, &'a BtfError>,
+}
+
+/// The backend a window measured with: the probe backend where it attached (it counts every drop, so
+/// kfree_skb is not attached then); else the tracepoint backend where its kfree_skb sensor attached; else
+/// only the kernel's counters.
+pub fn backend(probes: Option<Backend>, kfree_skb_attached: bool) -> Backend {
+    match (probes, kfree_skb_attached) {
+        (Some(probes), _) => probes,
+        (None, true) => Backend::Tracepoint,
+        (None, false) => Backend::CountersOnly,
+    }
+}
 
 /// What to measure and how.
 #[derive(Debug, Clone)]
@@ -71,19 +91,37 @@ pub struct Window {
 }
 
 impl Window {
-    /// Starts observing. Needs root.
+    /// Starts observing, with the loaded rules and the kernel's BTF read now. Needs root.
     pub fn start(config: &Config) -> anyhow::Result<Self> {
+        let (loaded, _) = rules::loaded(&mut AuditSocket::open()?).context("reading the loaded rules")?;
+        let btf = KernelBtf::from_sys_fs();
+        Self::start_on(config, Host { loaded: &loaded, btf: btf.as_ref() })
+    }
+
+    /// Starts observing the host as `host` describes it. Needs root.
+    pub fn start_on(config: &Config, host: Host<'_>) -> anyhow::Result<Self> {
         let conf = AuditdConf::load(&config.auditd_conf).ok();
         let log =
             conf.as_ref().map_or_else(|| PathBuf::from(crate::auditd_conf::DEFAULT_LOG_FILE), AuditdConf::log_file);
-        let mut socket = AuditSocket::open()?;
-        let (loaded, _) = rules::loaded(&mut socket).context("reading the loaded rules")?;
-        let (translated, not_counted) = rule_filters::translate(&loaded);
-        let sensors =
-            sensors::KernelSensors::attach(&translated, config.syscalls).map_err(|e| short_error(&format!("{e:#}")));
-        let probes = probe_backend::ProbeSensors::attach()
-            .inspect_err(|e| log::info!("kprobe/fentry backend unavailable, using tracepoints: {e:#}"))
-            .ok();
+        let (translated, not_counted) = rule_filters::translate(host.loaded);
+        // The probe backend first: only where it does not attach does the tracepoint backend's kfree_skb
+        // sensor, which runs on every freed network buffer, earn its cost.
+        let probes = match host.btf {
+            Ok(btf) => probe_backend::ProbeSensors::attach(btf)
+                .inspect_err(|e| log::info!("kprobe/fentry backend unavailable, using tracepoints: {e:#}"))
+                .ok(),
+            Err(e) => {
+                log::info!("kprobe/fentry backend unavailable without kernel BTF: {e}");
+                None
+            }
+        };
+        let sensors = host
+            .btf
+            .map_err(|e| anyhow::anyhow!("kernel BTF, for task field offsets: {e}"))
+            .and_then(|btf| {
+                sensors::KernelSensors::attach(&translated, config.syscalls, probes.is_none(), &btf.offsets)
+            })
+            .map_err(|e| short_error(&format!("{e:#}")));
         let kernel_log = kmsg::KernelLog::from_now().ok();
         let mut own_programs = sensors.as_ref().map(sensors::KernelSensors::program_ids).unwrap_or_default();
         own_programs.extend(probes.iter().flat_map(probe_backend::ProbeSensors::program_ids));
@@ -124,16 +162,15 @@ impl Window {
             barrier_timeout,
         } = self;
         let elapsed = started.elapsed();
+        let kfree_skb_attached = sensors.as_ref().is_ok_and(|s| s.counts_drops);
         let (hits, drops, syscall_hook, sensors_error) = match sensors {
             // Read, then detach at once: the barrier below must not be counted as load.
             Ok(sensors) => (sensors.rule_hits()?, sensors.drops()?, sensors.hook.clone(), None),
             Err(e) => (None, Vec::new(), None, Some(e)),
         };
-        // With the probe backend, drops are counted at audit_log_lost; kfree_skb attribution is not needed.
-        let backend = probes.as_ref().map_or(Backend::Tracepoint, probe_backend::ProbeSensors::backend);
+        let backend = backend(probes.as_ref().map(probe_backend::ProbeSensors::backend), kfree_skb_attached);
         let probe_counts = probes.as_ref().map(probe_backend::ProbeSensors::counts).transpose()?;
         drop(probes);
-        let drops = if probe_counts.is_some() { Vec::new() } else { drops };
         let samples = sampler.stop()?;
         // The barrier: a marker message. Once it arrives on the multicast socket, everything emitted before
         // it has; once it is in the log, everything auditd will write of the window is there.
@@ -189,4 +226,24 @@ pub fn run(config: &Config) -> anyhow::Result<MeasureReport> {
     let window = Window::start(config)?;
     crate::stop::sleep(config.duration);
     window.finish()
+}
+
+/// [`run`] on the host as `host` describes it (a stop request ends the window early there too).
+pub fn run_on(config: &Config, host: Host<'_>) -> anyhow::Result<MeasureReport> {
+    let window = Window::start_on(config, host)?;
+    crate::stop::sleep(config.duration);
+    window.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backend_named_is_the_one_that_attached() {
+        assert_eq!(backend(Some(Backend::Fentry), false), Backend::Fentry, "kfree_skb is not attached then");
+        assert_eq!(backend(Some(Backend::Kprobe), false), Backend::Kprobe);
+        assert_eq!(backend(None, true), Backend::Tracepoint);
+        assert_eq!(backend(None, false), Backend::CountersOnly, "the tracepoint sensors failed");
+    }
 }

@@ -15,13 +15,13 @@ use audit_verify_common::{
     probes::{LostMessage, LostReason, MAX_RECORD_TYPE, ProbeCounter, SerialRange},
 };
 use aya::{
-    Btf as AyaBtf, Ebpf,
+    Ebpf,
     maps::{MapData, PerCpuArray, PerCpuHashMap},
     programs::{FEntry, FExit, KProbe},
 };
 use serde::Serialize;
 
-use crate::{btf::Btf, capability::Backend, capability::program, ebpf};
+use crate::{btf::KernelBtf, capability::Backend, capability::program, ebpf};
 
 /// A way to hook a kernel function.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -134,9 +134,10 @@ pub struct ProbeSensors {
 }
 
 impl ProbeSensors {
-    /// Tries every hook. Fails when a required hook attached with no mechanism.
-    pub fn attach() -> anyhow::Result<Self> {
-        let btf = Btf::from_sys_fs().context("kernel BTF, for audit_buffer and sk_buff offsets")?;
+    /// Tries every hook, with the kernel's BTF for the audit_buffer and sk_buff offsets (and, in aya's
+    /// form, for fentry/fexit). Fails when a required hook attached with no mechanism.
+    pub fn attach(kernel_btf: &KernelBtf) -> anyhow::Result<Self> {
+        let btf = &kernel_btf.offsets;
         let globals = ebpf::Globals {
             loader_tgid: std::process::id(),
             // audit_buffer is private to kernel/audit.c; skb has been its first member since 2.6.
@@ -145,12 +146,12 @@ impl ProbeSensors {
             ..Default::default()
         };
         let mut object = ebpf::load(globals).context("loading audit-verify's eBPF object")?;
-        let aya_btf = AyaBtf::from_sys_fs().ok();
+        let aya_btf = kernel_btf.aya.as_ref();
         let mut hooks = Vec::new();
         for hook in HOOKS {
             let mut outcome = HookOutcome { symbol: hook.symbol, attached: None, skipped: Vec::new() };
             for &(mechanism, prog) in hook.tries {
-                match try_attach(&mut object, aya_btf.as_ref(), mechanism, prog, hook.symbol) {
+                match try_attach(&mut object, aya_btf, mechanism, prog, hook.symbol) {
                     Ok(()) => {
                         log::info!("probe backend: {} attached with {mechanism:?}", hook.symbol);
                         outcome.attached = Some(mechanism);
@@ -241,7 +242,7 @@ impl ProbeSensors {
 
 fn try_attach(
     object: &mut Ebpf,
-    btf: Option<&AyaBtf>,
+    btf: Option<&aya::Btf>,
     mechanism: Mechanism,
     prog: &str,
     symbol: &str,
@@ -346,7 +347,11 @@ mod tests {
             eprintln!("skipped: needs root");
             return;
         }
-        match ProbeSensors::attach() {
+        let Ok(btf) = KernelBtf::from_sys_fs() else {
+            eprintln!("skipped: no kernel BTF");
+            return;
+        };
+        match ProbeSensors::attach(&btf) {
             Ok(s) => {
                 assert!(s.hooks.iter().any(|h| h.symbol == "audit_log_lost" && h.attached.is_some()));
                 assert!(matches!(s.backend(), Backend::Fentry | Backend::Kprobe));

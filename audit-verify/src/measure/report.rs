@@ -386,14 +386,17 @@ fn key_rates(
 }
 
 fn retention(conf: Option<&AuditdConf>, bytes_per_day: f64) -> Retention {
-    let number =
-        |key: &str, default: u64| conf.and_then(|c| c.get(key)).and_then(|e| e.value.parse().ok()).unwrap_or(default);
-    let (max_mb, num_logs) = (number("max_log_file", 8), number("num_logs", 5));
-    let action = conf
-        .and_then(|c| c.get("max_log_file_action"))
-        .map_or_else(|| "ROTATE".to_owned(), |e| e.value.to_ascii_uppercase());
+    // A key the file leaves out (or no readable file) is auditd's built-in value, not the shipped file's.
+    let value = |key: &str| {
+        conf.map_or_else(|| crate::auditd_conf::builtin_default(key).unwrap_or(""), |c| c.value(key)).to_owned()
+    };
+    let number = |key: &str| value(key).parse::<u64>().unwrap_or(0);
+    let (max_mb, num_logs) = (number("max_log_file"), number("num_logs"));
+    let action = value("max_log_file_action").to_ascii_uppercase();
     let capacity = (max_mb * num_logs) as f64 * 1024.0 * 1024.0;
-    let days = (bytes_per_day > 0.0 && action == "ROTATE").then(|| capacity / bytes_per_day);
+    // auditd does not rotate with num_logs below 2 ("Log rotation disabled"): no rotation bounds the days.
+    let rotates = action == "ROTATE" && num_logs >= 2 && max_mb > 0;
+    let days = (bytes_per_day > 0.0 && rotates).then(|| capacity / bytes_per_day);
     Retention { log_bytes_per_day: bytes_per_day, max_log_file_mb: max_mb, num_logs, max_log_file_action: action, days }
 }
 
@@ -565,5 +568,22 @@ impl MeasureReport {
             self.keys.iter().map(|k| (k.key.as_str(), k.events_per_second)),
         );
         g.finish()
+    }
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+
+    #[test]
+    fn absent_keys_are_auditds_builtin_values_and_one_log_does_not_rotate() {
+        let conf = |text: &str| AuditdConf::parse(Path::new("auditd.conf"), text).unwrap();
+        let r = retention(Some(&conf("space_left = 75\n")), 1024.0 * 1024.0);
+        assert_eq!((r.max_log_file_mb, r.num_logs, r.max_log_file_action.as_str(), r.days), (0, 0, "IGNORE", None));
+        let r =
+            retention(Some(&conf("max_log_file = 8\nnum_logs = 5\nmax_log_file_action = rotate\n")), 4.0 * 1048576.0);
+        assert_eq!(r.days, Some(10.0));
+        let r = retention(Some(&conf("max_log_file = 8\nnum_logs = 1\nmax_log_file_action = ROTATE\n")), 1048576.0);
+        assert_eq!(r.days, None);
     }
 }

@@ -1,5 +1,7 @@
-//! The tracepoint backend's kernel sensors for one window: `skb:kfree_skb` in audit functions (drops the
-//! kernel made after building a record) and rule matching at syscall exit (what happened).
+//! The kernel sensors of one window: rule matching at syscall exit (what happened), and, for the
+//! tracepoint backend only, `skb:kfree_skb` in audit functions (drops the kernel made after building a
+//! record). That tracepoint runs on every freed network buffer of the host, so it is attached only when the
+//! probe backend, which counts every drop at `audit_log_lost`, did not attach.
 
 use anyhow::Context as _;
 use audit_verify_common::{
@@ -53,6 +55,8 @@ pub struct KernelSensors {
     rules: usize,
     /// `None`: syscalls are not counted.
     pub hook: Option<SyscallHook>,
+    /// Whether the kfree_skb drop sensor is attached.
+    pub counts_drops: bool,
     _tracefs: Tracefs,
 }
 
@@ -64,20 +68,25 @@ fn frees_records(symbol: &str) -> bool {
 }
 
 impl KernelSensors {
-    /// Attaches the drop sensor, and the rule matcher where `syscalls` says.
-    pub fn attach(rules: &[Translated], syscalls: SyscallCounting) -> anyhow::Result<Self> {
+    /// Attaches the rule matcher where `syscalls` says, and the kfree_skb drop sensor when `drops`.
+    /// `btf` gives the task field offsets.
+    pub fn attach(rules: &[Translated], syscalls: SyscallCounting, drops: bool, btf: &Btf) -> anyhow::Result<Self> {
         let tracefs = Tracefs::ensure()?;
-        let symbols = AuditSymbols::load().context("reading /proc/kallsyms")?;
-        // Only the functions that free records they give up on: `kfree_skb` fires for every skb freed
-        // anywhere, so each range checked costs on every network packet too.
-        let ranges: Vec<(String, AddrRange)> = symbols
-            .ranges()
-            .filter(|(name, ..)| frees_records(name))
-            .take(MAX_AUDIT_RANGES as usize)
-            .map(|(name, start, end)| (name.to_owned(), AddrRange { start, end }))
-            .collect();
-        anyhow::ensure!(!ranges.is_empty(), "no audit functions in /proc/kallsyms (addresses hidden? run as root)");
-        let btf = Btf::from_sys_fs().context("kernel BTF, for task field offsets")?;
+        let ranges: Vec<(String, AddrRange)> = if drops {
+            let symbols = AuditSymbols::load().context("reading /proc/kallsyms")?;
+            // Only the functions that free records they give up on: `kfree_skb` fires for every skb freed
+            // anywhere, so each range checked costs on every network packet too.
+            let ranges: Vec<_> = symbols
+                .ranges()
+                .filter(|(name, ..)| frees_records(name))
+                .take(MAX_AUDIT_RANGES as usize)
+                .map(|(name, start, end)| (name.to_owned(), AddrRange { start, end }))
+                .collect();
+            anyhow::ensure!(!ranges.is_empty(), "no audit functions in /proc/kallsyms (addresses hidden? run as root)");
+            ranges
+        } else {
+            Vec::new()
+        };
         let thread_info = btf.member_offset("task_struct", "thread_info")?;
         let union = |arch: Option<u32>| {
             let admitted = rules.iter().take(MAX_RULES as usize).filter(|t| arch.is_none_or(|a| t.filter.admits(a)));
@@ -104,7 +113,7 @@ impl KernelSensors {
                 ranges.iter().map(|(_, r)| r.start).min().unwrap_or(0),
                 ranges.iter().map(|(_, r)| r.end).max().unwrap_or(0),
             ),
-            kfree_skb_location_offset: tracefs.field_offset("skb", "kfree_skb", "location")?,
+            kfree_skb_location_offset: if drops { tracefs.field_offset("skb", "kfree_skb", "location")? } else { 0 },
             rule_count: rules.len().min(MAX_RULES as usize) as u32,
             any_rule_mask: ebpf::SyscallMask(any_rule_mask),
             task_loginuid_offset: btf.member_offset("task_struct", "loginuid")?,
@@ -129,9 +138,11 @@ impl KernelSensors {
                 map.set(i as u32, t.filter, 0)?;
             }
         }
-        let drops: &mut TracePoint = program(&mut object, names::PROG_AUDIT_DROPS)?;
-        drops.load().context("loading the kfree_skb sensor")?;
-        drops.attach("skb", "kfree_skb").context("attaching skb:kfree_skb")?;
+        if drops {
+            let sensor: &mut TracePoint = program(&mut object, names::PROG_AUDIT_DROPS)?;
+            sensor.load().context("loading the kfree_skb sensor")?;
+            sensor.attach("skb", "kfree_skb").context("attaching skb:kfree_skb")?;
+        }
         let hook = match hook {
             None => None,
             Some(Ok(events)) => {
@@ -150,7 +161,8 @@ impl KernelSensors {
             }
         };
         let rules = if hook.is_some() { rules.len() } else { 0 };
-        Ok(Self { object, ranges: ranges.into_iter().map(|(n, _)| n).collect(), rules, hook, _tracefs: tracefs })
+        let ranges = ranges.into_iter().map(|(n, _)| n).collect();
+        Ok(Self { object, ranges, rules, hook, counts_drops: drops, _tracefs: tracefs })
     }
 
     fn per_cpu_sums(&self, name: &str, slots: u32) -> anyhow::Result<Vec<u64>> {

@@ -27,7 +27,6 @@ pub mod scratch;
 
 use std::{
     fs, io,
-    path::PathBuf,
     time::{Duration, Instant},
 };
 
@@ -43,14 +42,15 @@ use self::{
 use crate::{
     auditlog::{AuditLogError, Follower},
     barrier::{self, Barrier, BarrierError},
+    finding::Finding,
     netlink::{AuditSocket, NetlinkError, listener::ListenerError},
     rules::{
-        self, Location, Rule,
+        Location, Rule,
         augenrules::RuleSource,
-        diff,
+        diff::{self, RulesReport},
         fields::{ARCH_B32, ARCH_B64, UNSET},
-        parse::Command,
     },
+    snapshot::LogPosition,
     syscalls::Abi,
 };
 
@@ -64,12 +64,6 @@ pub enum ProveError {
     Multicast(#[from] ListenerError),
     #[error("cannot run an action in a child process")]
     Exec(#[source] io::Error),
-    #[error("cannot read the audit log {path}")]
-    LogSize {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
     #[error(transparent)]
     Log(#[from] AuditLogError),
     #[error(transparent)]
@@ -222,7 +216,8 @@ impl ProveReport {
 }
 
 pub struct Options<'a> {
-    pub log: PathBuf,
+    /// The audit log, read from this position on.
+    pub log: LogPosition,
     /// Bound on the barrier wait.
     pub timeout: Duration,
     pub allow_mutation: bool,
@@ -238,15 +233,27 @@ struct Trial {
     ran: Ran,
 }
 
-/// Proves every rule loaded in the kernel against the rules files in `source`.
-pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>) -> Result<ProveReport, ProveError> {
+/// What prove judges, all from one gathering of the host ([`crate::snapshot`]): the rules files, the
+/// rules loaded in the kernel, and the rules diff between them, whose per-rule results (loaded where,
+/// not loaded why, shadowed by which line) prove takes as they are.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub source: &'a RuleSource,
+    /// In kernel order.
+    pub loaded: &'a [Rule],
+    /// Loaded rules that could not be decoded.
+    pub undecodable: &'a [Finding],
+    /// `rules::diff::compare(source, loaded)`.
+    pub diff: &'a RulesReport,
+}
+
+/// Proves every rule loaded in the kernel against the rules files.
+pub fn prove(input: Input<'_>, socket: &mut AuditSocket, options: Options<'_>) -> Result<ProveReport, ProveError> {
     let start = Instant::now();
-    let (loaded, undecodable) = rules::loaded(socket)?;
-    let report = diff::compare(source, &loaded);
-    let locations = locate(source, &loaded);
-    let finding_at = |id: &str, at: &Location| {
-        report.findings.iter().find(|f| f.id == id && f.location.as_deref() == Some(at.to_string().as_str()))
-    };
+    let Input { source, loaded, undecodable, diff: report } = input;
+    let locations = &report.loaded_from;
+    let shadowed_by =
+        |at: &Location| report.expected_rules.iter().find(|e| e.location == *at).and_then(|e| e.shadowed_by.as_ref());
 
     let scratch = scratch::Scratch::create().map_err(ProveError::Scratch)?;
     let host = Host::new(std::env::current_exe().map_err(ProveError::Exec)?, own_loginuid());
@@ -257,11 +264,12 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
     let mut trials = Vec::new();
     for (index, rule) in loaded.iter().enumerate() {
         let base = proof(rule, locations[index].as_ref(), source);
-        if let Some(f) = locations[index].as_ref().and_then(|at| finding_at("shadowed", at)) {
-            proofs[index] = Some(RuleProof { state: State::Shadowed, reason: Some(f.message.clone()), ..base });
+        if let Some(never) = locations[index].as_ref().and_then(shadowed_by) {
+            let reason = diff::ExpectedRule::shadowed_message(never);
+            proofs[index] = Some(RuleProof { state: State::Shadowed, reason: Some(reason), ..base });
             continue;
         }
-        match plan::plan(&loaded, index, &ctx) {
+        match plan::plan(loaded, index, &ctx) {
             Plan::Unprovable(why) => {
                 proofs[index] = Some(RuleProof { state: State::Unprovable, reason: Some(why), ..base });
             }
@@ -273,11 +281,9 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
         }
     }
 
-    let log_from =
-        fs::metadata(&options.log).map_err(|source| ProveError::LogSize { path: options.log.clone(), source })?.len();
     // Opened before the actions: if auditd rotates the log meanwhile, the follower finishes the old file
     // and goes on in the new one, where reopening the path later would read the wrong file.
-    let mut follower = Follower::open(&options.log, log_from)?;
+    let mut follower = Follower::open(&options.log.path, options.log.offset)?;
     let listener = collect::listen()?;
     let mut arena = exec::Arena::new().map_err(ProveError::Exec)?;
     let total = trials.len();
@@ -320,14 +326,14 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
         let base = proof(&loaded[trial.index], locations[trial.index].as_ref(), source);
         proofs[trial.index] = Some(if i < ran {
             let heard = Heard { written: &written, emitted: &emitted, barrier: &barrier };
-            judge(trial, base, &loaded, &locations, &heard, &host)
+            judge(trial, base, loaded, locations, &heard, &host)
         } else {
             let why = format!("not run: {} stopped the run first", stopped_by.as_deref().unwrap_or("a signal"));
             RuleProof { state: State::NotRun, reason: Some(why), ..base }
         });
     }
     let mut rules: Vec<RuleProof> = proofs.into_iter().flatten().collect();
-    rules.extend(not_loaded(source, &report));
+    rules.extend(not_loaded(source, report));
     for f in undecodable {
         rules.push(RuleProof {
             source: f.location.clone(),
@@ -335,7 +341,7 @@ pub fn prove(source: &RuleSource, socket: &mut AuditSocket, options: Options<'_>
             key: None,
             state: State::Unprovable,
             evidence: None,
-            reason: Some(f.message),
+            reason: Some(f.message.clone()),
             action: None,
             changed: None,
             note: None,
@@ -358,29 +364,6 @@ fn own_loginuid() -> u32 {
     fs::read_to_string("/proc/self/loginuid").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(UNSET)
 }
 
-/// Each loaded rule's line in the files: the first unused line with the same canonical rule, as
-/// [`diff::compare`] pairs them.
-fn locate(source: &RuleSource, loaded: &[Rule]) -> Vec<Option<Location>> {
-    let adds: Vec<(Rule, &Location)> = source
-        .lines
-        .iter()
-        .filter_map(|l| match &l.command {
-            Command::Add { rule, .. } => Some((rule.canonical(), &l.location)),
-            _ => None,
-        })
-        .collect();
-    let mut used = vec![false; adds.len()];
-    loaded
-        .iter()
-        .map(|rule| {
-            let canonical = rule.canonical();
-            let i = (0..adds.len()).find(|i| !used[*i] && adds[*i].0 == canonical)?;
-            used[i] = true;
-            Some(adds[i].1.clone())
-        })
-        .collect()
-}
-
 fn order(source: &RuleSource, at: Option<&Location>) -> (usize, usize) {
     at.map_or((usize::MAX, 0), |at| {
         (source.files.iter().position(|f| **f == *at.file).unwrap_or(usize::MAX - 1), at.line)
@@ -399,36 +382,31 @@ fn proof(rule: &Rule, at: Option<&Location>, source: &RuleSource) -> RuleProof {
         changed: None,
         note: None,
         order: order(source, at),
-        records: rule.action == rules::Action::Always
-            && matches!(rule.list, rules::FilterList::Exit | rules::FilterList::IoUring),
+        records: rule.action == crate::rules::Action::Always
+            && matches!(rule.list, crate::rules::FilterList::Exit | crate::rules::FilterList::IoUring),
     }
 }
 
 /// Rules in the files that the kernel does not hold, with diff's reason.
 fn not_loaded(source: &RuleSource, report: &diff::RulesReport) -> Vec<RuleProof> {
     report
-        .findings
+        .expected_rules
         .iter()
-        .filter(|f| f.id == "not_loaded")
-        .map(|f| {
-            let line = source.lines.iter().find(|l| Some(l.location.to_string()) == f.location);
-            let rule = line.and_then(|l| match &l.command {
-                Command::Add { rule, .. } => Some(rule),
-                _ => None,
-            });
-            RuleProof {
-                source: f.location.clone(),
-                rule: rule.map_or_else(|| f.rule.clone().unwrap_or_default(), ToString::to_string),
-                key: rule.and_then(|r| r.key()).map(str::to_owned),
+        .filter_map(|e| match &e.loaded {
+            diff::Loaded::No { why } => Some(RuleProof {
+                source: Some(e.location.to_string()),
+                rule: e.rule.to_string(),
+                key: e.rule.key().map(str::to_owned),
                 state: State::NotLoaded,
                 evidence: None,
-                reason: Some(f.message.clone()),
+                reason: Some(diff::ExpectedRule::not_loaded_message(why)),
                 action: None,
                 changed: None,
                 note: None,
-                order: order(source, line.map(|l| &l.location)),
+                order: order(source, Some(&e.location)),
                 records: false,
-            }
+            }),
+            diff::Loaded::At(_) => None,
         })
         .collect()
 }
@@ -558,7 +536,7 @@ fn judge(
         out.state = State::Shadowed;
         let owner = key_owner_never(b.index, locations);
         out.reason = Some(match &b.undecided {
-            None if loaded[b.index].list == rules::FilterList::Task => format!(
+            None if loaded[b.index].list == crate::rules::FilterList::Task => format!(
                 "{owner} is a never rule on the task list that matches the prover's children: a process forked \
                  under it has no audit context, so nothing it does is recorded"
             ),

@@ -30,7 +30,7 @@ pub enum SourceError {
 }
 
 /// The lines to load, in load order, with what could not be parsed.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RuleSource {
     pub files: Vec<PathBuf>,
     pub lines: Vec<Line>,
@@ -46,11 +46,62 @@ static AWK_KNOWS_BACKSLASH_S: LazyLock<bool> =
 /// Where augenrules writes what it compiles from rules.d.
 pub const COMPILED_RULES: &str = "/etc/audit/audit.rules";
 
-/// The rules meant for this host: `rules_dir` as augenrules reads it, then the rules found only in
-/// `compiled` (written there by hand, where augenrules would overwrite them), so that every loaded rule
-/// maps to the file it came from.
-pub fn from_host(rules_dir: &Path, compiled: &Path) -> Result<RuleSource, SourceError> {
-    let mut source = from_dir(rules_dir)?;
+/// The rules files an operator names, as every command takes them (`--rules-dir` or `--rules-file`):
+/// the one way rules, prove, check and lint read rules files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulesInput {
+    /// A rules.d directory, read as augenrules reads it. The `audit.rules` beside it (where augenrules
+    /// writes what it compiles, /etc/audit/audit.rules for /etc/audit/rules.d) adds the rules found only
+    /// there (written by hand), so that every loaded rule maps to the file it came from; with no `*.rules`
+    /// in the directory, that `audit.rules` alone is read as `auditctl -R` reads it (a host that does not
+    /// use augenrules).
+    Dir(PathBuf),
+    /// One file, read as `auditctl -R` reads it: in order, nothing moved, nothing else read.
+    File(PathBuf),
+}
+
+impl RulesInput {
+    /// The directory or file named.
+    pub fn path(&self) -> &Path {
+        match self {
+            RulesInput::Dir(path) | RulesInput::File(path) => path,
+        }
+    }
+
+    /// The rules the input names.
+    pub fn load(&self) -> Result<RuleSource, SourceError> {
+        match self {
+            RulesInput::File(file) => from_file(file),
+            RulesInput::Dir(dir) => {
+                let compiled = compiled_beside(dir);
+                match from_dir(dir) {
+                    Ok(source) => with_compiled_extras(source, &compiled),
+                    Err(e) if e.is_absent() && compiled.is_file() => from_file(&compiled),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+}
+
+impl SourceError {
+    /// No rules there at all (no directory, or no `*.rules` in it), as opposed to rules that cannot be read.
+    pub fn is_absent(&self) -> bool {
+        match self {
+            SourceError::Empty(_) => true,
+            SourceError::Read { source, .. } => source.kind() == io::ErrorKind::NotFound,
+        }
+    }
+}
+
+/// The `audit.rules` augenrules compiles `dir` into: the one beside it.
+fn compiled_beside(dir: &Path) -> PathBuf {
+    dir.parent().unwrap_or(Path::new("/")).join("audit.rules")
+}
+
+/// `source`, then the rules found only in `compiled` (written there by hand, where augenrules would
+/// overwrite them).
+fn with_compiled_extras(mut source: RuleSource, compiled: &Path) -> Result<RuleSource, SourceError> {
     if !compiled.is_file() {
         return Ok(source);
     }
@@ -70,14 +121,14 @@ pub fn from_host(rules_dir: &Path, compiled: &Path) -> Result<RuleSource, Source
 }
 
 /// One file, loaded as `auditctl -R FILE` loads it: in order, nothing moved.
-pub fn from_file(path: &Path) -> Result<RuleSource, SourceError> {
+pub(crate) fn from_file(path: &Path) -> Result<RuleSource, SourceError> {
     let text = read(path)?;
     let (lines, errors) = parse::parse_file(path, &text);
     Ok(RuleSource { files: vec![path.to_owned()], as_written: lines.clone(), lines, errors })
 }
 
 /// A rules directory, as augenrules builds audit.rules from it.
-pub fn from_dir(dir: &Path) -> Result<RuleSource, SourceError> {
+pub(crate) fn from_dir(dir: &Path) -> Result<RuleSource, SourceError> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|source| SourceError::Read { path: dir.to_owned(), source })?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -145,5 +196,72 @@ mod tests {
         assert_eq!(order, ["-D", "-b 8192", "-f 1", "-w /etc/hosts -p wa", "-a always,exit -S execve", "-e 2"]);
         assert_eq!(source.files.len(), 2);
         assert_eq!(source.lines[3].location.line, 2);
+    }
+
+    /// A scratch tree `<tmp>/<name>/rules.d`, removed on drop.
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new(name: &str) -> Self {
+            let root = std::env::temp_dir().join(format!("av-input-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&root);
+            fs::create_dir_all(root.join("rules.d")).unwrap();
+            Self(root)
+        }
+
+        fn rules_d(&self) -> PathBuf {
+            self.0.join("rules.d")
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn texts(source: &RuleSource) -> Vec<&str> {
+        source.lines.iter().map(|l| l.text.as_str()).collect()
+    }
+
+    #[test]
+    fn a_directory_adds_what_only_the_compiled_file_beside_it_holds() {
+        let tree = Tree::new("extras");
+        fs::write(tree.rules_d().join("10-a.rules"), "-e 2\n-a always,exit -F arch=b64 -S execve -k a\n").unwrap();
+        fs::write(
+            tree.0.join("audit.rules"),
+            "-a always,exit -F arch=b64 -S execve -k a\n-a always,exit -F arch=b64 -S uname -k by_hand\n",
+        )
+        .unwrap();
+        let source = RulesInput::Dir(tree.rules_d()).load().unwrap();
+        assert_eq!(
+            texts(&source),
+            ["-a always,exit -F arch=b64 -S execve -k a", "-e 2", "-a always,exit -F arch=b64 -S uname -k by_hand"]
+        );
+        assert_eq!(source.files, [tree.rules_d().join("10-a.rules"), tree.0.join("audit.rules")]);
+    }
+
+    #[test]
+    fn an_empty_or_missing_directory_falls_back_to_the_compiled_file_read_as_auditctl_does() {
+        let tree = Tree::new("fallback");
+        fs::write(tree.0.join("audit.rules"), "-e 2\n-a always,exit -F arch=b64 -S uname\n").unwrap();
+        let source = RulesInput::Dir(tree.rules_d()).load().unwrap();
+        assert_eq!(texts(&source), ["-e 2", "-a always,exit -F arch=b64 -S uname"], "nothing moved");
+        fs::remove_dir(tree.rules_d()).unwrap();
+        assert_eq!(texts(&RulesInput::Dir(tree.rules_d()).load().unwrap()), texts(&source));
+        fs::remove_file(tree.0.join("audit.rules")).unwrap();
+        let absent = RulesInput::Dir(tree.rules_d()).load().unwrap_err();
+        assert!(absent.is_absent(), "{absent}");
+    }
+
+    #[test]
+    fn a_file_is_read_alone_and_in_order() {
+        let tree = Tree::new("file");
+        fs::write(tree.rules_d().join("10-a.rules"), "-a always,exit -F arch=b64 -S execve\n").unwrap();
+        let file = tree.0.join("audit.rules");
+        fs::write(&file, "-e 2\n-D\n").unwrap();
+        let source = RulesInput::File(file.clone()).load().unwrap();
+        assert_eq!(texts(&source), ["-e 2", "-D"]);
+        assert_eq!(source.files, [file]);
     }
 }

@@ -24,6 +24,44 @@ pub struct RulesReport {
     /// Rules in both.
     pub matched: usize,
     pub findings: Vec<Finding>,
+    /// Every rule the files load, in kernel order, with what became of it: the structured form of the
+    /// `not_loaded` and `shadowed` findings, for `prove`.
+    #[serde(skip)]
+    pub expected_rules: Vec<ExpectedRule>,
+    /// For each loaded rule (kernel order), the line it was paired with; `None`: in no rules file.
+    #[serde(skip)]
+    pub loaded_from: Vec<Option<Location>>,
+}
+
+/// A rule the files load, and whether the kernel holds it.
+#[derive(Debug, Clone)]
+pub struct ExpectedRule {
+    pub rule: Rule,
+    pub location: Location,
+    pub loaded: Loaded,
+    /// The earlier `never` rule that matches every event this one matches: it can never fire.
+    pub shadowed_by: Option<Location>,
+}
+
+/// Whether the kernel holds an expected rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    /// At this index of the loaded rules.
+    At(usize),
+    /// Not held; why, as far as the files tell.
+    No { why: String },
+}
+
+impl ExpectedRule {
+    /// What the `not_loaded` finding says.
+    pub fn not_loaded_message(why: &str) -> String {
+        format!("in the files but not loaded: {why}")
+    }
+
+    /// What the `shadowed` finding says.
+    pub fn shadowed_message(never: &Location) -> String {
+        format!("can never fire: the never rule at {never} matches every event this rule matches")
+    }
 }
 
 /// A rule the files load, with where it was written.
@@ -53,11 +91,14 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
     let mut used = vec![false; loaded.len()];
     let mut pairs = Vec::new(); // (expected index, loaded index)
     let mut missing = Vec::new();
+    // What became of each expected rule; every missing one is given its why below.
+    let mut states = vec![Loaded::No { why: String::new() }; expected.len()];
     for (ei, e) in expected.iter().enumerate() {
         match unused.get_mut(&e.canonical).and_then(VecDeque::pop_front) {
             Some(li) => {
                 used[li] = true;
                 pairs.push((ei, li));
+                states[ei] = Loaded::At(li);
             }
             None => missing.push(ei),
         }
@@ -81,10 +122,15 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
             _ => "the kernel refused it, or it was deleted after loading".into(),
         };
         findings.push(
-            Finding::new("not_loaded", Severity::High, format!("in the files but not loaded: {why}"))
+            Finding::new("not_loaded", Severity::High, ExpectedRule::not_loaded_message(&why))
                 .at(&e.location)
                 .rule(&e.rule),
         );
+        states[ei] = Loaded::No { why };
+    }
+    let mut loaded_from = vec![None; loaded.len()];
+    for &(ei, li) in &pairs {
+        loaded_from[li] = Some(expected[ei].location.clone());
     }
     let mut position: BTreeMap<FilterList, usize> = BTreeMap::new();
     for (li, rule) in loaded.iter().enumerate() {
@@ -99,7 +145,7 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
         }
     }
     order_findings(&expected, loaded, &pairs, &mut findings);
-    shadow_findings(&expected, &mut findings);
+    let shadows = shadow_findings(&expected, &mut findings);
 
     RulesReport {
         sources: source.files.iter().map(|f| f.display().to_string()).collect(),
@@ -107,6 +153,13 @@ pub fn compare(source: &RuleSource, loaded: &[Rule]) -> RulesReport {
         loaded: loaded.len(),
         matched: pairs.len(),
         findings,
+        expected_rules: expected
+            .into_iter()
+            .zip(states)
+            .zip(shadows)
+            .map(|((e, loaded), shadowed_by)| ExpectedRule { rule: e.rule, location: e.location, loaded, shadowed_by })
+            .collect(),
+        loaded_from,
     }
 }
 
@@ -313,7 +366,9 @@ fn first_match_list(list: FilterList) -> bool {
     matches!(list, FilterList::Exit | FilterList::Task | FilterList::IoUring)
 }
 
-fn shadow_findings(expected: &[Expected], findings: &mut Vec<Finding>) {
+/// The shadowing `never` rule of each expected rule, and a finding for each shadowed one.
+fn shadow_findings(expected: &[Expected], findings: &mut Vec<Finding>) -> Vec<Option<Location>> {
+    let mut out = Vec::with_capacity(expected.len());
     let nevers: Vec<usize> = (0..expected.len()).filter(|&i| expected[i].rule.action == Action::Never).collect();
     for (j, later) in expected.iter().enumerate() {
         let shadow = nevers.iter().take_while(|&&i| i < j).map(|&i| &expected[i]).find(|earlier| {
@@ -324,19 +379,14 @@ fn shadow_findings(expected: &[Expected], findings: &mut Vec<Finding>) {
         });
         if let Some(never) = shadow {
             findings.push(
-                Finding::new(
-                    "shadowed",
-                    Severity::High,
-                    format!(
-                        "can never fire: the never rule at {} matches every event this rule matches",
-                        never.location
-                    ),
-                )
-                .at(&later.location)
-                .rule(&later.rule),
+                Finding::new("shadowed", Severity::High, ExpectedRule::shadowed_message(&never.location))
+                    .at(&later.location)
+                    .rule(&later.rule),
             );
         }
+        out.push(shadow.map(|never| never.location.clone()));
     }
+    out
 }
 
 /// Whether `general` matches every event `specific` matches: its syscalls include the other's and each
@@ -556,5 +606,32 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         let report = compare(&s, &[rule("-a always,exit -F arch=b64 -S execve -k x")]);
         assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn structured_results_say_per_rule_what_the_findings_say() {
+        let text = "-a never,exit -F arch=b64 -S openat\n\
+                    -a always,exit -F arch=b64 -S openat -F auid>=1000 -k opens\n\
+                    -a always,exit -F arch=b64 -S execve -k exec\n";
+        let s = source(text);
+        let never = rule("-a never,exit -F arch=b64 -S openat");
+        let opens = rule("-a always,exit -F arch=b64 -S openat -F auid>=1000 -k opens");
+        let extra = rule("-a always,exit -F arch=b64 -S uname -k extra");
+        let report = compare(&s, &[opens, extra, never]);
+        let at = |line| Location { file: std::sync::Arc::new("/r/audit.rules".into()), line };
+        let states: Vec<_> =
+            report.expected_rules.iter().map(|e| (e.location.line, e.loaded.clone(), e.shadowed_by.clone())).collect();
+        // The last rule in load order is missing: the kernel refused it and the load stopped there.
+        let why = "the kernel refused it (a path or user that does not exist here, say), and `auditctl -R` stops \
+                   at the first error: the 0 rules after it were not loaded either"
+            .to_owned();
+        assert_eq!(
+            states,
+            [(1, Loaded::At(2), None), (2, Loaded::At(0), Some(at(1))), (3, Loaded::No { why: why.clone() }, None)]
+        );
+        assert_eq!(report.loaded_from, [Some(at(2)), None, Some(at(1))]);
+        let message = |id| report.findings.iter().find(|f| f.id == id).map(|f| f.message.clone());
+        assert_eq!(message("shadowed"), Some(ExpectedRule::shadowed_message(&at(1))));
+        assert_eq!(message("not_loaded"), Some(ExpectedRule::not_loaded_message(&why)));
     }
 }

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     finding::{Finding, Severity},
-    lint::{Facts, Sink, procs::Process},
+    lint::{Framework, Sink, procs::Process},
 };
 
 const N: u8 = 5;
@@ -281,7 +281,7 @@ fn flags(args: Vec<(String, String)>) -> Vec<Flag> {
     out
 }
 
-pub fn check(facts: &Facts, api: &ApiServer, sink: &mut Sink) {
+pub fn check(framework: Option<Framework>, api: &ApiServer, sink: &mut Sink) {
     // pflag refuses a value that is not an int, and the audit options' Validate a negative one
     // ("--audit-log-maxage -1 can't be a negative number"): the API server does not start.
     for name in ["audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"] {
@@ -340,7 +340,7 @@ pub fn check(facts: &Facts, api: &ApiServer, sink: &mut Sink) {
         return;
     }
     // With a webhook the archive is elsewhere; the local log is a buffer.
-    let (required, source, severity) = match facts.framework {
+    let (required, source, severity) = match framework {
         Some(f) => {
             let (online, _, _) = f.retention();
             (online, f.name(), if webhook.is_some() { Severity::Medium } else { Severity::High })

@@ -31,7 +31,7 @@ use self::{
     apiserver::ApiServer,
     policy::{Level, Policy, Target},
 };
-use super::{Facts, LintError, Sink, Skipped, facts::Options};
+use super::{Framework, Sink, Skipped, procs::Process};
 use crate::finding::{Finding, Severity};
 
 pub const DEFAULT_MANIFEST: &str = "/etc/kubernetes/manifests/kube-apiserver.yaml";
@@ -63,75 +63,83 @@ pub struct K8sFacts {
 }
 
 /// The manifest (given, or the default when present) and the policy (given, or the manifest's).
-pub fn load(facts: &mut Facts, options: &Options) -> Result<(), LintError> {
-    let manifest = match &options.k8s_manifest {
-        Some(path) => Some(path.clone()),
-        None => Some(facts.resolve(DEFAULT_MANIFEST)).filter(|p| p.exists()),
+/// `resolve` places a path named in the configuration (under `--root`, or as is).
+pub fn load(
+    resolve: &dyn Fn(&str) -> PathBuf,
+    manifest: Option<&Path>,
+    policy: Option<&Path>,
+) -> Result<K8sFacts, K8sError> {
+    let mut k8s = K8sFacts::default();
+    let manifest = match manifest {
+        Some(path) => Some(path.to_owned()),
+        None => Some(resolve(DEFAULT_MANIFEST)).filter(|p| p.exists()),
     };
     if let Some(path) = manifest {
-        facts.k8s.apiserver = Some(ApiServer::from_manifest(&path)?);
+        k8s.apiserver = Some(ApiServer::from_manifest(&path)?);
     }
-    if let Some(path) = &options.k8s_policy {
-        facts.k8s.policy = Some(Policy::load(path)?);
+    if let Some(path) = policy {
+        k8s.policy = Some(Policy::load(path)?);
     } else {
-        load_named_policy(facts)?;
+        load_named_policy(&mut k8s, resolve)?;
     }
-    Ok(())
+    Ok(k8s)
 }
 
 /// Live: a running kube-apiserver is what is in force, whatever the manifest says, and so is the
-/// policy file it names (read as it sees it), unless `--k8s-policy` named one.
-pub fn add_running_apiserver(facts: &mut Facts, options: &Options) -> Result<(), LintError> {
-    let running = facts.processes.iter().flatten().find(|p| p.program() == "kube-apiserver");
+/// policy file it names (read as it sees it), unless `--k8s-policy` named one (`policy_given`).
+pub fn add_running_apiserver(k8s: &mut K8sFacts, processes: &[Process], policy_given: bool) -> Result<(), K8sError> {
+    let running = processes.iter().find(|p| p.program() == "kube-apiserver");
     if let Some(p) = running {
-        facts.k8s.apiserver = Some(ApiServer::from_process(p));
-        if options.k8s_policy.is_none() {
-            facts.k8s.policy = None;
-            facts.k8s.policy_missing = None;
-            load_named_policy(facts)?;
+        k8s.apiserver = Some(ApiServer::from_process(p));
+        if !policy_given {
+            k8s.policy = None;
+            k8s.policy_missing = None;
+            // The process reads its files through its own root; nothing is resolved against ours.
+            load_named_policy(k8s, &|path| PathBuf::from(path))?;
         }
     }
     Ok(())
 }
 
-fn load_named_policy(facts: &mut Facts) -> Result<(), LintError> {
-    let Some(api) = &facts.k8s.apiserver else { return Ok(()) };
+fn load_named_policy(k8s: &mut K8sFacts, resolve: &dyn Fn(&str) -> PathBuf) -> Result<(), K8sError> {
+    let Some(api) = &k8s.apiserver else { return Ok(()) };
     let Some(flag) = api.flag("audit-policy-file").cloned() else { return Ok(()) };
     let Some(value) = &flag.value else { return Ok(()) };
     let path = match &api.process {
         Some(p) => p.file(value),
         // The container sees the host's file only through a hostPath volume.
         None => match api.host_path(value) {
-            Some(host) => facts.resolve(&host.to_string_lossy()),
+            Some(host) => resolve(&host.to_string_lossy()),
             None => {
                 let unmounted = PathBuf::from(format!("{value} (on no hostPath volume of the pod)"));
-                facts.k8s.policy_missing = Some((unmounted, flag.location));
+                k8s.policy_missing = Some((unmounted, flag.location));
                 return Ok(());
             }
         },
     };
     if path.exists() {
-        facts.k8s.policy = Some(Policy::load(&path)?);
+        k8s.policy = Some(Policy::load(&path)?);
     } else {
-        facts.k8s.policy_missing = Some((path, flag.location));
+        k8s.policy_missing = Some((path, flag.location));
     }
     Ok(())
 }
 
-pub fn check(facts: &Facts, sink: &mut Sink) {
-    match &facts.k8s.apiserver {
-        Some(api) => apiserver::check(facts, api, sink),
+/// Footguns 5 and 6 on what [`load`] found; `live` says whether a running API server was looked for.
+pub fn check(k8s: &K8sFacts, live: bool, framework: Option<Framework>, sink: &mut Sink) {
+    match &k8s.apiserver {
+        Some(api) => apiserver::check(framework, api, sink),
         None => sink.skip(Skipped::new(
             5,
             "kube-apiserver audit flags",
-            if facts.is_live() {
+            if live {
                 "no kube-apiserver manifest or process on this host"
             } else {
                 "no kube-apiserver manifest under --root"
             },
         )),
     }
-    if let Some((path, at)) = &facts.k8s.policy_missing {
+    if let Some((path, at)) = &k8s.policy_missing {
         sink.add(
             6,
             Finding::new(
@@ -144,7 +152,7 @@ pub fn check(facts: &Facts, sink: &mut Sink) {
             .fix("create the policy file and mount it into the kube-apiserver pod"),
         );
     }
-    match &facts.k8s.policy {
+    match &k8s.policy {
         Some(policy) => check_policy(policy, sink),
         None => sink.skip(Skipped::new(6, "Kubernetes audit policy", "no policy given or named by the API server")),
     }
