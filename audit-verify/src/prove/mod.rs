@@ -13,7 +13,13 @@
 //! First match wins on the exit list: when an earlier `always` rule matches every action the planner
 //! knows for a rule, the record carries the earlier rule's key. We report that as `shadowed` (this
 //! rule's key never appears for the action, which is what a search by key would miss), with the record
-//! that carries the other key as evidence.
+//! that carries the other key as evidence. Shadowing is judged over the rule's whole match set: where
+//! an action outside the earlier rule's set exists (another euid, another call), the rule is proven with
+//! it and the proof's `note` says for which part it is shadowed ([`plan::Partly`]).
+//!
+//! Two verdicts come before any action: `dead` for a rule no event can match ([`dead`]), and `symlink`
+//! for a read or exec watch on a symlink, which the kernel places on the link while open and exec resolve
+//! it.
 
 pub mod action;
 pub mod collect;
