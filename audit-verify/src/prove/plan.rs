@@ -62,7 +62,7 @@ pub enum Plan {
     Unprovable(String),
     /// No event can match the rule ([`dead::dead`]).
     Dead(String),
-    /// A watch on a symlink that never fires for what the operator means ([`symlink_watch`]).
+    /// A read or exec watch on a symlink, which never fires for what the operator means.
     Symlink(String),
 }
 
