@@ -1,5 +1,5 @@
 //! `prove` against the real kernel and auditd: real rule sets loaded through the state guard, each rule
-//! proven by a real record, and the negative states (failed, not_loaded, shadowed, not_written) produced
+//! proven by a real record, and the negative states (failed, `not_loaded`, shadowed, `not_written`) produced
 //! for real. Every test holds a `StateGuard` for its whole duration.
 
 mod common;
@@ -203,8 +203,8 @@ fn pci_dss_rules_are_proven_or_unprovable_with_reasons() {
     guard.restore().unwrap();
 }
 
-/// failed (a filter that never matches: exit_group never returns, so success= is never evaluated true),
-/// not_loaded, shadowed by a never rule, and shadowed by an earlier always rule whose key the record
+/// failed (a filter that never matches: `exit_group` never returns, so success= is never evaluated true),
+/// `not_loaded`, shadowed by a never rule, and shadowed by an earlier always rule whose key the record
 /// carries. Through the CLI: exit code 1, JSON, and JUnit XML.
 #[test]
 fn negative_states_through_the_cli() {
@@ -361,7 +361,7 @@ fn auditd_killed_is_named() {
 }
 
 /// $TMPDIR in a directory only root can search (a 0700 home): the scratch tree goes elsewhere, so a
-/// non-root child still reaches it and the EPERM proof (O_NOATIME on a file it does not own) works; nothing is left in $TMPDIR.
+/// non-root child still reaches it and the EPERM proof (`O_NOATIME` on a file it does not own) works; nothing is left in $TMPDIR.
 #[test]
 fn an_unreachable_tmpdir_does_not_break_non_root_proofs() {
     use std::os::unix::fs::PermissionsExt as _;

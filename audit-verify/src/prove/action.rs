@@ -21,6 +21,7 @@ impl Creds {
         Self { auid: None, uid: [id; 3], gid: [id; 3] }
     }
 
+    #[must_use]
     pub fn is_root(&self) -> bool {
         self.uid == [0; 3] && self.gid == [0; 3]
     }
@@ -49,6 +50,7 @@ pub struct Action {
 
 impl Action {
     /// Argument `i` as the kernel will see it, where known before the call.
+    #[must_use]
     pub fn arg_value(&self, i: usize) -> Option<u64> {
         if let Some(v) = self.overrides.get(i).copied().flatten() {
             return Some(self.width(v));
@@ -65,12 +67,14 @@ impl Action {
         if self.abi == Abi::B32 { v & 0xffff_ffff } else { v }
     }
 
+    #[must_use]
     pub fn mutation(&self) -> Option<String> {
         let object = self.object.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
         self.recipe.mutation.then(|| mutation_note(self.recipe, &object, self.on_target))
     }
 
     /// `openat(AT_FDCWD, "/etc/passwd", 0x30001) [b64] as uid=0 auid=1000, expecting ENOTDIR`.
+    #[must_use]
     pub fn describe(&self) -> String {
         let args: Vec<String> = (0..self.recipe.args.len()).map(|i| self.describe_arg(i)).collect();
         let abi = match self.abi {
@@ -116,6 +120,7 @@ impl Action {
 pub const BAD_POINTER: u64 = 8;
 
 /// Whether a call that returned `ret` (negative: -errno) did what `e` planned.
+#[must_use]
 pub fn returned_as_expected(e: Expect, ret: i64) -> bool {
     match e {
         Expect::Ok(v) => ret == v,
@@ -126,6 +131,7 @@ pub fn returned_as_expected(e: Expect, ret: i64) -> bool {
     }
 }
 
+#[must_use]
 pub fn expect_text(e: Expect) -> String {
     let errno = |e: i32| fields::errno_name(e as u32).map_or(e.to_string(), str::to_owned);
     match e {

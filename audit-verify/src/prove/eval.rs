@@ -32,6 +32,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// The verdict without its reason, as the shared first-match walk takes it.
+    #[must_use]
     pub fn kind(&self) -> Match {
         match self {
             Verdict::Yes => Match::Yes,
@@ -62,6 +63,7 @@ pub struct Stat {
 }
 
 impl Host {
+    #[must_use]
     pub fn new(exe: PathBuf, parent_auid: u32) -> Self {
         Self { exe, parent_auid, lsm_labels: lsm_labels(), stats: RefCell::default() }
     }
@@ -98,7 +100,7 @@ fn lsm_labels() -> bool {
     }
 }
 
-/// subj_user … subj_clr and obj_user … obj_lev_high: the conditions an LSM evaluates (`f->lsm_rule`).
+/// `subj_user` … `subj_clr` and `obj_user` … `obj_lev_high`: the conditions an LSM evaluates (`f->lsm_rule`).
 fn is_lsm_field(field: u32) -> bool {
     fields::name_of(field)
         .is_some_and(|n| (n.starts_with("subj_") || n.starts_with("obj_")) && !matches!(n, "obj_uid" | "obj_gid"))
@@ -128,6 +130,7 @@ fn yes_if(ok: bool, what: impl FnOnce() -> String) -> Verdict {
 }
 
 /// A condition as auditctl writes it (`exit=-13`, `auid>=1000`), for reasons.
+#[must_use]
 pub fn name(f: &Field) -> String {
     let value = match &f.value {
         Value::Num(n) if f.id == id::EXIT && is_errno(*n) => {
@@ -327,7 +330,7 @@ mod tests {
         assert!(matches!(matches(&r("-F exit=-EPERM"), &openat(Expect::ErrAny), &host()), Verdict::Unknown(_)));
     }
 
-    /// Without a labelling LSM the kernel never matches a subj_type condition; with one, only the LSM knows.
+    /// Without a labelling LSM the kernel never matches a `subj_type` condition; with one, only the LSM knows.
     #[test]
     fn lsm_labels_match_nothing_without_an_lsm() {
         let r = rule("-a never,exit -F arch=b64 -S openat -F subj_type=crond_t");

@@ -1,9 +1,9 @@
 //! Runs one planned action in a forked child and reaps it.
 //!
-//! The child sets its loginuid (a write to /proc/self/loginuid, which needs CAP_AUDIT_CONTROL, so first),
+//! The child sets its loginuid (a write to /proc/self/loginuid, which needs `CAP_AUDIT_CONTROL`, so first),
 //! drops supplementary groups, sets its gids and uids, makes the one call, reports the result through a
 //! pipe and exits. Between fork and exit it makes raw syscalls only: the parent has other threads (the
-//! multicast reader), so the child must not allocate or take locks. Strings live in a MAP_32BIT arena,
+//! multicast reader), so the child must not allocate or take locks. Strings live in a `MAP_32BIT` arena,
 //! mapped before the fork, because i386 calls (`int 0x80`) take 32-bit pointers.
 
 use std::{io, os::unix::ffi::OsStrExt, path::Path};
@@ -19,7 +19,7 @@ use crate::syscalls::Abi;
 pub enum Ran {
     /// The call returned this (negative: -errno).
     Returned(i64),
-    /// exit/exit_group: the child reached the call; it does not return.
+    /// `exit`/`exit_group`: the child reached the call; it does not return.
     Exited,
     /// A step before the call failed: the action did not run.
     SetupFailed { step: &'static str, errno: i32 },
@@ -248,7 +248,7 @@ fn wait(pid: libc::pid_t) -> io::Result<String> {
     let mut status = 0;
     loop {
         // SAFETY: waiting for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        let r = unsafe { libc::waitpid(pid, &raw mut status, 0) };
         if r == pid {
             break;
         }
@@ -370,7 +370,8 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
         }
         let ret = match call.abi {
             Abi::B64 => {
-                let r = libc::syscall(call.nr as libc::c_long, args[0], args[1], args[2], args[3], args[4], args[5]);
+                let r =
+                    libc::syscall(libc::c_long::from(call.nr), args[0], args[1], args[2], args[3], args[4], args[5]);
                 if r == -1 { -errno() } else { r }
             }
             Abi::B32 => syscall32(call.nr, &args),
@@ -412,6 +413,7 @@ unsafe fn syscall32(nr: u32, args: &[u64; 6]) -> i64 {
 
 /// Whether `int 0x80` works here: a child calls i386 getpid (20). With IA32 emulation disabled the
 /// child dies of a signal, which is why this runs in a child.
+#[must_use]
 pub fn ia32_works() -> bool {
     // SAFETY: the child makes one raw call and _exits.
     let pid = unsafe { libc::fork() };
@@ -419,7 +421,7 @@ pub fn ia32_works() -> bool {
         // SAFETY: as above.
         unsafe {
             let ret = syscall32(20, &[0; 6]);
-            libc::_exit(if ret > 0 { 0 } else { 1 })
+            libc::_exit(i32::from(ret <= 0))
         }
     }
     if pid < 0 {
@@ -427,7 +429,7 @@ pub fn ia32_works() -> bool {
     }
     let mut status = 0;
     // SAFETY: our child.
-    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+    while unsafe { libc::waitpid(pid, &raw mut status, 0) } < 0
         && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
     {}
     libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0

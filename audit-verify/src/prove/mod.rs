@@ -102,6 +102,7 @@ pub enum State {
 }
 
 impl State {
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             State::Proven => "proven",
@@ -117,6 +118,7 @@ impl State {
     }
 
     /// Whether this state fails the run (exit 1).
+    #[must_use]
     pub fn is_gap(self) -> bool {
         matches!(
             self,
@@ -193,29 +195,34 @@ pub struct ProveReport {
 }
 
 impl RuleProof {
-    /// A loaded always rule on a list that records events (exit, io_uring): one a record can prove.
+    /// A loaded always rule on a list that records events (exit, `io_uring`): one a record can prove.
+    #[must_use]
     pub fn records(&self) -> bool {
         self.records
     }
 }
 
 impl ProveReport {
+    #[must_use]
     pub fn count(&self, state: State) -> usize {
         self.rules.iter().filter(|r| r.state == state).count()
     }
 
-    /// Exit 1 when any rule is failed, not_written, not_loaded, shadowed, dead or a symlink watch.
+    /// Exit 1 when any rule is failed, `not_written`, `not_loaded`, shadowed, dead or a symlink watch.
+    #[must_use]
     pub fn has_gaps(&self) -> bool {
         self.rules.iter().any(|r| r.state.is_gap())
     }
 
-    /// Loaded rules that record events (always rules on the exit and io_uring lists) but are not proven.
+    /// Loaded rules that record events (always rules on the exit and `io_uring` lists) but are not proven.
     /// Never, exclude and filesystem rules have no record of their own and are not counted.
+    #[must_use]
     pub fn unproven(&self) -> usize {
         self.rules.iter().filter(|r| r.records && r.state != State::Proven).count()
     }
 
     /// What `--require-proven` asks: every loaded rule that records events proven, and at least one.
+    #[must_use]
     pub fn all_proven(&self) -> bool {
         self.unproven() == 0 && self.count(State::Proven) > 0
     }

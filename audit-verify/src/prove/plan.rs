@@ -81,6 +81,7 @@ const CRED_FIELDS: [u32; 9] =
     [id::UID, id::EUID, id::SUID, id::FSUID, id::GID, id::EGID, id::SGID, id::FSGID, id::LOGINUID];
 
 /// Plans the proof of `loaded[index]`.
+#[must_use]
 pub fn plan<'r>(loaded: &'r [Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
     let rule = &loaded[index];
     if let Some(why) = not_exercised(rule) {
@@ -271,7 +272,7 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
     (have_major, have_minor) >= (major, minor)
 }
 
-impl<'a> Search<'a> {
+impl Search<'_> {
     fn run(&mut self, allow_mutation: bool) -> Option<Plan> {
         let (ctx, abi) = (self.ctx, self.abi);
         let mut best: Option<(u8, Plan)> = None;
@@ -663,7 +664,7 @@ mod tests {
         });
     }
 
-    /// On a kernel with no labelling LSM, a never rule on subj_type matches nothing and shadows nothing.
+    /// On a kernel with no labelling LSM, a never rule on `subj_type` matches nothing and shadows nothing.
     #[test]
     fn an_lsm_never_rule_shadows_nothing_without_an_lsm() {
         let loaded = rules(

@@ -19,6 +19,7 @@ const STATES: [State; 9] = [
 ];
 
 /// `STATE  SOURCE  KEY`, then the rule, then the evidence or the reason, indented.
+#[must_use]
 pub fn table(report: &ProveReport) -> String {
     let mut out = String::new();
     let width = report.rules.iter().map(|r| r.source.as_deref().unwrap_or("-").len()).max().unwrap_or(1);
@@ -76,11 +77,13 @@ fn detail(r: &RuleProof) -> String {
 }
 
 /// JUnit XML: `<testsuite>` with one `<testcase>` per rule.
+#[must_use]
 pub fn junit(report: &ProveReport) -> String {
     junit::document("audit-verify prove", &[suite(report)])
 }
 
 /// A testcase per rule: proven passes, unprovable is skipped, every gap fails.
+#[must_use]
 pub fn suite(report: &ProveReport) -> junit::TestSuite {
     let cases = report
         .rules

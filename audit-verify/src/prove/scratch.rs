@@ -50,6 +50,7 @@ pub struct Paths {
 
 impl Paths {
     /// The layout of a scratch directory at `root` (nothing is created).
+    #[must_use]
     pub fn under(root: &Path) -> Self {
         Self {
             missing: root.join("missing/x"),
@@ -68,6 +69,7 @@ impl Paths {
 }
 
 /// Every directory above `path` lets others search it (x for others), so a non-root child reaches it.
+#[must_use]
 pub fn searchable_by_others(path: &Path) -> bool {
     path.ancestors().skip(1).all(|dir| fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
 }
@@ -129,7 +131,7 @@ pub fn remove_stale(dirs: &[PathBuf]) -> Vec<PathBuf> {
 
 /// Before a signal exits the process: remove the live scratch directories.
 fn remove_live(_signal: i32) {
-    for root in LIVE.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+    for root in LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
         let _ = fs::remove_dir_all(root);
     }
 }
@@ -146,7 +148,7 @@ impl Scratch {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let root = base().join(format!("{PREFIX}{}-{nanos}", std::process::id()));
         fs::DirBuilder::new().mode(0o755).create(&root)?;
-        LIVE.lock().unwrap_or_else(|p| p.into_inner()).push(root.clone());
+        LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(root.clone());
         // The umask may have narrowed the mode; the layout depends on it.
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755))?;
         let scratch = Self { paths: Paths::under(&root), root };
@@ -168,6 +170,7 @@ impl Scratch {
         Ok(scratch)
     }
 
+    #[must_use]
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -183,7 +186,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        LIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|r| *r != self.root);
+        LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|r| *r != self.root);
         if let Err(e) = fs::remove_dir_all(&self.root) {
             log::error!("prove: cannot remove the scratch directory {}: {e}", self.root.display());
         }
