@@ -52,7 +52,7 @@ pub struct ProveArgs {
     junit: Option<PathBuf>,
 }
 
-pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &ProveArgs) -> anyhow::Result<Outcome> {
     let rules = match &args.rules_file {
         Some(file) => RulesInput::File(file.clone()),
         None => RulesInput::Dir(args.rules_dir.clone()),

@@ -1,6 +1,7 @@
 //! What the prover runs: one concrete call with its credentials and expected outcome. A leaf below the
 //! planner, the evaluator and the executor, which all speak about it (it depends only on the recipe table).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::recipes::{A, Expect, Need, OWN_FD, OWN_PATH, OWN_SOCKET, Recipe, SEALED_FD, SEALED_PATH, mutation_note};
@@ -56,7 +57,7 @@ impl Action {
             return Some(self.width(v));
         }
         match self.recipe.args.get(i)? {
-            A::N(v) => Some(self.width(*v as u64)),
+            A::N(v) => Some(self.width(v.cast_unsigned())),
             A::Bad => Some(BAD_POINTER),
             A::Mode => Some(u64::from(self.mode & 0o7777)),
             _ => None,
@@ -84,7 +85,7 @@ impl Action {
         let c = &self.creds;
         let mut who = format!("uid={} euid={} gid={}", c.uid[0], c.uid[1], c.gid[0]);
         if let Some(auid) = c.auid {
-            who.push_str(&format!(" auid={auid}"));
+            let _ = write!(who, " auid={auid}");
         }
         format!("{}({}) [{abi}] as {who}, expecting {}", self.recipe.name, args.join(", "), expect_text(self.expect))
     }
@@ -133,7 +134,7 @@ pub fn returned_as_expected(e: Expect, ret: i64) -> bool {
 
 #[must_use]
 pub fn expect_text(e: Expect) -> String {
-    let errno = |e: i32| fields::errno_name(e as u32).map_or(e.to_string(), str::to_owned);
+    let errno = |e: i32| fields::errno_name(e.cast_unsigned()).map_or(e.to_string(), str::to_owned);
     match e {
         Expect::Ok(v) => format!("success ({v})"),
         Expect::OkAny => "success".into(),

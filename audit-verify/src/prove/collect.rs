@@ -103,6 +103,10 @@ impl Consumer for Collector {
 }
 
 /// Subscribes to the multicast socket for our children's records.
+///
+/// # Errors
+///
+/// When the multicast group cannot be joined (no `CAP_AUDIT_READ`) or its reader thread started.
 pub fn listen() -> Result<Listener<Collector>, ListenerError> {
     Listener::start("prove-multicast", 16 << 20, Collector::new(std::process::id()))
 }

@@ -134,10 +134,10 @@ fn yes_if(ok: bool, what: impl FnOnce() -> String) -> Verdict {
 pub fn name(f: &Field) -> String {
     let value = match &f.value {
         Value::Num(n) if f.id == id::EXIT && is_errno(*n) => {
-            let errno = (*n as i32).unsigned_abs();
-            fields::errno_name(errno).map_or((*n as i32).to_string(), |e| format!("-{e}"))
+            let errno = n.cast_signed().unsigned_abs();
+            fields::errno_name(errno).map_or(n.cast_signed().to_string(), |e| format!("-{e}"))
         }
-        Value::Num(n) if f.id == id::EXIT => (*n as i32).to_string(),
+        Value::Num(n) if f.id == id::EXIT => n.cast_signed().to_string(),
         Value::Num(n) => n.to_string(),
         Value::Str(s) => s.clone(),
     };
@@ -150,6 +150,7 @@ fn field(f: &Field, action: &Action, host: &Host) -> Verdict {
         Value::Str(_) => None,
     };
     // The kernel compares 32-bit values: a 64-bit argument by its low half.
+    #[expect(clippy::cast_possible_truncation, reason = "the low half, as the kernel compares it")]
     let cmp = |left: u64| yes_if(num.is_some_and(|n| kernel::compare_field(f.id, f.op, left as u32, n)), || name(f));
     let c = &action.creds;
     match f.id {
@@ -244,6 +245,10 @@ fn cred(c: &Creds, field: u32, host: &Host) -> Option<u32> {
 }
 
 /// `-C a op b`: subject ids against each other or against the object's owner.
+#[expect(
+    clippy::many_single_char_names,
+    reason = "`a` and `b` are the two sides of `-C a op b`, as auditctl names them"
+)]
 fn comparison(f: &Field, action: &Action, host: &Host) -> Verdict {
     let Value::Num(which) = f.value else { return Verdict::Unknown(name(f)) };
     let Some((a, b)) = fields::comparison_names(which) else { return Verdict::Unknown(name(f)) };

@@ -125,9 +125,9 @@ pub struct Recipe {
 
 const AT: i64 = -100;
 const O_WRONLY: i64 = 1;
-const O_DIRECTORY: i64 = 0o200000;
-const O_NOFOLLOW: i64 = 0o400000;
-const O_NOATIME: i64 = 0o1000000;
+const O_DIRECTORY: i64 = 0o200_000;
+const O_NOFOLLOW: i64 = 0o400_000;
+const O_NOATIME: i64 = 0o1_000_000;
 const O_NONBLOCK: i64 = 0o4000;
 const O_CREAT: i64 = 0o100;
 const O_TRUNC: i64 = 0o1000;

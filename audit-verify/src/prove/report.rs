@@ -68,10 +68,10 @@ fn detail(r: &RuleProof) -> String {
         _ => r.reason.clone().unwrap_or_default(),
     };
     if let Some(note) = &r.note {
-        text.push_str(&format!("; {note}"));
+        let _ = write!(text, "; {note}");
     }
     if let Some(changed) = &r.changed {
-        text.push_str(&format!(" [changed: {changed}]"));
+        let _ = write!(text, " [changed: {changed}]");
     }
     text
 }
@@ -84,6 +84,7 @@ pub fn junit(report: &ProveReport) -> String {
 
 /// A testcase per rule: proven passes, unprovable is skipped, every gap fails.
 #[must_use]
+#[expect(clippy::cast_precision_loss, reason = "milliseconds are exact in an f64 below 2^53 (285,000 years)")]
 pub fn suite(report: &ProveReport) -> junit::TestSuite {
     let cases = report
         .rules

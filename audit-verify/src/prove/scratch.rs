@@ -113,7 +113,7 @@ pub fn remove_stale(dirs: &[PathBuf]) -> Vec<PathBuf> {
             let path = entry.path();
             // symlink_metadata: a symlink named like ours is not followed, and not ours.
             let Ok(meta) = fs::symlink_metadata(&path) else { continue };
-            if !meta.file_type().is_dir() || meta.uid() != 0 || pid == std::process::id() as i32 || alive(pid) {
+            if !meta.file_type().is_dir() || meta.uid() != 0 || pid == std::process::id().cast_signed() || alive(pid) {
                 continue;
             }
             // remove_dir_all does not follow symlinks inside the tree either.
@@ -142,6 +142,11 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// Removes stale scratch trees of dead runs, then lays out a fresh one.
+    ///
+    /// # Errors
+    ///
+    /// When the scratch tree or one of its files cannot be created or given its mode.
     pub fn create() -> io::Result<Self> {
         remove_stale(&candidates());
         ON_SIGNAL.call_once(|| crate::stop::at_signal_exit(remove_live));
@@ -176,6 +181,10 @@ impl Scratch {
     }
 
     /// A fresh victim for one mutating call: the file exists, its second name does not.
+    ///
+    /// # Errors
+    ///
+    /// When the old victims cannot be removed or the new one written.
     pub fn reset_victim(&self) -> io::Result<()> {
         let victims = self.root.join("victims");
         fs::remove_dir_all(&victims)?;
