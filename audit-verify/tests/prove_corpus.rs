@@ -173,6 +173,7 @@ fn check_set(report: &ProveReport, name: &str, text: &str) -> SetResult {
 }
 
 #[test]
+#[expect(clippy::cast_precision_loss, reason = "rule counts are exact in an f64")]
 fn public_rule_sets_get_right_verdicts_and_change_nothing() {
     let mut guard = StateGuard::new(Environment::Host).unwrap();
     let scratch = std::env::temp_dir().join(format!("av-prove-corpus-{}", std::process::id()));
