@@ -265,7 +265,7 @@ pub struct Input<'a> {
 /// # Errors
 ///
 /// When the scratch directory cannot be created, the multicast socket cannot be joined, an action's
-/// child cannot be run, the audit log cannot be followed, or the barrier cannot be sent or is not seen.
+/// child cannot be run, the audit log cannot be followed, or the barrier cannot be sent or the log read for it.
 #[expect(
     clippy::needless_pass_by_value,
     reason = "the options belong to this one run; `progress` is a `&mut` that cannot be called through `&Options`"
