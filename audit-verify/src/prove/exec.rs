@@ -280,7 +280,7 @@ fn wait(pid: libc::pid_t) -> io::Result<String> {
 /// The forked child. Raw syscalls only.
 #[expect(
     clippy::too_many_lines,
-    reason = "one raw-syscall sequence between fork and _exit; split up, the no-allocation rule would span several functions"
+    reason = "one raw-syscall sequence from fork to _exit; split, the no-allocation rule would span functions"
 )]
 unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &Creds, wfd: i32) -> ! {
     let report = |step: u8, value: i64| {
