@@ -1,11 +1,12 @@
 //! `prove` against the real kernel and auditd: real rule sets loaded through the state guard, each rule
-//! proven by a real record, and the negative states (failed, not_loaded, shadowed, not_written) produced
+//! proven by a real record, and the negative states (failed, `not_loaded`, shadowed, `not_written`) produced
 //! for real. Every test holds a `StateGuard` for its whole duration.
 
 mod common;
 
 use std::{
     collections::BTreeMap,
+    fmt::Write as _,
     fs,
     path::{Path, PathBuf},
     time::Duration,
@@ -158,9 +159,8 @@ fn privileged_rules_are_proven() {
     for base in ["/bin", "/sbin", "/usr/bin", "/usr/sbin"] {
         let out = std::process::Command::new("find").args([base, "-type", "f", "-perm", "-04000"]).output().unwrap();
         for path in String::from_utf8_lossy(&out.stdout).lines() {
-            rules.push_str(&format!(
-                "-a always,exit -F path={path} -F perm=x -F auid>=1000 -F auid!=unset -F key=privileged\n"
-            ));
+            writeln!(rules, "-a always,exit -F path={path} -F perm=x -F auid>=1000 -F auid!=unset -F key=privileged")
+                .unwrap();
         }
     }
     assert!(rules.lines().count() >= 3, "setuid programs on this host: {rules}");
@@ -203,8 +203,8 @@ fn pci_dss_rules_are_proven_or_unprovable_with_reasons() {
     guard.restore().unwrap();
 }
 
-/// failed (a filter that never matches: exit_group never returns, so success= is never evaluated true),
-/// not_loaded, shadowed by a never rule, and shadowed by an earlier always rule whose key the record
+/// failed (a filter that never matches: `exit_group` never returns, so success= is never evaluated true),
+/// `not_loaded`, shadowed by a never rule, and shadowed by an earlier always rule whose key the record
 /// carries. Through the CLI: exit code 1, JSON, and JUnit XML.
 #[test]
 fn negative_states_through_the_cli() {
@@ -281,7 +281,7 @@ fn auditd_stopped_gives_not_written() {
     let file = dir.0.join("stopped.rules");
     fs::write(&file, rules).unwrap();
     load(&mut guard, &dir.0, rules);
-    let pid = common::auditctl_status()["pid"] as i32;
+    let pid = i32::try_from(common::auditctl_status()["pid"]).unwrap();
     assert!(pid > 0, "auditd is registered with the kernel");
     let report = {
         // SAFETY: stopping auditd; `Resume` continues it.
@@ -307,7 +307,8 @@ impl Drop for Restart {
     fn drop(&mut self) {
         let started = common::auditd().status().is_ok_and(|s| s.success());
         for _ in 0..100 {
-            let pid = common::auditctl_status()["pid"] as u32;
+            // Not a pid: not alive, so the loop goes on (a panic here, while unwinding, would abort).
+            let pid = u32::try_from(common::auditctl_status()["pid"]).unwrap_or(0);
             if started && audit_verify::host_status::process_alive(pid) {
                 return;
             }
@@ -328,13 +329,14 @@ fn auditd_killed_is_named() {
     let file = dir.0.join("killed.rules");
     fs::write(&file, rules).unwrap();
     load(&mut guard, &dir.0, rules);
-    let pid = common::auditctl_status()["pid"] as i32;
-    assert!(pid > 0 && audit_verify::host_status::process_alive(pid as u32), "auditd is running");
+    let pid = u32::try_from(common::auditctl_status()["pid"]).unwrap();
+    assert!(audit_verify::host_status::process_alive(pid), "auditd is running");
+    let kill_pid = i32::try_from(pid).unwrap();
     let (status, report) = {
         // SAFETY: a signal to the registered auditd; `Restart` starts a new one.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        assert_eq!(unsafe { libc::kill(kill_pid, libc::SIGKILL) }, 0);
         let _restart = Restart;
-        while audit_verify::host_status::process_alive(pid as u32) {
+        while audit_verify::host_status::process_alive(pid) {
             std::thread::sleep(Duration::from_millis(10));
         }
         let status = std::process::Command::new(common::binary()).args(["status", "--json"]).output().unwrap();
@@ -361,7 +363,7 @@ fn auditd_killed_is_named() {
 }
 
 /// $TMPDIR in a directory only root can search (a 0700 home): the scratch tree goes elsewhere, so a
-/// non-root child still reaches it and the EPERM proof (O_NOATIME on a file it does not own) works; nothing is left in $TMPDIR.
+/// non-root child still reaches it and the EPERM proof (`O_NOATIME` on a file it does not own) works; nothing is left in $TMPDIR.
 #[test]
 fn an_unreachable_tmpdir_does_not_break_non_root_proofs() {
     use std::os::unix::fs::PermissionsExt as _;
@@ -547,11 +549,10 @@ fn issue12_harmless_actions_are_proven() {
         "-S remap_file_pages -F a2&=0x6",
         "-S all -F exit=-EINVAL",
     ];
-    let rules: String = families
-        .iter()
-        .enumerate()
-        .map(|(i, f)| format!("-a always,exit -F arch=b64 {f} -k av-harmless-{i}\n"))
-        .collect();
+    let mut rules = String::new();
+    for (i, f) in families.iter().enumerate() {
+        writeln!(rules, "-a always,exit -F arch=b64 {f} -k av-harmless-{i}").unwrap();
+    }
     let file = dir.0.join("harmless.rules");
     fs::write(&file, &rules).unwrap();
     load(&mut guard, &dir.0, &rules);

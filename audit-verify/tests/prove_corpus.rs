@@ -23,7 +23,7 @@ use audit_verify::{
 
 const LOG: &str = "/var/log/audit/audit.log";
 
-/// Broader than the guard on purpose, as in rules_round_trip.rs: anything that could mean `-e 2`,
+/// Broader than the guard on purpose, as in `rules_round_trip.rs`: anything that could mean `-e 2`,
 /// `-f 2` or an immutable loginuid.
 fn irreversible(line: &str) -> bool {
     let compact: String = line.chars().filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'').collect();
@@ -97,7 +97,7 @@ fn line_of(source: &str) -> Option<usize> {
     source.rsplit(':').next()?.parse().ok()
 }
 
-/// The `FILE:LINE` locations a reason cites as "the rule at FILE:LINE".
+/// The `FILE:LINE` locations a reason cites as "the rule at `FILE:LINE`".
 fn cited(reason: &str) -> Vec<usize> {
     reason
         .split("the rule at ")
@@ -154,7 +154,7 @@ fn check_set(report: &ProveReport, name: &str, text: &str) -> SetResult {
             && !perms.contains(['w', 'a'])
         {
             let target = fs::read_link(path).unwrap();
-            assert_eq!(r.state, State::Symlink, "{name}:{at}: {} is a symlink: {r:?}", path);
+            assert_eq!(r.state, State::Symlink, "{name}:{at}: {path} is a symlink: {r:?}");
             assert!(reason.contains(&target.display().to_string()), "{name}:{at}: the target is named: {reason}");
         }
         // Counted: loaded rules a record can prove (never, exclude and filesystem rules record nothing of
@@ -173,6 +173,7 @@ fn check_set(report: &ProveReport, name: &str, text: &str) -> SetResult {
 }
 
 #[test]
+#[expect(clippy::cast_precision_loss, reason = "rule counts are exact in an f64")]
 fn public_rule_sets_get_right_verdicts_and_change_nothing() {
     let mut guard = StateGuard::new(Environment::Host).unwrap();
     let scratch = std::env::temp_dir().join(format!("av-prove-corpus-{}", std::process::id()));

@@ -254,7 +254,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Outcome> {
             count_syscalls::run(&pids, duration, json, &command)
         }
         Command::Lint { args } => lint::run(args),
-        Command::Prove { args } => prove::run(args),
+        Command::Prove { args } => prove::run(&args),
         Command::Log { files, json } => log::run(&files, json),
         Command::Generate { what } => generate::run(what),
     }

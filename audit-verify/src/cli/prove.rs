@@ -26,7 +26,7 @@ pub struct ProveArgs {
     /// One rules file, read as `auditctl -R` reads it (instead of --rules-dir).
     #[arg(long, value_name = "FILE")]
     rules_file: Option<PathBuf>,
-    /// The audit log; default: log_file from auditd.conf.
+    /// The audit log; default: `log_file` from auditd.conf.
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
     /// auditd's configuration, for its log file.
@@ -39,7 +39,7 @@ pub struct ProveArgs {
     /// the call leaves it as it was (chmod to its own mode). The report says what changed.
     #[arg(long)]
     allow_mutation: bool,
-    /// Exit 1 unless every loaded rule that records events (an always rule on the exit or io_uring list) is
+    /// Exit 1 unless every loaded rule that records events (an always rule on the exit or `io_uring` list) is
     /// proven, and at least one is: for CI and smoke tests, where `unprovable` (exit 0 by default) must not
     /// pass. Never, exclude and filesystem rules record nothing of their own and are not counted.
     #[arg(long)]
@@ -52,7 +52,7 @@ pub struct ProveArgs {
     junit: Option<PathBuf>,
 }
 
-pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &ProveArgs) -> anyhow::Result<Outcome> {
     let rules = match &args.rules_file {
         Some(file) => RulesInput::File(file.clone()),
         None => RulesInput::Dir(args.rules_dir.clone()),

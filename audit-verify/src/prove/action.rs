@@ -1,6 +1,7 @@
 //! What the prover runs: one concrete call with its credentials and expected outcome. A leaf below the
 //! planner, the evaluator and the executor, which all speak about it (it depends only on the recipe table).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::recipes::{A, Expect, Need, OWN_FD, OWN_PATH, OWN_SOCKET, Recipe, SEALED_FD, SEALED_PATH, mutation_note};
@@ -21,6 +22,7 @@ impl Creds {
         Self { auid: None, uid: [id; 3], gid: [id; 3] }
     }
 
+    #[must_use]
     pub fn is_root(&self) -> bool {
         self.uid == [0; 3] && self.gid == [0; 3]
     }
@@ -49,12 +51,13 @@ pub struct Action {
 
 impl Action {
     /// Argument `i` as the kernel will see it, where known before the call.
+    #[must_use]
     pub fn arg_value(&self, i: usize) -> Option<u64> {
         if let Some(v) = self.overrides.get(i).copied().flatten() {
             return Some(self.width(v));
         }
         match self.recipe.args.get(i)? {
-            A::N(v) => Some(self.width(*v as u64)),
+            A::N(v) => Some(self.width(v.cast_unsigned())),
             A::Bad => Some(BAD_POINTER),
             A::Mode => Some(u64::from(self.mode & 0o7777)),
             _ => None,
@@ -65,12 +68,14 @@ impl Action {
         if self.abi == Abi::B32 { v & 0xffff_ffff } else { v }
     }
 
+    #[must_use]
     pub fn mutation(&self) -> Option<String> {
         let object = self.object.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
         self.recipe.mutation.then(|| mutation_note(self.recipe, &object, self.on_target))
     }
 
     /// `openat(AT_FDCWD, "/etc/passwd", 0x30001) [b64] as uid=0 auid=1000, expecting ENOTDIR`.
+    #[must_use]
     pub fn describe(&self) -> String {
         let args: Vec<String> = (0..self.recipe.args.len()).map(|i| self.describe_arg(i)).collect();
         let abi = match self.abi {
@@ -80,7 +85,7 @@ impl Action {
         let c = &self.creds;
         let mut who = format!("uid={} euid={} gid={}", c.uid[0], c.uid[1], c.gid[0]);
         if let Some(auid) = c.auid {
-            who.push_str(&format!(" auid={auid}"));
+            let _ = write!(who, " auid={auid}");
         }
         format!("{}({}) [{abi}] as {who}, expecting {}", self.recipe.name, args.join(", "), expect_text(self.expect))
     }
@@ -116,6 +121,7 @@ impl Action {
 pub const BAD_POINTER: u64 = 8;
 
 /// Whether a call that returned `ret` (negative: -errno) did what `e` planned.
+#[must_use]
 pub fn returned_as_expected(e: Expect, ret: i64) -> bool {
     match e {
         Expect::Ok(v) => ret == v,
@@ -126,8 +132,9 @@ pub fn returned_as_expected(e: Expect, ret: i64) -> bool {
     }
 }
 
+#[must_use]
 pub fn expect_text(e: Expect) -> String {
-    let errno = |e: i32| fields::errno_name(e as u32).map_or(e.to_string(), str::to_owned);
+    let errno = |e: i32| fields::errno_name(e.cast_unsigned()).map_or(e.to_string(), str::to_owned);
     match e {
         Expect::Ok(v) => format!("success ({v})"),
         Expect::OkAny => "success".into(),

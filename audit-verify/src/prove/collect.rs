@@ -22,7 +22,7 @@ pub struct Seen {
     pub pid: u32,
     pub arch: u32,
     pub syscall: u32,
-    /// Absent for calls that did not return (exit_group).
+    /// Absent for calls that did not return (`exit_group`).
     pub exit: Option<i64>,
     /// Several keys are joined by \x01, as in the rule.
     pub key: Option<String>,
@@ -58,6 +58,7 @@ fn parse_seen(text_fields: &crate::auditlog::ParsedLine<'_>, parent: u32) -> Opt
 }
 
 /// One of our children's SYSCALL records in audit.log, with where it is.
+#[must_use]
 pub fn from_record(record: &Record, parent: u32) -> Option<Seen> {
     if record.kind().code != Some(SYSCALL) {
         return None;
@@ -79,6 +80,7 @@ pub struct Collector {
 
 impl Collector {
     /// Collects the records of `parent`'s children.
+    #[must_use]
     pub fn new(parent: u32) -> Self {
         Self { parent, seen: Vec::new() }
     }
@@ -101,6 +103,10 @@ impl Consumer for Collector {
 }
 
 /// Subscribes to the multicast socket for our children's records.
+///
+/// # Errors
+///
+/// When the multicast group cannot be joined (no `CAP_AUDIT_READ`) or its reader thread started.
 pub fn listen() -> Result<Listener<Collector>, ListenerError> {
     Listener::start("prove-multicast", 16 << 20, Collector::new(std::process::id()))
 }

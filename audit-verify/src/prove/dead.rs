@@ -150,6 +150,7 @@ fn returns(rule: &Rule, abi: Abi) -> Returns {
 }
 
 /// Why `rule` can match no event, if it cannot.
+#[must_use]
 pub fn dead(rule: &Rule, abi: Abi) -> Option<String> {
     let numeric: Vec<&Field> = rule
         .fields

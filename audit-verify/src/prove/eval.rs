@@ -32,6 +32,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// The verdict without its reason, as the shared first-match walk takes it.
+    #[must_use]
     pub fn kind(&self) -> Match {
         match self {
             Verdict::Yes => Match::Yes,
@@ -62,6 +63,7 @@ pub struct Stat {
 }
 
 impl Host {
+    #[must_use]
     pub fn new(exe: PathBuf, parent_auid: u32) -> Self {
         Self { exe, parent_auid, lsm_labels: lsm_labels(), stats: RefCell::default() }
     }
@@ -98,7 +100,7 @@ fn lsm_labels() -> bool {
     }
 }
 
-/// subj_user … subj_clr and obj_user … obj_lev_high: the conditions an LSM evaluates (`f->lsm_rule`).
+/// `subj_user` … `subj_clr` and `obj_user` … `obj_lev_high`: the conditions an LSM evaluates (`f->lsm_rule`).
 fn is_lsm_field(field: u32) -> bool {
     fields::name_of(field)
         .is_some_and(|n| (n.starts_with("subj_") || n.starts_with("obj_")) && !matches!(n, "obj_uid" | "obj_gid"))
@@ -128,13 +130,14 @@ fn yes_if(ok: bool, what: impl FnOnce() -> String) -> Verdict {
 }
 
 /// A condition as auditctl writes it (`exit=-13`, `auid>=1000`), for reasons.
+#[must_use]
 pub fn name(f: &Field) -> String {
     let value = match &f.value {
         Value::Num(n) if f.id == id::EXIT && is_errno(*n) => {
-            let errno = (*n as i32).unsigned_abs();
-            fields::errno_name(errno).map_or((*n as i32).to_string(), |e| format!("-{e}"))
+            let errno = n.cast_signed().unsigned_abs();
+            fields::errno_name(errno).map_or(n.cast_signed().to_string(), |e| format!("-{e}"))
         }
-        Value::Num(n) if f.id == id::EXIT => (*n as i32).to_string(),
+        Value::Num(n) if f.id == id::EXIT => n.cast_signed().to_string(),
         Value::Num(n) => n.to_string(),
         Value::Str(s) => s.clone(),
     };
@@ -147,6 +150,7 @@ fn field(f: &Field, action: &Action, host: &Host) -> Verdict {
         Value::Str(_) => None,
     };
     // The kernel compares 32-bit values: a 64-bit argument by its low half.
+    #[expect(clippy::cast_possible_truncation, reason = "the low half, as the kernel compares it")]
     let cmp = |left: u64| yes_if(num.is_some_and(|n| kernel::compare_field(f.id, f.op, left as u32, n)), || name(f));
     let c = &action.creds;
     match f.id {
@@ -241,6 +245,10 @@ fn cred(c: &Creds, field: u32, host: &Host) -> Option<u32> {
 }
 
 /// `-C a op b`: subject ids against each other or against the object's owner.
+#[expect(
+    clippy::many_single_char_names,
+    reason = "`a` and `b` are the two sides of `-C a op b`, as auditctl names them"
+)]
 fn comparison(f: &Field, action: &Action, host: &Host) -> Verdict {
     let Value::Num(which) = f.value else { return Verdict::Unknown(name(f)) };
     let Some((a, b)) = fields::comparison_names(which) else { return Verdict::Unknown(name(f)) };
@@ -327,7 +335,7 @@ mod tests {
         assert!(matches!(matches(&r("-F exit=-EPERM"), &openat(Expect::ErrAny), &host()), Verdict::Unknown(_)));
     }
 
-    /// Without a labelling LSM the kernel never matches a subj_type condition; with one, only the LSM knows.
+    /// Without a labelling LSM the kernel never matches a `subj_type` condition; with one, only the LSM knows.
     #[test]
     fn lsm_labels_match_nothing_without_an_lsm() {
         let r = rule("-a never,exit -F arch=b64 -S openat -F subj_type=crond_t");

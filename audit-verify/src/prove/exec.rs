@@ -1,9 +1,9 @@
 //! Runs one planned action in a forked child and reaps it.
 //!
-//! The child sets its loginuid (a write to /proc/self/loginuid, which needs CAP_AUDIT_CONTROL, so first),
+//! The child sets its loginuid (a write to /proc/self/loginuid, which needs `CAP_AUDIT_CONTROL`, so first),
 //! drops supplementary groups, sets its gids and uids, makes the one call, reports the result through a
 //! pipe and exits. Between fork and exit it makes raw syscalls only: the parent has other threads (the
-//! multicast reader), so the child must not allocate or take locks. Strings live in a MAP_32BIT arena,
+//! multicast reader), so the child must not allocate or take locks. Strings live in a `MAP_32BIT` arena,
 //! mapped before the fork, because i386 calls (`int 0x80`) take 32-bit pointers.
 
 use std::{io, os::unix::ffi::OsStrExt, path::Path};
@@ -19,7 +19,7 @@ use crate::syscalls::Abi;
 pub enum Ran {
     /// The call returned this (negative: -errno).
     Returned(i64),
-    /// exit/exit_group: the child reached the call; it does not return.
+    /// `exit`/`exit_group`: the child reached the call; it does not return.
     Exited,
     /// A step before the call failed: the action did not run.
     SetupFailed { step: &'static str, errno: i32 },
@@ -60,6 +60,9 @@ pub struct Arena {
 }
 
 impl Arena {
+    /// # Errors
+    ///
+    /// When the kernel refuses the 64 KiB `MAP_32BIT` mapping.
     pub fn new() -> io::Result<Self> {
         let len = 64 * 1024;
         // SAFETY: a fresh anonymous private mapping; nothing else refers to it.
@@ -98,6 +101,7 @@ impl Arena {
     }
 
     /// The `sockaddr_in` of our loopback listener, binding it first if needed.
+    #[expect(clippy::cast_possible_truncation, reason = "AF_INET is 2; `sa_family_t` is its u16")]
     fn loopback(&mut self) -> io::Result<u64> {
         if self.loopback.is_none() {
             let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
@@ -152,7 +156,7 @@ fn resolve(action: &Action, arena: &mut Arena) -> io::Result<Call> {
     for (i, a) in action.recipe.args.iter().enumerate() {
         args[i] = match (action.overrides[i], a) {
             (Some(v), _) => v,
-            (None, A::N(v)) => *v as u64,
+            (None, A::N(v)) => v.cast_unsigned(),
             (None, A::Path) => arena.path(action.object.as_deref().unwrap_or(Path::new(""))),
             (None, A::Path2) => arena.path(action.object2.as_deref().unwrap_or(Path::new(""))),
             (None, A::Str(s)) => arena.put(s.as_bytes()),
@@ -190,6 +194,11 @@ fn resolve(action: &Action, arena: &mut Arena) -> io::Result<Call> {
 }
 
 /// Runs `action` in a child; returns the child's pid and what happened.
+///
+/// # Errors
+///
+/// When the action's arguments cannot be made concrete (the scratch memfd, socket or loopback
+/// listener), or pipe2, fork or waitpid fails.
 pub fn run(action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
     let call = resolve(action, arena)?;
     let loginuid = action.creds.auid.map(|a| a.to_string());
@@ -223,7 +232,8 @@ pub fn run(action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
         // SAFETY: reading into a 16-byte buffer we own.
         let n = unsafe { libc::read(rfd, buf.as_mut_ptr().cast(), buf.len()) };
         if n == 16 {
-            messages.push((buf[0], i64::from_ne_bytes(buf[8..16].try_into().expect("8 bytes"))));
+            let [step, _, _, _, _, _, _, _, value @ ..] = buf;
+            messages.push((step, i64::from_ne_bytes(value)));
             continue;
         }
         if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
@@ -238,17 +248,20 @@ pub fn run(action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
     let ran = match messages.last() {
         Some((STEP_DONE, ret)) => Ran::Returned(*ret),
         Some((STEP_EXITING, _)) => Ran::Exited,
-        Some((step, errno)) => Ran::SetupFailed { step: step_name(*step), errno: *errno as i32 },
+        Some((step, errno)) => {
+            Ran::SetupFailed { step: step_name(*step), errno: i32::try_from(*errno).unwrap_or(i32::MAX) }
+        }
         None => Ran::Died(status),
     };
-    Ok((pid as u32, ran))
+    // Positive: fork failed above otherwise.
+    Ok((pid.cast_unsigned(), ran))
 }
 
 fn wait(pid: libc::pid_t) -> io::Result<String> {
     let mut status = 0;
     loop {
         // SAFETY: waiting for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        let r = unsafe { libc::waitpid(pid, &raw mut status, 0) };
         if r == pid {
             break;
         }
@@ -265,6 +278,10 @@ fn wait(pid: libc::pid_t) -> io::Result<String> {
 }
 
 /// The forked child. Raw syscalls only.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one raw-syscall sequence from fork to _exit; split, the no-allocation rule would span functions"
+)]
 unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &Creds, wfd: i32) -> ! {
     let report = |step: u8, value: i64| {
         let mut msg = [0u8; 16];
@@ -288,7 +305,9 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
         libc::syscall(libc::SYS_alarm, 5);
         if let Some(text) = loginuid {
             let fd = libc::syscall(libc::SYS_open, c"/proc/self/loginuid".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            if fd < 0 || libc::syscall(libc::SYS_write, fd, text.as_ptr(), text.len()) != text.len() as i64 {
+            if fd < 0
+                || usize::try_from(libc::syscall(libc::SYS_write, fd, text.as_ptr(), text.len())) != Ok(text.len())
+            {
                 fail(STEP_LOGINUID);
             }
             libc::syscall(libc::SYS_close, fd);
@@ -337,7 +356,7 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
             libc::syscall(libc::SYS_close, fd);
         }
         let mut args = call.args;
-        let pid = libc::syscall(libc::SYS_getpid) as u64;
+        let pid = libc::syscall(libc::SYS_getpid).cast_unsigned();
         for (i, is_pid) in call.self_pid.iter().enumerate() {
             if *is_pid {
                 args[i] = pid;
@@ -361,7 +380,7 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
             }
             for (i, is_child) in call.child_pid.iter().enumerate() {
                 if *is_child {
-                    args[i] = grandchild as u64;
+                    args[i] = grandchild.cast_unsigned();
                 }
             }
         }
@@ -370,7 +389,8 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
         }
         let ret = match call.abi {
             Abi::B64 => {
-                let r = libc::syscall(call.nr as libc::c_long, args[0], args[1], args[2], args[3], args[4], args[5]);
+                let r =
+                    libc::syscall(libc::c_long::from(call.nr), args[0], args[1], args[2], args[3], args[4], args[5]);
                 if r == -1 { -errno() } else { r }
             }
             Abi::B32 => syscall32(call.nr, &args),
@@ -386,6 +406,7 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
 
 /// An i386 syscall from this 64-bit process: `int 0x80`, arguments in ebx, ecx, edx, esi, edi. rbx is
 /// reserved by LLVM, so the first argument is swapped in and out of it.
+#[expect(clippy::cast_possible_truncation, reason = "the i386 ABI takes each argument's low 32 bits")]
 unsafe fn syscall32(nr: u32, args: &[u64; 6]) -> i64 {
     let mut eax = nr;
     // SAFETY: the caller passes pointers below 4 GiB (the arena) or deliberately bad ones; the compat
@@ -407,11 +428,12 @@ unsafe fn syscall32(nr: u32, args: &[u64; 6]) -> i64 {
             out("r11") _,
         );
     }
-    i64::from(eax as i32)
+    i64::from(eax.cast_signed())
 }
 
 /// Whether `int 0x80` works here: a child calls i386 getpid (20). With IA32 emulation disabled the
 /// child dies of a signal, which is why this runs in a child.
+#[must_use]
 pub fn ia32_works() -> bool {
     // SAFETY: the child makes one raw call and _exits.
     let pid = unsafe { libc::fork() };
@@ -419,7 +441,7 @@ pub fn ia32_works() -> bool {
         // SAFETY: as above.
         unsafe {
             let ret = syscall32(20, &[0; 6]);
-            libc::_exit(if ret > 0 { 0 } else { 1 })
+            libc::_exit(i32::from(ret <= 0))
         }
     }
     if pid < 0 {
@@ -427,7 +449,7 @@ pub fn ia32_works() -> bool {
     }
     let mut status = 0;
     // SAFETY: our child.
-    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+    while unsafe { libc::waitpid(pid, &raw mut status, 0) } < 0
         && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
     {}
     libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0

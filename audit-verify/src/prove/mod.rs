@@ -102,6 +102,7 @@ pub enum State {
 }
 
 impl State {
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             State::Proven => "proven",
@@ -117,6 +118,7 @@ impl State {
     }
 
     /// Whether this state fails the run (exit 1).
+    #[must_use]
     pub fn is_gap(self) -> bool {
         matches!(
             self,
@@ -193,29 +195,34 @@ pub struct ProveReport {
 }
 
 impl RuleProof {
-    /// A loaded always rule on a list that records events (exit, io_uring): one a record can prove.
+    /// A loaded always rule on a list that records events (exit, `io_uring`): one a record can prove.
+    #[must_use]
     pub fn records(&self) -> bool {
         self.records
     }
 }
 
 impl ProveReport {
+    #[must_use]
     pub fn count(&self, state: State) -> usize {
         self.rules.iter().filter(|r| r.state == state).count()
     }
 
-    /// Exit 1 when any rule is failed, not_written, not_loaded, shadowed, dead or a symlink watch.
+    /// Exit 1 when any rule is failed, `not_written`, `not_loaded`, shadowed, dead or a symlink watch.
+    #[must_use]
     pub fn has_gaps(&self) -> bool {
         self.rules.iter().any(|r| r.state.is_gap())
     }
 
-    /// Loaded rules that record events (always rules on the exit and io_uring lists) but are not proven.
+    /// Loaded rules that record events (always rules on the exit and `io_uring` lists) but are not proven.
     /// Never, exclude and filesystem rules have no record of their own and are not counted.
+    #[must_use]
     pub fn unproven(&self) -> usize {
         self.rules.iter().filter(|r| r.records && r.state != State::Proven).count()
     }
 
     /// What `--require-proven` asks: every loaded rule that records events proven, and at least one.
+    #[must_use]
     pub fn all_proven(&self) -> bool {
         self.unproven() == 0 && self.count(State::Proven) > 0
     }
@@ -254,6 +261,15 @@ pub struct Input<'a> {
 }
 
 /// Proves every rule loaded in the kernel against the rules files.
+///
+/// # Errors
+///
+/// When the scratch directory cannot be created, the multicast socket cannot be joined, an action's
+/// child cannot be run, the audit log cannot be followed, or the barrier cannot be sent or the log read for it.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the options belong to this one run; `progress` is a `&mut` that cannot be called through `&Options`"
+)]
 pub fn prove(input: Input<'_>, socket: &mut AuditSocket, options: Options<'_>) -> Result<ProveReport, ProveError> {
     let start = Instant::now();
     let Input { source, loaded, undecodable, diff: report } = input;
@@ -283,7 +299,7 @@ pub fn prove(input: Input<'_>, socket: &mut AuditSocket, options: Options<'_>) -
             Plan::Symlink(why) => {
                 proofs[index] = Some(RuleProof { state: State::Symlink, reason: Some(why), ..base });
             }
-            plan => trials.push(Trial { index, plan, pid: 0, ran: Ran::Died(String::new()) }),
+            plan @ Plan::Run { .. } => trials.push(Trial { index, plan, pid: 0, ran: Ran::Died(String::new()) }),
         }
     }
 
@@ -360,7 +376,7 @@ pub fn prove(input: Input<'_>, socket: &mut AuditSocket, options: Options<'_>) -
         sources: source.files.iter().map(|f| f.display().to_string()).collect(),
         loaded: loaded.len(),
         barrier: Some(barrier),
-        elapsed_ms: start.elapsed().as_millis() as u64,
+        elapsed_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         rules,
     })
 }
@@ -425,6 +441,10 @@ struct Heard<'a> {
 }
 
 /// The state of one rule whose action ran.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one decision over what the child, multicast and audit.log said, each case with its reason beside it"
+)]
 fn judge(
     trial: &Trial,
     base: RuleProof,
@@ -467,7 +487,11 @@ fn judge(
     let ours =
         |s: &&Seen| s.pid == trial.pid && s.syscall == action.nr && s.arch == arch && (ret.is_none() || s.exit == ret);
     let returned = ret.map_or("no return".to_owned(), |r| {
-        if r < 0 { io::Error::from_raw_os_error(-r as i32).to_string() } else { format!("{r}") }
+        if r < 0 {
+            io::Error::from_raw_os_error(i32::try_from(-r).unwrap_or(i32::MAX)).to_string()
+        } else {
+            format!("{r}")
+        }
     });
     // The rule whose key the record carries decided first, so it stands earlier in kernel order: only
     // earlier rules are candidates (a later copy with the same key is not the cause).
@@ -486,7 +510,8 @@ fn judge(
     // neither a record under another key nor no record says anything about this rule.
     let excluded = ret.filter(|r| !action::returned_as_expected(action.expect, *r)).and_then(|r| {
         let mut actual = (**action).clone();
-        actual.expect = if r < 0 { recipes::Expect::Err(-r as i32) } else { recipes::Expect::Ok(r) };
+        actual.expect =
+            if r < 0 { recipes::Expect::Err(i32::try_from(-r).unwrap_or(i32::MAX)) } else { recipes::Expect::Ok(r) };
         match eval::matches(rule, &actual, host) {
             eval::Verdict::No(what) => Some(what),
             _ => None,

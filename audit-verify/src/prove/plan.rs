@@ -81,6 +81,7 @@ const CRED_FIELDS: [u32; 9] =
     [id::UID, id::EUID, id::SUID, id::FSUID, id::GID, id::EGID, id::SGID, id::FSGID, id::LOGINUID];
 
 /// Plans the proof of `loaded[index]`.
+#[must_use]
 pub fn plan<'r>(loaded: &'r [Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
     let rule = &loaded[index];
     if let Some(why) = not_exercised(rule) {
@@ -271,7 +272,7 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
     (have_major, have_minor) >= (major, minor)
 }
 
-impl<'a> Search<'a> {
+impl Search<'_> {
     fn run(&mut self, allow_mutation: bool) -> Option<Plan> {
         let (ctx, abi) = (self.ctx, self.abi);
         let mut best: Option<(u8, Plan)> = None;
@@ -342,7 +343,7 @@ impl<'a> Search<'a> {
         }
         // The rule asks for an outcome no harmless call gives: say why, where we know.
         let errno = self.rule.fields.iter().find_map(|f| match f.value {
-            Value::Num(n) if f.id == id::EXIT && f.op == Op::Eq => Some((n as i32).unsigned_abs() as i32),
+            Value::Num(n) if f.id == id::EXIT && f.op == Op::Eq => Some(n.cast_signed().unsigned_abs().cast_signed()),
             _ => None,
         });
         let hints: Vec<&str> = recipes::NO_HARMLESS
@@ -413,10 +414,9 @@ impl<'a> Search<'a> {
                 _ => a.creds.auid = (v != parent_auid).then_some(v),
             });
         }
-        for i in 0..4 {
+        for (i, arg) in (0..4).zip(id::ARG0..) {
             if out[0].recipe.free & (1 << i) != 0 {
-                out =
-                    each_value(out, &self.candidates(id::ARG0 + i as u32), |a, v| a.overrides[i] = Some(u64::from(v)));
+                out = each_value(out, &self.candidates(arg), |a, v| a.overrides[i] = Some(u64::from(v)));
             }
         }
         out.retain(|a| self.feasible(a));
@@ -509,7 +509,8 @@ impl<'a> Search<'a> {
             Blocker { index, never: self.loaded[index].action == RuleAction::Never, undecided }
         };
         let verdict = |k: u32| eval::matches(&self.loaded[self.earlier[k as usize]], action, host);
-        let count = self.earlier.len() as u32;
+        // Saturating: no kernel holds 2^32 rules.
+        let count = u32::try_from(self.earlier.len()).unwrap_or(u32::MAX);
         let Ok(first) = first_match::<Infallible>(count, count, |k| Ok(verdict(k).kind()));
         match first {
             FirstMatch::Rule(k) => Some(blocker(k, None)),
@@ -663,7 +664,7 @@ mod tests {
         });
     }
 
-    /// On a kernel with no labelling LSM, a never rule on subj_type matches nothing and shadows nothing.
+    /// On a kernel with no labelling LSM, a never rule on `subj_type` matches nothing and shadows nothing.
     #[test]
     fn an_lsm_never_rule_shadows_nothing_without_an_lsm() {
         let loaded = rules(

@@ -12,7 +12,7 @@
 
 use crate::rules::fields::perm;
 
-/// An argument template, made concrete in the child's low (MAP_32BIT) arena by the executor.
+/// An argument template, made concrete in the child's low (`MAP_32BIT`) arena by the executor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum A {
     N(i64),
@@ -34,10 +34,10 @@ pub enum A {
     /// The pid of a grandchild the child forks for this one call: it only waits (pause), and the child
     /// kills and reaps it after the call, so a signal sent to it reaches nothing else.
     ChildPid,
-    /// fd 1000: a memfd of the child's own, 4096 bytes, sealed against shrinking (F_SEAL_SHRINK), so a
+    /// fd 1000: a memfd of the child's own, 4096 bytes, sealed against shrinking (`F_SEAL_SHRINK`), so a
     /// truncation fails with EPERM. It exists only in the child.
     SealedFd,
-    /// `/proc/self/fd/1000`, the same memfd by path (for creat, truncate, open with O_TRUNC).
+    /// `/proc/self/fd/1000`, the same memfd by path (for creat, truncate, open with `O_TRUNC`).
     SealedPath,
     /// fd 1001: another memfd of the child's own, unsealed, so truncating it succeeds and changes only it.
     OwnFd,
@@ -79,12 +79,12 @@ pub enum Obj {
     /// A scratch file made for this one call (mutation entries).
     Victim,
     /// A scratch file, root-owned, mode 0666: a non-root caller may write it but does not own it, so
-    /// O_NOATIME is EPERM after the permission check and before anything (a truncation) happens.
+    /// `O_NOATIME` is EPERM after the permission check and before anything (a truncation) happens.
     Writable,
     /// A root-owned file in a sticky, world-writable scratch directory: a non-root caller may not
     /// remove or rename it (EPERM).
     Sticky,
-    /// A scratch directory (link() of a directory is EPERM); the second path a name beside it.
+    /// A scratch directory (`link()` of a directory is EPERM); the second path a name beside it.
     Dir,
 }
 
@@ -101,7 +101,7 @@ pub enum Expect {
     ProbeW,
     /// `O_RDONLY|O_DIRECTORY` probe: opens a directory (read-only, nothing read), ENOTDIR otherwise.
     ProbeR,
-    /// exit/exit_group: the child's last call. The planner assumes it succeeds, as an operator would; the
+    /// `exit`/`exit_group`: the child's last call. The planner assumes it succeeds, as an operator would; the
     /// kernel never evaluates `success`/`exit` for a call that does not return, so such rules end `failed`.
     NoReturn,
 }
@@ -125,9 +125,9 @@ pub struct Recipe {
 
 const AT: i64 = -100;
 const O_WRONLY: i64 = 1;
-const O_DIRECTORY: i64 = 0o200000;
-const O_NOFOLLOW: i64 = 0o400000;
-const O_NOATIME: i64 = 0o1000000;
+const O_DIRECTORY: i64 = 0o200_000;
+const O_NOFOLLOW: i64 = 0o400_000;
+const O_NOATIME: i64 = 0o1_000_000;
 const O_NONBLOCK: i64 = 0o4000;
 const O_CREAT: i64 = 0o100;
 const O_TRUNC: i64 = 0o1000;
@@ -164,9 +164,12 @@ const fn m(mut recipe: Recipe) -> Recipe {
     recipe
 }
 
-use A::*;
+use A::{
+    Bad, Buf, Bytes, ChildPid, Loopback, Mode, N, OwnFd, OwnPath, OwnSocket, Path, Path2, SealedFd, SealedPath,
+    SelfPid, Str,
+};
 use Expect as E;
-use Need::*;
+use Need::{Any, NonRoot, Root};
 use Obj as O;
 
 const W: u32 = perm::WRITE;
@@ -439,12 +442,14 @@ pub const NO_HARMLESS: &[(&str, i32, &str)] = &[
 ];
 
 /// Whether the free argument values an action got stay harmless for its recipe: every free argument is,
-/// except ptrace's request PTRACE_TRACEME (0), which acts on the caller instead of the missing pid.
+/// except ptrace's request `PTRACE_TRACEME` (0), which acts on the caller instead of the missing pid.
+#[must_use]
 pub fn harmless(recipe: &Recipe, overrides: &[Option<u64>; 6]) -> bool {
     !(recipe.name == "ptrace" && overrides[0] == Some(0))
 }
 
 /// What a mutation entry changes, for the report.
+#[must_use]
 pub fn mutation_note(recipe: &Recipe, object: &str, on_target: bool) -> String {
     if on_target {
         return match recipe.name {

@@ -19,6 +19,7 @@ const STATES: [State; 9] = [
 ];
 
 /// `STATE  SOURCE  KEY`, then the rule, then the evidence or the reason, indented.
+#[must_use]
 pub fn table(report: &ProveReport) -> String {
     let mut out = String::new();
     let width = report.rules.iter().map(|r| r.source.as_deref().unwrap_or("-").len()).max().unwrap_or(1);
@@ -67,20 +68,23 @@ fn detail(r: &RuleProof) -> String {
         _ => r.reason.clone().unwrap_or_default(),
     };
     if let Some(note) = &r.note {
-        text.push_str(&format!("; {note}"));
+        let _ = write!(text, "; {note}");
     }
     if let Some(changed) = &r.changed {
-        text.push_str(&format!(" [changed: {changed}]"));
+        let _ = write!(text, " [changed: {changed}]");
     }
     text
 }
 
 /// JUnit XML: `<testsuite>` with one `<testcase>` per rule.
+#[must_use]
 pub fn junit(report: &ProveReport) -> String {
     junit::document("audit-verify prove", &[suite(report)])
 }
 
 /// A testcase per rule: proven passes, unprovable is skipped, every gap fails.
+#[must_use]
+#[expect(clippy::cast_precision_loss, reason = "milliseconds are exact in an f64 below 2^53 (285,000 years)")]
 pub fn suite(report: &ProveReport) -> junit::TestSuite {
     let cases = report
         .rules

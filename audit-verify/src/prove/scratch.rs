@@ -50,6 +50,7 @@ pub struct Paths {
 
 impl Paths {
     /// The layout of a scratch directory at `root` (nothing is created).
+    #[must_use]
     pub fn under(root: &Path) -> Self {
         Self {
             missing: root.join("missing/x"),
@@ -68,6 +69,7 @@ impl Paths {
 }
 
 /// Every directory above `path` lets others search it (x for others), so a non-root child reaches it.
+#[must_use]
 pub fn searchable_by_others(path: &Path) -> bool {
     path.ancestors().skip(1).all(|dir| fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
 }
@@ -111,7 +113,7 @@ pub fn remove_stale(dirs: &[PathBuf]) -> Vec<PathBuf> {
             let path = entry.path();
             // symlink_metadata: a symlink named like ours is not followed, and not ours.
             let Ok(meta) = fs::symlink_metadata(&path) else { continue };
-            if !meta.file_type().is_dir() || meta.uid() != 0 || pid == std::process::id() as i32 || alive(pid) {
+            if !meta.file_type().is_dir() || meta.uid() != 0 || pid == std::process::id().cast_signed() || alive(pid) {
                 continue;
             }
             // remove_dir_all does not follow symlinks inside the tree either.
@@ -129,7 +131,7 @@ pub fn remove_stale(dirs: &[PathBuf]) -> Vec<PathBuf> {
 
 /// Before a signal exits the process: remove the live scratch directories.
 fn remove_live(_signal: i32) {
-    for root in LIVE.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+    for root in LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
         let _ = fs::remove_dir_all(root);
     }
 }
@@ -140,13 +142,18 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// Removes stale scratch trees of dead runs, then lays out a fresh one.
+    ///
+    /// # Errors
+    ///
+    /// When the scratch tree or one of its files cannot be created or given its mode.
     pub fn create() -> io::Result<Self> {
         remove_stale(&candidates());
         ON_SIGNAL.call_once(|| crate::stop::at_signal_exit(remove_live));
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let root = base().join(format!("{PREFIX}{}-{nanos}", std::process::id()));
         fs::DirBuilder::new().mode(0o755).create(&root)?;
-        LIVE.lock().unwrap_or_else(|p| p.into_inner()).push(root.clone());
+        LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(root.clone());
         // The umask may have narrowed the mode; the layout depends on it.
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755))?;
         let scratch = Self { paths: Paths::under(&root), root };
@@ -168,11 +175,16 @@ impl Scratch {
         Ok(scratch)
     }
 
+    #[must_use]
     pub fn root(&self) -> &Path {
         &self.root
     }
 
     /// A fresh victim for one mutating call: the file exists, its second name does not.
+    ///
+    /// # Errors
+    ///
+    /// When the old victims cannot be removed or the new one written.
     pub fn reset_victim(&self) -> io::Result<()> {
         let victims = self.root.join("victims");
         fs::remove_dir_all(&victims)?;
@@ -183,7 +195,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        LIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|r| *r != self.root);
+        LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|r| *r != self.root);
         if let Err(e) = fs::remove_dir_all(&self.root) {
             log::error!("prove: cannot remove the scratch directory {}: {e}", self.root.display());
         }
