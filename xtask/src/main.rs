@@ -52,6 +52,7 @@ fn main() -> anyhow::Result<()> {
             setup::run()?;
             cargo(&["fmt", "--all", "--check"])?;
             cargo(&["clippy", "--all-targets", "--", "-D", "warnings"])?;
+            clippy_ebpf()?;
             // One test at a time: kernel audit state is global to the machine.
             cargo(&["test", "--", "--test-threads=1"])?;
             // The kernels users run have kprobes and fentry; this host's does not (about 70 s once cached).
@@ -66,6 +67,39 @@ fn main() -> anyhow::Result<()> {
 
 fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_owned()
+}
+
+/// The eBPF crate under the same lint policy, with Debian's clippy for the `debian` toolchain that builds
+/// it (rustup's stable has no `core` for bpfel-unknown-none). The flags are the ones aya-build passes.
+fn clippy_ebpf() -> anyhow::Result<()> {
+    let args = [
+        "run",
+        "debian",
+        "cargo",
+        "clippy",
+        "--target",
+        "bpfel-unknown-none",
+        "--bins",
+        "--release",
+        "--",
+        "-D",
+        "warnings",
+    ];
+    eprintln!("xtask: (audit-verify-ebpf) rustup {}", args.join(" "));
+    let root = workspace_root();
+    let status = Command::new("rustup")
+        .args(args)
+        .current_dir(root.join("audit-verify-ebpf"))
+        .env("PATH", setup::path_with_cargo_bin())
+        .env("RUSTC_BOOTSTRAP", "aya_ebpf,aya_ebpf_bindings")
+        .env("CARGO_ENCODED_RUSTFLAGS", "--cfg=bpf_target_arch=\"x86_64\"")
+        .env("CARGO_TARGET_DIR", root.join("target/ebpf-clippy"))
+        .status()
+        .context("running clippy on audit-verify-ebpf")?;
+    if !status.success() {
+        bail!("clippy on audit-verify-ebpf failed ({status})");
+    }
+    Ok(())
 }
 
 fn cargo(args: &[&str]) -> anyhow::Result<()> {

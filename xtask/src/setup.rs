@@ -8,6 +8,8 @@ use anyhow::{Context as _, bail};
 /// bpf-linker, the uapi headers for the syscall tables, audit itself, and auparse for the log reader's oracle.
 const PACKAGES: &[&str] = &[
     "rustc-web",
+    // clippy for that toolchain: the eBPF crate is linted like the others.
+    "rust-web-clippy",
     "cargo-web",
     "libstd-rust-web-dev-bpf",
     "llvm-22-dev",
