@@ -5,9 +5,10 @@
 //!
 //! Two ways to attach, as tools do:
 //! - default: a BPF link over the perf event (`BPF_LINK_CREATE`, what aya and libbpf do on Linux 5.15+);
-//!   the process then holds only a bpf_link fd;
+//!   the process then holds only a `bpf_link` fd;
 //! - `--perf-fd`: the older way (`perf_event_open` + `PERF_EVENT_IOC_SET_BPF`, bcc and libbpf before
 //!   5.15); the process holds the perf event fd.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 use std::{
     ffi::CString,
@@ -68,8 +69,9 @@ fn attach_with_perf_fd(prog_fd: i32) -> anyhow::Result<OwnedFd> {
     if fd < 0 {
         bail!("perf_event_open(kprobe {TARGET}): {}", std::io::Error::last_os_error());
     }
+    let fd = i32::try_from(fd)?;
     // SAFETY: the kernel just returned this fd to us.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: ioctls on our perf event fd with an int argument.
     if unsafe { libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_SET_BPF, prog_fd) } < 0
         || unsafe { libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_ENABLE, 0) } < 0

@@ -4,7 +4,7 @@
 //! sources.list, state and cache directories), so the host's apt sources are never touched and a suite the
 //! host does not follow (bullseye on a bookworm host, trixie, sid) can still be downloaded from. The image
 //! package is the one `linux-image-cloud-amd64` depends on in that suite: the newest cloud kernel it has.
-//! Each is downloaded and unpacked once, into target/vm/kernel/<package>/.
+//! Each is downloaded once; its vmlinuz and config are kept in target/vm/kernel/<package>/.
 
 use std::{
     fs,
@@ -90,6 +90,8 @@ impl PrivateApt {
             .arg("-oDir::State::status=/dev/null")
             .arg(format!("-oDir::Cache={}", d.join("cache").display()))
             .arg("-oAPT::Architecture=amd64")
+            // Files go to our own directories, which apt's unprivileged `_apt` user cannot always reach.
+            .arg("-oAPT::Sandbox::User=root")
             // appstream's hook would fetch several MB of DEP-11 metadata per suite, unused here.
             .arg("-oAcquire::IndexTargets::deb::DEP-11::DefaultEnabled=false");
         cmd
@@ -140,50 +142,78 @@ fn image_dependency(depends: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Downloads and unpacks the suite's cloud kernel once; reruns reuse target/vm/kernel/<package>/.
+/// The other packages of a split kernel (sid, since 7.x): the image package became an empty package
+/// depending on `linux-binary-<abi>` (vmlinuz) and `linux-base-<abi>` (config, System.map), both under
+/// usr/lib/modules/<abi>/. Older suites have none: everything is in the image package's boot/.
+fn split_parts(depends: &str, image: &str) -> Vec<String> {
+    let abi = image.strip_prefix("linux-image-").unwrap_or(image);
+    depends
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends: "))
+        .map(str::trim)
+        .filter(|p| ["linux-binary-", "linux-base-"].iter().any(|prefix| p.strip_prefix(prefix) == Some(abi)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `boot/<name>-<abi>` (every suite up to trixie) or `usr/lib/modules/<abi>/<name>` (split kernels).
+fn find_in_package(unpacked: &Path, name: &str) -> Option<PathBuf> {
+    let boot = fs::read_dir(unpacked.join("boot")).into_iter().flatten().flatten().map(|e| e.path()).find(|p| {
+        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.strip_prefix(name).is_some_and(|r| r.starts_with('-')))
+    });
+    boot.or_else(|| {
+        fs::read_dir(unpacked.join("usr/lib/modules"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Downloads the suite's cloud kernel once and keeps its vmlinuz and config in
+/// target/vm/kernel/<package>/ (the guest loads no modules: the rest is dropped).
 pub fn fetch(work: &Path, suite: &Suite) -> anyhow::Result<Kernel> {
     let apt = PrivateApt::new(work, suite)?;
     apt.update().with_context(|| format!("reading {}'s package lists", suite.name))?;
     let package = apt.image_package().with_context(|| format!("in {}", suite.name))?;
     let dir = work.join("kernel").join(&package);
-    let kernel = |vmlinuz| Kernel { suite: suite.name, package: package.clone(), vmlinuz };
-    if let Some(vmlinuz) = find_boot_file(&dir, "vmlinuz-") {
-        return Ok(kernel(vmlinuz));
+    let vmlinuz = dir.join("vmlinuz");
+    if vmlinuz.is_file() {
+        return Ok(Kernel { suite: suite.name, package, vmlinuz });
     }
-    eprintln!("vm-test: downloading {package} ({}) through apt", suite.name);
+    let mut packages = vec![package.clone()];
+    packages.extend(split_parts(&run_ok(apt.command("apt-cache").args(["depends", &package]))?, &package));
+    eprintln!("vm-test: downloading {} ({}) through apt", packages.join(" "), suite.name);
     let download = work.join("kernel/download");
     let _ = fs::remove_dir_all(&download);
     fs::create_dir_all(&download)?;
-    run_ok(apt.command("apt-get").args(["download", &package]).current_dir(&download))?;
-    let deb = fs::read_dir(&download)?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .context("apt-get download left no .deb")?;
+    run_ok(apt.command("apt-get").arg("download").args(&packages).current_dir(&download))?;
     let unpack = work.join("kernel/unpack");
     let _ = fs::remove_dir_all(&unpack);
-    run_ok(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpack))?;
-    // The guest loads no modules and the initramfs has only what the scenarios need: drop the rest.
-    let _ = fs::remove_dir_all(unpack.join("lib/modules"));
-    let _ = fs::remove_dir_all(unpack.join("usr/lib/modules"));
-    check_config(&unpack)?;
-    fs::rename(&unpack, &dir)?;
+    for deb in
+        fs::read_dir(&download)?.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "deb"))
+    {
+        run_ok(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpack))?;
+    }
+    let image = find_in_package(&unpack, "vmlinuz").context("no vmlinuz in the kernel's packages")?;
+    let config = find_in_package(&unpack, "config").context("no kernel config in the kernel's packages")?;
+    check_config(&config)?;
+    let staged = work.join("kernel/staged");
+    let _ = fs::remove_dir_all(&staged);
+    fs::create_dir_all(&staged)?;
+    fs::copy(&image, staged.join("vmlinuz"))?;
+    fs::copy(&config, staged.join("config"))?;
+    // Renamed into place last: an interrupted fetch leaves no directory that looks complete.
+    fs::rename(&staged, &dir)?;
+    let _ = fs::remove_dir_all(&unpack);
     let _ = fs::remove_dir_all(&download);
-    Ok(kernel(find_boot_file(&dir, "vmlinuz-").context("no boot/vmlinuz-* in the kernel package")?))
-}
-
-fn find_boot_file(unpacked: &Path, prefix: &str) -> Option<PathBuf> {
-    fs::read_dir(unpacked.join("boot"))
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+    Ok(Kernel { suite: suite.name, package, vmlinuz })
 }
 
 /// The guest loads no modules: what the scenarios need must be built in.
-fn check_config(unpacked: &Path) -> anyhow::Result<()> {
-    let config = find_boot_file(unpacked, "config-").context("no boot/config-* in the kernel package")?;
-    let text = fs::read_to_string(&config)?;
+fn check_config(config: &Path) -> anyhow::Result<()> {
+    let text = fs::read_to_string(config)?;
     let needed = [
         "CONFIG_AUDIT",
         "CONFIG_AUDITSYSCALL",
@@ -216,6 +246,38 @@ mod tests {
         let bullseye = "linux-image-cloud-amd64\n  Depends: linux-image-5.10.0-35-cloud-amd64\n";
         assert_eq!(image_dependency(bullseye).as_deref(), Some("linux-image-5.10.0-35-cloud-amd64"));
         assert_eq!(image_dependency("linux-image-cloud-amd64\n"), None);
+    }
+
+    #[test]
+    fn a_split_kernel_brings_its_binary_and_base_packages() {
+        let sid = "linux-image-7.2.13+deb14-cloud-amd64\n  PreDepends: linux-base\n |Depends: dracut\n  Depends: linux-base-7.2.13+deb14-cloud-amd64\n  Depends: linux-binary-7.2.13+deb14-cloud-amd64\n  Depends: linux-modules-7.2.13+deb14-cloud-amd64\n";
+        assert_eq!(
+            split_parts(sid, "linux-image-7.2.13+deb14-cloud-amd64"),
+            ["linux-base-7.2.13+deb14-cloud-amd64", "linux-binary-7.2.13+deb14-cloud-amd64"]
+        );
+        let bookworm =
+            "linux-image-6.1.0-57-cloud-amd64\n  PreDepends: linux-base\n  Depends: kmod\n  Depends: linux-base\n";
+        assert!(split_parts(bookworm, "linux-image-6.1.0-57-cloud-amd64").is_empty());
+    }
+
+    #[test]
+    fn finds_vmlinuz_and_config_in_either_layout() {
+        let tmp = std::env::temp_dir().join(format!("xtask-kernels-{}", std::process::id()));
+        let old = tmp.join("old");
+        fs::create_dir_all(old.join("boot")).unwrap();
+        for f in ["vmlinuz-6.1.0-57-cloud-amd64", "config-6.1.0-57-cloud-amd64", "System.map-6.1.0-57-cloud-amd64"] {
+            fs::write(old.join("boot").join(f), "").unwrap();
+        }
+        let split = tmp.join("split/usr/lib/modules/7.2.13+deb14-cloud-amd64");
+        fs::create_dir_all(&split).unwrap();
+        for f in ["vmlinuz", "config", "System.map"] {
+            fs::write(split.join(f), "").unwrap();
+        }
+        assert_eq!(find_in_package(&old, "config"), Some(old.join("boot/config-6.1.0-57-cloud-amd64")));
+        assert_eq!(find_in_package(&old, "vmlinuz"), Some(old.join("boot/vmlinuz-6.1.0-57-cloud-amd64")));
+        assert_eq!(find_in_package(&tmp.join("split"), "vmlinuz"), Some(split.join("vmlinuz")));
+        assert_eq!(find_in_package(&tmp.join("split"), "initrd.img"), None);
+        fs::remove_dir_all(&tmp).unwrap();
     }
 
     #[test]
