@@ -47,7 +47,10 @@ fn print_human(s: &LogSummary) {
         outln!("  {n:>10}  {name}");
     }
     if !s.keys.is_empty() {
-        outln!("rule keys:{}", if s.span_secs().is_none() { " (less than a minute of history: no rates)" } else { "" });
+        outln!(
+            "rule keys:{}",
+            if s.span_secs().is_none() { " (less than a minute of history: no rates)" } else { "" }
+        );
         outln!("  {:>10}  {:>12}  {:>12}  {:>12}  key", "events", "bytes", "events/h", "bytes/h");
         let rate = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "-".to_owned(), f);
         for (key, k) in &s.keys {
