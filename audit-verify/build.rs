@@ -64,7 +64,7 @@ fn generate_syscall_tables() -> anyhow::Result<()> {
 }
 
 /// `#define AUDIT_NAME value` lines of audit.h, in order, with their line index. A value is a number or
-/// `(AUDIT_OTHER+N)` (how AUDIT_ARG1..3 are written).
+/// `(AUDIT_OTHER+N)` (how `AUDIT_ARG1`..3 are written).
 fn audit_defines(text: &str) -> Vec<(usize, String, u32)> {
     let mut out: Vec<(usize, String, u32)> = Vec::new();
     for (i, line) in text.lines().enumerate() {

@@ -5,6 +5,8 @@
 //! semantics ([`rule_semantics`]) are code both sides run, so they cannot drift either.
 // `std` only for the unit tests' harness.
 #![cfg_attr(not(test), no_std)]
+// Not under test: the unit tests' build also links the dev-dependencies.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod measure;
 pub mod names;

@@ -42,13 +42,14 @@ pub enum CondField {
 impl TryFrom<u32> for CondField {
     type Error = u32;
     fn try_from(v: u32) -> Result<Self, u32> {
-        use CondField::*;
+        use CondField::{Arg0, Arg1, Arg2, Arg3, Auid, Euid, Exit, Gid, Success, Uid};
         [Uid, Euid, Auid, Gid, Success, Exit, Arg0, Arg1, Arg2, Arg3].into_iter().find(|f| *f as u32 == v).ok_or(v)
     }
 }
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[expect(clippy::pub_underscore_fields, reason = "explicit padding, public so both sides can write a literal")]
 pub struct Cond {
     /// A [`CondField`].
     pub field: u32,
@@ -106,6 +107,7 @@ pub struct Facts {
 impl CondField {
     /// The kernel's field id (`AUDIT_*`), for the comparator `audit_filter_rules` uses on it.
     #[inline(always)]
+    #[must_use]
     pub const fn kernel_id(self) -> u32 {
         use rule_semantics::id;
         match self {
@@ -123,10 +125,12 @@ impl CondField {
     }
 }
 
+#[expect(clippy::inline_always, reason = "the eBPF matcher runs it and the verifier needs it inlined")]
 impl Cond {
     /// Whether the condition holds for `facts`, as `audit_filter_rules` decides it. A field or operator
     /// number we do not know never holds (the kernel refuses such a rule).
     #[inline(always)]
+    #[must_use]
     pub fn holds(&self, facts: &Facts) -> bool {
         let (Ok(field), Some(op)) = (CondField::try_from(self.field), Op::from_code(self.op)) else { return false };
         let left = match field {
@@ -138,18 +142,20 @@ impl Cond {
                 return rule_semantics::success_holds(op, self.value, rule_semantics::succeeded(facts.ret));
             }
             CondField::Exit => rule_semantics::exit_value(facts.ret),
-            CondField::Arg0 => facts.args[0] as u32,
-            CondField::Arg1 => facts.args[1] as u32,
-            CondField::Arg2 => facts.args[2] as u32,
-            CondField::Arg3 => facts.args[3] as u32,
+            CondField::Arg0 => rule_semantics::low_32_bits(facts.args[0]),
+            CondField::Arg1 => rule_semantics::low_32_bits(facts.args[1]),
+            CondField::Arg2 => rule_semantics::low_32_bits(facts.args[2]),
+            CondField::Arg3 => rule_semantics::low_32_bits(facts.args[3]),
         };
         rule_semantics::compare_field(field.kernel_id(), op, left, self.value)
     }
 }
 
+#[expect(clippy::inline_always, reason = "the eBPF matcher runs these and the verifier needs them inlined")]
 impl RuleFilter {
     /// Whether the rule's arch filter lets syscalls of ABI `arch` through.
     #[inline(always)]
+    #[must_use]
     pub fn admits(&self, arch: u32) -> bool {
         let op = if self.arch_negated != 0 { Op::Ne } else { Op::Eq };
         self.arch == ARCH_ANY || rule_semantics::arch_admits(op, self.arch, arch)
@@ -157,6 +163,7 @@ impl RuleFilter {
 
     /// Whether the rule is evaluated for syscall `nr` of ABI `arch` at all: its arch and its mask.
     #[inline(always)]
+    #[must_use]
     pub fn selects(&self, nr: u32, arch: u32) -> bool {
         self.admits(arch) && rule_semantics::in_mask(&self.mask, nr)
     }
@@ -165,6 +172,8 @@ impl RuleFilter {
     /// conditions held here fails, else `Undecided` when the rule has filters we cannot evaluate, else
     /// `Yes`.
     #[inline(always)]
+    #[must_use]
+    #[expect(clippy::cast_possible_truncation, reason = "`i` < `MAX_CONDS`, a small constant")]
     pub fn judge(&self, facts: &Facts) -> Match {
         for i in 0..MAX_CONDS {
             if i as u32 >= self.cond_count {
@@ -194,7 +203,8 @@ mod tests {
     use crate::rule_semantics::ARCH_B64;
 
     fn rule(conds: &[(CondField, Op, u32)]) -> RuleFilter {
-        let mut f = RuleFilter { arch: ARCH_B64, cond_count: conds.len() as u32, ..RuleFilter::default() };
+        let mut f =
+            RuleFilter { arch: ARCH_B64, cond_count: u32::try_from(conds.len()).unwrap(), ..RuleFilter::default() };
         f.mask[1] = 1 << 27; // syscall 59, execve
         for (i, (field, op, value)) in conds.iter().enumerate() {
             f.conds[i] = Cond { field: *field as u32, op: op.code(), value: *value, _pad: 0 };
@@ -205,7 +215,7 @@ mod tests {
     #[test]
     fn a_rule_is_judged_with_the_kernels_semantics() {
         let facts = Facts { auid: 1000, ret: -512, args: [0x1_0000_0000, 0, 0, 0], ..Facts::default() };
-        let exit_eintr = rule(&[(CondField::Exit, Op::Eq, -4i32 as u32)]);
+        let exit_eintr = rule(&[(CondField::Exit, Op::Eq, (-4i32).cast_unsigned())]);
         assert_eq!(exit_eintr.judge(&facts), Match::Yes, "-ERESTARTSYS is audited as -EINTR");
         let failed = rule(&[(CondField::Success, Op::Eq, 0), (CondField::Auid, Op::Ge, 1000)]);
         assert_eq!(failed.judge(&facts), Match::Yes);

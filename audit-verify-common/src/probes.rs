@@ -46,6 +46,7 @@ impl ProbeCounter {
         ProbeCounter::TypeOutOfRange,
         ProbeCounter::SerialUnparsed,
     ];
+    #[expect(clippy::cast_possible_truncation, reason = "a constant array of a few entries")]
     pub const COUNT: u32 = Self::ALL.len() as u32;
 }
 
@@ -90,6 +91,7 @@ impl Default for LostMessage {
 
 impl LostMessage {
     /// The text up to its NUL.
+    #[must_use]
     pub fn message(&self) -> &[u8] {
         let end = self.text.iter().position(|b| *b == 0).unwrap_or(LOST_MESSAGE_LEN);
         &self.text[..end]
@@ -108,13 +110,14 @@ pub enum LostReason {
     HoldQueueOverflow = 3,
     /// "kauditd retry queue overflow": auditd's socket full, and the retry queue is full.
     RetryQueueOverflow = 4,
-    /// "out of memory in audit_log_start".
+    /// "out of memory in `audit_log_start`".
     OutOfMemory = 5,
     /// Any other message.
     Other = 6,
 }
 
 impl LostReason {
+    #[must_use]
     pub fn classify(message: &[u8]) -> Self {
         match message {
             b"backlog limit exceeded" => Self::BacklogLimit,
@@ -130,7 +133,7 @@ impl LostReason {
 impl TryFrom<u32> for LostReason {
     type Error = u32;
     fn try_from(v: u32) -> Result<Self, u32> {
-        use LostReason::*;
+        use LostReason::{BacklogLimit, HoldQueueOverflow, Other, OutOfMemory, RateLimit, RetryQueueOverflow};
         [BacklogLimit, RateLimit, HoldQueueOverflow, RetryQueueOverflow, OutOfMemory, Other]
             .into_iter()
             .find(|r| *r as u32 == v)

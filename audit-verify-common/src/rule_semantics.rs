@@ -1,11 +1,13 @@
 //! The kernel's audit rule semantics, written once for its three readers: the in-kernel matcher of
-//! `measure` (audit-verify-ebpf's match_rules.rs), the prover's "would this action match?" and the rule
+//! `measure` (audit-verify-ebpf's `match_rules.rs`), the prover's "would this action match?" and the rule
 //! diff's implication and shadowing. Everything here is allocation-free, loops only over constant bounds
 //! and is `#[inline(always)]`, because the eBPF verifier has to accept it inside the matcher.
 //!
 //! Kernel sources: kernel/auditfilter.c (`audit_comparator`, `audit_uid_comparator`, `audit_to_op`,
 //! `audit_field_valid`) and kernel/auditsc.c (`audit_filter_rules`, `audit_filter_syscall`,
 //! `audit_return_fixup`), unchanged in these respects from 4.x to 6.x.
+// The module's premise (see above); clippy's advice is for code that runs where calls are cheap.
+#![expect(clippy::inline_always, reason = "the eBPF matcher runs these and the verifier needs them inlined")]
 
 /// `AUDIT_ARCH_X86_64` and `AUDIT_ARCH_I386`, as `-F arch=b64` / `b32` store them.
 pub const ARCH_B64: u32 = 0xc000_003e;
@@ -13,6 +15,9 @@ pub const ARCH_B32: u32 = 0x4000_0003;
 
 /// `AUDIT_BITMASK_SIZE`: words of a rule's syscall mask.
 pub const MASK_WORDS: usize = 64;
+/// Bits of a rule's syscall mask: syscall numbers at or above it are never in one.
+pub const MASK_BITS: u32 = 2048;
+const _: () = assert!(MASK_BITS as usize == MASK_WORDS * 32);
 
 /// `(u32)-1`: "unset" for the loginuid and other ids (`AUDIT_UID_UNSET`).
 pub const UNSET: u32 = u32::MAX;
@@ -72,12 +77,14 @@ impl Op {
 
     /// The `fieldflags` number.
     #[inline(always)]
+    #[must_use]
     pub const fn code(self) -> u32 {
         self as u32
     }
 
     /// `audit_to_op`: any other number is `Audit_bad`, a rule the kernel refuses.
     #[inline(always)]
+    #[must_use]
     pub const fn from_code(code: u32) -> Option<Op> {
         // A match, not a search over ALL: the eBPF side decodes with it and must not loop.
         Some(match code {
@@ -94,6 +101,7 @@ impl Op {
     }
 
     /// How auditctl writes it.
+    #[must_use]
     pub const fn symbol(self) -> &'static str {
         match self {
             Op::Eq => "=",
@@ -119,6 +127,7 @@ impl TryFrom<u32> for Op {
 /// `audit_comparator`: both sides are `u32`, so the kernel compares the low 32 bits of whatever it
 /// holds (a 64-bit syscall argument, the `long` return code), unsigned: `exit<0` never matches.
 #[inline(always)]
+#[must_use]
 pub fn compare(op: Op, left: u32, right: u32) -> bool {
     match op {
         Op::Eq => left == right,
@@ -135,12 +144,14 @@ pub fn compare(op: Op, left: u32, right: u32) -> bool {
 /// `audit_uid_comparator` / `audit_gid_comparator`: as [`compare`], except that the bit operators never
 /// match (the kernel also refuses to load them on these fields).
 #[inline(always)]
+#[must_use]
 pub fn compare_id(op: Op, left: u32, right: u32) -> bool {
     !matches!(op, Op::BitMask | Op::BitTest) && compare(op, left, right)
 }
 
 /// Fields `audit_filter_rules` compares with the uid/gid comparator.
 #[inline(always)]
+#[must_use]
 pub const fn is_id_field(field: u32) -> bool {
     matches!(
         field,
@@ -161,6 +172,7 @@ pub const fn is_id_field(field: u32) -> bool {
 /// Field `field`'s value `left` against the rule's `op right`, with the comparator the kernel uses for
 /// that field. (`success` is not a plain comparison: see [`success_holds`].)
 #[inline(always)]
+#[must_use]
 pub fn compare_field(field: u32, op: Op, left: u32, right: u32) -> bool {
     if is_id_field(field) { compare_id(op, left, right) } else { compare(op, left, right) }
 }
@@ -171,6 +183,7 @@ pub const MAX_ERRNO: i64 = 4095;
 /// Whether a syscall that returned `ret` succeeded, as `audit_syscall_exit` decides it
 /// (`is_syscall_success`): every value outside `[-MAX_ERRNO, -1]` is success, even a negative pointer.
 #[inline(always)]
+#[must_use]
 pub fn succeeded(ret: i64) -> bool {
     !(-MAX_ERRNO..0).contains(&ret)
 }
@@ -185,9 +198,19 @@ const EINTR: i64 = 4;
 /// restart codes the signal code will rewrite into `-EINTR` (what the process sees), then
 /// `audit_comparator` takes the low 32 bits.
 #[inline(always)]
+#[must_use]
 pub fn exit_value(ret: i64) -> u32 {
     let restart = (-ERESTART_RESTARTBLOCK..=-ERESTARTSYS).contains(&ret) && ret != -ENOIOCTLCMD;
-    (if restart { -EINTR } else { ret }) as u32
+    low_32_bits((if restart { -EINTR } else { ret }).cast_unsigned())
+}
+
+/// The low 32 bits of a 64-bit value: what `audit_comparator`, whose operands are `u32`, compares of a
+/// syscall argument or return code.
+#[inline(always)]
+#[must_use]
+#[expect(clippy::cast_possible_truncation, reason = "the truncation is the kernel's semantics")]
+pub const fn low_32_bits(value: u64) -> u32 {
+    value as u32
 }
 
 /// `AUDITSC_SUCCESS` / `AUDITSC_FAILURE`: what `success` compares (`ctx->return_valid`).
@@ -198,6 +221,7 @@ pub const AUDITSC_FAILURE: u32 = 2;
 /// `return_valid` with `AUDITSC_SUCCESS` when the value is non-zero, else with `AUDITSC_FAILURE`. So
 /// `success=2` means `success=1`, `success>1` matches failures and `success>0` nothing.
 #[inline(always)]
+#[must_use]
 pub fn success_holds(op: Op, value: u32, ok: bool) -> bool {
     let valid = if ok { AUDITSC_SUCCESS } else { AUDITSC_FAILURE };
     compare(op, valid, if value != 0 { AUDITSC_SUCCESS } else { AUDITSC_FAILURE })
@@ -206,14 +230,16 @@ pub fn success_holds(op: Op, value: u32, ok: bool) -> bool {
 /// Whether a rule's `arch` condition (`op` is `=` or `!=`, the only ones the kernel accepts) admits a
 /// syscall of ABI `arch`.
 #[inline(always)]
+#[must_use]
 pub fn arch_admits(op: Op, rule_arch: u32, arch: u32) -> bool {
     compare(op, arch, rule_arch)
 }
 
 /// `audit_in_mask`: whether a rule's syscall mask selects syscall `nr`.
 #[inline(always)]
+#[must_use]
 pub fn in_mask(mask: &[u32; MASK_WORDS], nr: u32) -> bool {
-    if nr >= (MASK_WORDS * 32) as u32 {
+    if nr >= MASK_BITS {
         return false;
     }
     // The eBPF verifier must see a bound on the register that indexes. LLVM proves `word < 64` from the
@@ -221,11 +247,11 @@ pub fn in_mask(mask: &[u32; MASK_WORDS], nr: u32) -> bool {
     // loop; a volatile re-read hides the range from LLVM, so the mask stays where the verifier needs it.
     let word = (nr >> 5) as usize;
     // SAFETY: reads a local.
-    let word = unsafe { core::ptr::read_volatile(&word) } & (MASK_WORDS - 1);
+    let word = unsafe { core::ptr::read_volatile(&raw const word) } & (MASK_WORDS - 1);
     // Volatile too because the matcher passes a global the loader overrides (`ANY_RULE_MASK`): read
     // plainly, LLVM folds it to its all-zero initialiser.
     // SAFETY: `word` is in bounds.
-    let bits = unsafe { core::ptr::read_volatile(&mask[word]) };
+    let bits = unsafe { core::ptr::read_volatile(&raw const mask[word]) };
     bits & (1 << (nr & 31)) != 0
 }
 
@@ -250,6 +276,10 @@ pub enum FirstMatch {
 
 /// Walks rules `0..count` (at most `max`) in list order, as `audit_filter_syscall` does: the first that
 /// matches decides, and the walk stops there. `rule(i)` judges rule `i`; its error ends the walk.
+///
+/// # Errors
+///
+/// The first error `rule` returns.
 #[inline(always)]
 pub fn first_match<E>(count: u32, max: u32, mut rule: impl FnMut(u32) -> Result<Match, E>) -> Result<FirstMatch, E> {
     // A constant bound for the verifier; `count` only shortens it.
@@ -268,12 +298,14 @@ pub fn first_match<E>(count: u32, max: u32, mut rule: impl FnMut(u32) -> Result<
 
 /// Whether every value satisfying `left op_a a` also satisfies `left op_b b`, over all of `u32`, for the
 /// comparison [`compare`] makes: the implication between two conditions on one field.
+#[must_use]
 pub fn implies(have: (Op, u32), want: (Op, u32)) -> bool {
     implies_within(u32::MAX, have, want)
 }
 
 /// Whether some value satisfies both conditions: two rules whose conditions on a field are not
 /// compatible never match the same event.
+#[must_use]
 pub fn compatible(a: (Op, u32), b: (Op, u32)) -> bool {
     compatible_within(u32::MAX, a, b)
 }
@@ -296,7 +328,7 @@ pub(crate) fn compatible_within(max: u32, (op_a, a): (Op, u32), (op_b, b): (Op, 
 /// tests check exactly that.
 fn witnesses(max: u32, a: u32, b: u32) -> [u32; 19] {
     let low_bit = |v: u32| v & v.wrapping_neg();
-    let high_bit = |v: u32| if v == 0 { 0 } else { 1 << (31 - v.leading_zeros()) };
+    let high_bit = |v: u32| if v == 0 { 0 } else { 1 << v.ilog2() };
     [
         0,
         1,

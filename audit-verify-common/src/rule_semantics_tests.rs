@@ -90,11 +90,11 @@ fn return_values_as_audit_sees_them() {
     assert!(succeeded(0) && succeeded(-4096) && succeeded(i64::MIN));
     assert!(!succeeded(-1) && !succeeded(-MAX_ERRNO));
     // The restart codes the signal code rewrites are compared as -EINTR; ENOIOCTLCMD is not one.
-    assert_eq!(exit_value(-512), -4i32 as u32);
-    assert_eq!(exit_value(-514), -4i32 as u32);
-    assert_eq!(exit_value(-516), -4i32 as u32);
-    assert_eq!(exit_value(-515), -515i32 as u32);
-    assert_eq!(exit_value(-13), -13i32 as u32);
+    assert_eq!(exit_value(-512), (-4i32).cast_unsigned());
+    assert_eq!(exit_value(-514), (-4i32).cast_unsigned());
+    assert_eq!(exit_value(-516), (-4i32).cast_unsigned());
+    assert_eq!(exit_value(-515), (-515i32).cast_unsigned());
+    assert_eq!(exit_value(-13), (-13i32).cast_unsigned());
     assert_eq!(exit_value(0x1_0000_0005), 5, "the low 32 bits");
     assert!(!compare(Op::Lt, exit_value(-13), 0), "exit<0 never matches: the comparison is unsigned");
 }
@@ -122,7 +122,7 @@ fn arch_and_mask() {
     mask[1] = 1 << 3;
     assert!(in_mask(&mask, 35));
     assert!(!in_mask(&mask, 3));
-    assert!(!in_mask(&mask, (MASK_WORDS * 32) as u32));
+    assert!(!in_mask(&mask, MASK_BITS));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The syscall counter's map layout.
 
 /// Syscall numbers at or above this are counted in [`Stat::OutOfRange`] rather than by number.
-/// x86_64 and i386 numbers both stay well below it.
+/// `x86_64` and i386 numbers both stay well below it.
 pub const MAX_SYSCALL_NR: u32 = 1024;
 
 /// Capacity of the followed-process set; an LRU map, so the oldest entries leave first.
@@ -23,6 +23,7 @@ pub enum Stat {
 
 impl Stat {
     pub const ALL: [Stat; 4] = [Stat::SelfSkipped, Stat::OutOfRange, Stat::ForksFollowed, Stat::FollowFailed];
+    #[expect(clippy::cast_possible_truncation, reason = "a constant array of a few entries")]
     pub const COUNT: u32 = Self::ALL.len() as u32;
 }
 

@@ -38,12 +38,13 @@ pub fn audit_drops(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_audit_drops(ctx: &TracePointContext) -> Result<u32, u32> {
-    let offset = unsafe { core::ptr::read_volatile(&KFREE_SKB_LOCATION_OFFSET) } as usize;
+    let offset = unsafe { core::ptr::read_volatile(&raw const KFREE_SKB_LOCATION_OFFSET) } as usize;
     let location: u64 = unsafe { ctx.read_at(offset) }.map_err(|_| 0u32)?;
-    let count = unsafe { core::ptr::read_volatile(&AUDIT_RANGE_COUNT) }.min(MAX_AUDIT_RANGES);
+    let count = unsafe { core::ptr::read_volatile(&raw const AUDIT_RANGE_COUNT) }.min(MAX_AUDIT_RANGES);
     // Most frees are network packets far from audit code: reject them on the span of all ranges.
-    let (low, high) =
-        (unsafe { core::ptr::read_volatile(&AUDIT_SPAN_START) }, unsafe { core::ptr::read_volatile(&AUDIT_SPAN_END) });
+    let (low, high) = (unsafe { core::ptr::read_volatile(&raw const AUDIT_SPAN_START) }, unsafe {
+        core::ptr::read_volatile(&raw const AUDIT_SPAN_END)
+    });
     if location < low || location >= high {
         return Ok(0);
     }

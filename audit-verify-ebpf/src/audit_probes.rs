@@ -4,7 +4,7 @@
 //!
 //! Each hook has an fentry/fexit program and a kprobe/kretprobe program with the same body; userspace
 //! (audit-verify/src/measure/probe_backend.rs) declares which to try in which order and attaches one.
-//! Prototypes are from kernel/audit.c and net/netlink/af_netlink.c, checked against Linux 6.1 and 6.18:
+//! Prototypes are from `kernel/audit.c` and `net/netlink/af_netlink.c`, checked against Linux 6.1 and 6.18:
 //! <https://elixir.bootlin.com/linux/v6.18/source/kernel/audit.c>.
 
 use audit_verify_common::probes::{
@@ -55,7 +55,7 @@ fn bump(counter: ProbeCounter) {
 
 #[inline(always)]
 unsafe fn read<T>(base: *const u8, offset: usize) -> Result<T, u32> {
-    unsafe { bpf_probe_read_kernel(base.add(offset) as *const T).map_err(|_| 0u32) }
+    unsafe { bpf_probe_read_kernel(base.add(offset).cast::<T>()).map_err(|_| 0u32) }
 }
 
 // ---- audit_log_start ------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ fn on_log_end(ab: *const u8) -> Result<u32, u32> {
 fn parse_serial(prefix: &[u8; PREFIX_LEN]) -> Option<u64> {
     let mut serial: u64 = 0;
     let mut in_serial = false;
-    for &c in prefix.iter() {
+    for &c in prefix {
         if !in_serial {
             in_serial = c == b':';
         } else if c.is_ascii_digit() {
@@ -252,12 +252,14 @@ pub fn kprobe_kauditd_rehold_skb(_ctx: ProbeContext) -> u32 {
 // is full). Only calls made by the kauditd thread are counted.
 
 #[fexit(function = "netlink_unicast")]
+#[expect(clippy::cast_possible_truncation, reason = "the `int` return value is the register's low half")]
 pub fn fexit_netlink_unicast(ctx: FExitContext) -> i32 {
     on_unicast_return(ctx.arg::<u64>(4) as i32);
     0
 }
 
 #[kretprobe]
+#[expect(clippy::cast_possible_truncation, reason = "the `int` return value is the register's low half")]
 pub fn kretprobe_netlink_unicast(ctx: RetProbeContext) -> u32 {
     on_unicast_return(ctx.ret::<u64>() as i32);
     0

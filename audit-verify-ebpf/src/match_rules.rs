@@ -13,7 +13,7 @@
 
 use audit_verify_common::{
     measure::{Facts, MASK_WORDS, MAX_RULES, RuleFilter},
-    rule_semantics::{ARCH_B32, ARCH_B64, FirstMatch, Match, first_match, in_mask},
+    rule_semantics::{ARCH_B32, ARCH_B64, FirstMatch, MASK_BITS, Match, first_match, in_mask},
 };
 use aya_ebpf::{
     helpers::{
@@ -40,13 +40,13 @@ static TASK_STATUS_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
 static SYS_EXIT_RET_OFFSET: u32 = 0;
 
-/// x86_64 `struct pt_regs` is the syscall ABI itself: these offsets do not move between kernels.
+/// `x86_64` `struct pt_regs` is the syscall ABI itself: these offsets do not move between kernels.
 const PT_REGS_ORIG_AX: usize = 15 * 8;
 const PT_REGS_DI: usize = 14 * 8;
 const PT_REGS_SI: usize = 13 * 8;
 const PT_REGS_DX: usize = 12 * 8;
 const PT_REGS_R10: usize = 7 * 8;
-/// arch/x86/include/asm/thread_info.h: a 32-bit syscall is active.
+/// `arch/x86/include/asm/thread_info.h`: a 32-bit syscall is active.
 const TS_COMPAT: u32 = 0x0002;
 
 #[map]
@@ -66,7 +66,7 @@ fn global(g: &u32) -> u32 {
 
 #[inline(always)]
 unsafe fn read<T>(base: *const u8, offset: usize) -> Result<T, i32> {
-    unsafe { bpf_probe_read_kernel(base.add(offset) as *const T).map_err(|e| e as i32) }
+    unsafe { bpf_probe_read_kernel(base.add(offset).cast::<T>()) }
 }
 
 /// Raw tracepoint `sys_exit`, args `(struct pt_regs *regs, long ret)`.
@@ -98,13 +98,14 @@ pub fn match_rules_per_syscall(ctx: TracePointContext) -> u32 {
 /// The rules in kernel order against one syscall exit (`audit_filter_syscall`; the semantics are
 /// audit-verify-common's). `arch`: known from the hook, or read from the task.
 #[inline(always)]
+#[expect(clippy::cast_possible_truncation, reason = "`nr` is below `MASK_BITS` where it is cast")]
 fn evaluate(regs: *const u8, ret: i64, arch: Option<u32>) -> Result<i32, i32> {
     let count = global(&RULE_COUNT).min(MAX_RULES);
     if count == 0 {
         return Ok(0);
     }
     let nr: u64 = unsafe { read(regs, PT_REGS_ORIG_AX)? };
-    if nr >= (MASK_WORDS * 32) as u64 {
+    if nr >= u64::from(MASK_BITS) {
         return Ok(0);
     }
     let nr = nr as u32;
@@ -116,12 +117,11 @@ fn evaluate(regs: *const u8, ret: i64, arch: Option<u32>) -> Result<i32, i32> {
         return Ok(0);
     }
     let task = unsafe { bpf_get_current_task() } as *const u8;
-    let arch = match arch {
-        Some(arch) => arch,
-        None => {
-            let status: u32 = unsafe { read(task, global(&TASK_STATUS_OFFSET) as usize)? };
-            if status & TS_COMPAT != 0 { ARCH_B32 } else { ARCH_B64 }
-        }
+    let arch = if let Some(arch) = arch {
+        arch
+    } else {
+        let status: u32 = unsafe { read(task, global(&TASK_STATUS_OFFSET) as usize)? };
+        if status & TS_COMPAT != 0 { ARCH_B32 } else { ARCH_B64 }
     };
     // Number and ABI are read for every selected syscall; the rest only once a rule selects it, so that
     // a syscall no rule of its ABI names costs few reads.
@@ -146,6 +146,7 @@ fn evaluate(regs: *const u8, ret: i64, arch: Option<u32>) -> Result<i32, i32> {
 }
 
 #[inline(always)]
+#[expect(clippy::cast_possible_truncation, reason = "`bpf_get_current_uid_gid` packs the uid in the low half")]
 unsafe fn read_facts(task: *const u8, regs: *const u8, ret: i64) -> Result<Facts, i32> {
     let auid: u32 = unsafe { read(task, global(&TASK_LOGINUID_OFFSET) as usize)? };
     let cred: *const u8 = unsafe { read(task, global(&TASK_CRED_OFFSET) as usize)? };

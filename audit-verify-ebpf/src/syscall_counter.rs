@@ -51,9 +51,10 @@ pub fn count_syscalls(ctx: RawTracePointContext) -> i32 {
 }
 
 #[inline(always)]
+#[expect(clippy::unnecessary_wraps, reason = "STYLE 4: every program is a thin entry over a `try_` function")]
 fn try_count_syscalls(ctx: &RawTracePointContext) -> Result<i32, i32> {
     let tgid = current_tgid();
-    if tgid == unsafe { core::ptr::read_volatile(&crate::LOADER_TGID) } {
+    if tgid == unsafe { core::ptr::read_volatile(&raw const crate::LOADER_TGID) } {
         bump(&SENSOR_STATS, Stat::SelfSkipped as u32);
         return Ok(0);
     }
@@ -81,10 +82,10 @@ fn try_follow_forks(ctx: &TracePointContext) -> Result<u32, u32> {
     if !is_followed(current_tgid()) {
         return Ok(0);
     }
-    let offset = unsafe { core::ptr::read_volatile(&FORK_CHILD_PID_OFFSET) } as usize;
+    let offset = unsafe { core::ptr::read_volatile(&raw const FORK_CHILD_PID_OFFSET) } as usize;
     let child: i32 = unsafe { ctx.read_at(offset) }.map_err(|_| 0u32)?;
     // A new thread's child_pid is a TID of a followed TGID: adding it is harmless, and the LRU evicts it.
-    match FOLLOWED_TGIDS.insert(child as u32, 1, 0) {
+    match FOLLOWED_TGIDS.insert(child.cast_unsigned(), 1, 0) {
         Ok(()) => bump(&SENSOR_STATS, Stat::ForksFollowed as u32),
         Err(_) => bump(&SENSOR_STATS, Stat::FollowFailed as u32),
     }

@@ -19,6 +19,11 @@
 //! ratio is the median of the ratios within a round. CPU time is what the ratios are read from: on a shared
 //! machine wall-clock time also counts the waits for the core.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "a bench crate is linked with every dependency of the package; lib.rs checks them"
+)]
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs::{self, File},
@@ -59,7 +64,7 @@ impl Input {
             Input::Synthetic => synth::write_log(&mut out, bytes, SEED)?,
             Input::Realistic(samples) => replay::write_log(&mut out, samples, bytes, SEED)?,
         };
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
         Ok(stats)
     }
 }
@@ -99,11 +104,12 @@ impl Stopwatch {
     }
 }
 
+#[expect(clippy::cast_precision_loss, reason = "CPU seconds of one run: far below 2^52")]
 fn cpu_secs(who: libc::c_int) -> anyhow::Result<f64> {
     // SAFETY: a zeroed rusage is a valid value; getrusage only writes it.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid, writable rusage.
-    let rc = unsafe { libc::getrusage(who, &mut usage) };
+    let rc = unsafe { libc::getrusage(who, &raw mut usage) };
     ensure!(rc == 0, "getrusage: {}", std::io::Error::last_os_error());
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(secs(usage.ru_utime) + secs(usage.ru_stime))
@@ -162,6 +168,10 @@ where
     }
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+)]
 fn bench(input: &Input, path: &Path, bytes: u64, runs: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     let stats = input.generate(path, bytes)?;
@@ -243,7 +253,7 @@ fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let mid = v.len() / 2;
-    if v.len() % 2 == 1 { v[mid] } else { (v[mid - 1] + v[mid]) / 2.0 }
+    if v.len() % 2 == 1 { v[mid] } else { f64::midpoint(v[mid - 1], v[mid]) }
 }
 
 /// Events of the corpus that ausearch reads but does not print, and why: `--format raw` leaves out every
@@ -261,6 +271,10 @@ fn ausearch_leaves_out(event: &Event) -> Option<&'static str> {
 /// On a small log, ausearch and our reader must find every record and event, or the timings compare
 /// different work: ausearch must print each event whole (by serial: every serial is fresh), except the
 /// ones [`ausearch_leaves_out`] names, and our reader must find every generated event.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+)]
 fn check_counts(input: &Input, path: &Path) -> anyhow::Result<()> {
     let stats = input.generate(path, 2 << 20)?;
     let name = input.name();
@@ -327,7 +341,7 @@ fn ausearch_output(path: &Path, args: &[&str]) -> anyhow::Result<String> {
 struct Ours {
     took: Took,
     events: u64,
-    /// Peak RSS (VmHWM) while reading, and how that peak was taken.
+    /// Peak RSS (`VmHWM`) while reading, and how that peak was taken.
     peak_kb: u64,
     how: &'static str,
 }
@@ -352,14 +366,14 @@ fn time_ours(path: &Path) -> anyhow::Result<Ours> {
     Ok(Ours { took, events: n, peak_kb: vm_hwm_kb()?, how })
 }
 
-struct Parsed {
+struct ParserRun {
     took: Took,
     /// Lines read, and of those the ones it parsed (it refuses some real records).
     lines: u64,
     parsed: u64,
 }
 
-fn time_linux_audit_parser(path: &Path) -> anyhow::Result<Parsed> {
+fn time_linux_audit_parser(path: &Path) -> anyhow::Result<ParserRun> {
     warm(path)?;
     let watch = Stopwatch::start(libc::RUSAGE_SELF)?;
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
@@ -372,7 +386,7 @@ fn time_linux_audit_parser(path: &Path) -> anyhow::Result<Parsed> {
         }
         line.clear();
     }
-    Ok(Parsed { took: watch.stop()?, lines, parsed })
+    Ok(ParserRun { took: watch.stop()?, lines, parsed })
 }
 
 /// `taskset -c 0 ausearch <input_flag> FILE <args>`, stdout to /dev/null (taskset execs ausearch, so the
@@ -415,7 +429,7 @@ fn pin_to_cpu0() -> anyhow::Result<()> {
     let rc = unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(0, &mut set);
-        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set)
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &raw const set)
     };
     ensure!(rc == 0, "sched_setaffinity: {}", std::io::Error::last_os_error());
     Ok(())

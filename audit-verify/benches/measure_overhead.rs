@@ -1,11 +1,12 @@
 //! What `measure` costs the host: an execve storm under an execve rule, timed with and without the
-//! sensors attached (kfree_skb tracepoint, sys_exit rule matcher, multicast listener, status sampler),
+//! sensors attached (`kfree_skb` tracepoint, `sys_exit` rule matcher, multicast listener, status sampler),
 //! alternating runs; then our peak memory over a long window at the highest rate the storm reaches.
 //!
 //!     cargo bench -p audit-verify --bench measure_overhead
 //!
 //! Needs root. Loads one rule through the state guard, which restores the rules afterwards.
-//! AV_BENCH_RUNS (default 5), AV_BENCH_EXECS (default 2000), AV_BENCH_RSS_SECONDS (default 60).
+//! `AV_BENCH_RUNS` (default 5), `AV_BENCH_EXECS` (default 2000), `AV_BENCH_RSS_SECONDS` (default 60).
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 use std::{
     process::Command,
@@ -39,6 +40,7 @@ fn vm_hwm_kb() -> u64 {
 }
 
 /// CPU seconds this process (all threads: listener, sampler) has used.
+#[expect(clippy::cast_precision_loss, reason = "rates and CPU seconds for a printout; the counts are far below 2^52")]
 fn own_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the parenthesised command name, from `state`: utime and stime are the 12th and 13th.
@@ -54,6 +56,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+#[expect(clippy::cast_precision_loss, reason = "rates and CPU seconds for a printout; the counts are far below 2^52")]
 fn main() {
     let runs = env("AV_BENCH_RUNS", 5);
     let execs = env("AV_BENCH_EXECS", 2000);
@@ -104,9 +107,9 @@ fn main() {
     let mut execs_done = 0;
     while Instant::now() < deadline {
         let shells: Vec<_> = (0..2).map(|_| std::thread::spawn(move || storm(500))).collect();
-        shells.into_iter().for_each(|s| {
-            s.join().unwrap();
-        });
+        for shell in shells {
+            shell.join().unwrap();
+        }
         execs_done += 1000;
     }
     let report = window.finish().expect("finishing the window");

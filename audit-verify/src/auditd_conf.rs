@@ -44,6 +44,11 @@ pub struct AuditdConf {
 }
 
 impl AuditdConf {
+    /// The file at `path`, every line `key = value` or a comment.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfError::Read`] when it cannot be read, [`ConfError::Syntax`] on the first other line.
     pub fn load(path: &Path) -> Result<Self, ConfError> {
         let bytes = fs::read(path).map_err(|error| ConfError::Read { path: path.to_owned(), error })?;
         let mut conf = Self::parse(path, &String::from_utf8_lossy(&bytes))?;
@@ -54,6 +59,10 @@ impl AuditdConf {
     /// auditd.conf as auditd reads it: a missing file is not an error (auditd logs "Config file … doesn't
     /// exist, skipping" and runs on its built-in defaults), and a line auditd would refuse is left out of
     /// [`Self::entries`] rather than failing: [`startup::check`] reports it with its line.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfError::Read`] when the file exists but cannot be read.
     pub fn load_daemon(path: &Path) -> Result<Self, ConfError> {
         let bytes = match fs::read(path) {
             Ok(bytes) => bytes,
@@ -68,10 +77,16 @@ impl AuditdConf {
     }
 
     /// The file exists (a tree may lack it; auditd then runs on its defaults).
+    #[must_use]
     pub fn exists(&self) -> bool {
         self.text.is_some()
     }
 
+    /// `text`, read from `path`, as [`Self::load`] parses it.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfError::Syntax`] on the first line that is neither `key = value` nor a comment.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfError> {
         let mut entries = Vec::new();
         for (i, raw) in text.lines().enumerate() {
@@ -85,22 +100,26 @@ impl AuditdConf {
     }
 
     /// The last value given for `key` (auditd keeps the last).
+    #[must_use]
     pub fn get(&self, key: &str) -> Option<&Entry> {
         self.entries.iter().rev().find(|e| e.key == key)
     }
 
+    #[must_use]
     pub fn log_file(&self) -> PathBuf {
         PathBuf::from(self.get("log_file").map_or(DEFAULT_LOG_FILE, |e| e.value.as_str()))
     }
 
     /// The value auditd uses for `key`: the file's (last) value, else auditd's built-in default.
+    #[must_use]
     pub fn value(&self, key: &str) -> &str {
         self.get(key).map_or_else(|| builtin_default(key).unwrap_or(""), |e| e.value.as_str())
     }
 
     /// Whether auditd writes a local log. `log_format = NOLOG` sets `write_logs` off when auditd reads it
-    /// (log_format_parser: "The NOLOG option is overriding the write_logs current setting"), so the
+    /// (`log_format_parser`: "The NOLOG option is overriding the `write_logs` current setting"), so the
     /// order of the two lines decides. Returns the entry that turned writing off.
+    #[must_use]
     pub fn log_writing_off(&self) -> Option<&Entry> {
         let mut off = None;
         for e in &self.entries {
@@ -133,6 +152,7 @@ pub const DPKG_STATUS: &str = "/var/lib/dpkg/status";
 
 /// The upstream version of the installed auditd (`3.0.9` from dpkg's `1:3.0.9-1`), read from a dpkg
 /// status file; `None` when dpkg does not list auditd as installed.
+#[must_use]
 pub fn installed_version(dpkg_status: &Path) -> Option<String> {
     let text = fs::read_to_string(dpkg_status).ok()?;
     let stanza = text.split("\n\n").find(|s| s.lines().any(|l| l == "Package: auditd"))?;
@@ -149,6 +169,8 @@ pub fn installed_version(dpkg_status: &Path) -> Option<String> {
 /// (<https://github.com/linux-audit/audit-userspace/blob/master/src/auditd-config.c>). These are not the
 /// values of the shipped auditd.conf: a file that leaves out `disk_full_action` gets IGNORE, not the
 /// SUSPEND Debian ships. The sizes are in MB; `num_logs` 0 and `max_log_file` 0 mean no rotation.
+#[must_use]
+#[expect(clippy::match_same_arms, reason = "a table by key, as auditd's source lists them, not by value")]
 pub fn builtin_default(key: &str) -> Option<&'static str> {
     Some(match key {
         "local_events" | "write_logs" | "verify_email" | "use_libwrap" => "yes",

@@ -41,26 +41,35 @@ pub struct Marker(String);
 
 impl Marker {
     /// A write barrier's marker.
+    #[must_use]
     pub fn new() -> Self {
         Self::for_purpose("barrier")
     }
 
     /// A marker whose text says what it is for (`audit-verify <purpose> <pid>-<nanos>`), so that an
     /// operator reading the log knows why it is there.
+    #[must_use]
     pub fn for_purpose(purpose: &str) -> Self {
         let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         Self(format!("audit-verify {purpose} {}-{nanos}", std::process::id()))
     }
 
+    #[must_use]
     pub fn text(&self) -> &str {
         &self.0
     }
 
     /// Whether a record (its text in the log, or its payload on the wire) carries this marker.
+    #[must_use]
     pub fn is_in(&self, record: &[u8]) -> bool {
         memchr::memmem::find(record, self.0.as_bytes()).is_some()
     }
 
+    /// Sends the marker as a user message (`AUDIT_USER`), as `auditctl -m` does.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the message or the socket fails.
     pub fn send(&self, socket: &mut AuditSocket) -> Result<(), NetlinkError> {
         socket.send_user_message(&self.0)
     }
@@ -81,6 +90,10 @@ impl Default for Marker {
 
 /// The one wait loop for a marker in a log: reads `follower` (incrementally, through rotation) until the
 /// marker's record, handing every record before it to `on_record`. `None` if `deadline` passed first.
+///
+/// # Errors
+///
+/// When the log cannot be read.
 pub fn find(
     follower: &mut Follower,
     marker: &Marker,
@@ -108,6 +121,10 @@ const POLL: Duration = Duration::from_millis(5);
 /// Reads `follower` until the marker's record, handing every record before it to `on_record`.
 /// A follower opened before the marker was sent (at a window's start, say) keeps its file across a
 /// rotation, where reopening the path would read the new file from the old offset.
+///
+/// # Errors
+///
+/// When the log cannot be read.
 pub fn read_until(
     follower: &mut Follower,
     marker: &Marker,
@@ -116,9 +133,9 @@ pub fn read_until(
 ) -> Result<Barrier, AuditLogError> {
     let start = Instant::now();
     // A huge timeout means "wait a long time", not an overflow.
-    let deadline = start.checked_add(timeout).unwrap_or_else(|| start + Duration::from_secs(86_400 * 365));
+    let deadline = start.checked_add(timeout).unwrap_or_else(|| start + Duration::from_hours(8760));
     let found = find(follower, marker, deadline, on_record)?;
-    let waited_ms = start.elapsed().as_millis() as u64;
+    let waited_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(match found {
         Some(_) => Barrier::Reached { offset: follower.position(), waited_ms },
         None => Barrier::TimedOut { waited_ms, cause: stall_cause() },
@@ -136,6 +153,10 @@ fn stall_cause() -> String {
 }
 
 /// Sends a marker and follows `log` from `from_offset` until the marker appears or `timeout`.
+///
+/// # Errors
+///
+/// When the log cannot be opened or read, or the marker cannot be sent.
 pub fn wait_written(
     socket: &mut AuditSocket,
     log: &Path,

@@ -39,10 +39,16 @@ pub struct KernelBtf {
 }
 
 impl KernelBtf {
+    /// # Errors
+    ///
+    /// As [`KernelBtf::load`], for `/sys/kernel/btf/vmlinux`.
     pub fn from_sys_fs() -> Result<Self, BtfError> {
         Self::load(Path::new(VMLINUX))
     }
 
+    /// # Errors
+    ///
+    /// When `path` cannot be read, or is not BTF we can parse.
     pub fn load(path: &Path) -> Result<Self, BtfError> {
         let data = fs::read(path).map_err(|source| BtfError::Read { path: path.display().to_string(), source })?;
         let aya = aya::Btf::parse(&data, aya::Endianness::default())
@@ -70,8 +76,11 @@ pub struct Btf {
 }
 
 impl Btf {
+    /// # Errors
+    ///
+    /// When `data` is not little-endian BTF, or its header or sections run past its end.
     pub fn parse(data: Vec<u8>) -> Result<Self, BtfError> {
-        let u32_at = |at: usize| data.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+        let u32_at = |at: usize| data.get(at..).and_then(<[u8]>::first_chunk).copied().map(u32::from_le_bytes);
         if data.get(0..2).map(|b| u16::from_le_bytes([b[0], b[1]])) != Some(BTF_MAGIC) {
             return Err(BtfError::Malformed("bad magic (or not little-endian)"));
         }
@@ -87,7 +96,7 @@ impl Btf {
     }
 
     fn u32(&self, at: usize) -> Option<u32> {
-        self.data.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        self.data.get(at..).and_then(<[u8]>::first_chunk).copied().map(u32::from_le_bytes)
     }
 
     fn name(&self, offset: u32) -> &str {
@@ -98,6 +107,10 @@ impl Btf {
     }
 
     /// Byte offset of `member` in `struct strukt`.
+    ///
+    /// # Errors
+    ///
+    /// When the struct or its member is not in the BTF, or a type of unknown kind comes before it.
     pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
         let mut at = self.types.start;
         let mut found_struct = false;
@@ -127,6 +140,7 @@ impl Btf {
 }
 
 /// Bytes that follow the 12-byte `btf_type` header for each kind (include/uapi/linux/btf.h).
+#[expect(clippy::match_same_arms, reason = "one arm per BTF kind, in btf.h's order, so each can be checked against it")]
 fn trailing_len(kind: u32, vlen: usize) -> Option<usize> {
     Some(match kind {
         1 => 4,                    // INT

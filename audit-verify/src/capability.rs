@@ -81,6 +81,7 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// The names and outcomes, in display order.
+    #[must_use]
     pub fn entries(&self) -> [(&'static str, &Support); 7] {
         let Self { tracepoint, raw_tracepoint, kprobe, fentry, ring_buffer, btf, audit_multicast, backend: _ } = self;
         [

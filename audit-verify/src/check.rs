@@ -37,6 +37,7 @@ pub enum Section {
 impl Section {
     pub const ALL: [Section; 5] = [Section::Status, Section::Rules, Section::Prove, Section::Lint, Section::Measure];
 
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Section::Status => "status",
@@ -281,8 +282,7 @@ fn prove_results(report: &ProveReport) -> Vec<ProveResult> {
             proven: r.state == State::Proven,
             detail: match (&r.reason, &r.evidence) {
                 (Some(reason), _) => format!("{}: {reason}", r.state.name()),
-                (None, Some(_)) => r.state.name().to_owned(),
-                (None, None) => r.state.name().to_owned(),
+                (None, _) => r.state.name().to_owned(),
             },
         })
         .collect()
@@ -295,6 +295,7 @@ fn hostname() -> String {
 impl CheckReport {
     /// A suite per part. Prove: a case per rule. Lint: a case per footgun. The others: a case per
     /// finding at or above `fail_on`, or one passing case.
+    #[must_use]
     pub fn junit(&self) -> String {
         let mut suites = Vec::new();
         for error in &self.errors {

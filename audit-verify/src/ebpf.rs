@@ -44,6 +44,10 @@ impl Default for SyscallMask {
 }
 
 /// Parses the object and creates its maps; programs are loaded one by one by their users.
+///
+/// # Errors
+///
+/// When the object does not parse (BTF relocation against this kernel) or a map cannot be created.
 pub fn load(globals: Globals) -> Result<Ebpf, EbpfError> {
     let Globals {
         loader_tgid,

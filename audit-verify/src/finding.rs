@@ -12,7 +12,7 @@ pub enum Severity {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Finding {
-    /// Stable, snake_case: what CI pipelines match on.
+    /// Stable, `snake_case`: what CI pipelines match on.
     pub id: &'static str,
     pub severity: Severity,
     /// `file:line`, or the live value that shows it.
@@ -38,26 +38,33 @@ impl Finding {
         Self { id, severity, location: None, rule: None, message: message.into(), footgun: None, why: None, fix: None }
     }
 
+    #[must_use]
+    #[expect(clippy::needless_pass_by_value, reason = "callers pass temporaries (a `display()`, a line number)")]
     pub fn at(mut self, location: impl ToString) -> Self {
         self.location = Some(location.to_string());
         self
     }
 
+    #[must_use]
+    #[expect(clippy::needless_pass_by_value, reason = "callers pass temporaries (a `display()`, a line number)")]
     pub fn rule(mut self, rule: impl ToString) -> Self {
         self.rule = Some(rule.to_string());
         self
     }
 
+    #[must_use]
     pub fn footgun(mut self, number: u8) -> Self {
         self.footgun = Some(number);
         self
     }
 
+    #[must_use]
     pub fn why(mut self, why: impl Into<String>) -> Self {
         self.why = Some(why.into());
         self
     }
 
+    #[must_use]
     pub fn fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
         self

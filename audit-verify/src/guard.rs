@@ -70,6 +70,11 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The kernel's audit status and rules, now.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel cannot be asked (no `CAP_AUDIT_CONTROL`, a netlink failure).
     pub fn take(socket: &mut AuditSocket) -> Result<Self, NetlinkError> {
         Ok(Self { status: socket.status()?, rules: socket.list_rules()? })
     }
@@ -147,6 +152,10 @@ pub struct StateGuard {
 
 impl StateGuard {
     /// Takes the lock (waiting for other guards), then the snapshot.
+    ///
+    /// # Errors
+    ///
+    /// When the lock file or the kernel fails, or the kernel's rules are locked (`enabled 2`).
     pub fn new(environment: Environment) -> Result<Self, GuardError> {
         let lock = take_lock()?;
         let mut socket = AuditSocket::open()?;
@@ -164,19 +173,20 @@ impl StateGuard {
         let pending = Arc::new(Mutex::new(Some(snapshot)));
         ON_SIGNAL.call_once(|| crate::stop::at_signal_exit(restore_after_signal));
         crate::stop::watch();
-        ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).push(pending.clone());
+        ACTIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(pending.clone());
         Ok(Self { socket, pending, environment, _lock: lock })
     }
 
     /// The state as found when the guard was created.
+    #[must_use]
     pub fn snapshot(&self) -> Option<Snapshot> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Runs one change while holding the pending lock, so that a signal cannot restore in the middle of it
     /// and no change lands after a restore.
     fn change<T>(&mut self, f: impl FnOnce(&mut AuditSocket) -> Result<T, GuardError>) -> Result<T, GuardError> {
-        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if pending.is_none() {
             return Err(GuardError::AlreadyRestored);
         }
@@ -184,6 +194,11 @@ impl StateGuard {
     }
 
     /// Changes one setting. `enabled 2` and `failure 2` need [`Environment::DisposableVm`].
+    ///
+    /// # Errors
+    ///
+    /// [`GuardError::Forbidden`] for those two on a host, else when the guard has restored already or the
+    /// kernel refuses.
     pub fn set(&mut self, setting: Setting, value: u32) -> Result<(), GuardError> {
         match (setting, value) {
             (Setting::Enabled, 2) => self.allow("enabled 2 (-e 2)", "it locks the rules until reboot")?,
@@ -193,20 +208,40 @@ impl StateGuard {
         self.change(|s| Ok(s.set_status(&setting.change(value))?))
     }
 
+    /// Adds `rule` at the end of its list.
+    ///
+    /// # Errors
+    ///
+    /// When the guard has restored already or the kernel refuses the rule.
     pub fn add_rule(&mut self, rule: &RawRule) -> Result<(), GuardError> {
         self.change(|s| Ok(s.add_rule(rule)?))
     }
 
+    /// Deletes `rule`.
+    ///
+    /// # Errors
+    ///
+    /// When the guard has restored already or the kernel has no such rule.
     pub fn delete_rule(&mut self, rule: &RawRule) -> Result<(), GuardError> {
         self.change(|s| Ok(s.delete_rule(rule)?))
     }
 
+    /// Deletes every rule, as `auditctl -D` does.
+    ///
+    /// # Errors
+    ///
+    /// When the guard has restored already or the kernel fails.
     pub fn delete_all_rules(&mut self) -> Result<(), GuardError> {
         self.change(delete_all)
     }
 
     /// Runs `auditctl` with `args` (e.g. `-R file`), after checking that neither the arguments nor a rules
     /// file they name lock the kernel or set panic mode.
+    ///
+    /// # Errors
+    ///
+    /// [`GuardError::Forbidden`] for those on a host; when the guard has restored already, or auditctl
+    /// cannot run or fails.
     pub fn run_auditctl(&mut self, args: &[&str]) -> Result<String, GuardError> {
         if let Some(what) = forbidden_in_args(args)? {
             self.allow(&what, "it cannot be undone without a reboot, or it panics the kernel")?;
@@ -233,16 +268,20 @@ impl StateGuard {
     }
 
     /// Restores now and reports how it went; dropping the guard does the same but can only log.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses a change, or the state after restoring differs from the snapshot.
     pub fn restore(mut self) -> Result<(), GuardError> {
         self.restore_pending()
     }
 
     fn restore_pending(&mut self) -> Result<(), GuardError> {
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(snapshot) = pending.take() else { return Ok(()) };
         let result = restore(&mut self.socket, &snapshot);
         drop(pending);
-        ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| !Arc::ptr_eq(p, &self.pending));
+        ACTIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|p| !Arc::ptr_eq(p, &self.pending));
         result
     }
 }
@@ -278,6 +317,11 @@ fn delete_all(socket: &mut AuditSocket) -> Result<(), GuardError> {
 
 /// Puts back the snapshot's rules (only if they changed, so that an untouched rule set is not reloaded)
 /// and settings (in [`Setting::ALL`] order); then checks that the result equals the snapshot.
+///
+/// # Errors
+///
+/// [`GuardError::Locked`] when the kernel was locked since; when it refuses a change; or
+/// [`GuardError::RestoreMismatch`].
 pub fn restore(socket: &mut AuditSocket, snapshot: &Snapshot) -> Result<(), GuardError> {
     let now = socket.status()?;
     if now.locked() && !snapshot.status.locked() {
@@ -307,9 +351,9 @@ pub fn restore(socket: &mut AuditSocket, snapshot: &Snapshot) -> Result<(), Guar
 
 /// Before a signal ends the process ([`crate::stop`]): restore every pending snapshot.
 fn restore_after_signal(signal: i32) {
-    let pending: Vec<Pending> = ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let pending: Vec<Pending> = ACTIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     for p in pending {
-        let mut p = p.lock().unwrap_or_else(|p| p.into_inner());
+        let mut p = p.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(snapshot) = p.take() {
             warn!("state guard: signal {signal}: restoring kernel audit state");
             let result =
@@ -345,6 +389,7 @@ fn forbidden_in_args(args: &[&str]) -> Result<Option<String>, GuardError> {
 /// The first line of a rules file that cannot be undone (`-e 2`, `-f 2`, `--loginuid-immutable`, in any
 /// spelling and anywhere on the line), as (1-based line, the option). Only whole-line comments are
 /// skipped, as `auditctl -R` skips them; a `#` later on a line is no comment to auditctl.
+#[must_use]
 pub fn forbidden_in_rules_text(text: &str) -> Option<(usize, &'static str)> {
     text.lines().enumerate().find_map(|(i, line)| {
         if line.trim_start().starts_with('#') {

@@ -51,6 +51,7 @@ pub struct TamperCheck {
     pub error: Option<String>,
 }
 
+#[must_use]
 pub fn enabled_state(enabled: u32) -> &'static str {
     match enabled {
         0 => "off",
@@ -61,6 +62,10 @@ pub fn enabled_state(enabled: u32) -> &'static str {
 }
 
 /// Gathers everything. Fails only where nothing can be said (no audit in the kernel, not root).
+///
+/// # Errors
+///
+/// When the kernel cannot be asked over netlink (no audit in it, not root).
 pub fn gather(auditd_conf_path: &Path) -> Result<HostStatus, NetlinkError> {
     let inputs = Inputs { auditd_conf: auditd_conf_path.to_owned(), ..Inputs::default() };
     let snapshot = Snapshot::gather(inputs)?;
@@ -68,6 +73,7 @@ pub fn gather(auditd_conf_path: &Path) -> Result<HostStatus, NetlinkError> {
 }
 
 /// The status of the host in `snapshot`, with what its probes found.
+#[must_use]
 pub fn of(snapshot: &Snapshot, probed: &Probed) -> HostStatus {
     let kernel = snapshot.kernel.clone();
     let tampering = match &probed.tampering {
@@ -90,6 +96,7 @@ pub fn of(snapshot: &Snapshot, probed: &Probed) -> HostStatus {
 
 /// Whether `pid` names a live process. The kernel keeps a dead auditd's pid registered until it
 /// next fails to send to it, so a registered pid alone proves nothing; a zombie is dead too.
+#[must_use]
 pub fn process_alive(pid: u32) -> bool {
     pid != 0
         && fs::read_to_string(format!("/proc/{pid}/stat"))

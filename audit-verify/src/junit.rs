@@ -1,4 +1,4 @@
-//! JUnit XML, as CI systems read it: `<testsuites>` of `<testsuite>`s of `<testcase>`s that pass, fail or
+//! `JUnit` XML, as CI systems read it: `<testsuites>` of `<testsuite>`s of `<testcase>`s that pass, fail or
 //! are skipped. Written by hand: the format is small and a writer crate would add more than it saves.
 
 use std::fmt::Write as _;
@@ -63,6 +63,7 @@ impl TestSuite {
 }
 
 /// One suite as the document's root, several under `<testsuites>`.
+#[must_use]
 pub fn document(name: &str, suites: &[TestSuite]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     if let [suite] = suites {
@@ -72,13 +73,16 @@ pub fn document(name: &str, suites: &[TestSuite]) -> String {
     let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
     let failures: usize = suites.iter().map(|s| s.count(|o| matches!(o, Outcome::Failed { .. }))).sum();
     let _ = writeln!(out, "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\">", escape(name));
-    suites.iter().for_each(|s| s.write(&mut out));
+    for suite in suites {
+        suite.write(&mut out);
+    }
     out.push_str("</testsuites>\n");
     out
 }
 
 /// XML text and attribute escaping; control characters XML 1.0 cannot hold (a key separator \x01)
 /// become `U+FFFD`.
+#[must_use]
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -10,12 +10,14 @@ use std::{collections::BTreeMap, fs, io};
 pub const AUDIT_FUNCTION_PREFIXES: [&str; 6] =
     ["audit_log", "kauditd_", "audit_filter", "__audit_", "audit_send", "audit_receive"];
 
+#[must_use]
 pub fn is_audit_function(symbol: &str) -> bool {
     let base = base_name(symbol);
     AUDIT_FUNCTION_PREFIXES.iter().any(|p| base.starts_with(p))
 }
 
 /// `audit_log_end.part.0` → `audit_log_end`.
+#[must_use]
 pub fn base_name(symbol: &str) -> &str {
     symbol.split('.').next().unwrap_or(symbol)
 }
@@ -28,10 +30,16 @@ pub struct AuditSymbols {
 }
 
 impl AuditSymbols {
+    /// The audit text symbols of the running kernel.
+    ///
+    /// # Errors
+    ///
+    /// When `/proc/kallsyms` cannot be read.
     pub fn load() -> io::Result<Self> {
         Ok(Self::parse(&fs::read_to_string("/proc/kallsyms")?))
     }
 
+    #[must_use]
     pub fn parse(text: &str) -> Self {
         let text_symbols: Vec<(u64, &str)> = text
             .lines()
@@ -72,6 +80,7 @@ impl AuditSymbols {
         names.into_iter()
     }
 
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.by_address.is_empty()
     }
@@ -82,6 +91,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(clippy::unreadable_literal, reason = "the addresses as /proc/kallsyms prints them, in the text")]
     fn keeps_audit_text_symbols_with_split_variants() {
         let text = "ffffffff81200000 T audit_log_start\n\
                     ffffffff81200100 t audit_log_end.part.0\n\

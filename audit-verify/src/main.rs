@@ -1,3 +1,8 @@
+#![expect(
+    unused_crate_dependencies,
+    reason = "the binary shares Cargo.toml with the library, whose lib.rs checks them"
+)]
+
 mod cli;
 
 use std::process::ExitCode;

@@ -1,4 +1,4 @@
-//! Prometheus text exposition (what node_exporter's textfile collector reads): every metric we publish
+//! Prometheus text exposition (what `node_exporter`'s textfile collector reads): every metric we publish
 //! is a gauge named `audit_verify_*`, written here so that escaping and number formatting live in one
 //! place. Write the result with [`crate::textfile::write`].
 
@@ -11,6 +11,7 @@ pub struct Gauges {
 }
 
 impl Gauges {
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
@@ -37,6 +38,7 @@ impl Gauges {
         }
     }
 
+    #[must_use]
     pub fn finish(self) -> String {
         self.text
     }

@@ -69,6 +69,10 @@ pub struct LogPosition {
 
 impl LogPosition {
     /// The end of `path` now.
+    ///
+    /// # Errors
+    ///
+    /// When `path`'s metadata cannot be read.
     pub fn end_of(path: &Path) -> Result<Self, LogError> {
         let offset = fs::metadata(path).map_err(|source| LogError::Read { path: path.to_owned(), source })?.len();
         Ok(Self { path: path.to_owned(), offset })
@@ -126,6 +130,10 @@ impl Probed {
 impl Snapshot {
     /// The kernel (status and loaded rules), the files the inputs name, and the log's end. Fails only when
     /// the kernel cannot be asked (no audit in it, not root).
+    ///
+    /// # Errors
+    ///
+    /// When the kernel cannot be asked (no audit in it, not root).
     pub fn gather(inputs: Inputs) -> Result<Self, NetlinkError> {
         let mut socket = AuditSocket::open()?;
         let kernel = socket.status()?;
@@ -149,6 +157,10 @@ impl Snapshot {
 
     /// The rules files against the loaded rules: the report of `audit-verify rules`, undecodable rules
     /// included.
+    ///
+    /// # Errors
+    ///
+    /// When the rules files could not be read (the error kept from [`Snapshot::gather`]).
     pub fn rules_diff(&self) -> Result<RulesReport, Arc<SourceError>> {
         let source = self.rules.as_ref().map_err(Arc::clone)?;
         let mut report = diff::compare(source, &self.loaded.rules);
@@ -158,6 +170,10 @@ impl Snapshot {
     }
 
     /// What prove judges, with `diff` from [`Snapshot::rules_diff`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Snapshot::rules_diff`].
     pub fn prove_input<'a>(&'a self, diff: &'a RulesReport) -> Result<prove::Input<'a>, Arc<SourceError>> {
         Ok(prove::Input {
             source: self.rules.as_ref().map_err(Arc::clone)?,

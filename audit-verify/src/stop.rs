@@ -43,7 +43,7 @@ pub fn watch() {
 
 /// Registers `hook` to run before a signal exits the process (called once per kind of resource).
 pub fn at_signal_exit(hook: fn(i32)) {
-    EXIT_HOOKS.lock().unwrap_or_else(|p| p.into_inner()).push(hook);
+    EXIT_HOOKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(hook);
 }
 
 /// The signal that asked us to stop, if one has.
@@ -55,6 +55,7 @@ pub fn requested() -> Option<i32> {
 }
 
 /// Sleeps for `duration`, or until a stop is requested; returns whether one was.
+#[expect(clippy::must_use_candidate, reason = "a caller that checks `requested()` afterwards may ignore it")]
 pub fn sleep(duration: Duration) -> bool {
     let end = Instant::now() + duration;
     loop {
@@ -70,6 +71,7 @@ pub fn sleep(duration: Duration) -> bool {
 }
 
 /// `SIGINT`, as people and `kill -l` name it.
+#[must_use]
 pub fn signal_name(signal: i32) -> String {
     match signal {
         libc::SIGINT => "SIGINT".into(),
@@ -81,12 +83,16 @@ pub fn signal_name(signal: i32) -> String {
 
 /// The exit status of a run that a signal stopped: 128 + the signal, as a shell reports a killed child
 /// (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
+#[must_use]
 pub fn exit_status(signal: i32) -> u8 {
     u8::try_from(128 + signal).unwrap_or(u8::MAX)
 }
 
 fn spawn_watcher() {
-    use signal_hook::{consts::*, iterator::Signals};
+    use signal_hook::{
+        consts::{SIGHUP, SIGINT, SIGTERM},
+        iterator::Signals,
+    };
     let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
         Ok(s) => s,
         Err(e) => {
@@ -101,7 +107,7 @@ fn spawn_watcher() {
                 warn!("{}: stopping and reporting what was done so far (again to exit now)", signal_name(signal));
                 continue;
             }
-            let hooks = EXIT_HOOKS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let hooks = EXIT_HOOKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
             for hook in hooks {
                 hook(signal);
             }

@@ -6,7 +6,7 @@ mod tables {
     include!(concat!(env!("OUT_DIR"), "/syscall_tables.rs"));
 }
 
-/// The syscall ABI a rule or a record names (`arch=b64` / `arch=b32` on x86_64).
+/// The syscall ABI a rule or a record names (`arch=b64` / `arch=b32` on `x86_64`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Abi {
@@ -23,17 +23,19 @@ impl Abi {
     }
 }
 
+#[must_use]
 pub fn name(abi: Abi, nr: u32) -> Option<&'static str> {
     let table = abi.table();
     table.binary_search_by_key(&nr, |(_, n)| *n).ok().map(|i| table[i].0)
 }
 
+#[must_use]
 pub fn number(abi: Abi, name: &str) -> Option<u32> {
     abi.table().iter().find(|(n, _)| *n == name).map(|(_, nr)| *nr)
 }
 
 /// Where libaudit's syscall table (the names auditctl takes after `-S` and prints in `-l`) differs from
-/// the kernel's uapi names: the kernel's name is then refused. tests/rules_oracle.rs compares every name
+/// the kernel's uapi names: the kernel's name is then refused. `tests/rules_oracle.rs` compares every name
 /// with `ausyscall --dump`.
 const LIBAUDIT_NAMES: [(Abi, u32, &str); 4] = [
     (Abi::B64, 17, "pread"),
@@ -43,11 +45,13 @@ const LIBAUDIT_NAMES: [(Abi, u32, &str); 4] = [
 ];
 
 /// The name auditctl uses for a syscall.
+#[must_use]
 pub fn auditctl_name(abi: Abi, nr: u32) -> Option<&'static str> {
     LIBAUDIT_NAMES.iter().find(|(a, n, _)| *a == abi && *n == nr).map(|(_, _, name)| *name).or_else(|| name(abi, nr))
 }
 
 /// The syscall an auditctl `-S` name means, or `None` where auditctl refuses the name.
+#[must_use]
 pub fn auditctl_number(abi: Abi, name: &str) -> Option<u32> {
     if let Some((_, nr, _)) = LIBAUDIT_NAMES.iter().find(|(a, _, n)| *a == abi && *n == name) {
         return Some(*nr);

@@ -6,8 +6,8 @@
 //! - every perf-event or link fd held by a process, queried with `BPF_TASK_FD_QUERY` (how `bpftool perf`
 //!   finds kprobes, including legacy attachments that have no link);
 //! - every BPF link (`BPF_LINK_GET_NEXT_ID`), which also finds pinned links no process holds: tracing links
-//!   (fentry/fexit/fmod_ret) by their BTF target, perf-event kprobe links by name (kernels 6.6+ report
-//!   it), kprobe_multi links by address;
+//!   (`fentry/fexit/fmod_ret`) by their BTF target, perf-event kprobe links by name (kernels 6.6+ report
+//!   it), `kprobe_multi` links by address;
 //! - the kernel's kprobe registry (debugfs `kprobes/list`), for what the above cannot name: a kprobe
 //!   attached through a perf link on kernels before 6.6 (how aya and libbpf attach), whose link hides its
 //!   target and whose fd `BPF_TASK_FD_QUERY` refuses. The registry names the function, not the program:
@@ -25,7 +25,7 @@ use crate::kallsyms::{AuditSymbols, base_name, is_audit_function};
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Attachment {
     pub function: String,
-    /// kprobe, kretprobe, fentry, fexit, fmod_ret, kprobe_multi.
+    /// kprobe, kretprobe, fentry, fexit, `fmod_ret`, `kprobe_multi`.
     pub kind: &'static str,
     /// `None` when only the kernel's kprobe registry saw it (see `candidates`).
     pub program_id: Option<u32>,
@@ -41,6 +41,10 @@ pub struct Attachment {
 }
 
 /// Scans the host. `own_pid`'s attachments are not reported.
+///
+/// # Errors
+///
+/// When `/proc/kallsyms` or `/proc` cannot be read.
 pub fn scan(own_pid: u32, btf: Option<&Btf>) -> io::Result<Vec<Attachment>> {
     let symbols = AuditSymbols::load()?;
     let mut found = BTreeMap::new();
@@ -144,26 +148,32 @@ struct Attr([u32; 16]);
 
 fn bpf(cmd: i64, attr: &mut Attr) -> io::Result<i64> {
     // SAFETY: `attr` is a zero-initialised, 8-aligned buffer of the size passed, valid for the call.
-    let rc = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut Attr, size_of::<Attr>()) };
+    let rc = unsafe { libc::syscall(libc::SYS_bpf, cmd, std::ptr::from_mut::<Attr>(attr), size_of::<Attr>()) };
     if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc) }
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the kernel returns a file descriptor, an int, in the syscall's long"
+)]
 fn owned_fd(fd: i64) -> std::os::fd::OwnedFd {
     use std::os::fd::FromRawFd;
     // SAFETY: `fd` was just returned by the kernel for us and nothing else owns it.
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) }
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "splitting a u64 into its low and high 32-bit words is the point")]
 fn set_u64(attr: &mut Attr, word: usize, value: u64) {
     attr.0[word] = value as u32;
     attr.0[word + 1] = (value >> 32) as u32;
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` into `info`.
+#[expect(clippy::cast_possible_truncation, reason = "the size of a 128-byte info buffer")]
 fn object_info(fd: &std::os::fd::OwnedFd, info: &mut [u64]) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let mut attr = Attr::default();
-    attr.0[0] = fd.as_raw_fd() as u32;
+    attr.0[0] = fd.as_raw_fd().cast_unsigned();
     attr.0[1] = size_of_val(info) as u32;
     set_u64(&mut attr, 2, info.as_mut_ptr() as u64);
     bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr).map(drop)
@@ -205,6 +215,7 @@ fn scan_process_fds(own_pid: u32, symbols: &AuditSymbols) -> io::Result<Vec<Atta
     Ok(out)
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "the length of a 256-byte name buffer")]
 fn query_task_fd(pid: u32, fd: u32, symbols: &AuditSymbols) -> Option<Attachment> {
     let mut name = [0u8; 256];
     let mut attr = Attr::default();
@@ -262,6 +273,7 @@ fn scan_links(symbols: &AuditSymbols, btf: Option<&Btf>) -> Vec<Attachment> {
 }
 
 /// Decodes the `struct bpf_link_info` union for the link types that can hook a kernel function.
+#[expect(clippy::cast_possible_truncation, reason = "splitting a u64 into its low and high 32-bit words is the point")]
 fn link_attachment(
     fd: &std::os::fd::OwnedFd,
     symbols: &AuditSymbols,

@@ -1,5 +1,5 @@
-//! Report files other programs read while we may be writing them: node_exporter's textfile collector
-//! scrapes `*.prom` whenever it likes, and CI picks up a JUnit file as soon as it exists. Writing in place
+//! Report files other programs read while we may be writing them: `node_exporter`'s textfile collector
+//! scrapes `*.prom` whenever it likes, and CI picks up a `JUnit` file as soon as it exists. Writing in place
 //! lets them read half a file (a truncated Prometheus file is read as the whole truth, so series
 //! vanish), and a crash mid-write leaves it so. Every report file is therefore written to a temporary
 //! file in the same directory (a rename is atomic only within one file system), flushed to disk, then
@@ -24,6 +24,10 @@ pub enum WriteError {
 }
 
 /// Replaces `path` with `contents` atomically and durably.
+///
+/// # Errors
+///
+/// When `path` names no file, or writing, syncing or renaming the temporary file fails.
 pub fn write(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     let name = path.file_name().ok_or_else(|| WriteError::NotAFile { path: path.to_owned() })?;
     let dir = match path.parent() {

@@ -23,12 +23,16 @@ const MOUNT_POINTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/traci
 /// process. `/` is made recursively a slave rather than private: our mounts still do not reach the host,
 /// and mounts the host makes later (a log file system, say) still reach us. Reading another process's
 /// files through `/proc/PID/root` (lint) is unaffected: that follows the other process's root, not ours.
+///
+/// # Errors
+///
+/// When `unshare` fails (a thread exists, or no `CAP_SYS_ADMIN`) or `/` cannot be made a slave.
 pub fn private_mount_namespace() -> io::Result<()> {
     // SAFETY: no pointers; affects only this (single-threaded) process.
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let root = CString::new("/").expect("no NUL");
+    let root = c"/";
     // SAFETY: a NUL-terminated path; no source, type or data for a propagation change.
     let rc = unsafe {
         libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_SLAVE, std::ptr::null())
@@ -47,28 +51,30 @@ pub struct Tracefs {
 }
 
 impl Tracefs {
+    /// tracefs where it is mounted, else mounted at its usual place.
+    ///
+    /// # Errors
+    ///
+    /// When it is not mounted and mounting it fails.
     pub fn ensure() -> io::Result<Self> {
         if let Some(root) = MOUNT_POINTS.iter().map(Path::new).find(|p| p.join("events").is_dir()) {
             return Ok(Self { root: root.to_owned(), mounted_by_us: false });
         }
         let root = PathBuf::from(MOUNT_POINTS[0]);
-        let target = CString::new(MOUNT_POINTS[0]).expect("no NUL");
-        let fstype = CString::new("tracefs").expect("no NUL");
-        // SAFETY: NUL-terminated strings that outlive the call; no data argument.
-        let rc = unsafe { libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
-        if rc != 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("tracefs is not mounted and mounting it failed: {e}")));
-        }
-        info!("mounted tracefs at {} (unmounted again when done)", root.display());
+        mount("tracefs", &root)?;
         Ok(Self { root, mounted_by_us: true })
     }
 
+    #[must_use]
     pub fn root(&self) -> &Path {
         &self.root
     }
 
     /// The byte offset of `field` in a tracepoint's record, from its `format` file.
+    ///
+    /// # Errors
+    ///
+    /// When the `format` file cannot be read or declares no such field.
     pub fn field_offset(&self, category: &str, event: &str, field: &str) -> io::Result<u32> {
         let path = self.root.join("events").join(category).join(event).join("format");
         let text = fs::read_to_string(&path)?;
@@ -96,15 +102,21 @@ pub struct Debugfs {
 impl Debugfs {
     const ROOT: &str = "/sys/kernel/debug";
 
+    /// debugfs, mounted if it is not.
+    ///
+    /// # Errors
+    ///
+    /// When it is not mounted and mounting it fails.
     pub fn ensure() -> io::Result<Self> {
         let root = PathBuf::from(Self::ROOT);
-        let mounted = fs::read_dir(&root).map(|mut d| d.next().is_some()).unwrap_or(false);
+        let mounted = fs::read_dir(&root).is_ok_and(|mut d| d.next().is_some());
         if !mounted {
             mount("debugfs", &root)?;
         }
         Ok(Self { root, mounted_by_us: !mounted })
     }
 
+    #[must_use]
     pub fn root(&self) -> &Path {
         &self.root
     }

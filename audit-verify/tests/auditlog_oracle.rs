@@ -9,6 +9,7 @@
 //! explains, or if a rule is no longer needed.
 //!
 //! No kernel audit state is touched: no lock needed.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -49,7 +50,7 @@ enum Deliberate {
     ProctitleEndsEvent,
     /// auparse ends an event at LOGIN and at a user-space record. The kernel writes LOGIN from
     /// `audit_log_set_loginuid` inside the syscall that wrote /proc/self/loginuid, and stamps a user message
-    /// with the serial of the audited sendto that carried it (SERVICE_START from systemd): the SYSCALL and
+    /// with the serial of the audited sendto that carried it (`SERVICE_START` from systemd): the SYSCALL and
     /// EOE that follow under that serial are the same event.
     UserRecordEndsEvent,
     /// auparse drops an EOE that comes after it ended the event (at PROCTITLE), or with nothing before it.

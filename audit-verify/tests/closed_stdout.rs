@@ -1,6 +1,7 @@
 //! A reader that stops early (`audit-verify status | head -c 10`) is not an error: the run ends with its
 //! own exit code, quietly, never with a panic (exit 101). `status` talks to the kernel: run this file
 //! under the kernel-tests lock.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The tool fails with one line naming the cause, exit code 2, never a panic; a broken auditd.conf is a
 //! finding that names the file and line.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
@@ -74,7 +75,7 @@ fn auditd_not_running_is_a_high_finding() {
     let pid = common::auditctl_status()["pid"];
     assert_ne!(pid, 0, "auditd must be running for this test (cargo xtask setup starts it)");
     // SAFETY: signalling the audit daemon, which we restart below.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    unsafe { libc::kill(i32::try_from(pid).unwrap(), libc::SIGTERM) };
     let stopped = wait_for(|| common::auditctl_status()["pid"] == 0);
     let out = run(&["status", "--json"]);
     let restarted = common::auditd().status().unwrap().success() && wait_for(|| common::auditctl_status()["pid"] != 0);

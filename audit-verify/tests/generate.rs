@@ -1,5 +1,6 @@
 //! The hidden `generate` subcommand writes man pages and completions that cover every visible
 //! subcommand. It reads no audit state, so it needs no lock.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

@@ -9,6 +9,7 @@
 //!   process; audit state is as found because neither command changes any (the rules here are loaded by
 //!   the test's own guard, not by the run); only prove's scratch directory is left, and the next run
 //!   removes it.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
@@ -143,7 +144,7 @@ impl Run {
     }
 
     fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.child.id().cast_signed()
     }
 
     /// Waits for a stderr line containing `needle`.
@@ -220,7 +221,7 @@ fn measure_signalled(signal: i32) {
     assert!(before.mounts.is_empty(), "this test needs tracefs unmounted on the host: {:?}", before.mounts);
 
     let mut run = Run::start(&["measure", "--duration", "30", "--json"]);
-    run.wait_for("observing for", Duration::from_secs(60));
+    run.wait_for("observing for", Duration::from_mins(1));
     std::thread::sleep(Duration::from_secs(1));
     // The sensors attached through tracefs, which is mounted in the run's namespace only.
     let theirs = fs::read_to_string(format!("/proc/{}/mounts", run.pid())).unwrap();
@@ -265,8 +266,11 @@ fn stig(guard: &mut StateGuard) -> PathBuf {
         .unwrap()
         .lines()
         .filter(|l| !l.contains("/etc/NetworkManager/") && !l.contains("/etc/sudoers.d/"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+        .fold(String::new(), |mut text, l| {
+            text.push_str(l);
+            text.push('\n');
+            text
+        });
     load(guard, "prove", &text)
 }
 
@@ -285,7 +289,7 @@ fn prove_signalled(signal: i32) {
     let before = Host::snapshot();
 
     let mut run = Run::start(&["prove", "--rules-file", rules.to_str().unwrap(), "--json"]);
-    run.wait_for("prove: action 0/", Duration::from_secs(60));
+    run.wait_for("prove: action 0/", Duration::from_mins(1));
     let scratch = new_scratch(&before, &Host::snapshot());
     assert_eq!(scratch.len(), 1, "one scratch directory while the run lives: {scratch:?}");
     run.signal(signal);
@@ -303,11 +307,11 @@ fn prove_signalled(signal: i32) {
         assert!(next.status.code().is_some_and(|c| c <= 1), "the next run: {}", String::from_utf8_lossy(&next.stderr));
     } else {
         let json = assert_partial(signal, status, &stdout, took);
-        let states: Vec<&str> =
+        let rule_states: Vec<&str> =
             json["rules"].as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
-        let not_run = states.iter().filter(|s| **s == "not_run").count();
-        eprintln!("stopped with {not_run} of {} rules not run", states.len());
-        for state in &states {
+        let not_run = rule_states.iter().filter(|s| **s == "not_run").count();
+        eprintln!("stopped with {not_run} of {} rules not run", rule_states.len());
+        for state in &rule_states {
             assert!(
                 matches!(*state, "proven" | "unprovable" | "not_loaded" | "not_run"),
                 "{state}: a stop must not turn rules into gaps"

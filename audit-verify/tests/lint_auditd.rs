@@ -8,6 +8,7 @@
 //! cannot register with the kernel or disturb the system auditd; /run, /var/log/audit and
 //! /etc/audit/plugins.d are fresh tmpfs in it. Run it with the other auditd tests, under
 //! /run/av-kernel-tests.lock.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
@@ -147,7 +148,7 @@ fn distro_defaults_as_shipped() {
 }
 
 /// The STIG trees: off-load through audisp-syslog + rsyslog or syslog-ng, or audisp-remote set as
-/// ComplianceAsCode wants it: shipped, HALT/single on the disk, percentages (judged live only).
+/// `ComplianceAsCode` wants it: shipped, HALT/single on the disk, percentages (judged live only).
 #[test]
 fn stig_hardened_trees() {
     for name in ["auditd-stig", "auditd-syslog-ng", "auditd-stig-remote"] {
@@ -185,7 +186,7 @@ fn a_minimal_file_is_judged_at_auditds_builtin_values() {
     assert!(reason.contains("max_log_file_action = IGNORE") && reason.contains("never deletes"), "{reason}");
 }
 
-/// keep_logs offline, and ROTATE with fewer than 2 logs (auditd then does not rotate): the file system's
+/// `keep_logs` offline, and ROTATE with fewer than 2 logs (auditd then does not rotate): the file system's
 /// size bounds retention; it is not known offline: skipped, with the reason.
 #[test]
 fn keep_logs_offline_is_skipped_with_its_reason() {
@@ -223,7 +224,7 @@ fn a_file_auditd_refuses_is_high_at_its_line() {
     assert!(f[0]["message"].as_str().unwrap().contains(&format!("Unknown keyword \"frequency\" in line {line}")));
 }
 
-/// write_logs = no and log_format = NOLOG: nothing is kept locally, so no local retention is credited and
+/// `write_logs` = no and `log_format` = NOLOG: nothing is kept locally, so no local retention is credited and
 /// the disk actions (which only run around auditd's own writes) are not judged.
 #[test]
 fn no_local_log_is_no_local_retention() {
@@ -288,7 +289,7 @@ fn syslog_offload_needs_a_forwarding_rule_that_selects_the_plugin() {
     assert_eq!(lint(&["--root", t.root()]).find("no_offhost_shipping").len(), 1);
 }
 
-/// audisp-remote.conf's failure handling, as ComplianceAsCode's auditd_audispd_* rules check it.
+/// audisp-remote.conf's failure handling, as `ComplianceAsCode`'s `auditd_audispd`_* rules check it.
 #[test]
 fn audisp_remote_failure_handling_and_encryption() {
     let conf = "etc/audit/audisp-remote.conf";

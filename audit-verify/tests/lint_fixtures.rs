@@ -2,6 +2,7 @@
 //! that breaks only that footgun and a passing tree; the Kubernetes policies of the documentation and of
 //! GKE; and bad input, which must give one clear error line naming the file (and line), exit 2.
 //! Offline: nothing here reads or changes kernel state.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
@@ -179,8 +180,8 @@ fn policy(name: &str) -> String {
     fixtures().join("k8s-policies").join(name).display().to_string()
 }
 
-/// The Kubernetes documentation's example logs Secrets (and all but kube-system ConfigMaps) at Metadata
-/// only: no high finding on footgun 6. It logs kube-system ConfigMap changes with their bodies and RBAC at
+/// The Kubernetes documentation's example logs Secrets (and all but kube-system `ConfigMaps`) at Metadata
+/// only: no high finding on footgun 6. It logs kube-system `ConfigMap` changes with their bodies and RBAC at
 /// Metadata: medium, as a reviewer would note.
 #[test]
 fn k8s_docs_example_policy_passes_the_secrets_check() {
@@ -196,8 +197,8 @@ fn k8s_docs_example_policy_passes_the_secrets_check() {
     assert!(run.find("k8s_exec_not_logged").is_empty());
 }
 
-/// GKE's configure-helper.sh policy: Metadata for secrets, configmaps, tokenreviews and TokenRequest,
-/// RequestResponse for writes to known groups (RBAC included), exec logged: nothing to report.
+/// GKE's configure-helper.sh policy: Metadata for secrets, configmaps, tokenreviews and `TokenRequest`,
+/// `RequestResponse` for writes to known groups (RBAC included), exec logged: nothing to report.
 #[test]
 fn gke_configure_helper_policy_passes() {
     let run = lint(&["--root", &tree("04-immutable/pass"), "--k8s-policy", &policy("gke-configure-helper.yaml")]);

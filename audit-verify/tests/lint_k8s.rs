@@ -7,10 +7,12 @@
 //!   tests/fixtures/lint/k8s-bench, each difference with its reason.
 //!
 //! Offline (`--root`): nothing here reads or changes kernel state.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
 use std::{
+    fmt::Write as _,
     path::{Path, PathBuf},
     process::Command,
 };
@@ -123,6 +125,7 @@ const REFUSED_V1BETA1: &str = "kube-apiserver refuses this policy and will not s
 
 /// Every public policy of the corpus, with footgun 6's verdicts exactly, each the API server's behaviour:
 #[test]
+#[expect(clippy::too_many_lines, reason = "a table of the corpus' policies and their verdicts")]
 fn the_public_policies_get_the_api_server_s_verdicts() {
     const ALL_VERBS: &str = "get,list,create,update,patch,delete,deletecollection";
     let writes = "create,update,patch,delete,deletecollection";
@@ -290,7 +293,7 @@ fn semantics(name: &str) -> String {
     fixtures().join("k8s-semantics").join(name).display().to_string()
 }
 
-/// `group: "*"` (1.36) matches the core group: Secrets at RequestResponse are a high.
+/// `group: "*"` (1.36) matches the core group: Secrets at `RequestResponse` are a high.
 #[test]
 fn group_star_is_every_group() {
     let run = lint_policy(&semantics("group-star.yaml"));
@@ -305,8 +308,8 @@ fn group_star_is_every_group() {
     );
 }
 
-/// Both RequestResponse rules for Secrets come after a None rule taking all their requests: nothing to
-/// report for Secrets. The second also names ConfigMaps, which no earlier rule takes: that stays.
+/// Both `RequestResponse` rules for Secrets come after a None rule taking all their requests: nothing to
+/// report for Secrets. The second also names `ConfigMaps`, which no earlier rule takes: that stays.
 #[test]
 fn rules_no_secret_request_reaches_are_not_reported() {
     let run = lint_policy(&semantics("unreachable.yaml"));
@@ -321,7 +324,7 @@ fn rules_no_secret_request_reaches_are_not_reported() {
     );
 }
 
-/// A watch-only RequestResponse rule and a RequestResponse rule without ResponseComplete write no body.
+/// A watch-only `RequestResponse` rule and a `RequestResponse` rule without `ResponseComplete` write no body.
 #[test]
 fn bodies_that_are_never_written_are_not_reported() {
     let run = lint_policy(&semantics("bodies-never-written.yaml"));
@@ -329,7 +332,7 @@ fn bodies_that_are_never_written_are_not_reported() {
 }
 
 /// Each reason kube-apiserver refuses the file is a high at its line, and the policy is not evaluated
-/// (its RequestResponse catch-all would otherwise be four more highs).
+/// (its `RequestResponse` catch-all would otherwise be four more highs).
 #[test]
 fn a_policy_the_api_server_refuses_is_reported_as_such() {
     let run = lint_policy(&semantics("refused.yaml"));
@@ -503,7 +506,7 @@ fn kube_bench_parity_table() {
                 if failed { 'F' } else { 'P' }
             })
             .collect();
-        report.push_str(&format!("{:16} kube-bench {} ours {ours}  {}\n", row.manifest, row.kube_bench, row.why));
+        writeln!(report, "{:16} kube-bench {} ours {ours}  {}", row.manifest, row.kube_bench, row.why).unwrap();
         assert_eq!(ours, row.ours, "{}: {findings:#?}", row.manifest);
         assert_eq!(row.kube_bench != row.ours, !row.why.is_empty(), "{}: a difference needs its reason", row.manifest);
     }

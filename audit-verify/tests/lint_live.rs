@@ -2,6 +2,7 @@
 //! `--prove-shipping` with nothing shipping must fail. Read-only (a user message is a record, not a state
 //! change); the state guard is held only as the lock that keeps other tests from changing the kernel
 //! state being compared.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
@@ -67,7 +68,7 @@ struct KillGroup(std::process::Child);
 impl Drop for KillGroup {
     fn drop(&mut self) {
         // SAFETY: a signal to the process group we created.
-        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        unsafe { libc::kill(-self.0.id().cast_signed(), libc::SIGKILL) };
         let _ = self.0.wait();
     }
 }
@@ -94,8 +95,8 @@ fn a_containerised_apiservers_policy_is_read_as_it_sees_it() {
         .process_group(0)
         .spawn()
         .unwrap();
-    let pid = child.id() as i32;
-    let _kill = KillGroup(child);
+    let pid = child.id().cast_signed();
+    let kill_group = KillGroup(child);
     let started = (0..200).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(25));
         std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"kube-apiserver\0"))
@@ -104,7 +105,7 @@ fn a_containerised_apiservers_policy_is_read_as_it_sees_it() {
     assert!(!dir.join("policy.yaml").exists(), "the policy is visible only inside the namespace");
 
     let (_, report) = lint(&[]);
-    drop(_kill);
+    drop(kill_group);
     std::fs::remove_dir_all(&dir).unwrap();
     let found = ids(&report);
     assert!(!found.iter().any(|f| f == "k8s_policy_missing"), "{found:?}");

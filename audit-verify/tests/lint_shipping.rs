@@ -19,6 +19,7 @@
 //! collector (stopped); the namespace (deleted); /run/auditd.pid, which auditd writes even with
 //! `local_events = no` and removes on exit (restored); the temporary directory (removed). The system auditd
 //! is never stopped, and only reloaded.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
@@ -138,7 +139,7 @@ struct Group(Child);
 
 impl Drop for Group {
     fn drop(&mut self) {
-        let pgid = self.0.id() as i32;
+        let pgid = self.0.id().cast_signed();
         // SAFETY: kill(2) on the process group we created (process_group(0) made the child its leader).
         unsafe { libc::kill(-pgid, libc::SIGTERM) };
         let _ = self.0.wait();
@@ -150,14 +151,14 @@ impl Drop for Group {
 
 fn stop(pid: u32) {
     // SAFETY: plain kill(2) on a pid we started.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    unsafe { libc::kill(pid.cast_signed(), libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(5);
     while Path::new(&format!("/proc/{pid}/cmdline")).exists() && !is_zombie(pid) && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(50));
     }
     if Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
         // SAFETY: as above.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        unsafe { libc::kill(pid.cast_signed(), libc::SIGKILL) };
     }
 }
 
@@ -181,7 +182,7 @@ impl Drop for Shipping {
         drop(self.plugin.take());
         drop(self.remote_conf.take());
         // SAFETY: SIGHUP makes auditd reload its configuration, as `service auditd reload` does.
-        unsafe { libc::kill(self.auditd as i32, libc::SIGHUP) };
+        unsafe { libc::kill(self.auditd.cast_signed(), libc::SIGHUP) };
         let deadline = Instant::now() + Duration::from_secs(5);
         while !plugins_in(self.netns_inode).is_empty() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(100));
@@ -260,9 +261,10 @@ fn collector_conf(dir: &Path, port: u16) -> String {
 }
 
 #[test]
+#[expect(clippy::too_many_lines, reason = "one end-to-end scenario: set up auditd and two collectors, then check each")]
 fn the_marker_reaches_a_loopback_collector_and_not_a_dead_one() {
     let _guard = StateGuard::new(Environment::Host).unwrap();
-    let auditd = common::auditctl_status()["pid"] as u32;
+    let auditd = u32::try_from(common::auditctl_status()["pid"]).unwrap();
     assert!(auditd != 0, "no system auditd registered: run `cargo xtask setup`");
     assert!(Path::new("/sbin/audisp-remote").exists(), "audisp-remote missing: install audispd-plugins");
     let _pid_file = Restore::save(PID_FILE);
@@ -318,7 +320,7 @@ fn the_marker_reaches_a_loopback_collector_and_not_a_dead_one() {
     )
     .unwrap();
     // SAFETY: SIGHUP makes the system auditd reload its configuration and plugins.
-    unsafe { libc::kill(auditd as i32, libc::SIGHUP) };
+    unsafe { libc::kill(auditd.cast_signed(), libc::SIGHUP) };
     let mut socket = AuditSocket::open().unwrap();
     // Path A: the system auditd starts the plugin. auditd 3.0's dispatcher thread ends for good after a
     // reload that leaves no plugin active ("After reconfigure, there are no active plugins, exiting"),
@@ -336,39 +338,36 @@ fn the_marker_reaches_a_loopback_collector_and_not_a_dead_one() {
     }
     let by_auditd = plugins_in(shipping.netns_inode).into_iter().find(|p| parent(*p) == Some(auditd));
     let path_a = by_auditd.filter(|p| wait_connected(&mut socket, *p, port, Duration::from_secs(15)));
-    let (_feeder, plugin) = match path_a {
-        Some(plugin) => {
-            eprintln!("path A: the system auditd started audisp-remote (pid {plugin}) and it connected");
-            (None, plugin)
-        }
-        None => {
-            eprintln!(
-                "path B: the system auditd's dispatcher did not start audisp-remote, or it did not connect (a \
-                 dispatcher ended by an earlier reload, or dropping under load); shipping through \
-                 `tail -F audit.log | audisp-remote` instead"
+    let (_feeder, plugin) = if let Some(plugin) = path_a {
+        eprintln!("path A: the system auditd started audisp-remote (pid {plugin}) and it connected");
+        (None, plugin)
+    } else {
+        eprintln!(
+            "path B: the system auditd's dispatcher did not start audisp-remote, or it did not connect (a \
+             dispatcher ended by an earlier reload, or dropping under load); shipping through \
+             `tail -F audit.log | audisp-remote` instead"
+        );
+        let feed = format!(
+            "tail -n0 -F /var/log/audit/audit.log | exec nsenter --net=/run/netns/{} /sbin/audisp-remote",
+            netns.0
+        );
+        let feeder = Group(Command::new("sh").args(["-c", &feed]).process_group(0).spawn().unwrap());
+        let ours = |p: &u32| parent(*p) == Some(feeder.0.id());
+        wait_until("the fed audisp-remote to start", Duration::from_secs(10), || {
+            plugins_in(shipping.netns_inode).iter().any(ours)
+        });
+        let plugin = plugins_in(shipping.netns_inode).into_iter().find(ours).unwrap();
+        if !wait_connected(&mut socket, plugin, port, Duration::from_secs(30)) {
+            let net = |f: &str| fs::read_to_string(format!("/proc/{plugin}/net/{f}")).unwrap_or_default();
+            let log = fs::read_to_string(dir.0.join("log/audit.log")).unwrap_or_default();
+            panic!(
+                "audisp-remote (pid {plugin}) did not connect to 127.0.0.1:{port}\ntcp:\n{}\ntcp6:\n{}\n\
+                 collector log:\n{log}",
+                net("tcp"),
+                net("tcp6")
             );
-            let feed = format!(
-                "tail -n0 -F /var/log/audit/audit.log | exec nsenter --net=/run/netns/{} /sbin/audisp-remote",
-                netns.0
-            );
-            let feeder = Group(Command::new("sh").args(["-c", &feed]).process_group(0).spawn().unwrap());
-            let ours = |p: &u32| parent(*p) == Some(feeder.0.id());
-            wait_until("the fed audisp-remote to start", Duration::from_secs(10), || {
-                plugins_in(shipping.netns_inode).iter().any(ours)
-            });
-            let plugin = plugins_in(shipping.netns_inode).into_iter().find(ours).unwrap();
-            if !wait_connected(&mut socket, plugin, port, Duration::from_secs(30)) {
-                let net = |f: &str| fs::read_to_string(format!("/proc/{plugin}/net/{f}")).unwrap_or_default();
-                let log = fs::read_to_string(dir.0.join("log/audit.log")).unwrap_or_default();
-                panic!(
-                    "audisp-remote (pid {plugin}) did not connect to 127.0.0.1:{port}\ntcp:\n{}\ntcp6:\n{}\n\
-                     collector log:\n{log}",
-                    net("tcp"),
-                    net("tcp6")
-                );
-            }
-            (Some(feeder), plugin)
         }
+        (Some(feeder), plugin)
     };
     eprintln!("audisp-remote pid {plugin} connected to the collector");
 

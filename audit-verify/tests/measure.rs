@@ -1,5 +1,6 @@
 //! `measure` against real loss: a quiet host, a kernel backlog overflow, auditd frozen under load, and
 //! auditd writing to a full disk. Each test holds the state guard and leaves kernel and auditd as found.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
@@ -80,9 +81,9 @@ fn a_backlog_overflow_is_counted_exactly_and_named() {
     for round in 0..3 {
         let storm = execve_storm(4 + 4 * round, 1500);
         if round == 2 {
-            let auditd = common::auditctl_status()["pid"] as u32;
+            let auditd = u32::try_from(common::auditctl_status()["pid"]).unwrap();
             // SAFETY: freezing auditd briefly; `Frozen` thaws it.
-            unsafe { libc::kill(auditd as i32, libc::SIGSTOP) };
+            unsafe { libc::kill(auditd.cast_signed(), libc::SIGSTOP) };
             let _thaw = Frozen(auditd);
             std::thread::sleep(Duration::from_millis(300));
         }
@@ -108,7 +109,7 @@ fn a_backlog_overflow_is_counted_exactly_and_named() {
     assert!(storm.not_recorded.unwrap_or(0) > 0, "{}", report.human());
 }
 
-/// Layer 1 on both hooks: the per-syscall tracepoints (the default) and the sys_exit raw tracepoint
+/// Layer 1 on both hooks: the per-syscall tracepoints (the default) and the `sys_exit` raw tracepoint
 /// (--count-32bit) count every execve the 64-bit rule selects, exactly as many as the kernel recorded for
 /// its key; a 32-bit rule is counted on the raw tracepoint only, and says why not on the other.
 #[test]
@@ -131,16 +132,13 @@ fn both_syscall_hooks_count_exactly_what_the_kernel_recorded() {
         assert!(native.happened.is_some_and(|n| n >= 201), "the shell and its 200 children: {native:?}");
         assert_eq!(native.happened, Some(recorded), "eBPF and the kernel's records agree");
         let compat = rule("av-hook32");
-        match syscalls {
-            SyscallCounting::Selected => {
-                assert!(matches!(report.syscall_hook, Some(SyscallHook::PerSyscall { syscalls: 1 })));
-                assert_eq!(compat.happened, None);
-                assert!(compat.not_counted_because.as_deref().is_some_and(|w| w.contains("32-bit")), "{compat:?}");
-            }
-            _ => {
-                assert!(matches!(report.syscall_hook, Some(SyscallHook::RawSysExit { .. })));
-                assert_eq!(compat.happened, Some(0), "no 32-bit execve ran");
-            }
+        if syscalls == SyscallCounting::Selected {
+            assert!(matches!(report.syscall_hook, Some(SyscallHook::PerSyscall { syscalls: 1 })));
+            assert_eq!(compat.happened, None);
+            assert!(compat.not_counted_because.as_deref().is_some_and(|w| w.contains("32-bit")), "{compat:?}");
+        } else {
+            assert!(matches!(report.syscall_hook, Some(SyscallHook::RawSysExit { .. })));
+            assert_eq!(compat.happened, Some(0), "no 32-bit execve ran");
         }
     }
 }
@@ -151,7 +149,7 @@ struct Frozen(u32);
 impl Drop for Frozen {
     fn drop(&mut self) {
         // SAFETY: signalling auditd, which the test froze.
-        unsafe { libc::kill(self.0 as i32, libc::SIGCONT) };
+        unsafe { libc::kill(self.0.cast_signed(), libc::SIGCONT) };
     }
 }
 
@@ -161,11 +159,11 @@ fn auditd_frozen_under_load_fills_the_backlog() {
     guard.set(Setting::BacklogLimit, 64).unwrap();
     guard.set(Setting::BacklogWaitTime, 0).unwrap();
     add_execve_rule(&mut guard, "av-frozen");
-    let auditd = common::auditctl_status()["pid"] as u32;
+    let auditd = u32::try_from(common::auditctl_status()["pid"]).unwrap();
     let window = Window::start(&config(1, Path::new(SYSTEM_CONF))).unwrap();
     {
         // SAFETY: freezing auditd; `Frozen` thaws it.
-        unsafe { libc::kill(auditd as i32, libc::SIGSTOP) };
+        unsafe { libc::kill(auditd.cast_signed(), libc::SIGSTOP) };
         let _thaw = Frozen(auditd);
         let storm = execve_storm(2, 1000);
         std::thread::sleep(Duration::from_secs(5));
@@ -198,7 +196,7 @@ impl PrivateAuditd {
         let mut me = Self { dir: dir.clone(), mounted: false, pid: None };
         let system = common::auditctl_status()["pid"];
         // SAFETY: stopping the system auditd; Drop starts it again.
-        unsafe { libc::kill(system as i32, libc::SIGTERM) };
+        unsafe { libc::kill(i32::try_from(system).unwrap(), libc::SIGTERM) };
         assert!(wait_for(|| common::auditctl_status()["pid"] == 0), "system auditd did not stop");
         let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&logs).status().unwrap();
         assert!(ok.success(), "mounting the tmpfs");
@@ -215,7 +213,7 @@ impl PrivateAuditd {
         let ok = common::auditd().arg("-c").arg(&dir).status().unwrap();
         assert!(ok.success(), "starting the private auditd");
         assert!(wait_for(|| common::auditctl_status()["pid"] != 0), "private auditd did not register");
-        me.pid = Some(common::auditctl_status()["pid"] as u32);
+        me.pid = Some(u32::try_from(common::auditctl_status()["pid"]).unwrap());
         me
     }
 
@@ -228,7 +226,7 @@ impl Drop for PrivateAuditd {
     fn drop(&mut self) {
         if let Some(pid) = self.pid {
             // SAFETY: stopping the auditd this test started.
-            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            unsafe { libc::kill(pid.cast_signed(), libc::SIGTERM) };
             wait_for(|| common::auditctl_status()["pid"] == 0);
         }
         if self.mounted {

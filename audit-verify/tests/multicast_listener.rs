@@ -1,6 +1,7 @@
 //! The one multicast listener against the real kernel: it stops at the barrier it sent, with the marker as
 //! the last message it consumed, and a listener dropped part-way leaves no thread reading the socket.
 //! Run under the machine-wide kernel-test lock (it sends user messages).
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 use std::{
     fs,

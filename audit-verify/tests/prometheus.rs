@@ -1,5 +1,6 @@
 //! `measure --prometheus` and `check --prometheus` write textfiles that promtool accepts, whose series
 //! can be summed (no catch-all series beside the parts), and that replace the old file atomically.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Broken rules directories, each loaded for real as `augenrules --load` would load it (concatenated,
 //! then `auditctl -R`), and checked with `audit-verify rules --rules-dir DIR --json`: every mistake must be
-//! reported at its file:line. Kernel state is restored by the state guard.
+//! reported at its <file:line>. Kernel state is restored by the state guard.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 

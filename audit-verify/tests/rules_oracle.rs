@@ -6,11 +6,13 @@
 //!
 //! Lines that cannot be undone on a host (`-e 2`, `-f 2`, `--loginuid-immutable`) are never loaded; the
 //! filter below is deliberately broader than the guard's own refusal.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    fmt::Write as _,
     fs,
     path::{Path, PathBuf},
 };
@@ -133,11 +135,11 @@ fn generated_lines() -> Vec<String> {
     .collect()
 }
 
-/// One field more than the kernel's AUDIT_MAX_FIELDS (64).
+/// One field more than the kernel's `AUDIT_MAX_FIELDS` (64).
 fn too_many_fields() -> String {
     let mut line = "-a always,exit -F arch=b64 -S execve".to_owned();
     for i in 0..64 {
-        line.push_str(&format!(" -F a0!={i}"));
+        write!(line, " -F a0!={i}").unwrap();
     }
     line
 }

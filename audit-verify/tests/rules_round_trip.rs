@@ -2,6 +2,11 @@
 //! netlink, and compared with our reading of the file. A file the kernel refuses part-way must be reported
 //! at the very line auditctl names. Kernel state is restored by the state guard.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "a test crate is linked with every dependency of the package; lib.rs checks them"
+)]
+
 use std::{
     fs,
     path::{Path, PathBuf},

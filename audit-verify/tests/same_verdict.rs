@@ -2,6 +2,11 @@
 //! against `rules`, `lint` and `prove` run alone with X and Y, on this host with a small rule set loaded
 //! for real. X and Y differ from /etc/audit on purpose, so that a part reading the defaults instead shows.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "a test crate is linked with every dependency of the package; lib.rs checks them"
+)]
+
 mod common;
 
 use std::{
@@ -145,8 +150,8 @@ fn check_and_the_commands_alone_agree_on_the_same_inputs() {
 
     assert_eq!(findings(&check["rules"]), findings(&rules), "rules: check and `rules` alone");
     let file = inputs.rules_dir().join("10-check.rules");
-    let line = fs::read_to_string(&file).unwrap().lines().position(|l| l == UNLOADED).unwrap() + 1;
-    let not_loaded = format!("\"{}:{line}\"", file.display());
+    let line_no = fs::read_to_string(&file).unwrap().lines().position(|l| l == UNLOADED).unwrap() + 1;
+    let not_loaded = format!("\"{}:{line_no}\"", file.display());
     assert!(
         findings(&rules).iter().any(|(id, at, _)| id == "\"not_loaded\"" && *at == not_loaded),
         "the rule in X and not loaded is found: {:#?}",

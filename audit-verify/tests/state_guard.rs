@@ -1,5 +1,6 @@
 //! The state guard restores exactly what it found: on drop, on error, and when its process is killed by
 //! SIGINT or SIGTERM mid-change. Real kernel, real rules.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
@@ -112,7 +113,7 @@ fn killed_mid_change_restores(signal: i32) {
     assert_ne!(during, before, "the helper changed nothing");
     assert!(during.1.iter().any(|r| r.contains("audit-verify-hold")));
     // SAFETY: signalling our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+    assert_eq!(unsafe { libc::kill(child.id().cast_signed(), signal) }, 0);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(128 + signal), "exits as the signal would have: {status}");
     assert_eq!(observed(), before);

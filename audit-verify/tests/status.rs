@@ -1,5 +1,6 @@
 //! `status` reads the same numbers as `auditctl -s`, over netlink, and follows changes made through the
 //! state guard.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
@@ -54,7 +55,7 @@ fn enabled_and_backlog_limit_follow_guarded_changes() {
     let before = socket.status().unwrap();
     {
         let mut guard = StateGuard::new(Environment::Host).unwrap();
-        let new_enabled = if before.enabled == 1 { 0 } else { 1 };
+        let new_enabled = u32::from(before.enabled != 1);
         guard.set(Setting::BacklogLimit, before.backlog_limit + 17).unwrap();
         guard.set(Setting::Enabled, new_enabled).unwrap();
         let during = status_json();
@@ -100,6 +101,6 @@ fn the_write_barrier_reaches_the_log() {
     let Barrier::Reached { offset, .. } = outcome else { panic!("auditd did not write the barrier: {outcome:?}") };
     assert!(offset > start);
     let text = std::fs::read(log).unwrap();
-    let written = String::from_utf8_lossy(&text[start as usize..offset as usize]);
+    let written = String::from_utf8_lossy(&text[usize::try_from(start).unwrap()..usize::try_from(offset).unwrap()]);
     assert!(written.contains("audit-verify barrier"), "{written}");
 }

@@ -1,4 +1,5 @@
 //! The first sensor counts real syscalls of a followed process tree, and never its own.
+#![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 mod common;
 
@@ -35,10 +36,10 @@ fn counts_each_execve_of_a_child_process_tree() {
 
 #[test]
 fn the_loader_is_filtered_out_in_the_kernel() {
+    const CALLS: u64 = 200;
     let mut sensor = SyscallCounter::attach().unwrap();
     // Follow ourselves: without the in-kernel filter these calls would be counted.
     sensor.follow(std::process::id()).unwrap();
-    const CALLS: u64 = 200;
     for _ in 0..CALLS {
         // SAFETY: getppid has no arguments and no side effects.
         unsafe { libc::syscall(libc::SYS_getppid) };

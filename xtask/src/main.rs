@@ -58,11 +58,9 @@ fn main() -> anyhow::Result<()> {
             cargo(&["clippy", "--all-targets", "--", "-D", "warnings"])?;
             // One test at a time: kernel audit state is global to the machine.
             cargo(&["test", "--", "--test-threads=1"])?;
-            // The kernels users run have kprobes and fentry; this host's does not. The whole matrix.
-            vm::run(
-                &workspace_root(),
-                &vm::Options { timeout: std::time::Duration::from_secs(600), suites: Vec::new() },
-            )
+            // The kernels users run have kprobes and fentry; this host's does not. The whole matrix, each
+            // guest bounded as `vm-test`'s default.
+            vm::run(&workspace_root(), &vm::Options { timeout: std::time::Duration::from_mins(10), suites: Vec::new() })
         }
         Task::VmTest { timeout, suites } => {
             setup::run()?;

@@ -56,6 +56,7 @@ pub struct Event {
 }
 
 impl Event {
+    #[must_use]
     pub fn node(&self) -> Option<&str> {
         self.records[0].node()
     }
@@ -64,7 +65,7 @@ impl Event {
 /// Records auditd writes about itself (1200–1299, DAEMON_*): a whole event by themselves, so they need not
 /// wait for the window, and numbered by auditd, not by the kernel. Not user-space messages (1100–1199, 2100–2999): the kernel stamps one
 /// with the serial of the syscall that sent it when that syscall is audited, and the SYSCALL record
-/// follows under the same serial (SERVICE_START from systemd's sendto, for one), so they wait like kernel
+/// follows under the same serial (`SERVICE_START` from systemd's sendto, for one), so they wait like kernel
 /// records.
 pub(super) fn is_auditd_record(kind: &RecordType) -> bool {
     matches!(kind.code, Some(1200..=1299))
@@ -108,6 +109,7 @@ pub struct EventAssembler {
 }
 
 impl EventAssembler {
+    #[must_use]
     pub fn new(window: Window) -> Self {
         Self { window, ..Self::default() }
     }
@@ -141,20 +143,17 @@ impl EventAssembler {
             } else {
                 None
             };
-            match completion {
-                Some(completion) => {
-                    self.ready.push_back(Event { id: record.id(), records: vec![record], dropped: 0, completion });
-                }
-                None => {
-                    clock.min_seq = clock.min_seq.min(seq);
-                    clock.min_secs = clock.min_secs.min(now);
-                    clock.max_serial = Some(clock.max_serial.map_or(id.serial, |max| max.max(id.serial)));
-                    // Most events that wait have a few records: room for them at once spares the
-                    // reallocations of growing one by one.
-                    let mut records = Vec::with_capacity(4);
-                    records.push(record);
-                    self.open.push_back(Open { node, id, seq, records, dropped: 0 });
-                }
+            if let Some(completion) = completion {
+                self.ready.push_back(Event { id: record.id(), records: vec![record], dropped: 0, completion });
+            } else {
+                clock.min_seq = clock.min_seq.min(seq);
+                clock.min_secs = clock.min_secs.min(now);
+                clock.max_serial = Some(clock.max_serial.map_or(id.serial, |max| max.max(id.serial)));
+                // Most events that wait have a few records: room for them at once spares the
+                // reallocations of growing one by one.
+                let mut records = Vec::with_capacity(4);
+                records.push(record);
+                self.open.push_back(Open { node, id, seq, records, dropped: 0 });
             }
         }
         self.expire(node, now);
@@ -249,6 +248,7 @@ impl EventAssembler {
     }
 
     /// Events still waiting for more records.
+    #[must_use]
     pub fn open_events(&self) -> usize {
         self.open.len()
     }

@@ -36,6 +36,10 @@ pub struct Follower {
 impl Follower {
     /// Follows `path` from byte `offset`: 0 for the whole file, its length for new records only, or a
     /// [`Follower::position`] saved earlier. An offset past the end (the file was replaced) starts at 0.
+    ///
+    /// # Errors
+    ///
+    /// When `path` cannot be opened or its metadata read.
     pub fn open(path: &Path, offset: u64) -> Result<Self, AuditLogError> {
         let open_err = |source| AuditLogError::Open { path: path.to_owned(), source };
         let mut file = File::open(path).map_err(open_err)?;
@@ -67,19 +71,26 @@ impl Follower {
 
     /// The offset of the first byte not yet returned in a record (a held partial line starts here).
     /// The path followed (the name, which a rotation points at a new file).
+    #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    #[must_use]
     pub fn position(&self) -> u64 {
         self.lines.position()
     }
 
+    #[must_use]
     pub fn warnings(&self) -> &Warnings {
         &self.warnings
     }
 
     /// The next record, or `Ok(None)` when there is nothing more for now: call again later.
+    ///
+    /// # Errors
+    ///
+    /// When reading the file fails (a line that is not a record is a warning, not an error).
     pub fn next_record(&mut self) -> Result<Option<Record>, AuditLogError> {
         loop {
             match self.lines.next_item() {

@@ -39,6 +39,7 @@ pub struct EventId {
 
 impl EventId {
     /// The timestamp in milliseconds since the epoch.
+    #[must_use]
     pub fn time_ms(&self) -> u64 {
         self.secs.saturating_mul(1000).saturating_add(u64::from(self.millis))
     }
@@ -70,22 +71,29 @@ pub struct ParsedLine<'a> {
 }
 
 impl<'a> ParsedLine<'a> {
+    #[must_use]
     pub fn node(&self) -> Option<&'a str> {
         self.header.node.clone().map(|r| &self.text[r])
     }
 
     /// Raw fields, then the ENRICHED ones; `msg='…'` of user-space records is opened into its fields.
+    #[must_use]
     pub fn fields(&self) -> Fields<'a> {
         Fields::new(&self.text[self.header.body.clone()], self.header.enriched.clone().map(|r| &self.text[r]))
     }
 
     /// The first raw field named `key`, else the first ENRICHED one.
+    #[must_use]
     pub fn field(&self, key: &str) -> Option<Field<'a>> {
         self.fields().find(|f| f.key == key)
     }
 }
 
 /// Checks a line (without its newline) and parses its header. Never panics, whatever the bytes.
+///
+/// # Errors
+///
+/// When the line is empty, not text, or has no `type=… msg=audit(…):` header.
 pub fn parse_line(bytes: &[u8]) -> Result<ParsedLine<'_>, LineError> {
     if bytes.is_empty() {
         return Err(LineError::Empty);
@@ -208,6 +216,7 @@ pub struct Field<'a> {
 impl<'a> Field<'a> {
     /// The value as bytes: quotes removed, and hex decoded for the fields the kernel hex-encodes when they
     /// hold a space, a quote or a byte outside printable ASCII (`proctitle`, `name`, `cwd`, `exe`, …).
+    #[must_use]
     pub fn decoded(&self) -> Cow<'a, [u8]> {
         let raw = self.raw;
         if let Some(inner) = unquote(raw) {
@@ -223,6 +232,7 @@ impl<'a> Field<'a> {
     }
 
     /// The value as text, hex decoded like [`Field::decoded`]; bytes that are not UTF-8 become U+FFFD.
+    #[must_use]
     pub fn decoded_lossy(&self) -> Cow<'a, str> {
         match self.decoded() {
             Cow::Borrowed(b) => String::from_utf8_lossy(b),
@@ -277,6 +287,7 @@ fn is_execve_arg(key: &str) -> bool {
 }
 
 /// Uppercase hex of even length, as the kernel writes it. Lowercase is a number (`a1=7ffd68212af8`).
+#[must_use]
 pub fn decode_hex(raw: &str) -> Option<Vec<u8>> {
     let b = raw.as_bytes();
     if b.is_empty() || !b.len().is_multiple_of(2) {

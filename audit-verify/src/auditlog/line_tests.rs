@@ -12,7 +12,7 @@ fn raw_header_and_fields() {
     let line = parse_line(RAW.as_bytes()).unwrap();
     assert_eq!(line.node(), None);
     assert_eq!((line.header.kind.code, line.header.kind.name.as_ref()), (Some(1300), "SYSCALL"));
-    assert_eq!(line.header.id, EventId { secs: 1795494329, millis: 735, serial: 3 });
+    assert_eq!(line.header.id, EventId { secs: 1_795_494_329, millis: 735, serial: 3 });
     assert_eq!(line.header.id.to_string(), "1795494329.735:3");
     assert_eq!(line.header.enriched, None);
     assert_eq!(line.field("syscall").unwrap().raw, "321");
@@ -44,7 +44,7 @@ fn node_prefix() {
     let line = parse_line(b"node=web-1.example type=CWD msg=audit(1700000000.001:42): cwd=\"/root\"").unwrap();
     assert_eq!(line.node(), Some("web-1.example"));
     assert_eq!(line.header.kind.name, "CWD");
-    assert_eq!(line.header.id, EventId { secs: 1700000000, millis: 1, serial: 42 });
+    assert_eq!(line.header.id, EventId { secs: 1_700_000_000, millis: 1, serial: 42 });
     assert_eq!(line.field("cwd").unwrap().decoded().as_ref(), b"/root");
 }
 
@@ -134,7 +134,9 @@ fn a_record_with_no_fields() {
 
 /// `cargo test` covers what the fuzz target covers: random and mutated bytes never panic.
 #[test]
+#[expect(clippy::cast_possible_truncation, reason = "random bits: only the low ones are wanted")]
 fn random_bytes_never_panic() {
+    const ALPHABET: &[u8] = b"=\"' \x1d:.()[]0123456789AFaftype=msg=audit(\0\xff\n";
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         state ^= state << 13;
@@ -148,7 +150,6 @@ fn random_bytes_never_panic() {
         b"type=PROCTITLE msg=audit(1.000:1): proctitle=2E2F7461",
         b"type=UNKNOWN[1338] msg=audit(1.000:1): a=\"b\" c='d",
     ];
-    const ALPHABET: &[u8] = b"=\"' \x1d:.()[]0123456789AFaftype=msg=audit(\0\xff\n";
     for i in 0..20_000 {
         let mut bytes = seeds[i % seeds.len()].to_vec();
         for _ in 0..(next() % 8) {
@@ -180,7 +181,7 @@ fn random_bytes_never_panic() {
 fn header_forms_auditd_wrote() {
     // No `msg=` before `audit(`.
     let line = parse_line(b"type=SYSCALL audit(1572298453.690:5717): arch=c00000b7 syscall=222").unwrap();
-    assert_eq!(line.header.id, EventId { secs: 1572298453, millis: 690, serial: 5717 });
+    assert_eq!(line.header.id, EventId { secs: 1_572_298_453, millis: 690, serial: 5717 });
     assert_eq!(line.field("syscall").unwrap().raw, "222");
     // No `:` after the closing parenthesis.
     let line = parse_line(b"type=DAEMON_CONFIG msg=audit(1.002:3) config changed auid=0 res=success").unwrap();

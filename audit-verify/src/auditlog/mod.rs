@@ -21,7 +21,7 @@
 //! file of a corpus of public audit.log samples both ways and compares each event's node, timestamp,
 //! serial and record types. We differ on purpose where auparse guesses and the kernel is known, and that
 //! test holds the list:
-//! - one event, under one serial, for LOGIN or a user-space record (SERVICE_START, …) and the SYSCALL
+//! - one event, under one serial, for LOGIN or a user-space record (`SERVICE_START`, …) and the SYSCALL
 //!   that wrote it: the kernel stamps them with that syscall's serial; auparse ends the event at them;
 //! - PROCTITLE does not end an event (some kernels write it first; EOE follows it); auparse assumes it is
 //!   last and drops the EOE after it;

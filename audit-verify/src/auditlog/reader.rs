@@ -19,6 +19,10 @@ use super::{
 
 /// auditd's rotation set for `path`: `path.N`, …, `path.1`, `path`, oldest first (auditd renames
 /// `audit.log` to `audit.log.1` and shifts the others up). Files that do not exist are left out.
+///
+/// # Errors
+///
+/// When `path` names no file, or its directory cannot be listed.
 pub fn rotated_files(path: &Path) -> Result<Vec<PathBuf>, AuditLogError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -66,6 +70,10 @@ impl LogReader {
     }
 
     /// `path` and its rotated predecessors, oldest first (see [`rotated_files`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`rotated_files`].
     pub fn open_rotated(path: &Path) -> Result<Self, AuditLogError> {
         Ok(Self::from_files(rotated_files(path)?))
     }
@@ -81,12 +89,17 @@ impl LogReader {
         Self { pending: VecDeque::new(), current: Some(source), warnings: Warnings::default() }
     }
 
+    #[must_use]
     pub fn warnings(&self) -> &Warnings {
         &self.warnings
     }
 
     /// The next record, `Ok(None)` after the last file. After an error, the next call goes on with the
     /// next file.
+    ///
+    /// # Errors
+    ///
+    /// When a file cannot be opened or read.
     pub fn next_record(&mut self) -> Result<Option<Record>, AuditLogError> {
         loop {
             let Some(source) = &mut self.current else {
@@ -120,10 +133,12 @@ impl LogReader {
     }
 
     /// Assembles the records into events with the default window.
+    #[must_use]
     pub fn events(self) -> Events {
         self.events_with(Window::default())
     }
 
+    #[must_use]
     pub fn events_with(self, window: Window) -> Events {
         Events { reader: self, assembler: EventAssembler::new(window), done: false }
     }
@@ -194,6 +209,7 @@ pub struct Events {
 }
 
 impl Events {
+    #[must_use]
     pub fn warnings(&self) -> &Warnings {
         self.reader.warnings()
     }

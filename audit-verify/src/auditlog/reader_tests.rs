@@ -2,7 +2,7 @@ use std::{io::Cursor, path::Path};
 
 use super::*;
 use crate::auditlog::{
-    Completion, LineError, MAX_LINE_LEN, WarningKind,
+    Completion, LineError, MAX_LINE_LEN, Record, WarningKind,
     event::MAX_RECORDS_PER_EVENT,
     synth::{self, SynthStats},
     test_dir::TestDir,
@@ -120,7 +120,7 @@ fn a_generated_log_reads_back_exactly() {
         got.events += 1;
         got.records += event.records.len() as u64;
         eoe += u64::from(event.completion == Completion::Eoe);
-        let serials = event.records.iter().map(|r| r.id()).collect::<std::collections::HashSet<_>>();
+        let serials = event.records.iter().map(Record::id).collect::<std::collections::HashSet<_>>();
         assert_eq!(serials.len(), 1);
     }
     assert_eq!(got, stats);
@@ -143,7 +143,7 @@ fn reads_the_real_audit_log() {
     let count = events.by_ref().inspect(|e| assert!(e.is_ok(), "{e:?}")).count();
     // auditd may be writing its last line right now: that one is not a defect of the log.
     let stored = events.warnings().stored();
-    assert!(stored.iter().all(|w| matches!(w.kind, WarningKind::Unterminated { .. })), "warnings: {:#?}", stored);
+    assert!(stored.iter().all(|w| matches!(w.kind, WarningKind::Unterminated { .. })), "warnings: {stored:#?}");
     assert!(count > 0);
 }
 

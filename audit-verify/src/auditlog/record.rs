@@ -24,6 +24,10 @@ pub struct Record {
 
 impl Record {
     /// Parses `bytes` (one line, without its newline) and keeps a copy of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`parse_line`].
     pub fn parse(bytes: &[u8], location: Location) -> Result<Self, LineError> {
         let ParsedLine { text, header } = parse_line(bytes)?;
         Ok(Self { text: text.into(), header, location })
@@ -33,6 +37,10 @@ impl Record {
     /// become U+FFFD, and the error comes back beside the record so the caller can warn. The kernel
     /// hex-encodes what it does not trust, so such bytes come from user space (a message sent with
     /// `audit_log_user_message`) or a damaged disk, and the rest of the record is still evidence.
+    ///
+    /// # Errors
+    ///
+    /// When the line, repaired, still has no record header.
     #[inline]
     pub fn parse_lossy(bytes: &[u8], location: Location) -> Result<(Self, Option<LineError>), LineError> {
         match parse_line(bytes) {
@@ -47,40 +55,48 @@ impl Record {
     }
 
     /// The `node=` prefix auditd adds with `name_format`, if any.
+    #[must_use]
     pub fn node(&self) -> Option<&str> {
         self.header.node.clone().map(|r| &self.text[r])
     }
 
+    #[must_use]
     pub fn kind(&self) -> &RecordType {
         &self.header.kind
     }
 
+    #[must_use]
     pub fn id(&self) -> EventId {
         self.header.id
     }
 
     /// The whole line as written, without the newline.
+    #[must_use]
     pub fn text(&self) -> &str {
         &self.text
     }
 
     /// The raw fields, as the kernel or the sending program wrote them.
+    #[must_use]
     pub fn body(&self) -> &str {
         &self.text[self.header.body.clone()]
     }
 
     /// The interpreted fields auditd appends with `log_format = ENRICHED`.
+    #[must_use]
     pub fn enriched(&self) -> Option<&str> {
         self.header.enriched.clone().map(|r| &self.text[r])
     }
 
     /// Every field, split on demand: raw ones first, then ENRICHED ones.
+    #[must_use]
     pub fn fields(&self) -> Fields<'_> {
         let Self { text, header, location: _ } = self;
         Fields::new(&text[header.body.clone()], header.enriched.clone().map(|r| &text[r]))
     }
 
     /// The first raw field named `key`, else the first ENRICHED one.
+    #[must_use]
     pub fn field(&self, key: &str) -> Option<Field<'_>> {
         self.fields().find(|f| f.key == key)
     }

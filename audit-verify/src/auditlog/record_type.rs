@@ -28,6 +28,7 @@ impl RecordType {
         }
     }
 
+    #[must_use]
     pub fn from_code(code: u32) -> Self {
         match name_of(code) {
             Some(name) => Self { code: Some(code), name: Cow::Borrowed(name) },
@@ -35,12 +36,14 @@ impl RecordType {
         }
     }
 
+    #[must_use]
     pub fn is_eoe(&self) -> bool {
         self.code == Some(EOE)
     }
 
     /// Records that are a whole event by themselves: messages from user space (1100–1199, 2100–2999) and
     /// from auditd (1200–1299). The kernel never adds records to them, so they need not wait for the window.
+    #[must_use]
     pub fn is_standalone(&self) -> bool {
         matches!(self.code, Some(1100..=1299 | 2100..=2999))
     }
@@ -52,6 +55,7 @@ pub fn code_of(name: &str) -> Option<u32> {
 }
 
 /// The name of a record type code we know.
+#[must_use]
 pub fn name_of(code: u32) -> Option<&'static str> {
     TABLE.binary_search_by_key(&code, |(c, _)| *c).ok().map(|i| TABLE[i].1)
 }
@@ -98,6 +102,7 @@ impl NameTable {
     }
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "a hash: only the low bits pick a slot")]
 fn fnv1a(name: &str) -> usize {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     // Truncation is the point: only the low bits pick a slot.

@@ -34,6 +34,10 @@ impl Sample {
 
 /// Every sample file of a corpus laid out as `DIR/SOURCE/FILE` (each source's PROVENANCE.txt left out),
 /// sorted, so the replay is the same on every machine.
+///
+/// # Errors
+///
+/// When `dir` or a source directory in it cannot be listed.
 pub fn corpus_files(dir: &Path) -> Result<Vec<PathBuf>, AuditLogError> {
     let list = |d: &Path| -> Result<Vec<PathBuf>, AuditLogError> {
         let entries = fs::read_dir(d).map_err(|source| AuditLogError::ListDir { path: d.to_owned(), source })?;
@@ -51,6 +55,10 @@ pub fn corpus_files(dir: &Path) -> Result<Vec<PathBuf>, AuditLogError> {
 
 /// The events of `files`, in order, as our reader groups them. Lines that are not records (comments,
 /// blank lines) are left out; a record with bytes that are not text is kept as the reader repaired it.
+///
+/// # Errors
+///
+/// When a file cannot be opened or read.
 pub fn samples(files: impl IntoIterator<Item = PathBuf>) -> Result<Vec<Sample>, AuditLogError> {
     let mut out = Vec::new();
     for event in LogReader::from_files(files).events() {
@@ -80,6 +88,7 @@ impl Clock {
     /// Steady load is 0–7 ms apart. One event in 1000 starts a burst of 100–600 events about 4 a
     /// millisecond (a build, a login storm); one in 10,000 is followed by a quiet spell of 2–30 s, longer
     /// than the 2 s window. On average that is about 260 events a second, a quarter of them in bursts.
+    #[expect(clippy::cast_possible_truncation, reason = "`below(500)` is below 500")]
     fn tick(&mut self, rng: &mut Rng) {
         if self.burst > 0 {
             self.burst -= 1;
@@ -97,6 +106,10 @@ impl Clock {
 
 /// Replays `samples` in order, from the first again after the last, until at least `target_bytes` are
 /// written. Serials start at 1 and grow by one per event; the same `seed` gives the same bytes.
+///
+/// # Errors
+///
+/// When `samples` hold no record, or writing to `out` fails.
 pub fn write_log(out: &mut impl Write, samples: &[Sample], target_bytes: u64, seed: u64) -> io::Result<SynthStats> {
     if samples.iter().all(|s| s.records.is_empty()) {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "no sample records to replay"));

@@ -6,12 +6,12 @@
 
 use std::io::{self, Read};
 
-/// auditd's records are at most MAX_AUDIT_MESSAGE_LENGTH (8970) bytes plus the ENRICHED fields; a line of
+/// auditd's records are at most `MAX_AUDIT_MESSAGE_LENGTH` (8970) bytes plus the ENRICHED fields; a line of
 /// a megabyte is not a record.
 pub const MAX_LINE_LEN: usize = 1 << 20;
 const CHUNK: usize = 1 << 20;
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Item<'a> {
     Line { bytes: &'a [u8], line: u64, offset: u64 },
     TooLong { line: u64, offset: u64, len: u64 },
@@ -72,7 +72,7 @@ impl<R: Read> LineSplitter<R> {
             }
             let n = loop {
                 match self.src.read(&mut self.buf[self.end..]) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     r => break r?,
                 }
             };
@@ -141,7 +141,7 @@ mod tests {
     #[test]
     fn lines_offsets_and_a_held_partial() {
         let (lines, partial) = collect(b"ab\n\ncd\nef");
-        assert_eq!(lines, [("ab".into(), 1, 0), ("".into(), 2, 3), ("cd".into(), 3, 4)]);
+        assert_eq!(lines, [("ab".into(), 1, 0), (String::new(), 2, 3), ("cd".into(), 3, 4)]);
         assert_eq!(partial, Some(("ef".into(), 4, 7)));
     }
 

@@ -28,7 +28,7 @@ pub struct LogSummary {
     pub bytes: u64,
     pub events: u64,
     pub records: u64,
-    /// Kept records per type name (an event cut at MAX_RECORDS_PER_EVENT counts only those it kept).
+    /// Kept records per type name (an event cut at `MAX_RECORDS_PER_EVENT` counts only those it kept).
     pub types: BTreeMap<String, u64>,
     /// Per rule key (the `key=` of SYSCALL records; an event with several keys counts for each).
     pub keys: BTreeMap<String, KeyStats>,
@@ -54,7 +54,7 @@ pub struct KeyStats {
 /// The serials of one node's events. A hole is a serial the kernel assigned to a record that never
 /// reached the log: lost in the kernel (backlog, rate limit), dropped by an `exclude` rule, or lost after
 /// the kernel. auditd's own records (DAEMON_*) carry auditd's numbering and are left out; each
-/// DAEMON_START begins a new run, as the kernel's numbering restarts at boot.
+/// `DAEMON_START` begins a new run, as the kernel's numbering restarts at boot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NodeSerials {
     pub events: u64,
@@ -104,6 +104,10 @@ impl Intervals {
 
 impl LogSummary {
     /// Reads `files` in this order (see [`super::rotated_files`]).
+    ///
+    /// # Errors
+    ///
+    /// When a file cannot be opened or read.
     pub fn read(files: Vec<PathBuf>) -> Result<Self, AuditLogError> {
         let mut summary = Self { files: files.clone(), ..Self::default() };
         for file in &files {
@@ -120,6 +124,10 @@ impl LogSummary {
         Ok(summary)
     }
 
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "milliseconds since 1970 (about 2^41) and counts are far below 2^52, where f64 is exact"
+    )]
     fn add(&mut self, event: &Event) {
         self.events += 1;
         self.records += event.records.len() as u64 + event.dropped;
@@ -169,6 +177,10 @@ impl LogSummary {
         }
     }
 
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+    )]
     fn finish(&mut self) {
         let span = self.span_secs();
         for k in self.keys.values_mut() {
@@ -183,6 +195,7 @@ impl LogSummary {
     }
 
     /// Seconds of history, if enough to estimate rates from.
+    #[must_use]
     pub fn span_secs(&self) -> Option<f64> {
         let span = self.last? - self.first?;
         (span >= MIN_SPAN_SECS).then_some(span)

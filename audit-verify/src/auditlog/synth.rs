@@ -34,6 +34,7 @@ impl Rng {
         self.next() % n
     }
 
+    #[expect(clippy::cast_possible_truncation, reason = "`below(n)` is below `n`, a slice's length")]
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
     }
@@ -54,6 +55,10 @@ struct Gen {
 }
 
 /// Writes events until at least `target_bytes` are written. The same `seed` gives the same bytes.
+///
+/// # Errors
+///
+/// When writing to `out` fails.
 pub fn write_log(out: &mut impl Write, target_bytes: u64, seed: u64) -> io::Result<SynthStats> {
     let mut g = Gen {
         rng: Rng(seed),
@@ -89,6 +94,7 @@ impl Gen {
         let _ = writeln!(self.buf, "type={kind} {header} {body}");
     }
 
+    #[expect(clippy::cast_possible_truncation, reason = "random bits: any 32 of them make an inode number")]
     fn syscall(&mut self, header: &str, nr: u32, name: &str, exe: &str) {
         let (user, uid) = USERS[self.rng.below(USERS.len() as u64) as usize];
         let pid = 1000 + self.rng.below(60_000);
@@ -149,6 +155,7 @@ impl Gen {
         self.tail(&h, &[exe, file]);
     }
 
+    #[expect(clippy::cast_possible_truncation, reason = "`below(n)` is below `n`, a table's length")]
     fn user(&mut self) {
         let h = self.begin();
         let kind = self.rng.pick(USER_TYPES);

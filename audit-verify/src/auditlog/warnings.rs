@@ -75,6 +75,7 @@ impl Default for Warnings {
 }
 
 impl Warnings {
+    #[must_use]
     pub fn with_cap(cap: usize) -> Self {
         Self { count: 0, stored: Vec::new(), cap }
     }
@@ -89,14 +90,17 @@ impl Warnings {
     }
 
     /// Every warning, including those not stored.
+    #[must_use]
     pub fn count(&self) -> u64 {
         self.count
     }
 
+    #[must_use]
     pub fn stored(&self) -> &[Warning] {
         &self.stored
     }
 
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

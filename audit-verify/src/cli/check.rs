@@ -4,6 +4,7 @@ use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
 
 use audit_verify::{
     check::{self, CheckReport, Section},
+    measure::MeasureReport,
     prometheus::Gauges,
     rules::augenrules::RulesInput,
     snapshot::Inputs,
@@ -24,7 +25,7 @@ pub struct CheckArgs {
     /// Also write a JUnit XML report (a case per rule proven, per footgun, per finding; replaced atomically).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-    /// Also write the measurement and the verdict in node_exporter textfile format (replaced atomically).
+    /// Also write the measurement and the verdict in `node_exporter` textfile format (replaced atomically).
     #[arg(long, value_name = "FILE")]
     prometheus: Option<PathBuf>,
     /// Exit 1 when a finding is at or above this severity.
@@ -47,7 +48,7 @@ pub struct CheckArgs {
     prove_timeout: Duration,
 }
 
-pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let total = if args.measure_seconds == 0 { 4 } else { 5 };
     let mut progress = |section: Section| {
         let n = Section::ALL.iter().position(|s| *s == section).unwrap_or(0) + 1;
@@ -71,7 +72,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     }
     if let Some(path) = &args.prometheus {
         // The verdict is worth publishing even when the measurement was skipped or failed.
-        let measured = report.measure.as_ref().map(|m| m.prometheus()).unwrap_or_default();
+        let measured = report.measure.as_ref().map(MeasureReport::prometheus).unwrap_or_default();
         let text = format!("{measured}{}", summary_metrics(&report));
         textfile::write(path, text.as_bytes())?;
     }
@@ -87,6 +88,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+#[expect(clippy::cast_precision_loss, reason = "finding counts, far below 2^52")]
 fn summary_metrics(r: &CheckReport) -> String {
     let mut g = Gauges::new();
     g.by_label(

@@ -24,7 +24,7 @@ pub struct Options<'a> {
     pub syscalls: SyscallCounting,
 }
 
-pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
+pub fn run(o: &Options<'_>) -> anyhow::Result<Outcome> {
     let config = Config {
         duration: Duration::from_secs(o.duration),
         auditd_conf: o.auditd_conf.to_owned(),
@@ -45,7 +45,7 @@ pub fn run(o: Options<'_>) -> anyhow::Result<Outcome> {
                     step.kernel_drops,
                     step.missing_events,
                     step.lost_after_kernel
-                )
+                );
             },
         )?;
         (ramp.last.clone(), Some(ramp))

@@ -102,7 +102,7 @@ enum Command {
         /// Print the report as JSON (docs/schema/measure.schema.json) instead of a table.
         #[arg(long)]
         json: bool,
-        /// Also write the figures in node_exporter textfile format to this file (replaced atomically).
+        /// Also write the figures in `node_exporter` textfile format to this file (replaced atomically).
         #[arg(long, value_name = "FILE")]
         prometheus: Option<PathBuf>,
         /// Raise a synthetic load (user messages) until records are lost; one window per rate.
@@ -118,7 +118,7 @@ enum Command {
         /// rates are still measured.
         #[arg(long, conflicts_with = "count_32bit")]
         no_syscall_count: bool,
-        /// Count 32-bit syscalls too, on the sys_exit raw tracepoint: it runs on every syscall of the
+        /// Count 32-bit syscalls too, on the `sys_exit` raw tracepoint: it runs on every syscall of the
         /// host (about 100 ns each), where the default per-syscall tracepoints cost only the selected ones.
         #[arg(long)]
         count_32bit: bool,
@@ -225,7 +225,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 fn run_command(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Status { json, auditd_conf } => status::run(&auditd_conf, json),
-        Command::Check { args } => check::run(args),
+        Command::Check { args } => check::run(&args),
         Command::Rules { rules_dir, rules_file, json } => rules::run(&rules_dir, rules_file.as_deref(), json),
         Command::Measure {
             duration,
@@ -236,7 +236,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Outcome> {
             barrier_timeout,
             no_syscall_count,
             count_32bit,
-        } => measure::run(measure::Options {
+        } => measure::run(&measure::Options {
             duration,
             json,
             prometheus: prometheus.as_deref(),

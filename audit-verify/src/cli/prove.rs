@@ -39,6 +39,11 @@ pub struct ProveArgs {
     /// the call leaves it as it was (chmod to its own mode). The report says what changed.
     #[arg(long)]
     allow_mutation: bool,
+    /// Exit 1 unless every loaded rule that records events (an always rule on the exit or io_uring list) is
+    /// proven, and at least one is: for CI and smoke tests, where `unprovable` (exit 0 by default) must not
+    /// pass. Never, exclude and filesystem rules record nothing of their own and are not counted.
+    #[arg(long)]
+    require_proven: bool,
     /// Print the report as JSON (docs/schema/prove.schema.json) instead of a table.
     #[arg(long)]
     json: bool,
@@ -83,5 +88,13 @@ pub fn run(args: ProveArgs) -> anyhow::Result<Outcome> {
     if let Some(path) = &args.junit {
         textfile::write(path, report::junit(&report).as_bytes())?;
     }
-    Ok(if report.has_gaps() { Outcome::Findings } else { Outcome::Clean })
+    if args.require_proven && !report.all_proven() {
+        errln!(
+            "prove: --require-proven: {} of the loaded rules that record events not proven{}",
+            report.unproven(),
+            if report.count(prove::State::Proven) == 0 { ", none proven" } else { "" }
+        );
+    }
+    let unmet = args.require_proven && !report.all_proven();
+    Ok(if report.has_gaps() || unmet { Outcome::Findings } else { Outcome::Clean })
 }

@@ -2,9 +2,9 @@
 //! collector is down, says goodbye, or the local queue fills, and whether they travel encrypted.
 //!
 //! Absent keys take audisp-remote's built-in values, `clear_config()` in
-//! audisp/plugins/remote/remote-config.c (audit 3.0.x): network_failure_action `stop`,
-//! remote_ending_action `reconnect`, disk_full_action `warn_once`, overflow_action `syslog`, transport
-//! `tcp`, enable_krb5 `no`. ComplianceAsCode's STIG rules (`auditd_audispd_network_failure_action`,
+//! audisp/plugins/remote/remote-config.c (audit 3.0.x): `network_failure_action` `stop`,
+//! `remote_ending_action` `reconnect`, `disk_full_action` `warn_once`, `overflow_action` `syslog`, transport
+//! `tcp`, `enable_krb5` `no`. ComplianceAsCode's STIG rules (`auditd_audispd_network_failure_action`,
 //! `auditd_audispd_disk_full_action`, `auditd_audispd_encrypt_sent_records`) accept syslog, single or
 //! halt; here `ignore` is high (records are dropped without a word) and `stop`/`suspend` medium (one
 //! syslog line, then nothing is shipped until someone restarts auditd).
@@ -26,6 +26,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
 ];
 
 /// audisp-remote is active in plugins.d.
+#[must_use]
 pub fn active(facts: &Facts) -> bool {
     facts.plugins.iter().any(|p| p.active() && p.path().ends_with("audisp-remote"))
 }

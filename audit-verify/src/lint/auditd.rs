@@ -101,6 +101,7 @@ pub fn absent(facts: &Facts, sink: &mut Sink, footgun: u8, check: &'static str) 
 }
 
 /// The installed auditd, as dpkg under the root records it, for citing which defaults and parser apply.
+#[must_use]
 pub fn installed(facts: &Facts) -> String {
     match auditd_conf::installed_version(&facts.resolve(auditd_conf::DPKG_STATUS)) {
         Some(v) => format!("installed: auditd {v}"),
@@ -109,6 +110,7 @@ pub fn installed(facts: &Facts) -> String {
 }
 
 /// For a key the file leaves out: the value auditd uses and where it comes from.
+#[must_use]
 pub fn default_note(facts: &Facts, key: &str) -> Option<String> {
     if facts.auditd_conf.get(key).is_some() {
         return None;

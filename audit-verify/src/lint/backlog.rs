@@ -1,7 +1,7 @@
 //! Footgun 10: the kernel's backlog and auditd's dispatcher queue, where records are dropped with at most
 //! a counter to show for it.
 
-use super::{Facts, Sink, Skipped, auditd, shipping::Shipping};
+use super::{Facts, Sink, Skipped, auditd, facts::Plugin, shipping::Shipping};
 use crate::{
     finding::{Finding, Severity},
     rules::parse::Command,
@@ -123,7 +123,7 @@ fn files(facts: &Facts, sink: &mut Sink) {
 
 /// auditd's queue to its plugins: `q_depth` records, then `overflow_action`.
 fn dispatcher(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
-    if !facts.plugins.iter().any(|p| p.active())
+    if !facts.plugins.iter().any(Plugin::active)
         || auditd::absent(facts, sink, N, "dispatcher overflow_action, q_depth")
     {
         return;

@@ -7,7 +7,10 @@
 //! A key the file leaves out is judged at auditd's built-in value ([`builtin_default`]: IGNORE for the
 //! three space actions, SYSLOG for disk errors), not at the shipped file's.
 
-use super::{Facts, Sink, Skipped, auditd, logstats::human_bytes};
+use super::{
+    Facts, Sink, Skipped, auditd,
+    logstats::{LogStats, human_bytes},
+};
 use crate::{
     auditd_conf::builtin_default,
     finding::{Finding, Severity},
@@ -102,7 +105,7 @@ fn thresholds(facts: &Facts, sink: &mut Sink) {
     if margin <= 0.0 {
         problem =
             Some(format!("space_left ({space:.0} MB) is not above admin_space_left ({admin:.0} MB): no warning time"));
-    } else if let Some(rate) = facts.log.as_ref().and_then(|l| l.bytes_per_hour()) {
+    } else if let Some(rate) = facts.log.as_ref().and_then(LogStats::bytes_per_hour) {
         let hours = margin * 1024.0 * 1024.0 / rate;
         if hours < 1.0 {
             problem = Some(format!(
@@ -124,6 +127,10 @@ fn thresholds(facts: &Facts, sink: &mut Sink) {
 }
 
 /// `75` (MB) or `25%` (of the file system, known live only).
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a file system's size in bytes: past 2^52 (4 PiB) the rounding is far below the megabytes shown"
+)]
 fn megabytes(value: &str, fs_bytes: Option<u64>) -> Option<f64> {
     match value.strip_suffix('%') {
         Some(pct) => Some(pct.trim().parse::<f64>().ok()? / 100.0 * fs_bytes? as f64 / 1024.0 / 1024.0),

@@ -44,14 +44,17 @@ pub struct Plugin {
 }
 
 impl Plugin {
+    #[must_use]
     pub fn active(&self) -> bool {
         self.conf.get("active").is_some_and(|e| e.value.eq_ignore_ascii_case("yes"))
     }
 
+    #[must_use]
     pub fn path(&self) -> &str {
         self.conf.get("path").map_or("", |e| e.value.as_str())
     }
 
+    #[must_use]
     pub fn name(&self) -> String {
         self.conf.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
@@ -116,6 +119,7 @@ pub struct Options {
 
 impl Options {
     /// The live inputs these options name: the same defaults as every other command.
+    #[must_use]
     pub fn inputs(&self) -> Inputs {
         let defaults = Inputs::default();
         Inputs {
@@ -134,6 +138,10 @@ pub const PLUGIN_DIR: &str = "/etc/audit/plugins.d";
 
 impl Facts {
     /// Gathers from the host (`options.root` is `None`) or from the tree under `options.root`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Facts::offline`] or [`Facts::from_snapshot`].
     pub fn gather(options: &Options) -> Result<Self, LintError> {
         match &options.root {
             Some(root) => Self::offline(root, options),
@@ -143,6 +151,10 @@ impl Facts {
 
     /// The live host in `snapshot`, and what only lint reads beside it. The rules files and auditd.conf
     /// are the snapshot's (`options.rules` and `options.auditd_conf` named them when lint gathered it).
+    ///
+    /// # Errors
+    ///
+    /// When the rules files or auditd.conf exist but cannot be read or parsed, or a Kubernetes input is invalid.
     pub fn from_snapshot(snapshot: &Snapshot, options: &Options) -> Result<Self, LintError> {
         let auditd_conf = snapshot.auditd_daemon_conf.clone().map_err(LintError::Conf)?;
         let rules = match &snapshot.rules {
@@ -162,6 +174,10 @@ impl Facts {
     }
 
     /// The configuration tree under `root`, read as the host would read it; nothing live.
+    ///
+    /// # Errors
+    ///
+    /// When `root` is not a directory, or a file in it that is present cannot be read or parsed.
     pub fn offline(root: &Path, options: &Options) -> Result<Self, LintError> {
         if !root.is_dir() {
             return Err(LintError::Input { path: root.to_owned(), message: "not a directory".into() });
@@ -218,20 +234,24 @@ impl Facts {
     }
 
     /// A path named in the configuration (absolute on the host), where it is for this run.
+    #[must_use]
     pub fn resolve(&self, path: &str) -> PathBuf {
         resolve(self.root.as_deref(), path)
     }
 
     /// Where the rules files were looked for (the rules directory or file).
+    #[must_use]
     pub fn rules_path(&self) -> &Path {
         self.rules_input.path()
     }
 
+    #[must_use]
     pub fn is_live(&self) -> bool {
         self.mode == Mode::Live
     }
 
     /// The auditd.conf value of `key` (last one wins, as in auditd), or `default`, with its location.
+    #[must_use]
     pub fn conf(&self, key: &str, default: &str) -> (String, Option<String>) {
         match self.auditd_conf.get(key) {
             Some(e) => (e.value.clone(), Some(format!("{}:{}", self.auditd_conf.path.display(), e.line))),
@@ -240,6 +260,7 @@ impl Facts {
     }
 
     /// A location for a setting: its line, or the file with "(default)".
+    #[must_use]
     pub fn conf_location(&self, key: &str) -> String {
         match self.auditd_conf.get(key) {
             Some(e) => format!("{}:{}", self.auditd_conf.path.display(), e.line),
@@ -248,6 +269,7 @@ impl Facts {
     }
 }
 
+#[must_use]
 pub fn resolve(root: Option<&Path>, path: &str) -> PathBuf {
     match root {
         Some(root) => root.join(path.trim_start_matches('/')),
@@ -269,7 +291,7 @@ fn fs_size(path: &Path) -> Option<u64> {
     // SAFETY: a valid C string and a zeroed statvfs the call fills.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: as above; the pointers live across the call.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+    if unsafe { libc::statvfs(c.as_ptr(), &raw mut st) } != 0 {
         return None;
     }
     Some(st.f_blocks * st.f_frsize)

@@ -24,6 +24,7 @@ pub struct LogStats {
 
 impl LogStats {
     /// `None` when no log file exists there, or it cannot be read.
+    #[must_use]
     pub fn read(log_file: &Path) -> Option<Self> {
         let files = rotated_files(log_file).ok().filter(|f| !f.is_empty())?;
         let summary = LogSummary::read(files).inspect_err(|e| log::warn!("audit log statistics: {e}")).ok()?;
@@ -31,20 +32,36 @@ impl LogStats {
     }
 
     /// Seconds of history, if enough to estimate from.
+    #[must_use]
     pub fn span_secs(&self) -> Option<f64> {
         let span = self.last - self.first;
         (span >= MIN_SPAN_SECS).then_some(span)
     }
 
+    #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+    )]
     pub fn bytes_per_hour(&self) -> Option<f64> {
         Some(self.bytes as f64 * 3600.0 / self.span_secs()?)
     }
 
+    #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+    )]
     pub fn bytes_per_event(&self) -> Option<f64> {
         (self.events > 0).then(|| self.bytes as f64 / self.events as f64)
     }
 
     /// Events per hour carrying `key`, if the key was seen.
+    #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+    )]
     pub fn key_events_per_hour(&self, key: &str) -> Option<f64> {
         let n = *self.per_key.get(key)?;
         Some(n as f64 * 3600.0 / self.span_secs()?)
@@ -65,6 +82,7 @@ impl From<LogSummary> for LogStats {
 }
 
 /// Human bytes: "1.2 MB".
+#[must_use]
 pub fn human_bytes(b: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut v = b;
@@ -81,6 +99,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+    )]
     fn counts_events_keys_and_span() {
         let dir = std::env::temp_dir().join(format!("audit-verify-logstats-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -86,6 +86,7 @@ pub enum Framework {
 
 impl Framework {
     /// (days immediately available, days retained in total, where the numbers come from).
+    #[must_use]
     pub fn retention(self) -> (u32, u32, &'static str) {
         match self {
             // PCI DSS v4.0 req. 10.5.1.
@@ -100,6 +101,7 @@ impl Framework {
         }
     }
 
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Framework::PciDss => "pci-dss",
@@ -130,6 +132,7 @@ pub const FOOTGUNS: [&str; 10] = [
     "ignoring the backlog",
 ];
 
+#[must_use]
 pub fn footgun_title(number: u8) -> &'static str {
     FOOTGUNS.get(usize::from(number).wrapping_sub(1)).copied().unwrap_or("unknown")
 }
@@ -147,6 +150,7 @@ impl Skipped {
         Self { footgun, check, reason: reason.into() }
     }
 
+    #[must_use]
     pub fn offline(footgun: u8, check: &'static str) -> Self {
         Self::new(footgun, check, "skipped: offline (--root): needs the live kernel or process table")
     }
@@ -165,6 +169,7 @@ pub struct LintReport {
 }
 
 impl LintReport {
+    #[must_use]
     pub fn worst(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
     }
@@ -188,6 +193,7 @@ impl Sink {
 }
 
 /// Runs every check on gathered facts.
+#[must_use]
 pub fn check(facts: &Facts) -> LintReport {
     let mut sink = Sink::default();
     auditd::check(facts, &mut sink);

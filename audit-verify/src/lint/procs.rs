@@ -16,7 +16,7 @@ pub struct Process {
 }
 
 impl Process {
-    /// The program's file name (argv[0] without its directory).
+    /// The program's file name (`argv[0]` without its directory).
     pub fn program(&self) -> &str {
         let argv0 = self.argv.first().map_or("", String::as_str);
         argv0.rsplit('/').next().unwrap_or(argv0)
@@ -38,6 +38,7 @@ impl Process {
         None
     }
 
+    #[must_use]
     pub fn cmdline(&self) -> String {
         self.argv.join(" ")
     }
@@ -45,6 +46,7 @@ impl Process {
     /// `path` as this process sees it. A containerised shipper or API server names paths in its own
     /// mount namespace; /proc/PID/root (and /proc/PID/cwd for a relative path) reaches them from here.
     /// A process that shares our namespace and root gets the plain path, which reads better in reports.
+    #[must_use]
     pub fn file(&self, path: &str) -> PathBuf {
         let proc = PathBuf::from(format!("/proc/{}", self.pid));
         let link = |name: &str| fs::read_link(proc.join(name)).ok();
@@ -61,6 +63,7 @@ impl Process {
 }
 
 /// Every process with a command line (kernel threads have none).
+#[must_use]
 pub fn list() -> Vec<Process> {
     let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
     let mut out: Vec<Process> = dir
@@ -90,6 +93,7 @@ pub struct TcpSocket {
 pub const TCP_ESTABLISHED: u8 = 0x01;
 pub const TCP_LISTEN: u8 = 0x0A;
 
+#[must_use]
 pub fn tcp_sockets() -> Vec<TcpSocket> {
     ["/proc/net/tcp", "/proc/net/tcp6"]
         .iter()
@@ -116,9 +120,9 @@ fn parse_addr(s: &str) -> Option<(IpAddr, u16)> {
         (0..addr.len() / 8).map(|i| u32::from_str_radix(&addr[i * 8..i * 8 + 8], 16).ok()).collect::<Option<_>>()?;
     let ip = match words.as_slice() {
         [w] => IpAddr::from(w.to_ne_bytes()),
-        [a, b, c, d] => {
+        quad @ [_, _, _, _] => {
             let mut bytes = [0u8; 16];
-            for (i, w) in [a, b, c, d].iter().enumerate() {
+            for (i, w) in quad.iter().enumerate() {
                 bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
             }
             let v6 = std::net::Ipv6Addr::from(bytes);
@@ -130,6 +134,7 @@ fn parse_addr(s: &str) -> Option<(IpAddr, u16)> {
 }
 
 /// The process holding socket `inode` (scans every fd: root sees them all).
+#[must_use]
 pub fn socket_owner(inode: u64) -> Option<u32> {
     let wanted = format!("socket:[{inode}]");
     for e in fs::read_dir("/proc").ok()?.flatten() {
@@ -142,6 +147,7 @@ pub fn socket_owner(inode: u64) -> Option<u32> {
     None
 }
 
+#[must_use]
 pub fn process(pid: u32) -> Option<Process> {
     let raw = fs::read(Path::new("/proc").join(pid.to_string()).join("cmdline")).ok()?;
     let argv = raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into()).collect();

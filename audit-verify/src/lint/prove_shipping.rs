@@ -1,5 +1,5 @@
 //! `--prove-shipping`: footgun 1 measured instead of read. A marker goes into the kernel as a user
-//! message (AUDIT_USER, what `auditctl -m` sends), must show up in the local audit log, then at the
+//! message (`AUDIT_USER`, what `auditctl -m` sends), must show up in the local audit log, then at the
 //! collector audisp-remote ships to. A collector on this host (an auditd listening on the port) is read
 //! directly; a remote one cannot be, and the report says what to look for there.
 //!
@@ -29,6 +29,14 @@ const N: u8 = 1;
 
 /// The proof's verdict as one finding: `shipping_proven` (info), `shipping_unconfirmed` (medium: sent,
 /// and the collector could not be read) or `shipping_not_proven` (high).
+///
+/// # Errors
+///
+/// When the marker cannot be sent over netlink.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one proof read top to bottom: send the marker, wait for the barrier, read each collector"
+)]
 pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<Finding, NetlinkError> {
     let fail = |message: String| {
         Finding::new("shipping_not_proven", Severity::High, message)
@@ -63,7 +71,7 @@ pub fn prove(facts: &Facts, socket: &mut AuditSocket, wait: Duration) -> Result<
     let marker = Marker::for_purpose("shipping-proof");
     marker.send(socket)?;
     // A huge --shipping-timeout means "wait a long time", not an overflow.
-    let deadline = Instant::now().checked_add(wait).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+    let deadline = Instant::now().checked_add(wait).unwrap_or_else(|| Instant::now() + Duration::from_hours(24));
     let local_at = match wait_for(&mut local, &marker, deadline) {
         Ok(Some(at)) => at,
         Ok(None) => {

@@ -2,16 +2,20 @@
 //! framework asks for.
 //!
 //! `max_log_file_action` decides what "full" means: ROTATE keeps `num_logs` files of `max_log_file` MB
-//! and deletes the oldest; KEEP_LOGS and IGNORE never delete (retention is bounded by the disk, and the
+//! and deletes the oldest; `KEEP_LOGS` and IGNORE never delete (retention is bounded by the disk, and the
 //! disk actions of footgun 3 take over); SUSPEND stops writing at `max_log_file` (the newest records are
 //! the ones lost); SYSLOG only warns and goes on writing (as IGNORE). ROTATE with `num_logs` below 2 does
-//! not rotate at all (auditd logs "Log rotation disabled (num_logs < 2), skipping").
+//! not rotate at all (auditd logs "Log rotation disabled (`num_logs` < 2), skipping").
 //!
 //! Absent keys take auditd's built-in values ([`builtin_default`]): `max_log_file_action` IGNORE and
 //! `max_log_file` 0, so a file that leaves them out never rotates, whatever the shipped file says. With
 //! `write_logs = no` (or `log_format = NOLOG`) there is no local log at all.
 
-use super::{Facts, Sink, Skipped, auditd, logstats::human_bytes, shipping::Shipping};
+use super::{
+    Facts, Sink, Skipped, auditd,
+    logstats::{LogStats, human_bytes},
+    shipping::Shipping,
+};
 use crate::{
     auditd_conf::builtin_default,
     finding::{Finding, Severity},
@@ -23,6 +27,11 @@ fn conf(facts: &Facts, key: &str) -> String {
     facts.conf(key, builtin_default(key).unwrap_or("")).0
 }
 
+#[expect(clippy::too_many_lines, reason = "a list of independent checks, each a few lines, sharing the same inputs")]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a file system's size in bytes: past 2^52 (4 PiB) the rounding is far below what the days figure shows"
+)]
 pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
     if auditd::absent(facts, sink, N, "local retention") {
         return;
@@ -62,24 +71,25 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
         }
         // KEEP_LOGS, IGNORE, SYSLOG, ROTATE below 2 logs: nothing is deleted, the file system bounds what is kept (and the
         // disk actions of footgun 3 decide what happens then).
-        _ => match facts.log_fs_bytes {
-            Some(bytes) => bytes as f64,
-            None => {
+        _ => {
+            if let Some(bytes) = facts.log_fs_bytes {
+                bytes as f64
+            } else {
                 sink.skip(Skipped::new(
                     N,
                     "local retention",
                     format!(
                         "skipped: max_log_file_action = {action} ({}) never deletes a log: retention is bounded by \
-                         the log's file system, whose size is known live only",
+                     the log's file system, whose size is known live only",
                         facts.conf_location("max_log_file_action")
                     ),
                 ));
                 return;
             }
-        },
+        }
     };
     let Some(framework) = facts.framework else {
-        if let Some(rate) = facts.log.as_ref().and_then(|l| l.bytes_per_hour()) {
+        if let Some(rate) = facts.log.as_ref().and_then(LogStats::bytes_per_hour) {
             sink.add(
                 N,
                 Finding::new(
@@ -99,7 +109,7 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
         return;
     };
     let (online, total, source) = framework.retention();
-    let Some(rate) = facts.log.as_ref().and_then(|l| l.bytes_per_hour()) else {
+    let Some(rate) = facts.log.as_ref().and_then(LogStats::bytes_per_hour) else {
         sink.add(
             N,
             Finding::new(
@@ -107,7 +117,7 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
                 Severity::Info,
                 format!(
                     "no audit log history to measure a rate from; {} MB hold an unknown number of days",
-                    capacity / 1048576.0
+                    capacity / 1_048_576.0
                 ),
             )
             .at(facts.conf_location("max_log_file"))
@@ -132,7 +142,7 @@ pub fn check(facts: &Facts, shipping: &Shipping, sink: &mut Sink) {
         (Some(Severity::High), total)
     };
     let Some(severity) = severity else { return };
-    let needed_mb = rate * 24.0 * f64::from(need) / 1048576.0;
+    let needed_mb = rate * 24.0 * f64::from(need) / 1_048_576.0;
     sink.add(
         N,
         Finding::new(

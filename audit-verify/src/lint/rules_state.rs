@@ -15,7 +15,7 @@ const NEEDS_KERNEL: &[&str] = &["not_loaded", "loaded_not_in_files", "order_chan
 
 fn report(facts: &Facts) -> Option<RulesReport> {
     let source = facts.rules.as_ref()?;
-    let loaded = facts.loaded.as_ref().map(|(rules, _)| rules.as_slice()).unwrap_or(&[]);
+    let loaded: &[_] = facts.loaded.as_ref().map_or(&[], |(rules, _)| rules.as_slice());
     let mut report = diff::compare(source, loaded);
     if facts.loaded.is_none() {
         report.findings.retain(|f| !NEEDS_KERNEL.contains(&f.id));

@@ -36,6 +36,7 @@ pub struct Shipping {
 
 impl Shipping {
     /// Records leave the host by at least one way that is not loopback.
+    #[must_use]
     pub fn off_host(&self) -> bool {
         self.targets.iter().any(|t| !t.loopback)
     }
@@ -89,6 +90,7 @@ const SHIPPERS: &[Shipper] = &[
 const KERNEL_READERS: &[&str] = &["auditbeat", "go-audit", "laurel"];
 
 /// Every way records leave the host that can be seen.
+#[must_use]
 pub fn detect(facts: &Facts) -> Shipping {
     let mut shipping = Shipping::default();
     for plugin in facts.plugins.iter().filter(|p| p.active()) {
@@ -155,10 +157,12 @@ fn remote_target(facts: &Facts) -> Vec<Target> {
         .collect()
 }
 
+#[must_use]
 pub fn remote_port(conf: &AuditdConf) -> u16 {
     conf.get("port").and_then(|e| e.value.parse().ok()).unwrap_or(DEFAULT_REMOTE_PORT)
 }
 
+#[must_use]
 pub fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

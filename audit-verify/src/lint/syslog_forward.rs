@@ -20,7 +20,7 @@ fn is_syslog_plugin(path: &str) -> bool {
 const PRIORITIES: &[&str] = &["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
 
 /// The facility and priority audisp-syslog logs at: its `args` (`LOG_INFO`, `LOG_LOCAL6`, …), by default
-/// LOG_INFO on LOG_USER (audisp/plugins/syslog/audisp-syslog.c).
+/// `LOG_INFO` on `LOG_USER` (audisp/plugins/syslog/audisp-syslog.c).
 fn plugin_level(args: &str) -> (String, usize) {
     let mut facility = "user".to_owned();
     let mut priority = 6;
@@ -41,6 +41,7 @@ fn plugin_level(args: &str) -> (String, usize) {
 
 /// Whether an rsyslog selector (`*.*`, `local6.info;mail.none`, `*.=info`, `user.!debug`) takes a
 /// message of `facility` at `priority`. Later selectors override earlier ones, as in rsyslog.
+#[must_use]
 pub fn selects(selector: &str, facility: &str, priority: usize) -> bool {
     let mut taken = false;
     for part in selector.split(';') {
@@ -178,7 +179,7 @@ fn syslog_ng(facts: &Facts) -> Vec<Target> {
     let files = files(facts, "/etc/syslog-ng/syslog-ng.conf", "/etc/syslog-ng/conf.d", &["@include"]);
     let text: Vec<(String, usize, String)> =
         files.iter().flat_map(|f| lines(f).into_iter().map(move |(n, l)| (f.display().to_string(), n, l))).collect();
-    let joined: String = text.iter().map(|(_, _, l)| format!("{l}\n")).collect();
+    let joined: String = text.iter().flat_map(|(_, _, l)| [l.as_str(), "\n"]).collect();
     // destination NAME { network("host" …); };
     let mut remote: Vec<(String, String, String)> = Vec::new();
     for (file, line, l) in &text {
@@ -231,6 +232,7 @@ fn target(via: &str, dest: &str, port: Option<&str>, evidence: String) -> Target
 
 /// Where the syslog plugin's records are forwarded, when it is active and a syslog daemon forwards them.
 /// Live, the daemon must be running; offline its configuration is taken at its word.
+#[must_use]
 pub fn detect(facts: &Facts) -> Vec<Target> {
     let Some(plugin) = facts.plugins.iter().find(|p| p.active() && is_syslog_plugin(p.path())) else {
         return Vec::new();

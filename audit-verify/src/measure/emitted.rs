@@ -43,7 +43,7 @@ impl Emitted {
     /// Serials of events the kernel emitted (ours excluded).
     pub fn serials(&self) -> impl Iterator<Item = u32> + '_ {
         let base = self.base.unwrap_or(0);
-        self.records.iter().enumerate().filter(|(_, n)| **n > 0).map(move |(i, _)| base.wrapping_add(i as u32))
+        (0u32..).zip(&self.records).filter(|(_, n)| **n > 0).map(move |(i, _)| base.wrapping_add(i))
     }
 
     pub fn events(&self) -> u64 {
@@ -177,18 +177,17 @@ fn record(out: &mut Emitted, ours: &mut HashSet<u32>, own: &Own, ty: u16, payloa
         return;
     }
     if let Some(key) = field(text, "key").filter(|k| *k != "(null)") {
-        let id = match out.keys.iter().position(|k| k == key) {
-            Some(i) => i + 1,
-            None => {
-                out.keys.push(key.to_owned());
-                out.keys.len()
-            }
+        let id = if let Some(i) = out.keys.iter().position(|k| k == key) {
+            i + 1
+        } else {
+            out.keys.push(key.to_owned());
+            out.keys.len()
         };
         out.key_of[index] = u16::try_from(id).unwrap_or(u16::MAX);
     }
     if ty != AUDIT_EOE {
         out.records[index] = out.records[index].saturating_add(1);
-        out.bytes_of[index] = out.bytes_of[index].saturating_add(text.len() as u32);
+        out.bytes_of[index] = out.bytes_of[index].saturating_add(u32::try_from(text.len()).unwrap_or(u32::MAX));
     }
 }
 

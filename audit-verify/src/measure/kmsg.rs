@@ -35,7 +35,7 @@ impl KernelLog {
                     }
                 }
                 // EPIPE: the ring buffer wrapped past us; go on with what is there.
-                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
                 Err(_) => break, // EAGAIN: nothing more
             }
         }

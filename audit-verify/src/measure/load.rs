@@ -36,6 +36,15 @@ pub struct LoadReport {
 }
 
 /// Runs the ramp; `generator` starts the child that sends `rate` messages per second for `seconds`.
+///
+/// # Errors
+///
+/// When `generator` fails, or a window cannot be measured.
+#[expect(clippy::missing_panics_doc, reason = "`last` is set by the first step, and `RATES` is a non-empty constant")]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+)]
 pub fn ramp(
     config: &Config,
     mut generator: impl FnMut(u32, Duration) -> anyhow::Result<Child>,
@@ -81,6 +90,15 @@ pub fn ramp(
 
 /// The generator's body (run in the child): `rate` user messages per second for `duration`, paced in
 /// 10 ms slices. Returns how many were sent.
+///
+/// # Errors
+///
+/// When the audit socket cannot be opened or a message cannot be sent.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "elapsed seconds times a u32 rate: non-negative and far below 2^64"
+)]
+#[expect(clippy::cast_sign_loss, reason = "elapsed seconds times a u32 rate: non-negative and far below 2^64")]
 pub fn emit(rate: u32, duration: Duration) -> anyhow::Result<u64> {
     let mut socket = AuditSocket::open()?;
     let start = Instant::now();
@@ -97,6 +115,10 @@ pub fn emit(rate: u32, duration: Duration) -> anyhow::Result<u64> {
 }
 
 /// Starts `exe emit-load --rate R --seconds S` (this binary's hidden generator).
+///
+/// # Errors
+///
+/// When the child cannot be started.
 pub fn spawn_self(exe: &std::path::Path, rate: u32, duration: Duration) -> std::io::Result<Child> {
     Command::new(exe)
         .args(["emit-load", "--rate", &rate.to_string(), "--millis", &duration.as_millis().to_string()])

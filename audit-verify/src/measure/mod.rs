@@ -40,8 +40,9 @@ pub struct Host<'a> {
 }
 
 /// The backend a window measured with: the probe backend where it attached (it counts every drop, so
-/// kfree_skb is not attached then); else the tracepoint backend where its kfree_skb sensor attached; else
+/// `kfree_skb` is not attached then); else the tracepoint backend where its `kfree_skb` sensor attached; else
 /// only the kernel's counters.
+#[must_use]
 pub fn backend(probes: Option<Backend>, kfree_skb_attached: bool) -> Backend {
     match (probes, kfree_skb_attached) {
         (Some(probes), _) => probes,
@@ -92,6 +93,10 @@ pub struct Window {
 
 impl Window {
     /// Starts observing, with the loaded rules and the kernel's BTF read now. Needs root.
+    ///
+    /// # Errors
+    ///
+    /// When the loaded rules cannot be read, or as [`Window::start_on`].
     pub fn start(config: &Config) -> anyhow::Result<Self> {
         let (loaded, _) = rules::loaded(&mut AuditSocket::open()?).context("reading the loaded rules")?;
         let btf = KernelBtf::from_sys_fs();
@@ -99,6 +104,10 @@ impl Window {
     }
 
     /// Starts observing the host as `host` describes it. Needs root.
+    ///
+    /// # Errors
+    ///
+    /// When a layer the window needs cannot start (not root, no audit netlink, no eBPF).
     pub fn start_on(config: &Config, host: Host<'_>) -> anyhow::Result<Self> {
         let conf = AuditdConf::load(&config.auditd_conf).ok();
         let log =
@@ -129,7 +138,7 @@ impl Window {
         let sampler = sampler::Sampler::start()?;
         // The log last, so that nothing emitted from here on is missed in it. The follower holds the file
         // open: if auditd rotates it during the window, the follower finishes it, then reads the new one.
-        let log_start = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let log_start = std::fs::metadata(&log).map_or(0, |m| m.len());
         let follower = Follower::open(&log, log_start).with_context(|| format!("opening {}", log.display()))?;
         Ok(Self {
             started: Instant::now(),
@@ -147,6 +156,10 @@ impl Window {
     }
 
     /// Stops every layer, waits for auditd to write what the kernel emitted, and reconciles.
+    ///
+    /// # Errors
+    ///
+    /// When a layer cannot be read back or auditd's log cannot be followed.
     pub fn finish(self) -> anyhow::Result<MeasureReport> {
         let Window {
             started,
@@ -179,7 +192,7 @@ impl Window {
         let (written, barrier) = written::collect(&mut follower, &marker, barrier_timeout, &emitted)?;
         let log = follower.path().to_owned();
         let kernel_messages = kernel_log.map(|mut k| k.audit_messages()).unwrap_or_default();
-        Ok(report::reconcile(report::Inputs {
+        Ok(report::reconcile(&report::Inputs {
             elapsed,
             backend,
             probes: probe_counts,
@@ -222,6 +235,10 @@ fn short_error(full: &str) -> String {
 
 /// Measures one window of `config.duration` while the host does what it does; a stop request
 /// ([`crate::stop`]) ends the window early, and the report covers what was observed until then.
+///
+/// # Errors
+///
+/// As [`Window::start`] and [`Window::finish`].
 pub fn run(config: &Config) -> anyhow::Result<MeasureReport> {
     let window = Window::start(config)?;
     crate::stop::sleep(config.duration);
@@ -229,6 +246,10 @@ pub fn run(config: &Config) -> anyhow::Result<MeasureReport> {
 }
 
 /// [`run`] on the host as `host` describes it (a stop request ends the window early there too).
+///
+/// # Errors
+///
+/// As [`Window::start_on`] and [`Window::finish`].
 pub fn run_on(config: &Config, host: Host<'_>) -> anyhow::Result<MeasureReport> {
     let window = Window::start_on(config, host)?;
     crate::stop::sleep(config.duration);

@@ -1,5 +1,5 @@
 //! The kprobe/fentry backend: probes on the audit functions themselves (audit-verify-ebpf's
-//! audit_probes.rs). Every drop is counted in `audit_log_lost`, the one function that increments the
+//! `audit_probes.rs`). Every drop is counted in `audit_log_lost`, the one function that increments the
 //! kernel's `lost`, with the message it was called with as its reason.
 //!
 //! [`HOOKS`] declares, per thing observed, the kernel symbol, why, and the mechanisms to try in order;
@@ -50,7 +50,7 @@ pub struct Hook {
     pub tries: &'static [(Mechanism, &'static str)],
 }
 
-/// The hook table. Prototypes and kernel version ranges are beside the programs, in audit_probes.rs.
+/// The hook table. Prototypes and kernel version ranges are beside the programs, in `audit_probes.rs`.
 pub const HOOKS: &[Hook] = &[
     Hook {
         symbol: "audit_log_lost",
@@ -134,8 +134,12 @@ pub struct ProbeSensors {
 }
 
 impl ProbeSensors {
-    /// Tries every hook, with the kernel's BTF for the audit_buffer and sk_buff offsets (and, in aya's
+    /// Tries every hook, with the kernel's BTF for the `audit_buffer` and `sk_buff` offsets (and, in aya's
     /// form, for fentry/fexit). Fails when a required hook attached with no mechanism.
+    ///
+    /// # Errors
+    ///
+    /// When the eBPF object cannot be loaded, or a required hook attached with no mechanism.
     pub fn attach(kernel_btf: &KernelBtf) -> anyhow::Result<Self> {
         let btf = &kernel_btf.offsets;
         let globals = ebpf::Globals {
@@ -179,6 +183,7 @@ impl ProbeSensors {
     }
 
     /// IDs of our programs, whose load and unload the kernel audits.
+    #[must_use]
     pub fn program_ids(&self) -> Vec<u32> {
         self.object.programs().filter_map(|(_, p)| p.info().ok().map(|i| i.id())).collect()
     }
@@ -188,6 +193,10 @@ impl ProbeSensors {
     }
 
     /// Everything counted so far.
+    ///
+    /// # Errors
+    ///
+    /// When a counter map is missing or cannot be read.
     pub fn counts(&self) -> anyhow::Result<ProbeCounts> {
         let counters: PerCpuArray<&MapData, u64> =
             PerCpuArray::try_from(self.object.map(names::MAP_PROBE_COUNTERS).context("counter map missing")?)?;
@@ -199,10 +208,10 @@ impl ProbeSensors {
         let types: PerCpuArray<&MapData, u64> =
             PerCpuArray::try_from(self.object.map(names::MAP_RECORD_TYPES).context("record type map missing")?)?;
         let mut record_types = BTreeMap::new();
-        for (t, values) in types.iter().enumerate().take(MAX_RECORD_TYPE as usize) {
+        for (t, values) in (0..MAX_RECORD_TYPE).zip(types.iter()) {
             let n: u64 = values?.iter().sum();
             if n > 0 {
-                record_types.insert(t as u32, n);
+                record_types.insert(t, n);
             }
         }
         let serials: PerCpuArray<&MapData, SerialRange> =
@@ -214,7 +223,7 @@ impl ProbeSensors {
         let lost: PerCpuHashMap<&MapData, u64, LostMessage> =
             PerCpuHashMap::try_from(self.object.map(names::MAP_LOST_MESSAGES).context("lost message map missing")?)?;
         let mut lost_messages: BTreeMap<String, u64> = BTreeMap::new();
-        for entry in lost.iter() {
+        for entry in &lost {
             let (_, values) = entry?;
             let text = values.iter().map(LostMessage::message).find(|m| !m.is_empty()).unwrap_or(b"");
             let text = if text.is_empty() { "(unreadable)".into() } else { String::from_utf8_lossy(text).into_owned() };
@@ -298,6 +307,7 @@ pub struct ProbeCounts {
 }
 
 /// The `measure` reason for an `audit_log_lost` message (the keys the tracepoint backend uses too).
+#[must_use]
 pub fn reason_key(message: &str) -> &'static str {
     match LostReason::classify(message.as_bytes()) {
         LostReason::BacklogLimit => "backlog_limit",

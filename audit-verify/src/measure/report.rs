@@ -161,11 +161,12 @@ pub struct Observer {
 }
 
 /// Whether auditd wrote the window's marker, so that "missing" means missing.
+#[must_use]
 pub fn barrier_reached(report: &MeasureReport) -> bool {
     matches!(report.observer.barrier, Barrier::Reached { .. })
 }
 
-/// Which stage a drop in an audit function belongs to (audit-verify-ebpf's audit_drops.rs says why).
+/// Which stage a drop in an audit function belongs to (audit-verify-ebpf's `audit_drops.rs` says why).
 /// `kauditd_send_queue` gets the hold and retry handlers as constant function pointers; compilers
 /// specialise and inline them (so on Linux 6.18 their frees show there): its drops are queue overflows
 /// after the multicast copy, like theirs.
@@ -177,7 +178,12 @@ fn reason_of(function: &str) -> &'static str {
     }
 }
 
-pub fn reconcile(i: Inputs<'_>) -> MeasureReport {
+#[must_use]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+)]
+pub fn reconcile(i: &Inputs<'_>) -> MeasureReport {
     let seconds = i.elapsed.as_secs_f64().max(0.001);
     let generated = Counts { events: i.emitted.events(), records: i.emitted.records_without_eoe() };
     let written = Counts { events: i.written.events, records: i.written.records };
@@ -222,7 +228,7 @@ pub fn reconcile(i: Inputs<'_>) -> MeasureReport {
         wait_time_actual_growth: i.samples.wait_time_actual_delta(),
     };
 
-    let rules = rule_rates(&i);
+    let rules = rule_rates(i);
     let by_key = i.emitted.by_key();
     let disk_ratio = match by_key.values().map(|k| k.bytes).sum::<u64>() {
         0 => 1.0,
@@ -315,7 +321,7 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: a NUL-terminated path and a statvfs we own.
-    (unsafe { libc::statvfs(path.as_ptr(), &mut st) } == 0).then(|| st.f_bavail * st.f_frsize)
+    (unsafe { libc::statvfs(path.as_ptr(), &raw mut st) } == 0).then(|| st.f_bavail * st.f_frsize)
 }
 
 fn rule_rates(i: &Inputs<'_>) -> Vec<RuleRate> {
@@ -358,6 +364,10 @@ fn rule_rates(i: &Inputs<'_>) -> Vec<RuleRate> {
     out
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts and byte totals stay far below 2^52, where f64 is exact; the result is a rate or a size to print"
+)]
 fn key_rates(
     by_key: &BTreeMap<String, super::emitted::KeyStats>,
     rules: &[RuleRate],
@@ -385,6 +395,7 @@ fn key_rates(
     keys
 }
 
+#[expect(clippy::cast_precision_loss, reason = "megabytes from auditd.conf times a file count: far below 2^52")]
 fn retention(conf: Option<&AuditdConf>, bytes_per_day: f64) -> Retention {
     // A key the file leaves out (or no readable file) is auditd's built-in value, not the shipped file's.
     let value = |key: &str| {
@@ -458,6 +469,7 @@ fn findings(r: &MeasureReport) -> Vec<Finding> {
 }
 
 impl MeasureReport {
+    #[must_use]
     pub fn human(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "Window: {:.1} s, backend {}", self.seconds, self.backend);
@@ -532,8 +544,13 @@ impl MeasureReport {
         s
     }
 
-    /// node_exporter textfile format. The kernel's `lost` growth is its own gauge rather than a
+    /// `node_exporter` textfile format. The kernel's `lost` growth is its own gauge rather than a
     /// `reason="all"` series beside the reasons, which would double every `sum()`.
+    #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "Prometheus gauges are f64; counts stay far below 2^52, where f64 is exact"
+    )]
     pub fn prometheus(&self) -> String {
         let mut g = Gauges::new();
         g.one("window_seconds", "Length of the measurement window.", self.seconds);
@@ -581,9 +598,9 @@ mod retention_tests {
         let r = retention(Some(&conf("space_left = 75\n")), 1024.0 * 1024.0);
         assert_eq!((r.max_log_file_mb, r.num_logs, r.max_log_file_action.as_str(), r.days), (0, 0, "IGNORE", None));
         let r =
-            retention(Some(&conf("max_log_file = 8\nnum_logs = 5\nmax_log_file_action = rotate\n")), 4.0 * 1048576.0);
+            retention(Some(&conf("max_log_file = 8\nnum_logs = 5\nmax_log_file_action = rotate\n")), 4.0 * 1_048_576.0);
         assert_eq!(r.days, Some(10.0));
-        let r = retention(Some(&conf("max_log_file = 8\nnum_logs = 1\nmax_log_file_action = ROTATE\n")), 1048576.0);
+        let r = retention(Some(&conf("max_log_file = 8\nnum_logs = 1\nmax_log_file_action = ROTATE\n")), 1_048_576.0);
         assert_eq!(r.days, None);
     }
 }

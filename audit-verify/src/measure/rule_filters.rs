@@ -1,5 +1,5 @@
 //! Loaded exit rules in the form the kernel-side rule matcher evaluates (see audit-verify-ebpf's
-//! match_rules.rs). Filters it cannot evaluate make a rule opaque, never guessed: such a rule is
+//! `match_rules.rs`). Filters it cannot evaluate make a rule opaque, never guessed: such a rule is
 //! undecided unless one of the conditions it can evaluate fails.
 
 use audit_verify_common::{
@@ -33,6 +33,7 @@ pub fn translate(loaded: &[Rule]) -> (Vec<Translated>, Vec<Rule>) {
     (counted.collect(), exit.iter().skip(MAX_RULES as usize).map(|r| (*r).clone()).collect())
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "`exact` is a subset of `MAX_CONDS` conditions")]
 fn filter_of(rule: &Rule) -> (RuleFilter, Option<String>) {
     let mut f = RuleFilter { mask: rule.mask, arch: ARCH_ANY, ..RuleFilter::default() };
     let mut opaque = None;

@@ -55,7 +55,7 @@ pub struct KernelSensors {
     rules: usize,
     /// `None`: syscalls are not counted.
     pub hook: Option<SyscallHook>,
-    /// Whether the kfree_skb drop sensor is attached.
+    /// Whether the `kfree_skb` drop sensor is attached.
     pub counts_drops: bool,
     _tracefs: Tracefs,
 }
@@ -68,8 +68,12 @@ fn frees_records(symbol: &str) -> bool {
 }
 
 impl KernelSensors {
-    /// Attaches the rule matcher where `syscalls` says, and the kfree_skb drop sensor when `drops`.
+    /// Attaches the rule matcher where `syscalls` says, and the `kfree_skb` drop sensor when `drops`.
     /// `btf` gives the task field offsets.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "`ranges` holds at most `MAX_AUDIT_RANGES` (a u32) and `rules` at most `MAX_RULES`"
+    )]
     pub fn attach(rules: &[Translated], syscalls: SyscallCounting, drops: bool, btf: &Btf) -> anyhow::Result<Self> {
         let tracefs = Tracefs::ensure()?;
         let ranges: Vec<(String, AddrRange)> = if drops {
@@ -127,15 +131,15 @@ impl KernelSensors {
         {
             let mut map: Array<&mut MapData, AddrRange> =
                 Array::try_from(object.map_mut(names::MAP_AUDIT_RANGES).context("audit range map missing")?)?;
-            for (i, (_, range)) in ranges.iter().enumerate() {
-                map.set(i as u32, range, 0)?;
+            for (i, (_, range)) in (0u32..).zip(ranges.iter()) {
+                map.set(i, range, 0)?;
             }
         }
         {
             let mut map: Array<&mut MapData, RuleFilter> =
                 Array::try_from(object.map_mut(names::MAP_RULE_FILTERS).context("rule filter map missing")?)?;
-            for (i, t) in rules.iter().take(MAX_RULES as usize).enumerate() {
-                map.set(i as u32, t.filter, 0)?;
+            for (i, t) in (0..MAX_RULES).zip(rules.iter()) {
+                map.set(i, t.filter, 0)?;
             }
         }
         if drops {
@@ -176,6 +180,7 @@ impl KernelSensors {
     }
 
     /// Drops per audit function, only functions with drops.
+    #[expect(clippy::cast_possible_truncation, reason = "`ranges` holds at most `MAX_AUDIT_RANGES`, a u32")]
     pub fn drops(&self) -> anyhow::Result<Vec<FunctionDrops>> {
         let sums = self.per_cpu_sums(names::MAP_DROPS_BY_RANGE, self.ranges.len() as u32)?;
         Ok(self
@@ -201,7 +206,7 @@ impl KernelSensors {
 /// tracepoint must do instead.
 fn per_syscall_events(tracefs: &Tracefs, mask: &[u32; MASK_WORDS]) -> Result<Vec<String>, String> {
     let selected: Vec<u32> =
-        (0..(MASK_WORDS * 32) as u32).filter(|nr| mask[*nr as usize / 32] & (1 << (nr % 32)) != 0).collect();
+        (0u32..).take(MASK_WORDS * 32).filter(|nr| mask[*nr as usize / 32] & (1 << (nr % 32)) != 0).collect();
     if selected.is_empty() {
         return Err("no 64-bit rule selects a syscall".into());
     }

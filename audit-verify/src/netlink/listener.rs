@@ -70,6 +70,10 @@ pub struct Listener<C: Consumer> {
 impl<C: Consumer> Listener<C> {
     /// Subscribes now (everything emitted from here on reaches `consumer`) with a receive buffer of
     /// `buffer` bytes, large enough that a burst does not overflow it. `name` names the thread.
+    ///
+    /// # Errors
+    ///
+    /// [`ListenerError::Subscribe`] without `CAP_AUDIT_READ`; [`ListenerError::Spawn`].
     pub fn start(name: &str, buffer: usize, consumer: C) -> Result<Self, ListenerError> {
         let socket = multicast::subscribe_for_reading(buffer, POLL).map_err(ListenerError::Subscribe)?;
         let shared = Arc::new(Shared { stop: AtomicBool::new(false), target: Mutex::new(None) });
@@ -83,15 +87,24 @@ impl<C: Consumer> Listener<C> {
 
     /// Sends a barrier marker through `socket` for the listener to stop at, and returns it (to find it in
     /// the log too).
+    ///
+    /// # Errors
+    ///
+    /// When the marker cannot be sent.
     pub fn send_barrier(&self, socket: &mut AuditSocket) -> Result<Marker, NetlinkError> {
         let marker = Marker::new();
-        *self.shared.target.lock().unwrap_or_else(|p| p.into_inner()) = Some(marker.clone());
+        *self.shared.target.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(marker.clone());
         marker.send(socket)?;
         Ok(marker)
     }
 
     /// Waits up to `timeout` for the barrier, then stops (reading what is already queued) and returns
     /// what was heard.
+    ///
+    /// # Errors
+    ///
+    /// [`ListenerError::Read`] when the socket failed, [`ListenerError::Panicked`].
+    #[expect(clippy::missing_panics_doc, reason = "only `finish` (consuming) and `drop` take the handle")]
     pub fn finish(mut self, timeout: Duration) -> Result<Heard<C>, ListenerError> {
         let handle = self.handle.take().expect("only finish and drop take the handle");
         let deadline = Instant::now().checked_add(timeout);
@@ -166,7 +179,7 @@ fn run<C: Consumer>(socket: &Socket, buffer: usize, shared: &Shared, mut reader:
                 // Looked up after the read: the marker is set before it is sent, so a datagram that
                 // carries it finds it set, where a lookup before a blocking read could be stale.
                 if target.is_none() {
-                    target = shared.target.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    target.clone_from(&shared.target.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
                 }
                 if reader.datagram(&buf[..n], target.as_ref()) {
                     return Ok(reader.heard);

@@ -1,4 +1,4 @@
-//! A client for the kernel's audit netlink protocol (NETLINK_AUDIT).
+//! A client for the kernel's audit netlink protocol (`NETLINK_AUDIT`).
 //!
 //! The socket is netlink-sys's. The audit payloads are ours: netlink-packet-audit 0.7 has no
 //! `backlog_wait_time_actual` in its status (kernel 5.9+) and decodes `AUDIT_EXE` rule fields as numbers
@@ -63,16 +63,21 @@ pub enum NetlinkError {
     },
 }
 
-/// A connected NETLINK_AUDIT socket for requests to the kernel.
+/// A connected `NETLINK_AUDIT` socket for requests to the kernel.
 pub struct AuditSocket {
     socket: Socket,
     seq: u32,
 }
 
 impl AuditSocket {
+    /// A socket connected to the kernel's audit subsystem.
+    ///
+    /// # Errors
+    ///
+    /// [`NetlinkError::NoAuditSupport`] on a kernel built without audit, else when the socket fails.
     pub fn open() -> Result<Self, NetlinkError> {
         let mut socket = Socket::new(NETLINK_AUDIT).map_err(|e| match e.raw_os_error() {
-            Some(libc::EPROTONOSUPPORT) | Some(libc::EAFNOSUPPORT) => NetlinkError::NoAuditSupport(e),
+            Some(libc::EPROTONOSUPPORT | libc::EAFNOSUPPORT) => NetlinkError::NoAuditSupport(e),
             _ => NetlinkError::Io { request: "socket(NETLINK_AUDIT)", source: e },
         })?;
         let io = |source| NetlinkError::Io { request: "socket setup", source };
@@ -135,6 +140,11 @@ impl AuditSocket {
     }
 
     /// `AUDIT_GET`: the kernel's audit status.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn status(&mut self) -> Result<AuditStatus, NetlinkError> {
         const REQUEST: &str = "AUDIT_GET (status)";
         // No ACK asked: the kernel may send the ACK before the reply.
@@ -153,11 +163,21 @@ impl AuditSocket {
     }
 
     /// `AUDIT_SET`: changes the fields named in `change.mask`.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn set_status(&mut self, change: &status::StatusChange) -> Result<(), NetlinkError> {
         self.request_ack("AUDIT_SET (status)", msg_type::AUDIT_SET, &change.encode())
     }
 
     /// `AUDIT_LIST_RULES`: every loaded rule, in kernel order (by filter list, then position).
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn list_rules(&mut self) -> Result<Vec<RawRule>, NetlinkError> {
         const REQUEST: &str = "AUDIT_LIST_RULES";
         let seq = self.send(REQUEST, msg_type::AUDIT_LIST_RULES, 0, &[])?;
@@ -173,15 +193,32 @@ impl AuditSocket {
         Ok(rules)
     }
 
+    /// `AUDIT_ADD_RULE`: appends `rule` to its filter list.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn add_rule(&mut self, rule: &RawRule) -> Result<(), NetlinkError> {
         self.request_ack("AUDIT_ADD_RULE", msg_type::AUDIT_ADD_RULE, rule.as_bytes())
     }
 
+    /// `AUDIT_DEL_RULE`: deletes the rule equal to `rule`.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn delete_rule(&mut self, rule: &RawRule) -> Result<(), NetlinkError> {
         self.request_ack("AUDIT_DEL_RULE", msg_type::AUDIT_DEL_RULE, rule.as_bytes())
     }
 
     /// `AUDIT_USER`: a user message, as `auditctl -m` sends it; auditd writes it as a USER record.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request ([`NetlinkError::PermissionDenied`] without
+    /// `CAP_AUDIT_CONTROL`), does not answer in time, or the socket fails.
     pub fn send_user_message(&mut self, text: &str) -> Result<(), NetlinkError> {
         let mut payload = text.as_bytes().to_vec();
         payload.push(0);
@@ -202,11 +239,13 @@ fn refusal(request: &'static str, errno: i32) -> NetlinkError {
     }
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "`size_of::<timeval>()` is 16")]
 fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let tv = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+        // Saturated: a timeout beyond `time_t` is "forever".
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_usec: libc::suseconds_t::from(timeout.subsec_micros()),
     };
     // SAFETY: a valid socket fd and a timeval that lives across the call.
     let rc = unsafe {
@@ -214,7 +253,7 @@ fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
             socket.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
+            (&raw const tv).cast(),
             size_of::<libc::timeval>() as libc::socklen_t,
         )
     };

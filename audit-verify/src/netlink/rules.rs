@@ -9,10 +9,12 @@
 pub struct RawRule(Vec<u8>);
 
 impl RawRule {
+    #[must_use]
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         Self(bytes)
     }
 
+    #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }

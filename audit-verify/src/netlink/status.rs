@@ -34,6 +34,12 @@ pub struct AuditStatus {
 }
 
 impl AuditStatus {
+    /// An `AUDIT_GET` reply's `struct audit_status`; the fields newer kernels append are optional.
+    ///
+    /// # Errors
+    ///
+    /// When `payload` is shorter than the fields every kernel sends.
+    #[expect(clippy::missing_panics_doc, reason = "`must` reads only fields below `MIN_LEN`, checked first")]
     pub fn parse(payload: &[u8]) -> Result<Self, String> {
         if payload.len() < MIN_LEN {
             return Err(format!("audit_status of {} bytes, expected at least {MIN_LEN}", payload.len()));
@@ -55,6 +61,7 @@ impl AuditStatus {
         })
     }
 
+    #[must_use]
     pub fn locked(&self) -> bool {
         self.enabled == 2
     }
@@ -72,12 +79,15 @@ pub struct StatusChange {
 }
 
 impl StatusChange {
+    #[must_use]
     pub fn encode(&self) -> Vec<u8> {
         let Self { mask, enabled, failure, rate_limit, backlog_limit, backlog_wait_time } = *self;
         // mask, enabled, failure, pid, rate_limit, backlog_limit, lost, backlog, features, wait, wait_actual
         let words = [mask, enabled, failure, 0, rate_limit, backlog_limit, 0, 0, 0, backlog_wait_time, 0];
         let mut out = Vec::with_capacity(FULL_LEN);
-        words.iter().for_each(|w| out.extend_from_slice(&w.to_ne_bytes()));
+        for word in words {
+            out.extend_from_slice(&word.to_ne_bytes());
+        }
         out
     }
 }

@@ -23,12 +23,16 @@ pub struct Message<'a> {
 }
 
 impl Message<'_> {
-    /// The (negative errno or 0) code of an NLMSG_ERROR message.
+    /// The (negative errno or 0) code of an `NLMSG_ERROR` message.
+    #[must_use]
     pub fn error_code(&self) -> Option<i32> {
         Some(i32::from_ne_bytes(self.payload.get(..4)?.try_into().ok()?))
     }
 }
 
+/// One netlink message: the header, then `payload`, padded to 4 bytes.
+#[must_use]
+#[expect(clippy::cast_possible_truncation, reason = "our requests are rules and short messages, far below 4 GiB")]
 pub fn encode(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
     let len = HEADER_LEN + payload.len();
     let mut out = Vec::with_capacity(align4(len));
@@ -52,6 +56,7 @@ pub struct FrameError {
 
 /// Splits a datagram into messages. A malformed header ends the iteration with an error; trailing bytes
 /// too short for a header are ignored (padding).
+#[expect(clippy::missing_panics_doc, reason = "a 4-byte slice always converts to `[u8; 4]`")]
 pub fn decode(mut buf: &[u8]) -> impl Iterator<Item = Result<Message<'_>, FrameError>> {
     std::iter::from_fn(move || {
         if buf.len() < HEADER_LEN {

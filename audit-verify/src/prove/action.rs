@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::recipes::{A, Expect, Need, Recipe, mutation_note};
+use super::recipes::{A, Expect, Need, OWN_FD, OWN_PATH, OWN_SOCKET, Recipe, SEALED_FD, SEALED_PATH, mutation_note};
 use crate::{rules::fields, syscalls::Abi};
 
 /// The child's credentials: `uid`/`gid` are (real, effective, saved); fsuid/fsgid follow the effective
@@ -98,15 +98,33 @@ impl Action {
             A::Path2 => path(&self.object2),
             A::Str(s) => format!("\"{s}\""),
             A::Bad => format!("{BAD_POINTER:#x} (unmapped)"),
-            A::Buf => "buf".into(),
+            A::Buf | A::Bytes(_) => "buf".into(),
             A::Mode => format!("{:#o}", self.mode & 0o7777),
             A::SelfPid => "self".into(),
+            A::ChildPid => "its own waiting child".into(),
+            A::SealedFd => format!("{SEALED_FD} (its own memfd, sealed against shrinking)"),
+            A::SealedPath => format!("\"{SEALED_PATH}\" (its own memfd, sealed against shrinking)"),
+            A::OwnFd => format!("{OWN_FD} (its own memfd)"),
+            A::OwnPath => format!("\"{OWN_PATH}\" (its own memfd)"),
+            A::OwnSocket => format!("{OWN_SOCKET} (its own TCP socket)"),
+            A::Loopback => "127.0.0.1 (the prover's own listener)".into(),
         }
     }
 }
 
 /// A pointer into page zero, below `vm.mmap_min_addr`: never mapped, so every copy from it fails.
 pub const BAD_POINTER: u64 = 8;
+
+/// Whether a call that returned `ret` (negative: -errno) did what `e` planned.
+pub fn returned_as_expected(e: Expect, ret: i64) -> bool {
+    match e {
+        Expect::Ok(v) => ret == v,
+        Expect::OkAny | Expect::NoReturn => ret >= 0,
+        Expect::Err(errno) => ret == -i64::from(errno),
+        Expect::ErrAny | Expect::ProbeW => ret < 0,
+        Expect::ProbeR => true,
+    }
+}
 
 pub fn expect_text(e: Expect) -> String {
     let errno = |e: i32| fields::errno_name(e as u32).map_or(e.to_string(), str::to_owned);

@@ -46,6 +46,9 @@ pub struct Host {
     pub exe: PathBuf,
     /// The loginuid a child inherits.
     pub parent_auid: u32,
+    /// Whether an LSM that gives audit rules their subj_*/obj_* labels is active (SELinux, Smack,
+    /// AppArmor). Without one the kernel keeps such a rule but its label condition never matches.
+    pub lsm_labels: bool,
     stats: RefCell<HashMap<PathBuf, Option<Stat>>>,
 }
 
@@ -60,7 +63,7 @@ pub struct Stat {
 
 impl Host {
     pub fn new(exe: PathBuf, parent_auid: u32) -> Self {
-        Self { exe, parent_auid, stats: RefCell::default() }
+        Self { exe, parent_auid, lsm_labels: lsm_labels(), stats: RefCell::default() }
     }
 
     /// `lstat`, cached: the planner asks about the same few paths thousands of times.
@@ -78,6 +81,27 @@ impl Host {
         self.stats.borrow_mut().insert(path.to_owned(), stat);
         stat
     }
+}
+
+/// LSMs whose `security_audit_rule_match` answers subj_*/obj_* conditions.
+const LABEL_LSMS: [&str; 3] = ["selinux", "smack", "apparmor"];
+
+/// Whether a labelling LSM is active: /sys/kernel/security/lsm lists the active LSMs. Where securityfs is
+/// not mounted, /proc/self/attr/current answers: it fails with EINVAL when no LSM provides a label.
+fn lsm_labels() -> bool {
+    match std::fs::read_to_string("/sys/kernel/security/lsm") {
+        Ok(list) => list.trim().split(',').any(|l| LABEL_LSMS.contains(&l)),
+        Err(_) => match std::fs::read("/proc/self/attr/current") {
+            Ok(_) => true,
+            Err(e) => e.raw_os_error() != Some(libc::EINVAL),
+        },
+    }
+}
+
+/// subj_user … subj_clr and obj_user … obj_lev_high: the conditions an LSM evaluates (`f->lsm_rule`).
+fn is_lsm_field(field: u32) -> bool {
+    fields::name_of(field)
+        .is_some_and(|n| (n.starts_with("subj_") || n.starts_with("obj_")) && !matches!(n, "obj_uid" | "obj_gid"))
 }
 
 /// Every condition of `rule` against `action`, ANDed as the kernel does: `No` as soon as one fails, else
@@ -103,8 +127,13 @@ fn yes_if(ok: bool, what: impl FnOnce() -> String) -> Verdict {
     if ok { Verdict::Yes } else { Verdict::No(what()) }
 }
 
-fn name(f: &Field) -> String {
+/// A condition as auditctl writes it (`exit=-13`, `auid>=1000`), for reasons.
+pub fn name(f: &Field) -> String {
     let value = match &f.value {
+        Value::Num(n) if f.id == id::EXIT && is_errno(*n) => {
+            let errno = (*n as i32).unsigned_abs();
+            fields::errno_name(errno).map_or((*n as i32).to_string(), |e| format!("-{e}"))
+        }
         Value::Num(n) if f.id == id::EXIT => (*n as i32).to_string(),
         Value::Num(n) => n.to_string(),
         Value::Str(s) => s.clone(),
@@ -138,7 +167,14 @@ fn field(f: &Field, action: &Action, host: &Host) -> Verdict {
             Expect::Ok(v) => cmp(u64::from(kernel::exit_value(v))),
             Expect::Err(e) => cmp(u64::from(kernel::exit_value(-i64::from(e)))),
             Expect::NoReturn => cmp(0),
-            _ => Verdict::Unknown(name(f)),
+            // Unknown value, known sign: a success is never an errno and a failure always one, so
+            // `exit=-EPERM` cannot match a success (nor `exit=0` a failure).
+            e => match (success(e), num) {
+                (Some(ok), Some(n)) if matches!(f.op, Op::Eq | Op::Ne) && is_errno(n) == ok => {
+                    yes_if(f.op == Op::Ne, || name(f))
+                }
+                _ => Verdict::Unknown(name(f)),
+            },
         },
         id::WATCH => path_field(f, action, |watched, object| match (host.lstat(watched), host.lstat(object)) {
             (Some(w), Some(o)) => w.dev == o.dev && w.ino == o.ino,
@@ -163,6 +199,10 @@ fn field(f: &Field, action: &Action, host: &Host) -> Verdict {
             None => Verdict::Unknown(name(f)),
         },
         id::FIELD_COMPARE => comparison(f, action, host),
+        // `audit_filter_rules`: with no LSM rule attached (no LSM provides the label) the result stays 0.
+        lsm if is_lsm_field(lsm) && !host.lsm_labels => {
+            Verdict::No(format!("{} (no LSM on this kernel provides it, so it never matches)", name(f)))
+        }
         _ => Verdict::Unknown(name(f)),
     }
 }
@@ -172,6 +212,11 @@ fn path_field(f: &Field, action: &Action, test: impl Fn(&Path, &Path) -> bool) -
     let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     let hit = action.object.as_deref().is_some_and(|o| test(Path::new(trimmed), o));
     yes_if(if f.op == Op::Ne { !hit } else { hit }, || name(f))
+}
+
+/// Whether `exit` value `n` (as the rule stores it, 32 bits) is an errno, `[-4095, -1]`.
+fn is_errno(n: u32) -> bool {
+    n >= kernel::exit_value(-4095)
 }
 
 fn success(expect: Expect) -> Option<bool> {
@@ -269,5 +314,29 @@ mod tests {
         assert_eq!(matches(&r("-F success>1"), &failing, &host()), Verdict::Yes);
         assert!(matches!(matches(&r("-F success>1"), &openat(Expect::Ok(3)), &host()), Verdict::No(_)));
         assert!(matches!(matches(&r("-F exit<0"), &failing, &host()), Verdict::No(_)), "unsigned, as the kernel");
+    }
+
+    /// `-F exit=-EPERM` cannot match a call that succeeds, whatever it returns, nor `exit=0` a failure.
+    #[test]
+    fn the_sign_of_an_unknown_result_decides_exit() {
+        let r = |text: &str| rule(&format!("-a always,exit -F arch=b64 -S openat {text} -k k"));
+        assert!(matches!(matches(&r("-F exit=-EPERM"), &openat(Expect::OkAny), &host()), Verdict::No(_)));
+        assert_eq!(matches(&r("-F exit!=-EPERM"), &openat(Expect::OkAny), &host()), Verdict::Yes);
+        assert!(matches!(matches(&r("-F exit=0"), &openat(Expect::ErrAny), &host()), Verdict::No(_)));
+        assert!(matches!(matches(&r("-F exit=3"), &openat(Expect::OkAny), &host()), Verdict::Unknown(_)));
+        assert!(matches!(matches(&r("-F exit=-EPERM"), &openat(Expect::ErrAny), &host()), Verdict::Unknown(_)));
+    }
+
+    /// Without a labelling LSM the kernel never matches a subj_type condition; with one, only the LSM knows.
+    #[test]
+    fn lsm_labels_match_nothing_without_an_lsm() {
+        let r = rule("-a never,exit -F arch=b64 -S openat -F subj_type=crond_t");
+        let action = openat(Expect::Err(libc::ENOENT));
+        let mut h = host();
+        h.lsm_labels = false;
+        let Verdict::No(why) = matches(&r, &action, &h) else { panic!("no LSM: no match") };
+        assert!(why.contains("subj_type=crond_t") && why.contains("no LSM"), "{why}");
+        h.lsm_labels = true;
+        assert!(matches!(matches(&r, &action, &h), Verdict::Unknown(_)));
     }
 }

@@ -10,7 +10,7 @@ use std::{io, os::unix::ffi::OsStrExt, path::Path};
 
 use super::{
     action::{Action, BAD_POINTER, Creds},
-    recipes::{A, Expect},
+    recipes::{A, Expect, OWN_FD, OWN_PATH, OWN_SOCKET, SEALED_FD, SEALED_PATH},
 };
 use crate::syscalls::Abi;
 
@@ -31,6 +31,9 @@ const STEP_LOGINUID: u8 = 1;
 const STEP_GROUPS: u8 = 2;
 const STEP_GID: u8 = 3;
 const STEP_UID: u8 = 4;
+const STEP_CHILD: u8 = 5;
+const STEP_SEALED: u8 = 6;
+const STEP_SOCKET: u8 = 7;
 const STEP_DONE: u8 = 10;
 const STEP_EXITING: u8 = 11;
 
@@ -39,6 +42,9 @@ fn step_name(step: u8) -> &'static str {
         STEP_LOGINUID => "writing /proc/self/loginuid",
         STEP_GROUPS => "setgroups",
         STEP_GID => "setresgid",
+        STEP_CHILD => "forking the child to signal",
+        STEP_SEALED => "making the child's memfds",
+        STEP_SOCKET => "making the child's socket",
         _ => "setresuid",
     }
 }
@@ -48,6 +54,9 @@ pub struct Arena {
     base: *mut u8,
     len: usize,
     used: usize,
+    /// The listener `A::Loopback` connects to, bound on first use; connections are accepted and closed
+    /// after each action, so its backlog never fills.
+    loopback: Option<std::net::TcpListener>,
 }
 
 impl Arena {
@@ -67,7 +76,7 @@ impl Arena {
         if base == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(Self { base: base.cast(), len, used: 0 })
+        Ok(Self { base: base.cast(), len, used: 0, loopback: None })
     }
 
     /// Copies `bytes` and a NUL in, returns the address.
@@ -87,6 +96,28 @@ impl Arena {
     fn path(&mut self, p: &Path) -> u64 {
         self.put(p.as_os_str().as_bytes())
     }
+
+    /// The `sockaddr_in` of our loopback listener, binding it first if needed.
+    fn loopback(&mut self) -> io::Result<u64> {
+        if self.loopback.is_none() {
+            let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+            listener.set_nonblocking(true)?;
+            self.loopback = Some(listener);
+        }
+        let port = self.loopback.as_ref().expect("bound above").local_addr()?.port();
+        let mut addr = [0u8; 16];
+        addr[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        addr[2..4].copy_from_slice(&port.to_be_bytes());
+        addr[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        Ok(self.put(&addr))
+    }
+
+    /// Accepts and closes what our children connected.
+    fn drain(&self) {
+        if let Some(listener) = &self.loopback {
+            while listener.accept().is_ok() {}
+        }
+    }
 }
 
 impl Drop for Arena {
@@ -103,13 +134,21 @@ struct Call {
     args: [u64; 6],
     /// Where the child finds its own pid at run time (index into args), for `A::SelfPid`.
     self_pid: [bool; 6],
+    /// Where it puts the pid of the grandchild it forks, for `A::ChildPid`.
+    child_pid: [bool; 6],
+    /// The child makes its two memfds first (`A::SealedFd`, `A::SealedPath`, `A::OwnFd`, `A::OwnPath`).
+    sealed: bool,
+    /// The child makes its TCP socket first (`A::OwnSocket`).
+    socket: bool,
     exits: bool,
 }
 
-fn resolve(action: &Action, arena: &mut Arena) -> Call {
+fn resolve(action: &Action, arena: &mut Arena) -> io::Result<Call> {
     arena.used = 0;
     let mut args = [0u64; 6];
     let mut self_pid = [false; 6];
+    let mut child_pid = [false; 6];
+    let sealed = action.recipe.args.iter().any(|a| matches!(a, A::SealedFd | A::SealedPath | A::OwnFd | A::OwnPath));
     for (i, a) in action.recipe.args.iter().enumerate() {
         args[i] = match (action.overrides[i], a) {
             (Some(v), _) => v,
@@ -119,19 +158,40 @@ fn resolve(action: &Action, arena: &mut Arena) -> Call {
             (None, A::Str(s)) => arena.put(s.as_bytes()),
             (None, A::Bad) => BAD_POINTER,
             (None, A::Buf) => arena.put(&[0; 64]),
+            (None, A::Bytes(bytes)) => arena.put(bytes),
             (None, A::Mode) => u64::from(action.mode & 0o7777),
             (None, A::SelfPid) => {
                 self_pid[i] = true;
                 0
             }
+            (None, A::ChildPid) => {
+                child_pid[i] = true;
+                0
+            }
+            (None, A::SealedFd) => SEALED_FD as u64,
+            (None, A::SealedPath) => arena.put(SEALED_PATH.as_bytes()),
+            (None, A::OwnFd) => OWN_FD as u64,
+            (None, A::OwnPath) => arena.put(OWN_PATH.as_bytes()),
+            (None, A::OwnSocket) => OWN_SOCKET as u64,
+            (None, A::Loopback) => arena.loopback()?,
         };
     }
-    Call { abi: action.abi, nr: action.nr, args, self_pid, exits: action.expect == Expect::NoReturn }
+    let socket = action.recipe.args.contains(&A::OwnSocket);
+    Ok(Call {
+        abi: action.abi,
+        nr: action.nr,
+        args,
+        self_pid,
+        child_pid,
+        sealed,
+        socket,
+        exits: action.expect == Expect::NoReturn,
+    })
 }
 
 /// Runs `action` in a child; returns the child's pid and what happened.
 pub fn run(action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
-    let call = resolve(action, arena);
+    let call = resolve(action, arena)?;
     let loginuid = action.creds.auid.map(|a| a.to_string());
     let change_ids = !action.creds.is_root();
     let mut fds = [0; 2];
@@ -174,6 +234,7 @@ pub fn run(action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
     // SAFETY: our read end.
     unsafe { libc::close(rfd) };
     let status = wait(pid)?;
+    arena.drain();
     let ran = match messages.last() {
         Some((STEP_DONE, ret)) => Ran::Returned(*ret),
         Some((STEP_EXITING, _)) => Ran::Exited,
@@ -231,6 +292,11 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
                 fail(STEP_LOGINUID);
             }
             libc::syscall(libc::SYS_close, fd);
+            let own = libc::syscall(libc::SYS_memfd_create, c"audit-verify".as_ptr(), 0);
+            if own < 0 || libc::syscall(libc::SYS_dup3, own, OWN_FD, 0) != OWN_FD {
+                fail(STEP_SEALED);
+            }
+            libc::syscall(libc::SYS_close, own);
         }
         if change_ids {
             if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0 {
@@ -245,11 +311,58 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
                 fail(STEP_UID);
             }
         }
+        if call.sealed {
+            // memfd_create(MFD_ALLOW_SEALING), 4096 bytes, F_ADD_SEALS(F_SEAL_SHRINK), moved to fd 1000;
+            // then a plain one at fd 1001.
+            let fd = libc::syscall(libc::SYS_memfd_create, c"audit-verify".as_ptr(), libc::MFD_ALLOW_SEALING);
+            if fd < 0
+                || libc::syscall(libc::SYS_ftruncate, fd, 4096) != 0
+                || libc::syscall(libc::SYS_fcntl, fd, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK) != 0
+                || libc::syscall(libc::SYS_dup3, fd, SEALED_FD, 0) != SEALED_FD
+            {
+                fail(STEP_SEALED);
+            }
+            libc::syscall(libc::SYS_close, fd);
+            let own = libc::syscall(libc::SYS_memfd_create, c"audit-verify".as_ptr(), 0);
+            if own < 0 || libc::syscall(libc::SYS_dup3, own, OWN_FD, 0) != OWN_FD {
+                fail(STEP_SEALED);
+            }
+            libc::syscall(libc::SYS_close, own);
+        }
+        if call.socket {
+            let fd = libc::syscall(libc::SYS_socket, libc::AF_INET, libc::SOCK_STREAM, 0);
+            if fd < 0 || libc::syscall(libc::SYS_dup3, fd, OWN_SOCKET, 0) != OWN_SOCKET {
+                fail(STEP_SOCKET);
+            }
+            libc::syscall(libc::SYS_close, fd);
+        }
         let mut args = call.args;
         let pid = libc::syscall(libc::SYS_getpid) as u64;
         for (i, is_pid) in call.self_pid.iter().enumerate() {
             if *is_pid {
                 args[i] = pid;
+            }
+        }
+        // A grandchild that only waits, to be signalled: it dies with the child (PDEATHSIG) or after 5 s
+        // at the latest, and the child kills and reaps it after the call. A pid of 0 or -1 would signal
+        // the process group or every process, so a failed fork ends the child before the call.
+        let mut grandchild = 0;
+        if call.child_pid.contains(&true) {
+            grandchild = libc::syscall(libc::SYS_fork);
+            if grandchild == 0 {
+                libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::syscall(libc::SYS_alarm, 5);
+                loop {
+                    libc::syscall(libc::SYS_pause);
+                }
+            }
+            if grandchild < 0 {
+                fail(STEP_CHILD);
+            }
+            for (i, is_child) in call.child_pid.iter().enumerate() {
+                if *is_child {
+                    args[i] = grandchild as u64;
+                }
             }
         }
         if call.exits {
@@ -262,6 +375,10 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
             }
             Abi::B32 => syscall32(call.nr, &args),
         };
+        if grandchild > 0 {
+            libc::syscall(libc::SYS_kill, grandchild, libc::SIGKILL);
+            libc::syscall(libc::SYS_wait4, grandchild, std::ptr::null_mut::<i32>(), 0, std::ptr::null_mut::<u8>());
+        }
         report(STEP_DONE, ret);
         libc::_exit(0)
     }

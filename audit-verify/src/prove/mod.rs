@@ -13,10 +13,17 @@
 //! First match wins on the exit list: when an earlier `always` rule matches every action the planner
 //! knows for a rule, the record carries the earlier rule's key. We report that as `shadowed` (this
 //! rule's key never appears for the action, which is what a search by key would miss), with the record
-//! that carries the other key as evidence.
+//! that carries the other key as evidence. Shadowing is judged over the rule's whole match set: where
+//! an action outside the earlier rule's set exists (another euid, another call), the rule is proven with
+//! it and the proof's `note` says for which part it is shadowed ([`plan::Partly`]).
+//!
+//! Two verdicts come before any action: `dead` for a rule no event can match ([`dead`]), and `symlink`
+//! for a read or exec watch on a symlink, which the kernel places on the link while open and exec resolve
+//! it.
 
 pub mod action;
 pub mod collect;
+pub mod dead;
 pub mod eval;
 pub mod exec;
 pub mod plan;
@@ -85,6 +92,11 @@ pub enum State {
     Shadowed,
     /// No harmless action exercises it; the reason says why.
     Unprovable,
+    /// Its conditions exclude each other (or the syscalls' possible results): no event can match it.
+    Dead,
+    /// A watch on a symlink: the kernel watches the link's own inode, while opening or executing the path
+    /// resolves the target, so what the operator means to watch never fires it.
+    Symlink,
     /// A signal stopped the run before this rule's action ran.
     NotRun,
 }
@@ -98,13 +110,18 @@ impl State {
             State::NotLoaded => "not_loaded",
             State::Shadowed => "shadowed",
             State::Unprovable => "unprovable",
+            State::Dead => "dead",
+            State::Symlink => "symlink",
             State::NotRun => "not_run",
         }
     }
 
     /// Whether this state fails the run (exit 1).
     pub fn is_gap(self) -> bool {
-        matches!(self, State::Failed | State::NotWritten | State::NotLoaded | State::Shadowed)
+        matches!(
+            self,
+            State::Failed | State::NotWritten | State::NotLoaded | State::Shadowed | State::Dead | State::Symlink
+        )
     }
 }
 
@@ -156,8 +173,14 @@ pub struct RuleProof {
     /// What the action changed (`--allow-mutation` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed: Option<String>,
+    /// For a proven rule: the part of its match set an earlier rule decides first (shadowed there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     #[serde(skip)]
     order: (usize, usize),
+    /// A loaded always rule on a list that records events: the rules `--require-proven` asks about.
+    #[serde(skip)]
+    records: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -169,14 +192,32 @@ pub struct ProveReport {
     pub rules: Vec<RuleProof>,
 }
 
+impl RuleProof {
+    /// A loaded always rule on a list that records events (exit, io_uring): one a record can prove.
+    pub fn records(&self) -> bool {
+        self.records
+    }
+}
+
 impl ProveReport {
     pub fn count(&self, state: State) -> usize {
         self.rules.iter().filter(|r| r.state == state).count()
     }
 
-    /// Exit 1 when any rule is failed, not_written, not_loaded or shadowed.
+    /// Exit 1 when any rule is failed, not_written, not_loaded, shadowed, dead or a symlink watch.
     pub fn has_gaps(&self) -> bool {
         self.rules.iter().any(|r| r.state.is_gap())
+    }
+
+    /// Loaded rules that record events (always rules on the exit and io_uring lists) but are not proven.
+    /// Never, exclude and filesystem rules have no record of their own and are not counted.
+    pub fn unproven(&self) -> usize {
+        self.rules.iter().filter(|r| r.records && r.state != State::Proven).count()
+    }
+
+    /// What `--require-proven` asks: every loaded rule that records events proven, and at least one.
+    pub fn all_proven(&self) -> bool {
+        self.unproven() == 0 && self.count(State::Proven) > 0
     }
 }
 
@@ -238,6 +279,10 @@ pub fn prove(input: Input<'_>, socket: &mut AuditSocket, options: Options<'_>) -
             Plan::Unprovable(why) => {
                 proofs[index] = Some(RuleProof { state: State::Unprovable, reason: Some(why), ..base });
             }
+            Plan::Dead(why) => proofs[index] = Some(RuleProof { state: State::Dead, reason: Some(why), ..base }),
+            Plan::Symlink(why) => {
+                proofs[index] = Some(RuleProof { state: State::Symlink, reason: Some(why), ..base });
+            }
             plan => trials.push(Trial { index, plan, pid: 0, ran: Ran::Died(String::new()) }),
         }
     }
@@ -286,7 +331,8 @@ pub fn prove(input: Input<'_>, socket: &mut AuditSocket, options: Options<'_>) -
     for (i, trial) in trials.iter().enumerate() {
         let base = proof(&loaded[trial.index], locations[trial.index].as_ref(), source);
         proofs[trial.index] = Some(if i < ran {
-            judge(trial, base, loaded, locations, &written, &emitted, &barrier)
+            let heard = Heard { written: &written, emitted: &emitted, barrier: &barrier };
+            judge(trial, base, loaded, locations, &heard, &host)
         } else {
             let why = format!("not run: {} stopped the run first", stopped_by.as_deref().unwrap_or("a signal"));
             RuleProof { state: State::NotRun, reason: Some(why), ..base }
@@ -304,7 +350,9 @@ pub fn prove(input: Input<'_>, socket: &mut AuditSocket, options: Options<'_>) -
             reason: Some(f.message.clone()),
             action: None,
             changed: None,
+            note: None,
             order: (usize::MAX, usize::MAX),
+            records: false,
         });
     }
     rules.sort_by_key(|r| r.order);
@@ -338,7 +386,10 @@ fn proof(rule: &Rule, at: Option<&Location>, source: &RuleSource) -> RuleProof {
         reason: None,
         action: None,
         changed: None,
+        note: None,
         order: order(source, at),
+        records: rule.action == crate::rules::Action::Always
+            && matches!(rule.list, crate::rules::FilterList::Exit | crate::rules::FilterList::IoUring),
     }
 }
 
@@ -357,11 +408,20 @@ fn not_loaded(source: &RuleSource, report: &diff::RulesReport) -> Vec<RuleProof>
                 reason: Some(diff::ExpectedRule::not_loaded_message(why)),
                 action: None,
                 changed: None,
+                note: None,
                 order: order(source, Some(&e.location)),
+                records: false,
             }),
             diff::Loaded::At(_) => None,
         })
         .collect()
+}
+
+/// What the run saw: the records auditd wrote up to the barrier, those the kernel emitted, the barrier.
+struct Heard<'a> {
+    written: &'a [Seen],
+    emitted: &'a [Seen],
+    barrier: &'a Barrier,
 }
 
 /// The state of one rule whose action ran.
@@ -370,11 +430,11 @@ fn judge(
     base: RuleProof,
     loaded: &[Rule],
     locations: &[Option<Location>],
-    written: &[Seen],
-    emitted: &[Seen],
-    barrier: &Barrier,
+    heard: &Heard<'_>,
+    host: &Host,
 ) -> RuleProof {
-    let Plan::Run { action, blocked_by, unknown } = &trial.plan else { return base };
+    let Heard { written, emitted, barrier } = *heard;
+    let Plan::Run { action, blocked_by, unknown, partly } = &trial.plan else { return base };
     let rule = &loaded[trial.index];
     let mut out = RuleProof { action: Some(action.describe()), changed: action.mutation(), ..base };
     let arch = match action.abi {
@@ -409,26 +469,54 @@ fn judge(
     let returned = ret.map_or("no return".to_owned(), |r| {
         if r < 0 { io::Error::from_raw_os_error(-r as i32).to_string() } else { format!("{r}") }
     });
+    // The rule whose key the record carries decided first, so it stands earlier in kernel order: only
+    // earlier rules are candidates (a later copy with the same key is not the cause).
     let key_owner = |key: &Option<String>| -> String {
         let i = blocked_by
             .as_ref()
             .map(|b| b.index)
             .filter(|i| loaded[*i].key().map(str::to_owned) == *key)
-            .or_else(|| loaded.iter().position(|r| r.key().map(str::to_owned) == *key));
+            .or_else(|| loaded[..trial.index].iter().rposition(|r| r.key().map(str::to_owned) == *key));
         i.map_or("another rule".to_owned(), |i| match &locations[i] {
             Some(at) => format!("the rule at {at}"),
             None => format!("loaded rule {}", i + 1),
         })
     };
+    // What the call really returned, where it differs from the plan: if the rule excludes that outcome,
+    // neither a record under another key nor no record says anything about this rule.
+    let excluded = ret.filter(|r| !action::returned_as_expected(action.expect, *r)).and_then(|r| {
+        let mut actual = (**action).clone();
+        actual.expect = if r < 0 { recipes::Expect::Err(-r as i32) } else { recipes::Expect::Ok(r) };
+        match eval::matches(rule, &actual, host) {
+            eval::Verdict::No(what) => Some(what),
+            _ => None,
+        }
+    });
     if let Some(record) = written.iter().rev().find(ours) {
         out.evidence = Some(Evidence::of(record));
         if record.key.as_deref() == rule.key() {
             out.state = State::Proven;
+            out.note = partly.as_ref().map(|p| partly_note(p, locations, action));
+        } else if let Some(what) = &excluded {
+            out.state = State::Unprovable;
+            out.reason = Some(format!(
+                "the action returned {returned}, not {}, and this rule's `{what}` excludes that, so its record \
+                 (key {:?}) says nothing about this rule",
+                action::expect_text(action.expect),
+                record.key.as_deref().unwrap_or("(none)")
+            ));
         } else {
             out.state = State::Shadowed;
+            // The planner looked for an action outside the earlier rule's set (other calls, other
+            // credentials) and found none: the whole match set is shadowed.
+            let whole = if blocked_by.is_some() {
+                "; no harmless action for this rule falls outside that rule's set (fully shadowed)"
+            } else {
+                ""
+            };
             out.reason = Some(format!(
                 "the action was recorded with key {:?} of {}: an earlier always rule matches it first, so this \
-                 rule's key never appears for it",
+                 rule's key never appears for it{whole}",
                 record.key.as_deref().unwrap_or("(none)"),
                 key_owner(&record.key)
             ));
@@ -454,6 +542,10 @@ fn judge(
         out.state = State::Shadowed;
         let owner = key_owner_never(b.index, locations);
         out.reason = Some(match &b.undecided {
+            None if loaded[b.index].list == crate::rules::FilterList::Task => format!(
+                "{owner} is a never rule on the task list that matches the prover's children: a process forked \
+                 under it has no audit context, so nothing it does is recorded"
+            ),
             None => format!("{owner} is a never rule that matches the action first: no record"),
             // No record either way; the earlier never rule is the likely cause, and we say how sure we are.
             Some(what) => format!(
@@ -461,6 +553,14 @@ fn judge(
                  the planner can evaluate (it cannot evaluate `{what}`): most likely shadowed"
             ),
         });
+        return out;
+    }
+    if let Some(what) = excluded {
+        out.state = State::Unprovable;
+        out.reason = Some(format!(
+            "the action returned {returned}, not {}, and this rule's `{what}` excludes that outcome",
+            action::expect_text(action.expect)
+        ));
         return out;
     }
     if let Some(what) = unknown {
@@ -476,6 +576,21 @@ fn judge(
         action::expect_text(action.expect)
     ));
     out
+}
+
+/// "shadowed for euid=0 by the rule at F:L …; proven outside that part".
+fn partly_note(p: &plan::Partly, locations: &[Option<Location>], action: &action::Action) -> String {
+    let c = &action.creds;
+    let effect =
+        if p.never { "a never rule, leaves those events unrecorded" } else { "records those events under its key" };
+    format!(
+        "shadowed for {}: {} decides those events first ({effect}); proven outside that part, as uid={} euid={}{}",
+        p.on,
+        key_owner_never(p.index, locations),
+        c.uid[0],
+        c.uid[1],
+        c.auid.map_or(String::new(), |a| format!(" auid={a}"))
+    )
 }
 
 fn key_owner_never(index: usize, locations: &[Option<Location>]) -> String {

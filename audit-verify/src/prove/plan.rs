@@ -15,8 +15,9 @@ use audit_verify_common::rule_semantics::{FirstMatch, arch_admits, first_match};
 
 use super::{
     action::{Action, Creds, NOBODY},
+    dead,
     eval::{self, Host, Verdict},
-    recipes::{A, Expect, Need, Obj, RECIPES, Recipe},
+    recipes::{self, A, Expect, Need, Obj, RECIPES, Recipe},
     scratch::{Paths, searchable_by_others},
 };
 use crate::{
@@ -54,12 +55,33 @@ pub enum Plan {
         blocked_by: Option<Blocker>,
         /// A condition the planner could not evaluate: the action is tried, and only a record decides.
         unknown: Option<String>,
+        /// An earlier rule decides part of this rule's events (those of its credentials), and the action
+        /// was chosen outside that part.
+        partly: Option<Partly>,
     },
     Unprovable(String),
+    /// No event can match the rule ([`dead::dead`]).
+    Dead(String),
+    /// A read or exec watch on a symlink, which never fires for what the operator means.
+    Symlink(String),
 }
 
+/// Part of a rule's match set that an earlier rule decides first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partly {
+    /// The earlier rule, by index in the loaded rules.
+    pub index: usize,
+    pub never: bool,
+    /// Its conditions on the credentials, as auditctl writes them (`euid=0`).
+    pub on: String,
+}
+
+/// Credential fields the planner can choose values for (fsuid/fsgid follow the effective ids).
+const CRED_FIELDS: [u32; 9] =
+    [id::UID, id::EUID, id::SUID, id::FSUID, id::GID, id::EGID, id::SGID, id::FSGID, id::LOGINUID];
+
 /// Plans the proof of `loaded[index]`.
-pub fn plan(loaded: &[Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
+pub fn plan<'r>(loaded: &'r [Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
     let rule = &loaded[index];
     if let Some(why) = not_exercised(rule) {
         return Plan::Unprovable(why);
@@ -73,6 +95,12 @@ pub fn plan(loaded: &[Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
             return Plan::Unprovable(format!("arch {v:?} is neither x86_64 nor i386: this CPU cannot run it"));
         }
     };
+    if let Some(why) = dead::dead(rule, abi) {
+        return Plan::Dead(format!("can match nothing: {why}"));
+    }
+    if let Some(why) = symlink_watch(rule, ctx.host) {
+        return Plan::Symlink(why);
+    }
     if abi == Abi::B32 && !ctx.ia32 {
         return Plan::Unprovable(
             "b32 rule, and the i386 syscall ABI is disabled on this kernel (ia32_emulation)".into(),
@@ -83,14 +111,27 @@ pub fn plan(loaded: &[Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
         Err(why) => return Plan::Unprovable(why),
     };
     let earlier: Vec<usize> = (0..index).filter(|i| loaded[*i].list == FilterList::Exit).collect();
-    let new =
-        || Search { rule, loaded, earlier: &earlier, ctx, abi, target: target.as_deref(), known: 0, failed_on: vec![] };
-    let mut search = new();
+    let task_nevers: Vec<usize> = (0..loaded.len())
+        .filter(|i| loaded[*i].list == FilterList::Task && loaded[*i].action == RuleAction::Never)
+        .collect();
+    let new = |extra: Vec<&'r Rule>| Search {
+        rule,
+        loaded,
+        earlier: &earlier,
+        task_nevers: &task_nevers,
+        ctx,
+        abi,
+        target: target.as_deref(),
+        extra,
+        known: 0,
+        failed_on: vec![],
+    };
+    let mut search = new(Vec::new());
     if let Some(plan) = search.run(ctx.allow_mutation) {
-        return plan;
+        return outside_blockers(plan, loaded, |extra| new(extra).run(ctx.allow_mutation));
     }
     if !ctx.allow_mutation
-        && let Some(Plan::Run { action, .. }) = new().run(true)
+        && let Some(Plan::Run { action, .. }) = new(Vec::new()).run(true)
     {
         return Plan::Unprovable(format!(
             "only a mutating action fires this rule ({}; it would: {}); --allow-mutation runs it",
@@ -99,6 +140,38 @@ pub fn plan(loaded: &[Rule], index: usize, ctx: &Ctx<'_>) -> Plan {
         ));
     }
     Plan::Unprovable(search.why_not())
+}
+
+/// Shadowing is judged over the rule's whole match set: when the action found is decided first by an
+/// earlier rule that names credentials (`-F euid=0`), the search runs again with those credentials'
+/// neighbours as candidates (an unprivileged euid, another auid). An action outside the earlier rule's
+/// set proves the rule, and the plan says which part is shadowed; none means the whole set is.
+fn outside_blockers<'r>(
+    mut plan: Plan,
+    loaded: &'r [Rule],
+    mut search: impl FnMut(Vec<&'r Rule>) -> Option<Plan>,
+) -> Plan {
+    let mut widened: Vec<usize> = Vec::new();
+    let mut first: Option<Partly> = None;
+    // Each round adds the blocker found: a few rounds cover rules split by user (auid=0, auid>=1000).
+    for _ in 0..4 {
+        let Plan::Run { blocked_by: Some(b), .. } = &plan else { break };
+        let blocker = &loaded[b.index];
+        let on: Vec<String> = blocker.fields.iter().filter(|f| CRED_FIELDS.contains(&f.id)).map(eval::name).collect();
+        if on.is_empty() || widened.contains(&b.index) {
+            break;
+        }
+        first.get_or_insert(Partly { index: b.index, never: b.never, on: on.join(" ") });
+        widened.push(b.index);
+        match search(widened.iter().map(|i| &loaded[*i]).collect()) {
+            Some(Plan::Run { action, blocked_by: None, unknown, .. }) => {
+                return Plan::Run { action, blocked_by: None, unknown, partly: first };
+            }
+            Some(next @ Plan::Run { .. }) => plan = next,
+            _ => break,
+        }
+    }
+    plan
 }
 
 /// Lists and actions whose rules do not fire on an action of ours.
@@ -114,6 +187,39 @@ fn not_exercised(rule: &Rule) -> Option<String> {
         (FilterList::Entry, _) => "the entry list is not evaluated by this kernel",
     };
     Some(why.into())
+}
+
+/// A watch (`-w`, `path=`) on a symlink whose permissions are only read or execute: the kernel watches
+/// the link's own inode, and open and exec resolve the link, so reading or running the path never fires
+/// the rule. (With `w` or `a` it still fires when the link itself is replaced, as /etc/localtime is by
+/// timedatectl, so those are proven on the link.)
+fn symlink_watch(rule: &Rule, host: &Host) -> Option<String> {
+    use crate::rules::fields::perm;
+    let f = rule.fields.iter().find(|f| f.id == id::WATCH && f.op == Op::Eq)?;
+    let Value::Str(path) = &f.value else { return None };
+    let path = Path::new(path);
+    if host.lstat(path).is_none_or(|s| s.mode & libc::S_IFMT != libc::S_IFLNK) {
+        return None;
+    }
+    let perms = match rule.field(id::PERM).map(|f| &f.value) {
+        Some(Value::Num(n)) => *n,
+        _ => perm::READ | perm::WRITE | perm::EXEC | perm::ATTR,
+    };
+    if perms & (perm::WRITE | perm::ATTR) != 0 {
+        return None;
+    }
+    let link = std::fs::read_link(path).map_or_else(|_| "?".to_owned(), |t| t.display().to_string());
+    let resolved = std::fs::canonicalize(path).ok();
+    let resolved = match resolved {
+        Some(r) if r.as_os_str() != link.as_str() => format!(" (resolved: {})", r.display()),
+        Some(_) => String::new(),
+        None => " (dangling)".to_owned(),
+    };
+    Some(format!(
+        "never fires: {} is a symlink to {link}{resolved}; the kernel watches the link itself, and opening or \
+         executing the path resolves it: watch the target",
+        path.display()
+    ))
 }
 
 /// The watched file or directory of a `-w`/`path=`/`dir=` rule, which must exist: the kernel matches
@@ -141,9 +247,13 @@ struct Search<'a> {
     rule: &'a Rule,
     loaded: &'a [Rule],
     earlier: &'a [usize],
+    /// Never rules on the task list (see [`Search::first_earlier_match`]).
+    task_nevers: &'a [usize],
     ctx: &'a Ctx<'a>,
     abi: Abi,
     target: Option<&'a Path>,
+    /// Earlier rules whose credential values are candidates too, to find an action outside them.
+    extra: Vec<&'a Rule>,
     /// Syscalls of the rule we have an entry for.
     known: usize,
     /// Conditions that ruled candidates out.
@@ -194,7 +304,7 @@ impl<'a> Search<'a> {
                 };
                 let blocked_by = self.first_earlier_match(&action);
                 let score = u8::from(unknown.is_some()) + 2 * u8::from(blocked_by.is_some());
-                let plan = Plan::Run { action: Box::new(action), blocked_by, unknown };
+                let plan = Plan::Run { action: Box::new(action), blocked_by, unknown, partly: None };
                 if score == 0 {
                     return Some(plan);
                 }
@@ -217,10 +327,33 @@ impl<'a> Search<'a> {
             return format!("no harmless invocation is known for {}", names.join(", "));
         }
         if let Some(exe) = self.failed_on.iter().find(|w| w.starts_with("exe=")) {
+            // Only for the login and privilege programs is running them "an authentication session".
+            const AUTH: [&str; 10] =
+                ["su", "sudo", "passwd", "login", "sshd", "newgrp", "chsh", "chfn", "gpasswd", "pkexec"];
+            let program = exe.rsplit('/').next().unwrap_or_default();
+            let what = if AUTH.contains(&program) {
+                "running the program itself (an authentication session) is not a harmless action"
+            } else {
+                "running the program itself would run its own code, which the prover does not control"
+            };
             return format!(
-                "{exe}: only that program making the call fires the rule; the prover runs its own code, and running \
-                 the program itself (an authentication session) is not a harmless action"
+                "{exe}: only that program making the call fires the rule; the prover runs its own code, and {what}"
             );
+        }
+        // The rule asks for an outcome no harmless call gives: say why, where we know.
+        let errno = self.rule.fields.iter().find_map(|f| match f.value {
+            Value::Num(n) if f.id == id::EXIT && f.op == Op::Eq => Some((n as i32).unsigned_abs() as i32),
+            _ => None,
+        });
+        let hints: Vec<&str> = recipes::NO_HARMLESS
+            .iter()
+            .filter(|(call, e, _)| {
+                Some(*e) == errno && syscalls::number(self.abi, call).is_some_and(|nr| self.rule.has_syscall(nr))
+            })
+            .map(|(_, _, why)| *why)
+            .collect();
+        if !hints.is_empty() {
+            return format!("no harmless action satisfies {}: {}", self.failed_on.join(", "), hints.join("; "));
         }
         format!("no harmless action satisfies {}", self.failed_on.join(", "))
     }
@@ -236,6 +369,9 @@ impl<'a> Search<'a> {
             Obj::Locked => (Some(p.locked.clone()), Some(p.missing2.clone()), recipe.expect, false),
             Obj::Readable => (Some(p.readable.clone()), Some(p.missing2.clone()), recipe.expect, false),
             Obj::Victim => (Some(p.victim.clone()), Some(p.victim2.clone()), recipe.expect, false),
+            Obj::Writable => (Some(p.writable.clone()), Some(p.missing2.clone()), recipe.expect, false),
+            Obj::Sticky => (Some(p.sticky.clone()), Some(p.sticky2.clone()), recipe.expect, false),
+            Obj::Dir => (Some(p.dir.clone()), Some(p.beside_dir.clone()), recipe.expect, false),
         };
         let stat = object.as_deref().and_then(|o| ctx.host.lstat(o));
         // chmod follows a symlink: "the same mode" would be the link's (0777), applied to its target.
@@ -295,10 +431,9 @@ impl<'a> Search<'a> {
             f.id == id::FIELD_COMPARE
                 && matches!(field, id::UID | id::EUID | id::SUID | id::GID | id::EGID | id::SGID | id::LOGINUID)
         };
-        let named: Vec<u32> = self
-            .rule
-            .fields
-            .iter()
+        let named: Vec<u32> = std::iter::once(self.rule)
+            .chain(self.extra.iter().copied())
+            .flat_map(|r| r.fields.iter())
             .filter(|f| {
                 f.id == field || (field == id::EUID && f.id == id::FSUID) || (field == id::EGID && f.id == id::FSGID)
             })
@@ -332,6 +467,9 @@ impl<'a> Search<'a> {
     /// The recipe's own needs: no capabilities for `NonRoot`, root for `Root`; a non-owner for the
     /// chmod on a real target, who can reach it.
     fn feasible(&self, a: &Action) -> bool {
+        if !recipes::harmless(a.recipe, &a.overrides) {
+            return false;
+        }
         let euid = a.creds.uid[1];
         let ok = match a.recipe.need {
             Need::Any => true,
@@ -354,6 +492,18 @@ impl<'a> Search<'a> {
     /// action is blocked either way, and that one is named.
     fn first_earlier_match(&self, action: &Action) -> Option<Blocker> {
         let host = self.ctx.host;
+        // A never rule on the task list, wherever it stands, is evaluated when the child is forked, with
+        // the prover's own credentials, and leaves the child without an audit context: nothing it does
+        // is recorded, whatever the exit list says.
+        if !self.task_nevers.is_empty() {
+            let at_fork = Action { creds: Creds::of(Need::Any), ..action.clone() };
+            let loaded = self.loaded;
+            if let Some(&index) =
+                self.task_nevers.iter().find(|i| eval::matches(&loaded[**i], &at_fork, host) == Verdict::Yes)
+            {
+                return Some(Blocker { index, never: true, undecided: None });
+            }
+        }
         let blocker = |k: u32, undecided| {
             let index = self.earlier[k as usize];
             Blocker { index, never: self.loaded[index].action == RuleAction::Never, undecided }
@@ -414,14 +564,16 @@ mod tests {
     fn with_ctx<T>(allow_mutation: bool, f: impl FnOnce(&Ctx<'_>) -> T) -> T {
         let root = PathBuf::from("/nonexistent-av-plan");
         let paths = Paths::under(&root);
-        let host = Host::new(PathBuf::from("/usr/bin/audit-verify"), UNSET);
+        let mut host = Host::new(PathBuf::from("/usr/bin/audit-verify"), UNSET);
+        // As on a host with SELinux: subj_* conditions are the LSM's to decide.
+        host.lsm_labels = true;
         f(&Ctx { host: &host, paths: &paths, ia32: true, allow_mutation })
     }
 
     fn run_of(plan: Plan) -> (Action, Option<Blocker>) {
         match plan {
             Plan::Run { action, blocked_by, .. } => (*action, blocked_by),
-            Plan::Unprovable(why) => panic!("unprovable: {why}"),
+            other => panic!("not run: {other:?}"),
         }
     }
 
@@ -508,6 +660,54 @@ mod tests {
             let blocker = run_of(plan(&loaded, 1, ctx)).1.expect("the never rule may match first");
             assert_eq!((blocker.index, blocker.never), (0, true));
             assert!(blocker.undecided.as_deref().is_some_and(|w| w.contains("subj_type")), "{blocker:?}");
+        });
+    }
+
+    /// On a kernel with no labelling LSM, a never rule on subj_type matches nothing and shadows nothing.
+    #[test]
+    fn an_lsm_never_rule_shadows_nothing_without_an_lsm() {
+        let loaded = rules(
+            "-a never,exit -F arch=b64 -S fchdir -F subj_type=crond_t\n\
+             -a always,exit -F arch=b64 -S fchdir -k after",
+        );
+        let paths = Paths::under(Path::new("/nonexistent-av-plan"));
+        let mut host = Host::new(PathBuf::from("/usr/bin/audit-verify"), UNSET);
+        host.lsm_labels = false;
+        let ctx = Ctx { host: &host, paths: &paths, ia32: true, allow_mutation: false };
+        assert_eq!(run_of(plan(&loaded, 1, &ctx)).1, None);
+    }
+
+    /// An earlier execve rule for euid 0 shadows a watch only for root: the action runs as another euid,
+    /// outside the earlier rule's set, and the plan says which part is shadowed.
+    #[test]
+    fn shadowing_for_root_only_is_proven_as_another_user() {
+        let exe = std::env::current_exe().unwrap();
+        let loaded = rules(&format!(
+            "-a always,exit -F arch=b64 -S execve,execveat -F euid=0 -k rootcmd\n-w {} -p x -k mine",
+            exe.display()
+        ));
+        with_ctx(false, |ctx| {
+            let Plan::Run { action, blocked_by, partly, .. } = plan(&loaded, 1, ctx) else { panic!("runs") };
+            assert_eq!(blocked_by, None);
+            assert_ne!(action.creds.uid[1], 0, "{action:?}");
+            assert_eq!(partly, Some(Partly { index: 0, never: false, on: "euid=0".into() }));
+        });
+        // With no credential condition the earlier rule shadows the whole set.
+        let loaded =
+            rules(&format!("-a always,exit -F arch=b64 -S execve,execveat -k all\n-w {} -p x -k mine", exe.display()));
+        with_ctx(false, |ctx| {
+            let Plan::Run { blocked_by, partly, .. } = plan(&loaded, 1, ctx) else { panic!("runs") };
+            assert_eq!((blocked_by.map(|b| b.index), partly), (Some(0), None));
+        });
+    }
+
+    /// `-a never,task` disables auditing of every process forked after it matched: whatever its position,
+    /// it decides first.
+    #[test]
+    fn a_never_task_rule_blocks_everything() {
+        let loaded = rules("-a always,exit -F arch=b64 -S fchdir -k k\n-a never,task");
+        with_ctx(false, |ctx| {
+            assert_eq!(run_of(plan(&loaded, 0, ctx)).1, Some(Blocker { index: 1, never: true, undecided: None }));
         });
     }
 }

@@ -25,11 +25,36 @@ pub enum A {
     Bad,
     /// A pointer to 64 zero bytes.
     Buf,
+    /// A pointer to these bytes.
+    Bytes(&'static [u8]),
     /// The object's current mode (`chmod` to what it already is).
     Mode,
     /// The child's own pid.
     SelfPid,
+    /// The pid of a grandchild the child forks for this one call: it only waits (pause), and the child
+    /// kills and reaps it after the call, so a signal sent to it reaches nothing else.
+    ChildPid,
+    /// fd 1000: a memfd of the child's own, 4096 bytes, sealed against shrinking (F_SEAL_SHRINK), so a
+    /// truncation fails with EPERM. It exists only in the child.
+    SealedFd,
+    /// `/proc/self/fd/1000`, the same memfd by path (for creat, truncate, open with O_TRUNC).
+    SealedPath,
+    /// fd 1001: another memfd of the child's own, unsealed, so truncating it succeeds and changes only it.
+    OwnFd,
+    /// `/proc/self/fd/1001`, that memfd by path.
+    OwnPath,
+    /// fd 1002: a TCP socket of the child's own, not connected.
+    OwnSocket,
+    /// A pointer to the `sockaddr_in` of the prover's own listener on 127.0.0.1 (16 bytes).
+    Loopback,
 }
+
+/// The fd numbers the child's two memfds get, and their paths.
+pub const SEALED_FD: i64 = 1000;
+pub const SEALED_PATH: &str = "/proc/self/fd/1000";
+pub const OWN_FD: i64 = 1001;
+pub const OWN_PATH: &str = "/proc/self/fd/1001";
+pub const OWN_SOCKET: i64 = 1002;
 
 /// Credentials the call needs to behave as described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +78,14 @@ pub enum Obj {
     Readable,
     /// A scratch file made for this one call (mutation entries).
     Victim,
+    /// A scratch file, root-owned, mode 0666: a non-root caller may write it but does not own it, so
+    /// O_NOATIME is EPERM after the permission check and before anything (a truncation) happens.
+    Writable,
+    /// A root-owned file in a sticky, world-writable scratch directory: a non-root caller may not
+    /// remove or rename it (EPERM).
+    Sticky,
+    /// A scratch directory (link() of a directory is EPERM); the second path a name beside it.
+    Dir,
 }
 
 /// What the call returns.
@@ -96,6 +129,10 @@ const O_DIRECTORY: i64 = 0o200000;
 const O_NOFOLLOW: i64 = 0o400000;
 const O_NOATIME: i64 = 0o1000000;
 const O_NONBLOCK: i64 = 0o4000;
+const O_CREAT: i64 = 0o100;
+const O_TRUNC: i64 = 0o1000;
+/// `IPC_PRIVATE` is 0; a key of ours that names no queue, for lookups that must not create one.
+const IPC_KEY: i64 = 0x6176_6572;
 const PROBE_W: i64 = O_WRONLY | O_DIRECTORY | O_NOFOLLOW;
 const PROBE_R: i64 = O_DIRECTORY | O_NOFOLLOW;
 const ENOENT: i32 = libc::ENOENT;
@@ -103,6 +140,8 @@ const EACCES: i32 = libc::EACCES;
 const EPERM: i32 = libc::EPERM;
 const EBADF: i32 = libc::EBADF;
 const EFAULT: i32 = libc::EFAULT;
+const EINVAL: i32 = libc::EINVAL;
+const ESRCH: i32 = libc::ESRCH;
 const XATTR: &str = "user.audit-verify";
 
 const fn r(name: &'static str, args: &'static [A], need: Need, obj: Obj, expect: Expect, perm: u32) -> Recipe {
@@ -162,6 +201,47 @@ pub const RECIPES: &[Recipe] = &[
     r("open", &[Path, N(O_NOATIME)], NonRoot, O::Readable, E::Err(EPERM), R),
     r("chmod", &[Path, N(0o644)], NonRoot, O::Readable, E::Err(EPERM), AT_),
     r("fchmodat", &[N(AT), Path, N(0o644)], NonRoot, O::Readable, E::Err(EPERM), AT_),
+    // O_CREAT|O_WRONLY|O_TRUNC: under the locked directory (EACCES for a non-root caller), and with
+    // O_NOATIME on the 0666 scratch file the caller does not own (EPERM from may_open, which comes before
+    // the truncation).
+    r("openat", &[N(AT), Path, N(O_WRONLY | O_CREAT | O_TRUNC), N(0o600)], NonRoot, O::Locked, E::Err(EACCES), W),
+    r("open", &[Path, N(O_WRONLY | O_CREAT | O_TRUNC), N(0o600)], NonRoot, O::Locked, E::Err(EACCES), W),
+    r(
+        "openat",
+        &[N(AT), Path, N(O_WRONLY | O_CREAT | O_TRUNC | O_NOATIME), N(0o600)],
+        NonRoot,
+        O::Writable,
+        E::Err(EPERM),
+        W,
+    ),
+    r("open", &[Path, N(O_WRONLY | O_CREAT | O_TRUNC | O_NOATIME), N(0o600)], NonRoot, O::Writable, E::Err(EPERM), W),
+    // Truncating the child's own sealed memfd: EPERM from shmem_setattr, nothing else is touched.
+    r("creat", &[SealedPath, N(0o600)], Any, O::None, E::Err(EPERM), W),
+    r("truncate", &[SealedPath, N(0)], Any, O::None, E::Err(EPERM), W),
+    r("truncate64", &[SealedPath, N(0), N(0)], Any, O::None, E::Err(EPERM), W),
+    r("ftruncate", &[SealedFd, N(0)], Any, O::None, E::Err(EPERM), W),
+    r("ftruncate64", &[SealedFd, N(0), N(0)], Any, O::None, E::Err(EPERM), W),
+    // Success on the child's own unsealed memfd: it is emptied, and it ends with the child.
+    r("creat", &[OwnPath, N(0o600)], Any, O::None, E::OkAny, W),
+    r("truncate", &[OwnPath, N(0)], Any, O::None, E::Ok(0), W),
+    r("truncate64", &[OwnPath, N(0), N(0)], Any, O::None, E::Ok(0), W),
+    r("ftruncate", &[OwnFd, N(0)], Any, O::None, E::Ok(0), W),
+    r("ftruncate64", &[OwnFd, N(0), N(0)], Any, O::None, E::Ok(0), W),
+    // Removing or renaming another user's file in a sticky directory: EPERM (check_sticky).
+    r("unlink", &[Path], NonRoot, O::Sticky, E::Err(EPERM), W),
+    r("unlinkat", &[N(AT), Path, N(0)], NonRoot, O::Sticky, E::Err(EPERM), W),
+    r("rename", &[Path, Path2], NonRoot, O::Sticky, E::Err(EPERM), W),
+    r("renameat", &[N(AT), Path, N(AT), Path2], NonRoot, O::Sticky, E::Err(EPERM), W),
+    r("renameat2", &[N(AT), Path, N(AT), Path2, N(0)], NonRoot, O::Sticky, E::Err(EPERM), W),
+    // A hard link to a directory: EPERM from vfs_link, after the permission checks root passes.
+    r("link", &[Path, Path2], Root, O::Dir, E::Err(EPERM), W),
+    r("linkat", &[N(AT), Path, N(AT), Path2, N(0)], Root, O::Dir, E::Err(EPERM), W),
+    // Success that changes nothing: O_CREAT on a file that exists (nothing is created), and O_WRONLY on
+    // the prover's own scratch file, closed without a write.
+    r("openat", &[N(AT), Path, N(O_CREAT), N(0o600)], Any, O::Readable, E::OkAny, R),
+    r("open", &[Path, N(O_CREAT), N(0o600)], Any, O::Readable, E::OkAny, R),
+    r("openat", &[N(AT), Path, N(O_WRONLY)], Any, O::Writable, E::OkAny, W),
+    r("open", &[Path, N(O_WRONLY)], Any, O::Writable, E::OkAny, W),
     // Success that changes nothing: a read-only open of a scratch file.
     r("openat", &[N(AT), Path, N(0)], Any, O::Readable, E::OkAny, R),
     r("open", &[Path, N(0)], Any, O::Readable, E::OkAny, R),
@@ -219,7 +299,9 @@ pub const RECIPES: &[Recipe] = &[
     r("fchdir", &[N(-1)], Any, O::None, E::Err(EBADF), 0),
     r("fsync", &[N(-1)], Any, O::None, E::Err(EBADF), 0),
     r("fdatasync", &[N(-1)], Any, O::None, E::Err(EBADF), 0),
-    r("open_by_handle_at", &[N(-1), Bad, N(0)], NonRoot, O::None, E::ErrAny, 0),
+    // Without CAP_DAC_READ_SEARCH: EPERM (may_decode_fh), once the handle's header (8 bytes of handle,
+    // type 0) is read and before it is decoded.
+    r("open_by_handle_at", &[N(AT), Bytes(&[8, 0, 0, 0, 0, 0, 0, 0]), N(0)], NonRoot, O::None, E::Err(EPERM), 0),
     // Clock, host name, modules, kexec, reboot: no capability (the child is not root) and arguments the
     // kernel rejects (page-zero pointers, a host name longer than 64).
     r("adjtimex", &[Bad], NonRoot, O::None, E::Err(EFAULT), 0),
@@ -255,15 +337,59 @@ pub const RECIPES: &[Recipe] = &[
     r("kill", &[SelfPid, N(0)], Any, O::None, E::Ok(0), 0),
     r("tkill", &[SelfPid, N(0)], Any, O::None, E::Ok(0), 0),
     r("tgkill", &[SelfPid, SelfPid, N(0)], Any, O::None, E::Ok(0), 0),
-    r("ptrace", &[N(2), N(-1), N(0), N(0)], Any, O::None, E::ErrAny, 0),
-    // Sockets: fd -1, or an address family that does not exist.
-    r("socket", &[N(9999), N(1), N(0)], Any, O::None, E::ErrAny, 0),
+    // Any signal to a grandchild of our own that only waits; the child then kills and reaps it.
+    free(r("kill", &[ChildPid, N(9)], Any, O::None, E::Ok(0), 0), 0b10),
+    free(r("tkill", &[ChildPid, N(9)], Any, O::None, E::Ok(0), 0), 0b10),
+    free(r("tgkill", &[ChildPid, ChildPid, N(9)], Any, O::None, E::Ok(0), 0), 0b100),
+    // Any request but PTRACE_TRACEME (see `harmless`) on pid -1, which no process has: ESRCH.
+    free(r("ptrace", &[N(2), N(-1), N(0), N(0)], Any, O::None, E::Err(ESRCH), 0), 0b1),
+    // Sockets: a type that does not exist (EINVAL for every family the kernel knows), or fd -1.
+    r("socket", &[N(2), N(15), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    free(r("socket", &[N(2), N(15), N(0)], Any, O::None, E::ErrAny, 0), 0b1),
     r("bind", &[N(-1), Bad, N(16)], Any, O::None, E::Err(EBADF), W),
     r("connect", &[N(-1), Bad, N(16)], Any, O::None, E::Err(EBADF), 0),
+    // A connection to the prover's own listener on loopback, which accepts and closes it.
+    r("connect", &[OwnSocket, Loopback, N(16)], Any, O::None, E::Ok(0), 0),
     r("listen", &[N(-1), N(0)], Any, O::None, E::Err(EBADF), 0),
     r("accept", &[N(-1), N(0), N(0)], Any, O::None, E::Err(EBADF), 0),
     r("accept4", &[N(-1), N(0), N(0), N(0)], Any, O::None, E::Err(EBADF), 0),
     r("uname", &[Bad], Any, O::None, E::Err(EFAULT), 0),
+    // SysV IPC: a negative id, size or count, checked before any object is looked up or created
+    // (IPC_PRIVATE would create one, so msgget looks up a key of ours without IPC_CREAT).
+    r("msgget", &[N(IPC_KEY), N(0)], Any, O::None, E::ErrAny, 0),
+    r("msgsnd", &[N(-1), Bad, N(0), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    r("msgrcv", &[N(-1), Bad, N(0), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    r("msgctl", &[N(-1), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    r("semget", &[N(IPC_KEY), N(-1), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    r("semop", &[N(-1), Bad, N(1)], Any, O::None, E::Err(EINVAL), 0),
+    r("semtimedop", &[N(-1), Bad, N(1), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    r("semctl", &[N(-1), N(0), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    r("shmget", &[N(0), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    r("shmat", &[N(-1), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    r("shmdt", &[N(1)], Any, O::None, E::Err(EINVAL), 0),
+    r("shmctl", &[N(-1), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    // Flags the kernel rejects before acting: unknown memfd flags, CLONE_SIGHAND without CLONE_VM,
+    // a clone3 struct of size 0, CLONE_VFORK for unshare, a mount_setattr struct of size 0, unknown
+    // landlock flags, an ldt write of the wrong size.
+    r("memfd_create", &[Str("audit-verify"), N(0x100)], Any, O::None, E::Err(EINVAL), 0),
+    r("clone", &[N(0x800), N(0), N(0), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    // CLONE_NEWUSER|CLONE_NEWNS with CLONE_FS, for rules on namespace flags: EINVAL, the first check.
+    r("clone", &[N(0x1002_0200), N(0), N(0), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0),
+    r("clone3", &[Bad, N(0)], Any, O::None, E::Err(EINVAL), 0),
+    r("unshare", &[N(0x4000)], Any, O::None, E::Err(EINVAL), 0),
+    r("setns", &[N(-1), N(0)], Any, O::None, E::ErrAny, 0),
+    r("mount_setattr", &[N(-1), Str(""), N(0), Bad, N(0)], Any, O::None, E::Err(EINVAL), 0),
+    r("landlock_create_ruleset", &[N(0), N(0), N(0xffff)], Any, O::None, E::Err(EINVAL), 0),
+    r("landlock_add_rule", &[N(-1), N(1), Bad, N(1)], Any, O::None, E::Err(EINVAL), 0),
+    r("landlock_restrict_self", &[N(-1), N(0xffff_0000)], Any, O::None, E::ErrAny, 0),
+    r("modify_ldt", &[N(1), Bad, N(0)], Any, O::None, E::Err(EINVAL), 0),
+    // Memory: an unaligned address (mprotect) or a length of 0 (mmap), for any protection asked.
+    free(r("mprotect", &[N(1), N(4096), N(0)], Any, O::None, E::Err(EINVAL), 0), 0b100),
+    free(r("pkey_mprotect", &[N(1), N(4096), N(0), N(-1)], Any, O::None, E::Err(EINVAL), 0), 0b100),
+    free(r("mmap", &[N(0), N(0), N(0), N(0x22), N(-1), N(0)], Any, O::None, E::Err(EINVAL), 0), 0b100),
+    free(r("mmap2", &[N(0), N(0), N(0), N(0x22), N(-1), N(0)], Any, O::None, E::Err(EINVAL), 0), 0b100),
+    // Deprecated: any protection but 0 is EINVAL, and so is an empty range.
+    free(r("remap_file_pages", &[N(1), N(0), N(0), N(0), N(0)], Any, O::None, E::Err(EINVAL), 0), 0b100),
     r("exit_group", &[N(0)], Any, O::None, E::NoReturn, 0),
     r("exit", &[N(0)], Any, O::None, E::NoReturn, 0),
     // --allow-mutation only. Scratch files made for the one call: the system's files are untouched, but
@@ -292,6 +418,31 @@ pub const RECIPES: &[Recipe] = &[
         E::OkAny,
     )),
 ];
+
+/// Outcomes no harmless call produces, and why: the reason `unprovable` gives instead of a generic one.
+pub const NO_HARMLESS: &[(&str, i32, &str)] = &[
+    (
+        "ftruncate",
+        EACCES,
+        "ftruncate checks no file permission (a read-only fd is EINVAL): only an LSM makes it EACCES",
+    ),
+    (
+        "ftruncate64",
+        EACCES,
+        "ftruncate checks no file permission (a read-only fd is EINVAL): only an LSM makes it EACCES",
+    ),
+    (
+        "open_by_handle_at",
+        EACCES,
+        "open_by_handle_at needs CAP_DAC_READ_SEARCH, which passes every permission check: no caller gets EACCES from it harmlessly",
+    ),
+];
+
+/// Whether the free argument values an action got stay harmless for its recipe: every free argument is,
+/// except ptrace's request PTRACE_TRACEME (0), which acts on the caller instead of the missing pid.
+pub fn harmless(recipe: &Recipe, overrides: &[Option<u64>; 6]) -> bool {
+    !(recipe.name == "ptrace" && overrides[0] == Some(0))
+}
 
 /// What a mutation entry changes, for the report.
 pub fn mutation_note(recipe: &Recipe, object: &str, on_target: bool) -> String {

@@ -6,13 +6,15 @@ use std::fmt::Write as _;
 use super::{ProveReport, RuleProof, State};
 use crate::junit;
 
-const STATES: [State; 7] = [
+const STATES: [State; 9] = [
     State::Proven,
     State::Failed,
     State::NotWritten,
     State::NotLoaded,
     State::Shadowed,
     State::Unprovable,
+    State::Dead,
+    State::Symlink,
     State::NotRun,
 ];
 
@@ -41,6 +43,13 @@ pub fn table(report: &ProveReport) -> String {
         report.elapsed_ms,
         report.sources.join(", ")
     );
+    // A run that proved nothing looks clean by its exit status: say so where it is read.
+    if report.count(State::Proven) == 0 && report.loaded > 0 {
+        let _ = writeln!(
+            out,
+            "nothing was proven: no loaded rule has a record to show for it (--require-proven makes this exit 1)"
+        );
+    }
     out
 }
 
@@ -57,6 +66,9 @@ fn detail(r: &RuleProof) -> String {
         ),
         _ => r.reason.clone().unwrap_or_default(),
     };
+    if let Some(note) = &r.note {
+        text.push_str(&format!("; {note}"));
+    }
     if let Some(changed) = &r.changed {
         text.push_str(&format!(" [changed: {changed}]"));
     }

@@ -6,6 +6,10 @@
 //!     readable                         0644 root, empty: O_NOATIME by a non-owner is EPERM
 //!     locked/                          0700 root: a non-root lookup of locked/x is EACCES
 //!     victims/                         files made for one --allow-mutation call each
+//!     writable                         0666 root, empty: writable by all, owned by root
+//!     sticky/                          1777 root: a non-root caller may not remove sticky/f
+//!         f                            0644 root
+//!     dir/                             0755 root: link() of a directory is EPERM (`linked` never exists)
 //! ```
 //! `missing/x` is never created: every lookup of it is ENOENT.
 //!
@@ -37,6 +41,11 @@ pub struct Paths {
     pub readable: PathBuf,
     pub victim: PathBuf,
     pub victim2: PathBuf,
+    pub writable: PathBuf,
+    pub sticky: PathBuf,
+    pub sticky2: PathBuf,
+    pub dir: PathBuf,
+    pub beside_dir: PathBuf,
 }
 
 impl Paths {
@@ -49,6 +58,11 @@ impl Paths {
             readable: root.join("readable"),
             victim: root.join("victims/v"),
             victim2: root.join("victims/v.2"),
+            writable: root.join("writable"),
+            sticky: root.join("sticky/f"),
+            sticky2: root.join("sticky/g"),
+            dir: root.join("dir"),
+            beside_dir: root.join("linked"),
         }
     }
 }
@@ -142,6 +156,15 @@ impl Scratch {
         fs::write(&scratch.paths.readable, b"")?;
         fs::set_permissions(&scratch.paths.readable, fs::Permissions::from_mode(0o644))?;
         fs::DirBuilder::new().mode(0o755).create(scratch.root.join("victims"))?;
+        fs::write(&scratch.paths.writable, b"")?;
+        fs::set_permissions(&scratch.paths.writable, fs::Permissions::from_mode(0o666))?;
+        let sticky = scratch.root.join("sticky");
+        fs::DirBuilder::new().mode(0o755).create(&sticky)?;
+        fs::write(&scratch.paths.sticky, b"")?;
+        fs::set_permissions(&scratch.paths.sticky, fs::Permissions::from_mode(0o644))?;
+        // Made world-writable only once its file is in place.
+        fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777))?;
+        fs::DirBuilder::new().mode(0o755).create(&scratch.paths.dir)?;
         Ok(scratch)
     }
 

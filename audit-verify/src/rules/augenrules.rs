@@ -62,6 +62,7 @@ pub enum RulesInput {
 
 impl RulesInput {
     /// The directory or file named.
+    #[must_use]
     pub fn path(&self) -> &Path {
         match self {
             RulesInput::Dir(path) | RulesInput::File(path) => path,
@@ -69,6 +70,10 @@ impl RulesInput {
     }
 
     /// The rules the input names.
+    ///
+    /// # Errors
+    ///
+    /// When the file or directory cannot be read, or a rules line does not parse.
     pub fn load(&self) -> Result<RuleSource, SourceError> {
         match self {
             RulesInput::File(file) => from_file(file),
@@ -86,6 +91,7 @@ impl RulesInput {
 
 impl SourceError {
     /// No rules there at all (no directory, or no `*.rules` in it), as opposed to rules that cannot be read.
+    #[must_use]
     pub fn is_absent(&self) -> bool {
         match self {
             SourceError::Empty(_) => true,
@@ -128,6 +134,10 @@ pub(crate) fn from_file(path: &Path) -> Result<RuleSource, SourceError> {
 }
 
 /// A rules directory, as augenrules builds audit.rules from it.
+#[expect(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "augenrules' `grep \"\\.rules$\"` is case-sensitive: `X.RULES` is not loaded"
+)]
 pub(crate) fn from_dir(dir: &Path) -> Result<RuleSource, SourceError> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|source| SourceError::Read { path: dir.to_owned(), source })?

@@ -54,11 +54,13 @@ pub enum Loaded {
 
 impl ExpectedRule {
     /// What the `not_loaded` finding says.
+    #[must_use]
     pub fn not_loaded_message(why: &str) -> String {
         format!("in the files but not loaded: {why}")
     }
 
     /// What the `shadowed` finding says.
+    #[must_use]
     pub fn shadowed_message(never: &Location) -> String {
         format!("can never fire: the never rule at {never} matches every event this rule matches")
     }
@@ -198,7 +200,9 @@ fn simulate_load(source: &RuleSource, findings: &mut Vec<Finding>) -> (Vec<Expec
                 first_at.clear();
             }
             Command::DeleteAll { key: Some(key) } => {
-                lists.values_mut().for_each(|l| l.retain(|e| e.rule.key() != Some(key.as_str())));
+                for l in lists.values_mut() {
+                    l.retain(|e| e.rule.key() != Some(key.as_str()));
+                }
                 first_at = rebuild(&lists);
             }
             Command::Add { rule, prepend } => {
@@ -391,6 +395,7 @@ fn shadow_findings(expected: &[Expected], findings: &mut Vec<Finding>) -> Vec<Op
 
 /// Whether `general` matches every event `specific` matches: its syscalls include the other's and each
 /// of its conditions follows from the other's conditions.
+#[must_use]
 pub fn covers(general: &Rule, specific: &Rule) -> bool {
     let syscalls_included = !general.uses_mask()
         || general.mask.iter().zip(&specific.mask).all(|(g, s)| g & s == *s)

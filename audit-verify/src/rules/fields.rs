@@ -53,39 +53,46 @@ pub mod perm {
 pub const PERMS: [(char, u32); 4] = [('x', perm::EXEC), ('w', perm::WRITE), ('r', perm::READ), ('a', perm::ATTR)];
 
 /// The field id for a name as auditctl accepts it.
+#[must_use]
 pub fn id_of(name: &str) -> Option<u32> {
     let kernel = ALIASES.iter().find(|(alias, _)| *alias == name).map_or(name, |(_, k)| k);
     tables::FIELDS.iter().find(|(n, _)| *n == kernel).map(|(_, id)| *id)
 }
 
 /// The name auditctl prints for a field id.
+#[must_use]
 pub fn name_of(id: u32) -> Option<&'static str> {
     let kernel = tables::FIELDS.iter().find(|(_, i)| *i == id).map(|(n, _)| *n)?;
     Some(ALIASES.iter().find(|(_, k)| *k == kernel).map_or(kernel, |(alias, _)| alias))
 }
 
 /// Fields whose value travels as a string in the rule's buffer.
+#[must_use]
 pub fn is_string(id: u32) -> bool {
     matches!(id, id::WATCH | id::DIR | id::EXE | id::FILTERKEY) || (13..=17).contains(&id) || (19..=23).contains(&id)
 }
 
 /// `-C a op b`: the `AUDIT_COMPARE_*` id for the pair, in either order. (The kernel names these with
 /// `AUID`, though its field is `LOGINUID`.)
+#[must_use]
 pub fn comparison(a: &str, b: &str) -> Option<u32> {
     let name = |n: &str| if n == "loginuid" { "auid".to_owned() } else { n.to_owned() };
     let (a, b) = (name(a), name(b));
     tables::COMPARISONS.iter().find(|(x, y, _)| (*x == a && *y == b) || (*x == b && *y == a)).map(|(.., id)| *id)
 }
 
+#[must_use]
 pub fn comparison_names(id: u32) -> Option<(&'static str, &'static str)> {
     tables::COMPARISONS.iter().find(|(.., i)| *i == id).map(|(a, b, _)| (*a, *b))
 }
 
 /// Record type number for a name (`SYSCALL`, `CWD`, `USER_LOGIN`, …) or a number.
+#[must_use]
 pub fn record_type(name: &str) -> Option<u32> {
     name.parse().ok().or_else(|| record_type::code_of(name))
 }
 
+#[must_use]
 pub fn record_type_name(value: u32) -> Option<&'static str> {
     record_type::name_of(value)
 }
@@ -94,15 +101,21 @@ fn errno(name: &str) -> Option<u32> {
     tables::ERRNOS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
 
+#[must_use]
 pub fn fstype_name(magic: u32) -> Option<&'static str> {
     FSTYPES.iter().find(|(_, v)| *v == magic).map(|(n, _)| *n)
 }
 
+#[must_use]
 pub fn errno_name(value: u32) -> Option<&'static str> {
     tables::ERRNOS.iter().find(|(_, v)| *v == value).map(|(n, _)| *n)
 }
 
 /// Parses `-p` letters into `AUDIT_PERM_*` bits.
+///
+/// # Errors
+///
+/// When a letter is not one of `rwxa`.
 pub fn perm_bits(letters: &str) -> Result<u32, String> {
     letters.chars().try_fold(0, |bits, c| {
         PERMS
@@ -113,11 +126,16 @@ pub fn perm_bits(letters: &str) -> Result<u32, String> {
     })
 }
 
+#[must_use]
 pub fn perm_letters(bits: u32) -> String {
     ['r', 'w', 'x', 'a'].into_iter().filter(|c| PERMS.iter().any(|(l, b)| l == c && bits & b != 0)).collect()
 }
 
 /// Parses the value of field `id` as auditctl does, for the operator `op`.
+///
+/// # Errors
+///
+/// When `text` is not a value auditctl accepts for field `id` with `op`.
 pub fn parse_value(id: u32, op: Op, text: &str) -> Result<Value, String> {
     let text = text.trim_matches('"');
     if is_string(id) {
@@ -152,14 +170,21 @@ pub fn parse_value(id: u32, op: Op, text: &str) -> Result<Value, String> {
 
 /// A number as auditctl reads it (C `strtoul`, base 0): `0x` hex, a leading `0` octal (`a2&0100` is
 /// 0x40), else decimal; a negative decimal becomes its u32 two's complement, as the kernel stores it.
+///
+/// # Errors
+///
+/// When `text` is not a number, or does not fit in 32 bits.
 pub fn number(text: &str) -> Result<u32, String> {
-    let radix = |digits: &str, radix| u64::from_str_radix(digits, radix).ok().filter(|v| *v <= u64::from(u32::MAX));
+    let radix = |digits: &str, radix| u64::from_str_radix(digits, radix).ok().and_then(|v| u32::try_from(v).ok());
     let parsed = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        radix(hex, 16).map(|v| v as u32)
+        radix(hex, 16)
     } else if text.len() > 1 && text.starts_with('0') {
-        radix(&text[1..], 8).map(|v| v as u32)
+        radix(&text[1..], 8)
     } else if let Some(neg) = text.strip_prefix('-') {
-        neg.parse::<u32>().ok().filter(|v| *v <= i32::MAX as u32).map(|v| (v as i32).wrapping_neg() as u32)
+        neg.parse::<u32>()
+            .ok()
+            .filter(|v| i32::try_from(*v).is_ok())
+            .map(|v| v.cast_signed().wrapping_neg().cast_unsigned())
     } else {
         text.parse::<u32>().ok()
     };
@@ -205,7 +230,7 @@ fn exit_code(text: &str) -> Result<u32, String> {
         None => (false, text),
     };
     match errno(name) {
-        Some(e) if negative => Ok((e as i32).wrapping_neg() as u32),
+        Some(e) if negative => Ok(e.cast_signed().wrapping_neg().cast_unsigned()),
         Some(e) => Ok(e),
         None => number(text).map_err(|_| format!("`{text}` is neither a number nor an errno name")),
     }
@@ -237,8 +262,8 @@ mod tests {
         assert_eq!(parse_value(id::LOGINUID, Op::Ne, "unset"), Ok(Value::Num(UNSET)));
         assert_eq!(parse_value(id::LOGINUID, Op::Ge, "1000"), Ok(Value::Num(1000)));
         assert_eq!(parse_value(id::UID, Op::Eq, "root"), Ok(Value::Num(0)));
-        assert_eq!(parse_value(id::EXIT, Op::Eq, "-EACCES"), Ok(Value::Num(-13i32 as u32)));
-        assert_eq!(parse_value(id::EXIT, Op::Eq, "-EPERM"), Ok(Value::Num(-1i32 as u32)));
+        assert_eq!(parse_value(id::EXIT, Op::Eq, "-EACCES"), Ok(Value::Num((-13i32).cast_unsigned())));
+        assert_eq!(parse_value(id::EXIT, Op::Eq, "-EPERM"), Ok(Value::Num((-1i32).cast_unsigned())));
         assert_eq!(parse_value(id::ARCH, Op::Eq, "b32"), Ok(Value::Num(ARCH_B32)));
         assert_eq!(parse_value(id::ARG0, Op::Eq, "0x0"), Ok(Value::Num(0)));
         assert_eq!(parse_value(202, Op::BitMask, "0100"), Ok(Value::Num(0x40)), "octal, as strtoul reads it");

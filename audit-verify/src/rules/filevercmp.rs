@@ -1,7 +1,7 @@
 //! GNU `ls -v` order (gnulib's `filevercmp`), which augenrules uses to order `rules.d`. The file suffix
 //! (`.rules`) is cut before the first comparison, so `30-ospp-v42.rules` sorts before
 //! `30-ospp-v42-1-create-failed.rules`; digit runs compare as numbers; `~` sorts before everything.
-//! tests/rules_oracle.rs compares it with the real `ls -1v`.
+//! `tests/rules_oracle.rs` compares it with the real `ls -1v`.
 
 use std::cmp::Ordering;
 

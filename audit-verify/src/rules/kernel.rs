@@ -1,5 +1,5 @@
 //! Decodes `struct audit_rule_data` (include/uapi/linux/audit.h) as `AUDIT_LIST_RULES` returns it:
-//! flags, action, field_count, mask[64], fields[64], values[64], fieldflags[64], buflen, buf. String
+//! flags, action, `field_count`, `mask[64]`, `fields[64]`, `values[64]`, `fieldflags[64]`, `buflen`, `buf`. String
 //! fields carry their length in `values[i]`; their bytes follow one another in `buf`, in field order.
 
 use thiserror::Error;
@@ -27,6 +27,14 @@ pub enum DecodeError {
     StringOverrun { index: usize },
 }
 
+/// # Errors
+///
+/// When the rule is shorter than its fixed part, has more than 64 fields, names an unknown list, action or
+/// operator, or a string runs past the buffer.
+#[expect(
+    clippy::missing_panics_doc,
+    reason = "`word` reads only header words, and the header's length is checked first"
+)]
 pub fn decode(raw: &RawRule) -> Result<Rule, DecodeError> {
     let bytes = raw.as_bytes();
     if bytes.len() < HEADER_WORDS * 4 {
@@ -69,6 +77,7 @@ mod tests {
     use super::*;
 
     /// Builds rule data the way the kernel lays it out.
+    #[expect(clippy::cast_possible_truncation, reason = "test data: a few fields and short strings")]
     fn encode(list: u32, action: u32, mask_bits: &[u32], fields: &[(u32, u32, &str, u32)]) -> RawRule {
         let mut words = vec![0u32; HEADER_WORDS];
         words[0] = list;

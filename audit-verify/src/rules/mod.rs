@@ -20,6 +20,10 @@ use crate::{
 };
 
 /// The kernel's rules, decoded, in kernel order. A rule that cannot be decoded becomes a finding.
+///
+/// # Errors
+///
+/// When the kernel cannot be asked for its rules.
 pub fn loaded(socket: &mut AuditSocket) -> Result<(Vec<Rule>, Vec<Finding>), NetlinkError> {
     let mut rules = Vec::new();
     let mut findings = Vec::new();
@@ -84,6 +88,7 @@ impl FilterList {
         FilterList::IoUring,
     ];
 
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             FilterList::User => "user",
@@ -153,6 +158,7 @@ pub struct Rule {
 }
 
 impl Rule {
+    #[must_use]
     pub fn new(list: FilterList, action: Action) -> Self {
         Self { list, action, mask: [0; MASK_WORDS], fields: Vec::new() }
     }
@@ -163,6 +169,7 @@ impl Rule {
         }
     }
 
+    #[must_use]
     pub fn has_syscall(&self, nr: u32) -> bool {
         audit_verify_common::rule_semantics::in_mask(&self.mask, nr)
     }
@@ -173,19 +180,22 @@ impl Rule {
 
     /// Syscall numbers selected, class bits excluded.
     pub fn syscalls(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..(MASK_WORDS * 32 - CLASS_BITS) as u32).filter(|nr| self.has_syscall(*nr))
+        (0u32..).take(MASK_WORDS * 32 - CLASS_BITS).filter(|nr| self.has_syscall(*nr))
     }
 
     /// True when every real syscall bit is set (`-S all`, watches).
+    #[must_use]
     pub fn all_syscalls(&self) -> bool {
         self.syscalls().count() == MASK_WORDS * 32 - CLASS_BITS
     }
 
+    #[must_use]
     pub fn field(&self, id: u32) -> Option<&Field> {
         self.fields.iter().find(|f| f.id == id)
     }
 
     /// The key (`-k` / `-F key=`); several keys are joined by `\x01` in the kernel.
+    #[must_use]
     pub fn key(&self) -> Option<&str> {
         match &self.field(fields::id::FILTERKEY)?.value {
             Value::Str(s) => Some(s),
@@ -193,13 +203,15 @@ impl Rule {
         }
     }
 
-    /// Whether the kernel looks at the syscall mask: only on the exit and io_uring lists.
+    /// Whether the kernel looks at the syscall mask: only on the exit and `io_uring` lists.
+    #[must_use]
     pub fn uses_mask(&self) -> bool {
         matches!(self.list, FilterList::Exit | FilterList::IoUring)
     }
 
     /// The form two rules are compared in: class bits cleared (the kernel clears them), the mask cleared
     /// where the kernel ignores it (auditctl fills it on some lists, not on others), fields sorted.
+    #[must_use]
     pub fn canonical(&self) -> Rule {
         let mut rule = self.clone();
         if !rule.uses_mask() {

@@ -52,6 +52,7 @@ pub struct Line {
 /// Parses every line of a rules file as `auditctl -R` reads it: lines end at `\n` only (a CRLF file's
 /// `\r` stays in the last word, as it does for auditctl), a line of spaces is blank, and a line whose first
 /// word starts with `#` is a comment. Errors are collected.
+#[must_use]
 pub fn parse_file(path: &Path, text: &str) -> (Vec<Line>, Vec<ParseError>) {
     let file = Arc::new(path.to_owned());
     let mut lines = Vec::new();
@@ -100,6 +101,10 @@ fn words(line: &str) -> Vec<String> {
 }
 
 /// Parses one non-comment line.
+///
+/// # Errors
+///
+/// When auditctl would refuse the line; the message is auditctl's reason.
 pub fn parse_line(line: &str) -> Result<Command, String> {
     let words = words(line);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -189,6 +194,7 @@ const LONG: [(&str, bool); 5] = [
 /// Splits one auditctl invocation into options as getopt does: `-e 2` and `-e2`, bundled flags (`-Di`),
 /// `--opt=value` and `--opt value`, and long options abbreviated to a unique prefix (`--loginuid`).
 /// A word that is no option (getopt's operand) is kept as written, for the caller to reject.
+#[must_use]
 pub fn options<'a>(words: &[&'a str]) -> Vec<Opt<'a>> {
     let mut out = Vec::new();
     let mut words = words.iter().copied();
@@ -388,6 +394,10 @@ impl RuleBuilder {
     }
 
     /// Kept as written: auditctl keeps quotes, and a CRLF file's `\r`, in the key.
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "the same signature as the other option handlers, dispatched by one match"
+    )]
     fn key(&mut self, key: &str) -> Result<(), String> {
         self.keys.push(key.to_owned());
         Ok(())
@@ -477,6 +487,8 @@ pub(crate) fn rule(line: &str) -> Rule {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     #[test]
@@ -599,7 +611,7 @@ mod tests {
     fn the_field_limit_is_libaudits() {
         let mut line = "-a always,exit -S execve".to_owned();
         for i in 0..62 {
-            line.push_str(&format!(" -F a0!={i}"));
+            write!(line, " -F a0!={i}").unwrap();
         }
         assert!(parse_line(&line).is_ok(), "63 fields with -S's arch-less rule");
         line.push_str(" -F a0!=62 -F a0!=63");

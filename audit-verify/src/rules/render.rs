@@ -20,7 +20,8 @@ pub fn auditctl(rule: &Rule) -> String {
         if f.id == id::FILTERKEY {
             continue;
         }
-        out.push_str(&format!(" {}", field(f)));
+        out.push(' ');
+        out.push_str(&field(f));
         if f.id == id::ARCH {
             out.push_str(&syscall_part(rule, abi));
             syscalls_written = true;
@@ -31,7 +32,8 @@ pub fn auditctl(rule: &Rule) -> String {
     }
     if let Some(key) = rule.key() {
         for k in key.split('\u{1}') {
-            out.push_str(&format!(" -F key={k}"));
+            out.push_str(" -F key=");
+            out.push_str(k);
         }
     }
     out
@@ -62,7 +64,8 @@ fn as_watch(rule: &Rule) -> Option<String> {
     }
     let mut out = format!("-w {} -p {}", path?, fields::perm_letters(perm?));
     if let Some(key) = rule.key() {
-        out.push_str(&format!(" -k {}", key.replace('\u{1}', " -k ")));
+        out.push_str(" -k ");
+        out.push_str(&key.replace('\u{1}', " -k "));
     }
     Some(out)
 }
@@ -93,9 +96,9 @@ fn field(f: &super::Field) -> String {
         (Value::Num(fields::ARCH_B32), id::ARCH) => "b32".into(),
         (Value::Num(fields::UNSET), id::LOGINUID | id::UID | id::EUID) => "unset".into(),
         (Value::Num(bits), id::PERM) => fields::perm_letters(*bits),
-        (Value::Num(n), id::EXIT) if (*n as i32) < 0 => {
-            let errno = (*n as i32).unsigned_abs();
-            fields::errno_name(errno).map_or_else(|| format!("{}", *n as i32), |e| format!("-{e}"))
+        (Value::Num(n), id::EXIT) if n.cast_signed() < 0 => {
+            let errno = n.cast_signed().unsigned_abs();
+            fields::errno_name(errno).map_or_else(|| format!("{}", n.cast_signed()), |e| format!("-{e}"))
         }
         (Value::Num(n), id::MSGTYPE) => fields::record_type_name(*n).map_or_else(|| n.to_string(), str::to_owned),
         (Value::Num(n), 200..=203) => format!("0x{n:X}"),

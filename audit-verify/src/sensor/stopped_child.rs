@@ -16,13 +16,17 @@ pub struct StoppedChild {
 
 impl StoppedChild {
     /// Forks `argv[0]` (a path or a name searched in PATH) stopped before exec.
+    ///
+    /// # Errors
+    ///
+    /// When `argv` is empty, the program is not found, `fork` fails or the child ends before it stops.
     pub fn spawn(argv: &[String]) -> anyhow::Result<Self> {
         let program = argv.first().context("no command given")?;
         let path = which_path(program).with_context(|| format!("{program}: not found in PATH"))?;
         // Everything the child touches is built before fork: only async-signal-safe calls after it.
         let path = CString::new(path.as_os_str().as_bytes())?;
-        let args: Vec<CString> = argv.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>()?;
-        let mut arg_ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        let c_argv: Vec<CString> = argv.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>()?;
+        let mut arg_ptrs: Vec<*const libc::c_char> = c_argv.iter().map(|a| a.as_ptr()).collect();
         arg_ptrs.push(std::ptr::null());
         // SAFETY: the child calls only raise, execv and _exit, all async-signal-safe.
         let pid = unsafe { libc::fork() };
@@ -44,11 +48,17 @@ impl StoppedChild {
         Ok(child)
     }
 
+    #[must_use]
     pub fn pid(&self) -> u32 {
-        self.pid as u32
+        // A pid `fork` returned: positive.
+        self.pid.cast_unsigned()
     }
 
     /// Lets the child exec and waits for it to end; returns its exit code (128+signal if killed).
+    ///
+    /// # Errors
+    ///
+    /// When the child cannot be continued or waited for.
     pub fn resume_and_wait(mut self) -> anyhow::Result<i32> {
         // SAFETY: our own, still unreaped child.
         if unsafe { libc::kill(self.pid, libc::SIGCONT) } != 0 {
@@ -63,7 +73,7 @@ impl StoppedChild {
         let mut status = 0;
         loop {
             // SAFETY: waiting for our own child.
-            if unsafe { libc::waitpid(self.pid, &mut status, flags) } == self.pid {
+            if unsafe { libc::waitpid(self.pid, &raw mut status, flags) } == self.pid {
                 return Ok(status);
             }
             let e = io::Error::last_os_error();

@@ -32,6 +32,7 @@ pub struct Counts {
 }
 
 impl Counts {
+    #[must_use]
     pub fn of(&self, nr: u32) -> u64 {
         self.by_syscall.get(&nr).copied().unwrap_or(0)
     }
@@ -44,6 +45,12 @@ pub struct SyscallCounter {
 }
 
 impl SyscallCounter {
+    /// Loads the counter and the fork follower and attaches them (`raw_syscalls:sys_enter`,
+    /// `sched:sched_process_fork`).
+    ///
+    /// # Errors
+    ///
+    /// When tracefs is missing, or the eBPF object or a program cannot be loaded or attached.
     pub fn attach() -> anyhow::Result<Self> {
         let tracefs = Tracefs::ensure()?;
         let fork_child_pid_offset = tracefs
@@ -62,6 +69,10 @@ impl SyscallCounter {
     }
 
     /// Follows `tgid` and, from now on, every process it forks.
+    ///
+    /// # Errors
+    ///
+    /// When the followed-process map cannot be updated.
     pub fn follow(&mut self, tgid: u32) -> anyhow::Result<()> {
         // aya reads and writes an LRU hash map through `HashMap`.
         let mut followed: HashMap<&mut MapData, u32, u32> =
@@ -71,6 +82,10 @@ impl SyscallCounter {
     }
 
     /// Sums the per-CPU counters.
+    ///
+    /// # Errors
+    ///
+    /// When a counter map is missing or cannot be read.
     pub fn counts(&self) -> anyhow::Result<Counts> {
         let per_cpu = |name: &str| -> anyhow::Result<PerCpuArray<&MapData, u64>> {
             Ok(PerCpuArray::try_from(self.object.map(name).with_context(|| format!("map {name} missing"))?)?)

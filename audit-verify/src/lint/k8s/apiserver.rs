@@ -99,6 +99,7 @@ fn base(word: &str) -> &str {
 impl ApiServer {
     /// The flag's last occurrence (pflag keeps the last value), unless that sets it to "": kube-apiserver's
     /// audit options take an empty path as unset (no policy, no log backend, no webhook).
+    #[must_use]
     pub fn flag(&self, name: &str) -> Option<&Flag> {
         self.flags.iter().rev().find(|f| f.name == name).filter(|f| f.value.as_deref() != Some(""))
     }
@@ -110,6 +111,10 @@ impl ApiServer {
     }
 
     /// From a static pod manifest: the kube-apiserver container's `command` and `args`, and its mounts.
+    ///
+    /// # Errors
+    ///
+    /// When the manifest cannot be read, is not YAML, or has no kube-apiserver container we can read.
     pub fn from_manifest(path: &Path) -> Result<Self, K8sError> {
         let text = yaml::load_text(path)?;
         let doc = yaml::first_document(path, &text)?;
@@ -141,7 +146,7 @@ impl ApiServer {
             }
         }
         let [command, args] = words;
-        let argv = apiserver_args(command, args).ok_or_else(|| {
+        let command_line = apiserver_args(command, args).ok_or_else(|| {
             K8sError::at(
                 path,
                 Some(yaml::line(container)),
@@ -150,12 +155,13 @@ impl ApiServer {
         })?;
         Ok(Self {
             source: path.display().to_string(),
-            flags: flags(argv),
+            flags: flags(command_line),
             mounts: mounts(spec, container),
             process: None,
         })
     }
 
+    #[must_use]
     pub fn from_process(p: &Process) -> Self {
         let at = format!("live: pid {} (kube-apiserver)", p.pid);
         let flags = flags(p.argv.iter().skip(1).map(|a| (a.clone(), at.clone())).collect());
@@ -165,6 +171,7 @@ impl ApiServer {
     /// Where the host holds the file the container sees at `container_path`: through the hostPath
     /// volume mounted deepest above it. `None` when no hostPath volume holds it, so the API server,
     /// in its container, cannot read a file of the host there.
+    #[must_use]
     pub fn host_path(&self, container_path: &str) -> Option<PathBuf> {
         let under = |m: &Mount| {
             let mount = m.mount_path.trim_end_matches('/');
@@ -281,6 +288,10 @@ fn flags(args: Vec<(String, String)>) -> Vec<Flag> {
     out
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "a list of independent checks, each a few lines, sharing the same three inputs"
+)]
 pub fn check(framework: Option<Framework>, api: &ApiServer, sink: &mut Sink) {
     // pflag refuses a value that is not an int, and the audit options' Validate a negative one
     // ("--audit-log-maxage -1 can't be a negative number"): the API server does not start.

@@ -3,7 +3,7 @@
 //!
 //! Footgun 6's thresholds, as a reviewer reads a policy:
 //! - Secrets and TokenReviews (and the TokenRequest response) must never be logged with bodies: a
-//!   RequestResponse level on any verb, or Request on a verb that sends one (create, update, patch),
+//!   `RequestResponse` level on any verb, or Request on a verb that sends one (create, update, patch),
 //!   puts the secret into every copy of the audit log. ConfigMaps the same, but medium: they are not
 //!   meant for secrets, and policies (the Kubernetes documentation's own) log some of them on purpose.
 //! - pod exec/attach/portforward must reach at least Metadata: the command is in the request URI, which
@@ -64,6 +64,10 @@ pub struct K8sFacts {
 
 /// The manifest (given, or the default when present) and the policy (given, or the manifest's).
 /// `resolve` places a path named in the configuration (under `--root`, or as is).
+///
+/// # Errors
+///
+/// When a manifest or policy that is named, or found, cannot be read or parsed.
 pub fn load(
     resolve: &dyn Fn(&str) -> PathBuf,
     manifest: Option<&Path>,
@@ -87,6 +91,10 @@ pub fn load(
 
 /// Live: a running kube-apiserver is what is in force, whatever the manifest says, and so is the
 /// policy file it names (read as it sees it), unless `--k8s-policy` named one (`policy_given`).
+///
+/// # Errors
+///
+/// When the policy file the running kube-apiserver names cannot be read or parsed.
 pub fn add_running_apiserver(k8s: &mut K8sFacts, processes: &[Process], policy_given: bool) -> Result<(), K8sError> {
     let running = processes.iter().find(|p| p.program() == "kube-apiserver");
     if let Some(p) = running {
@@ -108,14 +116,15 @@ fn load_named_policy(k8s: &mut K8sFacts, resolve: &dyn Fn(&str) -> PathBuf) -> R
     let path = match &api.process {
         Some(p) => p.file(value),
         // The container sees the host's file only through a hostPath volume.
-        None => match api.host_path(value) {
-            Some(host) => resolve(&host.to_string_lossy()),
-            None => {
+        None => {
+            if let Some(host) = api.host_path(value) {
+                resolve(&host.to_string_lossy())
+            } else {
                 let unmounted = PathBuf::from(format!("{value} (on no hostPath volume of the pod)"));
                 k8s.policy_missing = Some((unmounted, flag.location));
                 return Ok(());
             }
-        },
+        }
     };
     if path.exists() {
         k8s.policy = Some(Policy::load(&path)?);

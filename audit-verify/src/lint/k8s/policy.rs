@@ -78,6 +78,9 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// # Errors
+    ///
+    /// As [`Policy::parse`], or when `path` cannot be read.
     pub fn load(path: &Path) -> Result<Self, K8sError> {
         let text = yaml::load_text(path)?;
         Self::parse(path, &text)
@@ -85,6 +88,10 @@ impl Policy {
 
     /// Parses a Policy. What is not one at all (not YAML, not a mapping, another kind of object) is an
     /// error at its line; a Policy the API server refuses is returned with its refusals.
+    ///
+    /// # Errors
+    ///
+    /// When `text` is not YAML, not a mapping, or not an `audit.k8s.io` Policy.
     pub fn parse(path: &Path, text: &str) -> Result<Self, K8sError> {
         let doc = yaml::first_document(path, text)?;
         if !yaml::is_mapping(&doc) {
@@ -126,6 +133,7 @@ impl Policy {
         Ok(Self { path: path.to_owned(), rules, omit_stages, omit_managed_fields, refusals, ignored })
     }
 
+    #[must_use]
     pub fn rule_location(&self, rule: &PolicyRule) -> String {
         format!("{}:{}", self.path.display(), rule.line)
     }
@@ -176,6 +184,7 @@ pub struct Target {
 }
 
 impl Target {
+    #[must_use]
     pub fn name(&self) -> String {
         let r = if self.subresource.is_empty() {
             self.resource.to_owned()
@@ -185,7 +194,7 @@ impl Target {
         if self.group.is_empty() { r } else { format!("{r}.{}", self.group) }
     }
 
-    /// The connect subresources, which the API server treats as long-running (they get ResponseStarted).
+    /// The connect subresources, which the API server treats as long-running (they get `ResponseStarted`).
     fn connect(&self) -> bool {
         matches!(self.subresource, "exec" | "attach" | "portforward" | "proxy")
     }
@@ -201,7 +210,7 @@ struct Condition<'r> {
     names: Option<Vec<&'r str>>,
 }
 
-fn subset(inner: &Option<Vec<&str>>, outer: &Option<Vec<&str>>) -> bool {
+fn subset(inner: Option<&Vec<&str>>, outer: Option<&Vec<&str>>) -> bool {
     match (inner, outer) {
         (_, None) => true,
         (None, Some(_)) => false,
@@ -221,13 +230,13 @@ impl Condition<'_> {
 
 /// The earlier rules together match every request `later` matches: one of them covers it on every
 /// dimension, or, on one dimension, the values of those that cover it on all the others add up to
-/// `later`'s (None for users a and b, then RequestResponse for users [a, b]). Coverage needing two
+/// `later`'s (None for users a and b, then `RequestResponse` for users [a, b]). Coverage needing two
 /// dimensions split at once is not searched for.
 fn covered(earlier: &[Condition<'_>], later: &Condition<'_>) -> bool {
     let l = later.dims();
     let covers = |e: &Condition<'_>, skip: Option<usize>| {
         let d = e.dims();
-        (0..l.len()).filter(|&i| Some(i) != skip).all(|i| subset(l[i], d[i]))
+        (0..l.len()).filter(|&i| Some(i) != skip).all(|i| subset(l[i].as_ref(), d[i].as_ref()))
     };
     if earlier.iter().any(|e| covers(e, None)) {
         return true;
@@ -249,6 +258,7 @@ fn some_of(values: &[String]) -> Option<Vec<&str>> {
 /// The levels a request for `target` with `verb` can get, as the events written record it: (level,
 /// rule index or `None` for "no rule matched"), in policy order. The level is the rule's cut to what its
 /// non-omitted stages carry ([`stages::written`]), so a body no event carries is not counted.
+#[must_use]
 pub fn reachable(policy: &Policy, target: &Target, verb: &str) -> Vec<(Level, Option<usize>)> {
     let long_running = verb == "watch" || target.connect();
     let mut out = Vec::new();
@@ -288,7 +298,7 @@ fn condition<'r>(rule: &'r PolicyRule, t: &Target, verb: &str) -> Option<Conditi
         if t.namespaced {
             // "" is also a namespaced resource's namespace, in a request across all namespaces.
             c.namespaces = some_of(&rule.namespaces);
-        } else if !rule.namespaces.iter().any(|n| n.is_empty()) {
+        } else if !rule.namespaces.iter().any(String::is_empty) {
             // Cluster-scoped resources have the namespace "" only.
             return None;
         }
@@ -320,7 +330,7 @@ fn condition<'r>(rule: &'r PolicyRule, t: &Target, verb: &str) -> Option<Conditi
             }
             if nameless {
                 // The request's name is "": only a listed "" matches it.
-                if gr.resource_names.iter().any(|n| n.is_empty()) {
+                if gr.resource_names.iter().any(String::is_empty) {
                     return Some(c);
                 }
                 continue;

@@ -6,7 +6,7 @@
 //! - `ResponseStarted` is sent for long-running requests only (watch, and the connect subresources
 //!   exec, attach, portforward, proxy) when the response headers go out: metadata only.
 //! - `ResponseComplete` is the only stage that carries `requestObject` (level Request and up) and
-//!   `responseObject` (RequestResponse). A watch's response is a stream, never recorded.
+//!   `responseObject` (`RequestResponse`). A watch's response is a stream, never recorded.
 //! - `Panic` is sent only when the handler panics, with whatever had been captured. It is not counted
 //!   here: a body that only a panic would write is not a body the log holds.
 //!
@@ -17,6 +17,7 @@ use super::policy::Level;
 
 /// The most a request's events record under a rule: `level` cut to what the emitted stages carry.
 /// `Level::None` when every stage it would emit is omitted.
+#[must_use]
 pub fn written(level: Level, omitted: &[&str], verb: &str, long_running: bool) -> Level {
     let sent = |stage: &str| !omitted.contains(&stage);
     let mut out = Level::None;

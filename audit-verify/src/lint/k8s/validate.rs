@@ -71,6 +71,7 @@ pub struct Checked {
 }
 
 /// Checks a Policy document as kube-apiserver loads it (`text` is its source, for quoting).
+#[must_use]
 pub fn check(text: &str, doc: &Node<'_>) -> Checked {
     let mut v = Validator { text, out: Checked::default() };
     v.document(doc);
