@@ -1,11 +1,15 @@
 //! `cargo xtask vm-test`: the scenarios this host's kernel cannot run (kprobes, fentry, a BPF program of
-//! someone else's on the audit path, `-e 2`), in a throw-away QEMU guest running Debian's cloud kernel.
+//! someone else's on the audit path, `-e 2`), in throw-away QEMU guests, one per kernel of the matrix
+//! ([`kernels::SUITES`]: Debian's cloud kernels from bullseye to sid).
 //!
-//! The guest is an initramfs: busybox, audit-verify and the `hold_kprobe` example, auditd, auditctl,
-//! augenrules and their libraries (from `ldd`), this host's /etc/audit, `vm/` (init and scenarios) and
-//! `vagrant/provision.sh` (the same provisioning the Vagrant boxes run). `/init` runs the scenarios and
-//! prints one `VMTEST <n> <name> PASS|FAIL|SKIP: <detail>` line per scenario on the serial console, then
-//! powers off. The kernel package is downloaded once through apt and cached under target/vm/.
+//! The guest is an initramfs, the same for every kernel: busybox, audit-verify and the `hold_kprobe`
+//! example, auditd, auditctl, augenrules and their libraries (from `ldd`), this host's /etc/audit, `vm/`
+//! (init and scenarios) and `vagrant/provision.sh` (the same provisioning the Vagrant boxes run). `/init`
+//! runs the scenarios and prints one `VMTEST <n> <name> PASS|FAIL|SKIP: <detail>` line per scenario on the
+//! serial console, then powers off. The host reports them as `VMTEST <kernel> <n> <name> ...` and fails
+//! when any scenario fails, or does not report, on any kernel.
+
+mod kernels;
 
 use std::{
     collections::BTreeSet,
@@ -19,8 +23,6 @@ use std::{
 
 use anyhow::{Context as _, bail};
 
-/// Debian's cloud kernel metapackage: it depends on the versioned image package we download.
-const KERNEL_METAPACKAGE: &str = "linux-image-cloud-amd64";
 /// What the harness needs on the host (Debian package names).
 /// `vagrant` only validates vagrant/Vagrantfile: no provider runs here.
 const PACKAGES: &[&str] = &["qemu-system-x86", "busybox-static", "cpio", "jq", "auditd", "vagrant"];
@@ -28,16 +30,19 @@ const PACKAGES: &[&str] = &["qemu-system-x86", "busybox-static", "cpio", "jq", "
 const GUEST_PROGRAMS: &[&str] = &["auditd", "auditctl", "augenrules", "jq"];
 
 pub struct Options {
-    /// Whole-run bound, boot included.
+    /// Bound on each guest's run, boot included.
     pub timeout: Duration,
+    /// Suites of the matrix to boot (all when empty).
+    pub suites: Vec<String>,
 }
 
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let started = Instant::now();
     install_packages()?;
+    let suites = kernels::select(&options.suites)?;
     let work = root.join("target/vm");
     fs::create_dir_all(&work)?;
-    let kernel = kernel(&work)?;
+    let kernels = suites.iter().map(|s| kernels::fetch(&work, s)).collect::<anyhow::Result<Vec<_>>>()?;
     crate::cargo(&[
         "build",
         "--release",
@@ -51,34 +56,65 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     // After the build: the Vagrantfile uploads target/release/audit-verify, and validation checks it exists.
     validate_vagrantfile(root)?;
     let initrd = initramfs(root, &work)?;
-    eprintln!("vm-test: prepared in {:.1} s; booting {}", started.elapsed().as_secs_f64(), kernel.display());
-    let log = work.join("serial.log");
-    let results = boot(&kernel, &initrd, &log, options.timeout)?;
-    eprintln!("vm-test: took {:.1} s (serial log: {})", started.elapsed().as_secs_f64(), log.display());
-    // Alone on its line, in the plain form CI reads as a verdict.
-    eprintln!("vm-test: {}", summary(&results));
-    let failed: Vec<&Scenario> = results.scenarios.iter().filter(|s| s.verdict == "FAIL").collect();
-    if !results.done {
-        bail!(
-            "the guest did not finish its scenarios (timeout {} s or crash); see {}",
-            options.timeout.as_secs(),
+    eprintln!("vm-test: prepared in {:.1} s", started.elapsed().as_secs_f64());
+    let mut runs = Vec::new();
+    for kernel in &kernels {
+        let booted = Instant::now();
+        eprintln!("vm-test: booting {} ({}, {})", kernel.package, kernel.suite, kernel.vmlinuz.display());
+        let log = work.join(format!("serial-{}.log", kernel.suite));
+        let results = boot(&kernel.vmlinuz, &initrd, &log, options.timeout)?;
+        eprintln!(
+            "vm-test: {} took {:.1} s (serial log: {})",
+            kernel.suite,
+            booted.elapsed().as_secs_f64(),
             log.display()
         );
+        runs.push(KernelRun { kernel: kernel.package.clone(), log, results });
     }
-    // Every scenario must report: one that aborted part-way must not pass by its absence.
-    let missing: Vec<&str> =
-        EXPECTED_SCENARIOS.iter().copied().filter(|id| !results.scenarios.iter().any(|s| s.name == *id)).collect();
-    if !missing.is_empty() {
-        bail!("scenarios that did not report: {}; see {}", missing.join(", "), log.display());
+    eprintln!("vm-test: took {:.1} s", started.elapsed().as_secs_f64());
+    for r in &runs {
+        for s in &r.results.scenarios {
+            eprintln!("VMTEST {} {} {} {}: {}", r.kernel, s.n, s.name, s.verdict, s.detail);
+        }
     }
-    if !failed.is_empty() {
-        bail!(
-            "{} scenario(s) failed: {}",
-            failed.len(),
-            failed.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
-        );
+    // Alone on their lines, in the plain form CI reads as a verdict.
+    for r in &runs {
+        eprintln!("vm-test: {}: {}", r.kernel, summary(&r.results));
+    }
+    let problems: Vec<String> = runs.iter().filter_map(KernelRun::problem).collect();
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
     }
     Ok(())
+}
+
+/// One kernel's boot and what its guest reported.
+struct KernelRun {
+    kernel: String,
+    log: PathBuf,
+    results: Results,
+}
+
+impl KernelRun {
+    /// Why this kernel's run fails the matrix, if it does.
+    fn problem(&self) -> Option<String> {
+        let (kernel, log) = (&self.kernel, self.log.display());
+        if !self.results.done {
+            return Some(format!("{kernel}: the guest did not finish its scenarios (timeout or crash); see {log}"));
+        }
+        // Every scenario must report: one that aborted part-way must not pass by its absence.
+        let missing: Vec<&str> = EXPECTED_SCENARIOS
+            .iter()
+            .copied()
+            .filter(|id| !self.results.scenarios.iter().any(|s| s.id() == *id))
+            .collect();
+        if !missing.is_empty() {
+            return Some(format!("{kernel}: scenarios that did not report: {}; see {log}", missing.join(", ")));
+        }
+        let failed: Vec<String> =
+            self.results.scenarios.iter().filter(|s| s.verdict == "FAIL").map(Scenario::id).collect();
+        (!failed.is_empty()).then(|| format!("{kernel}: {} scenario(s) failed: {}", failed.len(), failed.join(", ")))
+    }
 }
 
 /// `vagrant validate` without a provider (none can run on this machine): syntax, boxes, provisioners.
@@ -110,85 +146,6 @@ fn run_ok(cmd: &mut Command) -> anyhow::Result<String> {
         bail!("{cmd:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The versioned image package the metapackage depends on, e.g. `linux-image-6.1.0-56-cloud-amd64`.
-fn kernel_package() -> anyhow::Result<String> {
-    let find = || -> anyhow::Result<Option<String>> {
-        let out = run_ok(Command::new("apt-cache").args(["depends", KERNEL_METAPACKAGE]))?;
-        Ok(out
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("Depends: "))
-            .map(str::trim)
-            .find(|p| p.starts_with("linux-image-") && p.ends_with("-cloud-amd64"))
-            .map(str::to_owned))
-    };
-    if let Ok(Some(p)) = find() {
-        return Ok(p);
-    }
-    run_ok(Command::new("apt-get").args(["update", "-q"]))?;
-    find()?.with_context(|| format!("apt knows no image package behind {KERNEL_METAPACKAGE}"))
-}
-
-/// Downloads and unpacks the cloud kernel once; reruns reuse target/vm/kernel/<package>/.
-fn kernel(work: &Path) -> anyhow::Result<PathBuf> {
-    let package = kernel_package()?;
-    let dir = work.join("kernel").join(&package);
-    let find = |dir: &Path| -> Option<PathBuf> {
-        fs::read_dir(dir.join("boot"))
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-")))
-    };
-    if let Some(vmlinuz) = find(&dir) {
-        return Ok(vmlinuz);
-    }
-    eprintln!("vm-test: downloading {package} through apt");
-    let download = work.join("kernel/download");
-    let _ = fs::remove_dir_all(&download);
-    fs::create_dir_all(&download)?;
-    run_ok(Command::new("apt-get").args(["download", "-q", &package]).current_dir(&download))?;
-    let deb = fs::read_dir(&download)?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .context("apt-get download left no .deb")?;
-    let unpack = work.join("kernel/unpack");
-    let _ = fs::remove_dir_all(&unpack);
-    run_ok(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpack))?;
-    check_config(&unpack)?;
-    fs::rename(&unpack, &dir)?;
-    let _ = fs::remove_dir_all(&download);
-    find(&dir).context("no boot/vmlinuz-* in the kernel package")
-}
-
-/// The guest loads no modules: what the scenarios need must be built in.
-fn check_config(unpacked: &Path) -> anyhow::Result<()> {
-    let config = fs::read_dir(unpacked.join("boot"))?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("config-")))
-        .context("no boot/config-* in the kernel package")?;
-    let text = fs::read_to_string(&config)?;
-    let needed = [
-        "CONFIG_AUDIT",
-        "CONFIG_AUDITSYSCALL",
-        "CONFIG_BPF_SYSCALL",
-        "CONFIG_KPROBES",
-        "CONFIG_KPROBE_EVENTS",
-        "CONFIG_DEBUG_INFO_BTF",
-        "CONFIG_SERIAL_8250_CONSOLE",
-        "CONFIG_BLK_DEV_INITRD",
-        "CONFIG_RD_GZIP",
-        "CONFIG_DEVTMPFS",
-        "CONFIG_TMPFS",
-    ];
-    let missing: Vec<&str> = needed.iter().copied().filter(|c| !text.lines().any(|l| l == format!("{c}=y"))).collect();
-    if !missing.is_empty() {
-        bail!("{} lacks, built in: {}", config.display(), missing.join(" "));
-    }
-    Ok(())
 }
 
 fn which(program: &str) -> anyhow::Result<PathBuf> {
@@ -281,9 +238,17 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
 
 #[derive(Debug)]
 struct Scenario {
+    n: String,
     name: String,
     verdict: String,
     detail: String,
+}
+
+impl Scenario {
+    /// `<n>-<name>`, as [`EXPECTED_SCENARIOS`] lists it.
+    fn id(&self) -> String {
+        format!("{}-{}", self.n, self.name)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -304,7 +269,8 @@ fn parse_line(line: &str) -> Option<Scenario> {
     let mut words = head.split_whitespace();
     let (n, name, verdict) = (words.next()?, words.next()?, words.next()?);
     ["PASS", "FAIL", "SKIP"].contains(&verdict).then(|| Scenario {
-        name: format!("{n}-{name}"),
+        n: n.to_owned(),
+        name: name.to_owned(),
         verdict: verdict.to_owned(),
         detail: detail.to_owned(),
     })
@@ -356,7 +322,7 @@ fn boot(kernel: &Path, initrd: &Path, log: &Path, timeout: Duration) -> anyhow::
                 // A log that cannot be written loses the copy, not the run.
                 let _ = writeln!(file, "{line}");
                 if let Some(s) = parse_line(&line) {
-                    eprintln!("vm-test: {} {}: {}", s.name, s.verdict, s.detail);
+                    eprintln!("vm-test: {} {}: {}", s.id(), s.verdict, s.detail);
                     results.scenarios.push(s);
                 } else if line.contains("VMTEST-DONE") {
                     results.done = true;
@@ -384,11 +350,44 @@ mod tests {
     fn parses_markers() {
         let s = parse_line("VMTEST 3 backlog PASS: drops 120 = lost delta 120").unwrap();
         assert_eq!(
-            (s.name.as_str(), s.verdict.as_str(), s.detail.as_str()),
+            (s.id().as_str(), s.verdict.as_str(), s.detail.as_str()),
             ("3-backlog", "PASS", "drops 120 = lost delta 120")
         );
         assert!(parse_line("VMTEST 3 backlog MAYBE: x").is_none());
         assert!(parse_line("[    1.0] random kernel line").is_none());
         assert_eq!(parse_line("\rVMTEST 5 prove SKIP: no prove").unwrap().verdict, "SKIP");
+    }
+
+    fn run_of(lines: &[&str], done: bool) -> KernelRun {
+        KernelRun {
+            kernel: "linux-image-test".to_owned(),
+            log: PathBuf::from("serial.log"),
+            results: Results { scenarios: lines.iter().filter_map(|l| parse_line(l)).collect(), done },
+        }
+    }
+
+    #[test]
+    fn a_kernel_fails_the_matrix_by_a_failure_an_absence_or_an_unfinished_guest() {
+        let all: Vec<String> = EXPECTED_SCENARIOS
+            .iter()
+            .map(|id| {
+                let (n, name) = id.split_once('-').unwrap();
+                format!("VMTEST {n} {name} PASS: ok")
+            })
+            .collect();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        assert_eq!(run_of(&all, true).problem(), None);
+        // A skip is not a failure.
+        let mut skipped = all.clone();
+        skipped[8] = "VMTEST 5 prove SKIP: no prove";
+        assert_eq!(run_of(&skipped, true).problem(), None);
+        let mut failed = all.clone();
+        failed[2] = "VMTEST 3 backlog FAIL: drops 1 != lost delta 2";
+        assert_eq!(
+            run_of(&failed, true).problem().as_deref(),
+            Some("linux-image-test: 1 scenario(s) failed: 3-backlog")
+        );
+        assert!(run_of(&all[1..], true).problem().unwrap().contains("did not report: 1-status"));
+        assert!(run_of(&all, false).problem().unwrap().contains("did not finish"));
     }
 }
