@@ -131,6 +131,8 @@ pub struct HookOutcome {
 pub struct ProbeSensors {
     object: Ebpf,
     hooks: Vec<HookOutcome>,
+    /// The program that attached to `audit_log_lost`, whose runs the kernel may skip.
+    lost_program: Option<&'static str>,
 }
 
 impl ProbeSensors {
@@ -152,6 +154,7 @@ impl ProbeSensors {
         let mut object = ebpf::load(globals).context("loading audit-verify's eBPF object")?;
         let aya_btf = kernel_btf.aya.as_ref();
         let mut hooks = Vec::new();
+        let mut lost_program = None;
         for hook in HOOKS {
             let mut outcome = HookOutcome { symbol: hook.symbol, attached: None, skipped: Vec::new() };
             for &(mechanism, prog) in hook.tries {
@@ -159,6 +162,9 @@ impl ProbeSensors {
                     Ok(()) => {
                         log::info!("probe backend: {} attached with {mechanism:?}", hook.symbol);
                         outcome.attached = Some(mechanism);
+                        if hook.symbol == "audit_log_lost" {
+                            lost_program = Some(prog);
+                        }
                         break;
                     }
                     Err(e) => {
@@ -173,7 +179,7 @@ impl ProbeSensors {
             }
             hooks.push(outcome);
         }
-        Ok(Self { object, hooks })
+        Ok(Self { object, hooks, lost_program })
     }
 
     /// Fentry when every attached hook is fentry/fexit, kprobe otherwise.
@@ -233,6 +239,7 @@ impl ProbeSensors {
             hooks: self.hooks.clone(),
             lost_calls: get(ProbeCounter::LostCalls)?,
             lost_unclassified: get(ProbeCounter::LostUnclassified)?,
+            lost_missed_runs: self.lost_program.map_or(0, |prog| recursion_misses(&self.object, prog)),
             lost_messages,
             log_start_calls: when("audit_log_start", ProbeCounter::LogStartCalls)?,
             log_start_null: when("audit_log_start", ProbeCounter::LogStartNull)?,
@@ -247,6 +254,22 @@ impl ProbeSensors {
             unicast_failed: when("netlink_unicast", ProbeCounter::UnicastFailed)?,
         })
     }
+}
+
+/// How often the kernel skipped one of our programs instead of running it (`recursion_misses` in its
+/// fdinfo, Linux 5.12+): a trampoline program is skipped when another task already runs it on that CPU,
+/// which a preemptible kernel (`PREEMPT_LAZY`, the default from 7.x) allows. 0 where the kernel does not say.
+fn recursion_misses(object: &Ebpf, prog: &str) -> u64 {
+    use std::os::fd::{AsFd as _, AsRawFd as _};
+    let Some(fd) = object.program(prog).and_then(|p| p.fd().ok()).map(|fd| fd.as_fd().as_raw_fd()) else {
+        return 0;
+    };
+    std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| l.strip_prefix("recursion_misses:").and_then(|v| v.trim().parse().ok()))
+        })
+        .unwrap_or(0)
 }
 
 fn try_attach(
@@ -286,6 +309,8 @@ pub struct ProbeCounts {
     pub lost_calls: u64,
     /// Drops whose message could not be kept (should be 0).
     pub lost_unclassified: u64,
+    /// Runs of the `audit_log_lost` program the kernel skipped (`recursion_misses`): drops it never saw.
+    pub lost_missed_runs: u64,
     /// `audit_log_lost` messages, verbatim, with counts.
     pub lost_messages: BTreeMap<String, u64>,
     pub log_start_calls: Option<u64>,

@@ -279,6 +279,16 @@ fn probe_drops(p: &ProbeCounts, lost: u64) -> (BTreeMap<String, u64>, Vec<String
         *by_reason.entry("other".into()).or_default() += p.lost_calls - kept;
         evidence.push(format!("{} audit_log_lost calls whose message could not be read", p.lost_calls - kept));
     }
+    // Σ by reason = Δlost: what the probe never saw is exported as unattributed, never dropped.
+    if lost > p.lost_calls {
+        let unseen = lost - p.lost_calls;
+        *by_reason.entry("unattributed".into()).or_default() += unseen;
+        evidence.push(format!(
+            "{unseen} drops the probe did not see; the kernel skipped its audit_log_lost program {} times \
+             (recursion_misses: a preemptible kernel preempted it)",
+            p.lost_missed_runs
+        ));
+    }
     evidence.push(if p.lost_calls == lost {
         format!("audit_log_lost was called {lost} times and lost rose by {lost}: every drop has its reason")
     } else {
@@ -602,5 +612,28 @@ mod retention_tests {
         assert_eq!(r.days, Some(10.0));
         let r = retention(Some(&conf("max_log_file = 8\nnum_logs = 1\nmax_log_file_action = ROTATE\n")), 1_048_576.0);
         assert_eq!(r.days, None);
+    }
+}
+
+#[cfg(test)]
+mod probe_drop_tests {
+    use super::*;
+
+    /// Σ by reason = Δlost: drops the probe never saw (runs the kernel skipped) are unattributed.
+    #[test]
+    fn drops_the_probe_did_not_see_are_unattributed() {
+        let p = ProbeCounts {
+            lost_calls: 7,
+            lost_missed_runs: 3,
+            lost_messages: [("backlog limit exceeded".to_owned(), 7)].into(),
+            ..ProbeCounts::default()
+        };
+        let (by_reason, evidence) = probe_drops(&p, 10);
+        assert_eq!(by_reason.get("backlog_limit"), Some(&7));
+        assert_eq!(by_reason.get("unattributed"), Some(&3));
+        assert_eq!(by_reason.values().sum::<u64>(), 10);
+        assert!(evidence.iter().any(|e| e.contains("skipped its audit_log_lost program 3 times")), "{evidence:?}");
+        let (all_seen, _) = probe_drops(&ProbeCounts { lost_calls: 10, lost_missed_runs: 0, ..p }, 10);
+        assert_eq!(all_seen.get("unattributed"), None);
     }
 }

@@ -22,7 +22,7 @@ const KERNEL_METAPACKAGE: &str = "linux-image-cloud-amd64";
 /// Verifies every suite below (bookworm's keyring carries the bullseye, trixie and sid keys).
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 /// Package lists younger than this are reused: a new kernel in a suite is picked up within a day.
-const LISTS_FRESH_FOR: Duration = Duration::from_secs(24 * 3600);
+const LISTS_FRESH_FOR: Duration = Duration::from_hours(24);
 
 /// One Debian suite whose cloud kernel the scenarios run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +128,11 @@ impl PrivateApt {
 }
 
 fn sources_list(suite: &Suite) -> String {
-    suite.sources.iter().map(|(uri, name)| format!("deb [signed-by={KEYRING}] {uri} {name} main\n")).collect()
+    use std::fmt::Write as _;
+    suite.sources.iter().fold(String::new(), |mut out, (uri, name)| {
+        let _ = writeln!(out, "deb [signed-by={KEYRING}] {uri} {name} main");
+        out
+    })
 }
 
 /// `linux-image-<version>-cloud-amd64` from `apt-cache depends` output (the metapackage also depends on
