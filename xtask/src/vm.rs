@@ -77,10 +77,12 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
             eprintln!("VMTEST {} {} {} {}: {}", r.kernel, s.n, s.name, s.verdict, s.detail);
         }
     }
-    // Alone on their lines, in the plain form CI reads as a verdict.
     for r in &runs {
-        eprintln!("vm-test: {}: {}", r.kernel, summary(&r.results));
+        eprintln!("vm-test: {}: {}", r.kernel, summary(&r.results.scenarios));
     }
+    // Alone on its line, in the plain form CI reads as a verdict: every kernel's scenarios together.
+    let all: Vec<Scenario> = runs.iter().flat_map(|r| r.results.scenarios.iter().cloned()).collect();
+    eprintln!("vm-test: {}", summary(&all));
     let problems: Vec<String> = runs.iter().filter_map(KernelRun::problem).collect();
     if !problems.is_empty() {
         bail!("{}", problems.join("\n"));
@@ -236,7 +238,7 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Scenario {
     n: String,
     name: String,
@@ -257,8 +259,8 @@ struct Results {
     done: bool,
 }
 
-fn summary(r: &Results) -> String {
-    let count = |v: &str| r.scenarios.iter().filter(|s| s.verdict == v).count();
+fn summary(scenarios: &[Scenario]) -> String {
+    let count = |v: &str| scenarios.iter().filter(|s| s.verdict == v).count();
     format!("{} passed, {} failed, {} skipped", count("PASS"), count("FAIL"), count("SKIP"))
 }
 
