@@ -11,6 +11,8 @@
 //! No kernel audit state is touched: no lock needed.
 #![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
+mod common;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     fmt::Write as _,
@@ -95,30 +97,6 @@ fn as_auparse_would(ours: &[Ev]) -> (Vec<Ev>, BTreeSet<Deliberate>) {
     (out, used)
 }
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/logs")
-}
-
-/// Every sample of the corpus (each folder's files except its PROVENANCE.txt), sorted.
-fn corpus_files() -> Vec<PathBuf> {
-    let dir = corpus_dir();
-    let mut files = Vec::new();
-    for folder in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display())) {
-        let folder = folder.unwrap().path();
-        if !folder.is_dir() {
-            continue;
-        }
-        for f in std::fs::read_dir(&folder).unwrap() {
-            let f = f.unwrap().path();
-            if f.file_name().is_some_and(|n| n != "PROVENANCE.txt") {
-                files.push(f);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 /// auparse's events for each file, sorted, keyed by the path as given.
 fn auparse_events(files: &[PathBuf]) -> BTreeMap<PathBuf, Vec<Ev>> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/auparse_events.py");
@@ -190,9 +168,9 @@ fn compare(files: &[PathBuf], name: impl Fn(&Path) -> String) -> (String, BTreeS
 
 #[test]
 fn every_corpus_file_groups_into_the_events_auparse_sees() {
-    let files = corpus_files();
+    let files = common::corpus_files("logs");
     assert!(files.len() >= 100, "the corpus shrank to {} files", files.len());
-    let dir = corpus_dir();
+    let dir = common::corpus("logs");
     let (report, used) = compare(&files, |f| f.strip_prefix(&dir).unwrap().display().to_string());
     assert!(report.is_empty(), "disagreements with auparse:\n{report}");
     let all =

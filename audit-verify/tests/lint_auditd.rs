@@ -19,57 +19,7 @@ use std::{
 };
 
 use audit_verify::auditd_conf::startup::{self, Host};
-use serde_json::Value;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/lint").canonicalize().unwrap()
-}
-
-fn tree(name: &str) -> String {
-    fixtures().join(name).display().to_string()
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    findings: Vec<Value>,
-    skipped: Vec<Value>,
-    stderr: String,
-}
-
-impl Run {
-    fn find(&self, id: &str) -> Vec<&Value> {
-        self.findings.iter().filter(|f| f["id"] == id).collect()
-    }
-
-    /// Findings at medium or above, as (footgun, id), sorted.
-    fn serious(&self) -> Vec<(u64, String)> {
-        let mut v: Vec<_> = self
-            .findings
-            .iter()
-            .filter(|f| f["severity"] != "info")
-            .map(|f| (f["footgun"].as_u64().unwrap_or(0), f["id"].as_str().unwrap().to_owned()))
-            .collect();
-        v.sort();
-        v
-    }
-
-    fn skipped_reason(&self, check: &str) -> Option<&str> {
-        self.skipped.iter().find(|s| s["check"].as_str().is_some_and(|c| c.contains(check)))?["reason"].as_str()
-    }
-}
-
-fn lint(args: &[&str]) -> Run {
-    let out = Command::new(common::binary()).arg("lint").arg("--json").args(args).output().unwrap();
-    let code = out.status.code().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    if code == 2 {
-        return Run { code, findings: Vec::new(), skipped: Vec::new(), stderr };
-    }
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
-    let list = |k: &str| report[k].as_array().cloned().unwrap_or_default();
-    Run { code, findings: list("findings"), skipped: list("skipped"), stderr }
-}
+use common::lint_run::{fixtures, lint, tree};
 
 /// A copy of a fixture tree, removed on drop.
 struct TempTree(PathBuf);

@@ -6,59 +6,9 @@
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{path::PathBuf, process::Command};
 
-use serde_json::Value;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/lint").canonicalize().unwrap()
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    findings: Vec<Value>,
-    skipped: Vec<Value>,
-    stderr: String,
-}
-
-impl Run {
-    fn ids(&self, footgun: u64) -> Vec<&str> {
-        self.findings.iter().filter(|f| f["footgun"] == footgun).map(|f| f["id"].as_str().unwrap()).collect()
-    }
-
-    fn find(&self, id: &str) -> Vec<&Value> {
-        self.findings.iter().filter(|f| f["id"] == id).collect()
-    }
-
-    /// Findings at medium or above, as (footgun, id).
-    fn serious(&self) -> Vec<(u64, String)> {
-        self.findings
-            .iter()
-            .filter(|f| f["severity"] != "info")
-            .map(|f| (f["footgun"].as_u64().unwrap_or(0), f["id"].as_str().unwrap().to_owned()))
-            .collect()
-    }
-}
-
-fn lint(args: &[&str]) -> Run {
-    let out = Command::new(common::binary()).arg("lint").arg("--json").args(args).output().unwrap();
-    let code = out.status.code().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    if code == 2 {
-        return Run { code, findings: Vec::new(), skipped: Vec::new(), stderr };
-    }
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
-    let list = |k: &str| report[k].as_array().cloned().unwrap_or_default();
-    Run { code, findings: list("findings"), skipped: list("skipped"), stderr }
-}
-
-fn tree(name: &str) -> String {
-    fixtures().join(name).display().to_string()
-}
+use common::lint_run::{fixtures, lint, tree};
 
 /// (tree, footgun, extra args, ids that must be reported with a location each must end with).
 type Failing = (&'static str, u64, &'static [&'static str], &'static [(&'static str, &'static str)]);

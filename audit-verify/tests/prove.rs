@@ -102,17 +102,6 @@ fn not_loaded_lines(report: &ProveReport) -> Vec<String> {
     report.rules.iter().filter(|r| r.state == State::NotLoaded).filter_map(|r| r.source.clone()).collect()
 }
 
-/// Content hash, mtime and ctime (with nanoseconds) of a path, not following a final symlink.
-fn fingerprint(path: &Path) -> Option<(u64, i64, i64, i64, i64)> {
-    use std::{hash::Hasher as _, os::unix::fs::MetadataExt as _};
-    let meta = fs::symlink_metadata(path).ok()?;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    if meta.is_file() {
-        hasher.write(&fs::read(path).ok()?);
-    }
-    Some((hasher.finish(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec()))
-}
-
 #[test]
 fn stig_rules_are_proven_and_watched_files_unchanged() {
     let mut guard = StateGuard::new(Environment::Host).unwrap();
@@ -133,10 +122,10 @@ fn stig_rules_are_proven_and_watched_files_unchanged() {
         "/etc/hostname",
         "/etc/selinux",
     ];
-    let before: Vec<_> = watched.iter().map(|p| fingerprint(Path::new(p))).collect();
+    let before: Vec<_> = watched.iter().map(|p| common::fingerprint(Path::new(p))).collect();
     let report = run_prove(&original);
     print(&report);
-    let after: Vec<_> = watched.iter().map(|p| fingerprint(Path::new(p))).collect();
+    let after: Vec<_> = watched.iter().map(|p| common::fingerprint(Path::new(p))).collect();
     assert_eq!(before, after, "a watched file's content, mtime or ctime changed");
 
     assert_all_accounted(&report);

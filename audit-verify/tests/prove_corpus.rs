@@ -7,11 +7,7 @@
 
 mod common;
 
-use std::{
-    fs,
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{fs, path::PathBuf, time::Duration};
 
 use audit_verify::{
     guard::{Environment, StateGuard},
@@ -22,32 +18,6 @@ use audit_verify::{
 };
 
 const LOG: &str = "/var/log/audit/audit.log";
-
-/// Broader than the guard on purpose, as in `rules_round_trip.rs`: anything that could mean `-e 2`,
-/// `-f 2` or an immutable loginuid.
-fn irreversible(line: &str) -> bool {
-    let compact: String = line.chars().filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'').collect();
-    compact.contains("-e2") || compact.contains("-f2") || line.contains("immutable") || compact.contains("--loginuid")
-}
-
-/// Every rules file of the corpus, sorted.
-fn corpus_files() -> Vec<PathBuf> {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/rules");
-    let mut files = Vec::new();
-    let mut dirs = vec![corpus];
-    while let Some(dir) = dirs.pop() {
-        for entry in fs::read_dir(&dir).expect("the corpus (../shared/corpus)") {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.file_name().is_some_and(|n| n != "PROVENANCE.txt") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
 
 /// The paths a rules text watches (`-w P`, `-F path=P`, `-F dir=P`).
 fn watched(text: &str) -> Vec<PathBuf> {
@@ -65,17 +35,6 @@ fn watched(text: &str) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// Content hash, mtime and ctime (with nanoseconds) of a path, not following a final symlink.
-fn fingerprint(path: &Path) -> Option<(u64, i64, i64, i64, i64)> {
-    use std::{hash::Hasher as _, os::unix::fs::MetadataExt as _};
-    let meta = fs::symlink_metadata(path).ok()?;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    if meta.is_file() {
-        hasher.write(&fs::read(path).ok()?);
-    }
-    Some((hasher.finish(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec()))
 }
 
 /// Scratch directories of ours in the places prove may put them.
@@ -181,15 +140,15 @@ fn public_rule_sets_get_right_verdicts_and_change_nothing() {
     let before_scratch = scratch_dirs();
     let mut results = Vec::new();
     let mut socket = AuditSocket::open().unwrap();
-    for file in corpus_files() {
+    for file in common::corpus_files("rules") {
         let parent = file.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
         let name = format!("{parent}/{}", file.file_name().unwrap().to_string_lossy());
         let text = String::from_utf8_lossy(&fs::read(&file).unwrap()).into_owned();
-        let safe: Vec<&str> = text.split('\n').map(|l| if irreversible(l) { "#" } else { l }).collect();
+        let safe = common::without_irreversible(&text);
         let copy = scratch.join(name.replace('/', "--"));
         // `-c` first: go on past the lines this kernel refuses (those end not_loaded). The copy is what prove
         // reads too, so its line numbers are the copy's (one more than the original's).
-        fs::write(&copy, format!("-c\n{}", safe.join("\n"))).unwrap();
+        fs::write(&copy, format!("-c\n{safe}")).unwrap();
         guard.run_auditctl(&["-D"]).unwrap();
         if let Err(e) = guard.run_auditctl(&["-R", copy.to_str().unwrap()]) {
             println!("{name}: {e}");
@@ -199,7 +158,7 @@ fn public_rule_sets_get_right_verdicts_and_change_nothing() {
         // inside it, which creates nothing.
         let paths: Vec<PathBuf> =
             watched(&text).into_iter().filter(|p| !fs::metadata(p).is_ok_and(|m| m.is_dir())).collect();
-        let before: Vec<_> = paths.iter().map(|p| fingerprint(p)).collect();
+        let before: Vec<_> = paths.iter().map(|p| common::fingerprint(p)).collect();
         let inputs = Inputs { rules: RulesInput::File(copy.clone()), log: Some(LOG.into()), ..Inputs::default() };
         let snapshot = Snapshot::gather(inputs).unwrap();
         let diff = snapshot.rules_diff().unwrap();
@@ -207,7 +166,7 @@ fn public_rule_sets_get_right_verdicts_and_change_nothing() {
         let log = snapshot.log.clone().unwrap();
         let options = Options { log, timeout: Duration::from_secs(5), allow_mutation: false, progress: &mut progress };
         let report = prove::prove(snapshot.prove_input(&diff).unwrap(), &mut socket, options).unwrap();
-        let after: Vec<_> = paths.iter().map(|p| fingerprint(p)).collect();
+        let after: Vec<_> = paths.iter().map(|p| common::fingerprint(p)).collect();
         for ((p, b), a) in paths.iter().zip(&before).zip(&after) {
             assert_eq!(b, a, "{name}: {} changed", p.display());
         }
@@ -250,11 +209,11 @@ fn all_public_rule_sets_in_one_file_speed() {
     let mut text = String::from("-c\n");
     // 10-no-audit.rules (`-a never,task`) switches auditing off for every process forked after it: in one
     // file with the others, it would shadow them all.
-    for file in corpus_files().into_iter().filter(|f| !f.ends_with("10-no-audit.rules")) {
+    for file in common::corpus_files("rules").into_iter().filter(|f| !f.ends_with("10-no-audit.rules")) {
         let body = String::from_utf8_lossy(&fs::read(&file).unwrap()).into_owned();
         for line in body.lines() {
             let compact: String = line.split_whitespace().collect();
-            text.push_str(if irreversible(line) || compact == "-D" { "#" } else { line });
+            text.push_str(if common::irreversible(line) || compact == "-D" { "#" } else { line });
             text.push('\n');
         }
     }

@@ -14,7 +14,7 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     fmt::Write as _,
     fs,
-    path::{Path, PathBuf},
+    path::Path,
 };
 
 use audit_verify::{
@@ -25,8 +25,6 @@ use audit_verify::{
         parse::{self, Command},
     },
 };
-
-const CORPUS: &str = "../../shared/corpus/rules";
 
 /// How one line fared with one reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,39 +41,15 @@ enum Verdict {
 /// Disagreements that are deliberate, with the reason. Keyed by the line's text.
 const DOCUMENTED: &[(&str, &str)] = &[];
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS)
-}
-
-fn rule_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> =
-        fs::read_dir(dir).expect("the corpus (../shared/corpus)").map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rule_files(&path, out);
-        } else if path.file_name().is_some_and(|n| n != "PROVENANCE.txt") {
-            out.push(path);
-        }
-    }
-}
-
-/// Broader than the guard on purpose: anything that could mean `-e 2`, `-f 2` or an immutable loginuid.
-fn irreversible(line: &str) -> bool {
-    let compact: String = line.chars().filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'').collect();
-    compact.contains("-e2") || compact.contains("-f2") || line.contains("immutable") || compact.contains("--loginuid")
-}
-
 /// Every distinct rule or setting line of the corpus, with the first place it was seen.
 fn corpus_lines() -> BTreeMap<String, String> {
-    let mut files = Vec::new();
-    rule_files(&corpus_dir(), &mut files);
+    let files = common::corpus_files("rules");
     let mut lines = BTreeMap::new();
     for file in files {
         let text = String::from_utf8_lossy(&fs::read(&file).unwrap()).into_owned();
         for (i, line) in text.split('\n').enumerate() {
             let trimmed = line.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') || irreversible(line) {
+            if trimmed.is_empty() || trimmed.starts_with('#') || common::irreversible(line) {
                 continue;
             }
             lines.entry(line.to_owned()).or_insert_with(|| format!("{}:{}", file.display(), i + 1));
@@ -294,7 +268,7 @@ fn assert_same_order(dir: &Path, what: &str) {
 /// on generated names and lines. Nothing is loaded.
 #[test]
 fn augenrules_order_agrees_with_augenrules() {
-    let upstream = corpus_dir().join("audit-userspace/rules");
+    let upstream = common::corpus("rules").join("audit-userspace/rules");
     assert_same_order(&upstream, "upstream rules directory");
 
     let dir = std::env::temp_dir().join(format!("audit-verify-augenrules-{}", std::process::id()));

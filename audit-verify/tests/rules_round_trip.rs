@@ -7,10 +7,9 @@
     reason = "a test crate is linked with every dependency of the package; lib.rs checks them"
 )]
 
-use std::{
-    fs,
-    path::{Path, PathBuf},
-};
+mod common;
+
+use std::{fs, path::PathBuf};
 
 use audit_verify::{
     guard::{Environment, GuardError, StateGuard},
@@ -113,34 +112,18 @@ fn every_example_file_round_trips_through_the_kernel() {
 /// cannot undo (`-e 2`, `-f 2`, `--loginuid-immutable`) blanked so that line numbers stay.
 #[test]
 fn every_public_rule_set_round_trips_through_the_kernel() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/rules");
     let scratch = std::env::temp_dir().join(format!("audit-verify-corpus-{}", std::process::id()));
     fs::create_dir_all(&scratch).unwrap();
     let mut files = Vec::new();
-    let mut dirs = vec![corpus];
-    while let Some(dir) = dirs.pop() {
-        for entry in fs::read_dir(&dir).expect("the corpus (../shared/corpus)") {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.file_name().is_some_and(|n| n != "PROVENANCE.txt") {
-                let parent = path.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
-                let copy = scratch.join(format!("{parent}--{}", path.file_name().unwrap().to_string_lossy()));
-                let text = String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned();
-                let safe: Vec<&str> = text.split('\n').map(|l| if irreversible(l) { "#" } else { l }).collect();
-                fs::write(&copy, safe.join("\n")).unwrap();
-                files.push(copy);
-            }
-        }
+    for path in common::corpus_files("rules") {
+        let parent = path.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+        let copy = scratch.join(format!("{parent}--{}", path.file_name().unwrap().to_string_lossy()));
+        let text = String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned();
+        fs::write(&copy, common::without_irreversible(&text)).unwrap();
+        files.push(copy);
     }
     files.sort();
     let outcome = round_trip(&files);
     fs::remove_dir_all(&scratch).unwrap();
     assert!(outcome.identical.len() >= files.len() / 2, "too few public rule sets loaded: {:?}", outcome.identical);
-}
-
-/// Broader than the guard on purpose: anything that could mean `-e 2`, `-f 2` or an immutable loginuid.
-fn irreversible(line: &str) -> bool {
-    let compact: String = line.chars().filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'').collect();
-    compact.contains("-e2") || compact.contains("-f2") || line.contains("immutable") || compact.contains("--loginuid")
 }

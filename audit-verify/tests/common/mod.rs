@@ -2,7 +2,15 @@
 //! real auditd; `cargo xtask test` runs them one at a time.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
-use std::{collections::BTreeMap, os::unix::process::CommandExt, path::PathBuf, process::Command};
+pub mod lint_run;
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 /// `auditctl -s` as name → value (the numeric first word of each line).
 pub fn auditctl_status() -> BTreeMap<String, u64> {
@@ -87,4 +95,49 @@ pub fn schema_validator(command: &str) -> jsonschema::Validator {
         .with_retriever(DocsSchemas)
         .build(&schema)
         .unwrap_or_else(|e| panic!("{command}.schema.json is not a valid schema: {e}"))
+}
+
+/// A folder of the public corpus, `../shared/corpus/KIND` beside the checkout: read in place, never copied.
+pub fn corpus(kind: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus").join(kind)
+}
+
+/// Every file of a corpus folder, at any depth, but the PROVENANCE.txt files; sorted.
+pub fn corpus_files(kind: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![corpus(kind)];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("the corpus {}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.file_name().is_some_and(|n| n != "PROVENANCE.txt") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Broader than the guard on purpose: anything that could mean `-e 2`, `-f 2` or an immutable loginuid.
+pub fn irreversible(line: &str) -> bool {
+    let compact: String = line.chars().filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'').collect();
+    compact.contains("-e2") || compact.contains("-f2") || line.contains("immutable") || compact.contains("--loginuid")
+}
+
+/// A rules text with each line a host cannot undo blanked to `#`, so that line numbers stay.
+pub fn without_irreversible(text: &str) -> String {
+    text.split('\n').map(|l| if irreversible(l) { "#" } else { l }).collect::<Vec<_>>().join("\n")
+}
+
+/// Content hash, mtime and ctime (with nanoseconds) of a path, not following a final symlink.
+pub fn fingerprint(path: &Path) -> Option<(u64, i64, i64, i64, i64)> {
+    use std::{hash::Hasher as _, os::unix::fs::MetadataExt as _};
+    let meta = fs::symlink_metadata(path).ok()?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    if meta.is_file() {
+        hasher.write(&fs::read(path).ok()?);
+    }
+    Some((hasher.finish(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec()))
 }
