@@ -166,13 +166,13 @@ fn agree(ours: &Verdict, theirs: &Verdict) -> bool {
 fn our_rules_reader_agrees_with_auditctl() {
     let mut guard = StateGuard::new(Environment::Host).unwrap();
     let mut socket = AuditSocket::open().unwrap();
-    let scratch = std::env::temp_dir().join(format!("audit-verify-oracle-{}.rules", std::process::id()));
+    let scratch = common::Scratch::named("oracle.rules");
     let mut cases: Vec<(String, String)> = corpus_lines().into_iter().collect();
     cases.extend(generated_lines().into_iter().map(|l| (l, "generated".to_owned())));
     let documented: BTreeMap<&str, &str> = DOCUMENTED.iter().copied().collect();
     let (mut agreed, mut disagreements, mut explained) = (0, Vec::new(), BTreeSet::new());
     for (line, at) in &cases {
-        let (o, t) = (ours(line), theirs(&mut guard, &mut socket, line, &scratch));
+        let (o, t) = (ours(line), theirs(&mut guard, &mut socket, line, &scratch.0));
         if agree(&o, &t) {
             agreed += 1;
         } else if documented.contains_key(line.as_str()) {
@@ -181,7 +181,7 @@ fn our_rules_reader_agrees_with_auditctl() {
             disagreements.push(format!("{at}: {line:?}\n    ours:     {o:?}\n    auditctl: {t:?}"));
         }
     }
-    let _ = fs::remove_file(&scratch);
+    drop(scratch);
     guard.restore().unwrap();
     eprintln!("{} lines: {agreed} agree, {} documented differences", cases.len(), explained.len());
     let stale: Vec<_> = documented.keys().filter(|l| !explained.contains(*l)).collect();
@@ -271,7 +271,8 @@ fn augenrules_order_agrees_with_augenrules() {
     let upstream = common::corpus("rules").join("audit-userspace/rules");
     assert_same_order(&upstream, "upstream rules directory");
 
-    let dir = std::env::temp_dir().join(format!("audit-verify-augenrules-{}", std::process::id()));
+    let scratch = common::Scratch::named("augenrules");
+    let dir = scratch.0.clone();
     fs::create_dir_all(&dir).unwrap();
     let names = [
         "30-ospp-v42-1-create-failed.rules",
@@ -302,5 +303,4 @@ fn augenrules_order_agrees_with_augenrules() {
     )
     .unwrap();
     assert_same_order(&dir, "generated names and lines");
-    fs::remove_dir_all(&dir).unwrap();
 }

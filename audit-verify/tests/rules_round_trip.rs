@@ -112,7 +112,8 @@ fn every_example_file_round_trips_through_the_kernel() {
 /// cannot undo (`-e 2`, `-f 2`, `--loginuid-immutable`) blanked so that line numbers stay.
 #[test]
 fn every_public_rule_set_round_trips_through_the_kernel() {
-    let scratch = std::env::temp_dir().join(format!("audit-verify-corpus-{}", std::process::id()));
+    let scratch_dir = common::Scratch::named("corpus");
+    let scratch = scratch_dir.0.clone();
     fs::create_dir_all(&scratch).unwrap();
     let mut files = Vec::new();
     for path in common::corpus_files("rules") {
@@ -124,6 +125,6 @@ fn every_public_rule_set_round_trips_through_the_kernel() {
     }
     files.sort();
     let outcome = round_trip(&files);
-    fs::remove_dir_all(&scratch).unwrap();
+    drop(scratch_dir);
     assert!(outcome.identical.len() >= files.len() / 2, "too few public rule sets loaded: {:?}", outcome.identical);
 }

@@ -141,3 +141,19 @@ pub fn fingerprint(path: &Path) -> Option<(u64, i64, i64, i64, i64)> {
     }
     Some((hasher.finish(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec()))
 }
+
+/// A scratch path of a test (a file or a directory), removed when the test ends, also by a panic.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// `$TMPDIR/audit-verify-NAME-PID`, nothing created yet.
+    pub fn named(name: &str) -> Self {
+        Self(std::env::temp_dir().join(format!("audit-verify-{name}-{}", std::process::id())))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = if self.0.is_dir() { fs::remove_dir_all(&self.0) } else { fs::remove_file(&self.0) };
+    }
+}
