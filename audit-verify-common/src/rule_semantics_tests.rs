@@ -13,24 +13,16 @@ fn operators_keep_their_kernel_numbers() {
     assert_eq!(Op::try_from(0), Err(0));
 }
 
-/// For every pair of conditions on a k-bit field, `implies` must say exactly whether every value that
-/// satisfies the first satisfies the second.
-#[test]
-fn implication_agrees_with_compare_exhaustively() {
+/// Every pair of conditions `(op_a, a)`, `(op_b, b)` on a field of 2, 3 and 4 bits, with the field's
+/// largest value.
+fn every_condition_pair(mut check: impl FnMut(u32, u32, (Op, u32), (Op, u32))) {
     for bits in [2, 3, 4] {
         let max = (1u32 << bits) - 1;
         for op_a in Op::ALL {
             for op_b in Op::ALL {
                 for a in 0..=max {
                     for b in 0..=max {
-                        let truth = (0..=max).all(|x| !compare(op_a, x, a) || compare(op_b, x, b));
-                        assert_eq!(
-                            implies_within(max, (op_a, a), (op_b, b)),
-                            truth,
-                            "{bits} bits: x{}{a} => x{}{b}",
-                            op_a.symbol(),
-                            op_b.symbol()
-                        );
+                        check(bits, max, (op_a, a), (op_b, b));
                     }
                 }
             }
@@ -38,29 +30,26 @@ fn implication_agrees_with_compare_exhaustively() {
     }
 }
 
+/// For every pair of conditions on a k-bit field, `implies` must say exactly whether every value that
+/// satisfies the first satisfies the second.
+#[test]
+fn implication_agrees_with_compare_exhaustively() {
+    every_condition_pair(|bits, max, (op_a, a), (op_b, b)| {
+        let truth = (0..=max).all(|x| !compare(op_a, x, a) || compare(op_b, x, b));
+        let (sa, sb) = (op_a.symbol(), op_b.symbol());
+        assert_eq!(implies_within(max, (op_a, a), (op_b, b)), truth, "{bits} bits: x{sa}{a} => x{sb}{b}");
+    });
+}
+
 /// For every pair of conditions on a k-bit field, `compatible` must say exactly whether some value
 /// satisfies both.
 #[test]
 fn compatibility_agrees_with_compare_exhaustively() {
-    for bits in [2, 3, 4] {
-        let max = (1u32 << bits) - 1;
-        for op_a in Op::ALL {
-            for op_b in Op::ALL {
-                for a in 0..=max {
-                    for b in 0..=max {
-                        let truth = (0..=max).any(|x| compare(op_a, x, a) && compare(op_b, x, b));
-                        assert_eq!(
-                            compatible_within(max, (op_a, a), (op_b, b)),
-                            truth,
-                            "{bits} bits: x{}{a} and x{}{b}",
-                            op_a.symbol(),
-                            op_b.symbol()
-                        );
-                    }
-                }
-            }
-        }
-    }
+    every_condition_pair(|bits, max, (op_a, a), (op_b, b)| {
+        let truth = (0..=max).any(|x| compare(op_a, x, a) && compare(op_b, x, b));
+        let (sa, sb) = (op_a.symbol(), op_b.symbol());
+        assert_eq!(compatible_within(max, (op_a, a), (op_b, b)), truth, "{bits} bits: x{sa}{a} and x{sb}{b}");
+    });
 }
 
 #[test]
