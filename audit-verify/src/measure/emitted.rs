@@ -72,7 +72,12 @@ impl Emitted {
     }
 
     pub fn contains(&self, serial: u32) -> bool {
-        self.index(serial).is_some_and(|i| self.records.get(i).is_some_and(|n| *n > 0))
+        self.index_of_emitted(serial).is_some()
+    }
+
+    /// Where `serial` is in the per-serial vectors, if the kernel emitted it in the window (ours excluded).
+    pub fn index_of_emitted(&self, serial: u32) -> Option<usize> {
+        self.index(serial).filter(|i| self.records.get(*i).is_some_and(|n| *n > 0))
     }
 
     fn index(&self, serial: u32) -> Option<usize> {

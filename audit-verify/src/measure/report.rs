@@ -154,6 +154,11 @@ pub struct Observer {
     pub multicast_overruns: u64,
     pub own_events_excluded: u64,
     pub barrier: Barrier,
+    /// Emitted events auditd wrote only after the window's barrier marker (kauditd had moved them aside
+    /// after a failed unicast): found through further markers, and counted as written.
+    pub late_events: u64,
+    /// Markers sent after the first because emitted events were still missing from the log.
+    pub extra_markers: u32,
     /// Why the eBPF sensors did not run, if they did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sensors_error: Option<String>,
@@ -241,6 +246,8 @@ pub fn reconcile(i: &Inputs<'_>) -> MeasureReport {
         multicast_overruns: i.emitted.overruns,
         own_events_excluded: i.emitted.own_events,
         barrier: i.barrier.clone(),
+        late_events: i.written.late_events,
+        extra_markers: i.written.extra_markers,
         sensors_error: i.sensors_error.clone(),
         malformed_log_lines: i.written.malformed_lines,
     };
@@ -518,6 +525,17 @@ impl MeasureReport {
         }
         let a = &self.after_kernel_drops;
         let _ = writeln!(s, "Lost after the kernel: {} records ({}): {}", a.records, a.place, a.evidence);
+        let observer = &self.observer;
+        if observer.late_events > 0 {
+            let _ = writeln!(
+                s,
+                "  {} events reached the log after the barrier marker (requeued by kauditd after a failed \
+                 unicast), found through {} more markers: written, not lost",
+                observer.late_events, observer.extra_markers
+            );
+        } else if observer.extra_markers > 0 {
+            let _ = writeln!(s, "  {} more markers found none of the missing events", observer.extra_markers);
+        }
         let b = &self.backlog;
         let _ = writeln!(
             s,

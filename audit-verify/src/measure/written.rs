@@ -1,11 +1,12 @@
 //! Layer 3, what auditd wrote: the records in audit.log from the window's start offset (through
-//! rotation), matched by serial against what the kernel emitted.
+//! rotation), matched by serial against what the kernel emitted, up to the window's barrier and on through
+//! further markers while emitted events are still missing ([`barrier::read_settled`] says why).
 
 use std::time::Duration;
 
 use crate::{
-    auditlog::{AuditLogError, Follower},
-    barrier::{self, Barrier, Marker},
+    auditlog::{Follower, Record},
+    barrier::{self, Awaited, Barrier, BarrierError, Kauditd, Marker},
 };
 
 use super::emitted::Emitted;
@@ -14,11 +15,15 @@ use super::emitted::Emitted;
 pub struct Written {
     /// Emitted events found on disk.
     pub events: u64,
-    /// Their records (auditd writes no EOE).
+    /// Their records (auditd writes no EOE), at most as many per event as were emitted.
     pub records: u64,
     /// Emitted events with no record on disk, lowest serials first (capped).
     pub missing_serials: Vec<u32>,
     pub missing_events: u64,
+    /// Emitted events that reached the log only after the window's first marker (written, not lost).
+    pub late_events: u64,
+    /// Markers sent after the first while emitted events were missing.
+    pub extra_markers: u32,
     /// Lines the reader skipped as malformed.
     pub malformed_lines: u64,
     /// Bytes of the emitted events' lines on disk.
@@ -28,39 +33,65 @@ pub struct Written {
 /// Missing serials listed in a report at most.
 const MISSING_LISTED: usize = 100;
 
-/// Reads the window's log (through `follower`, opened at the window's start) up to `marker`, matching
-/// records against what was emitted.
+/// Matches log records against what was emitted, as the barrier hands them over.
+struct Matcher<'a> {
+    emitted: &'a Emitted,
+    /// `emitted.events()`, counted once.
+    emitted_events: u64,
+    /// Per serial (as `emitted.records`), records found on disk so far.
+    found: Vec<u8>,
+    out: Written,
+}
+
+impl Awaited for Matcher<'_> {
+    fn record(&mut self, record: &Record) {
+        // The kernel's serials are u32 (`audit_serial()`); anything larger is not from this kernel.
+        let Ok(serial) = u32::try_from(record.id().serial) else { return };
+        // Not emitted in the window: from before it, ours, or not from the kernel (auditd's DAEMON_*).
+        let Some(i) = self.emitted.index_of_emitted(serial) else { return };
+        let found = &mut self.found[i];
+        if *found == 0 {
+            self.out.events += 1;
+        }
+        // An event that began before we subscribed has records on disk that we never counted as emitted:
+        // they must not make up for records of the window that are missing.
+        if *found < self.emitted.records[i] {
+            *found += 1;
+            self.out.records += 1;
+            self.out.bytes += record.text().len() as u64 + 1;
+        }
+    }
+
+    fn outstanding(&self) -> u64 {
+        self.emitted_events - self.out.events
+    }
+}
+
+/// Reads the window's log (through `follower`, opened at the window's start) up to `marker` and as much
+/// further as [`barrier::read_settled`] goes, matching records against what was emitted.
 pub fn collect(
     follower: &mut Follower,
+    kauditd: &mut impl Kauditd,
     marker: &Marker,
     timeout: Duration,
     emitted: &Emitted,
-) -> Result<(Written, Barrier), AuditLogError> {
-    let mut seen = vec![false; emitted.records.len()];
-    let base = emitted.base.unwrap_or(0);
-    let mut out = Written::default();
-    let barrier = barrier::read_until(follower, marker, timeout, |record| {
-        // The kernel's serials are u32 (`audit_serial()`); anything larger is not from this kernel.
-        let Ok(serial) = u32::try_from(record.id().serial) else { return };
-        if !emitted.contains(serial) {
-            return; // from before the window, ours, or not from the kernel (auditd's DAEMON_* records)
-        }
-        out.records += 1;
-        out.bytes += record.text().len() as u64 + 1;
-        let slot = &mut seen[serial.wrapping_sub(base) as usize];
-        if !*slot {
-            *slot = true;
-            out.events += 1;
-        }
-    })?;
+) -> Result<(Written, Barrier), BarrierError> {
+    let found = vec![0; emitted.records.len()];
+    let mut matcher = Matcher { emitted, emitted_events: emitted.events(), found, out: Written::default() };
+    let settled = barrier::read_settled(follower, kauditd, marker, timeout, &mut matcher)?;
+    // What was outstanding at the first marker and is no longer reached the log after it.
+    let late_events = settled.outstanding_at_first - matcher.outstanding();
+    let Matcher { found, mut out, .. } = matcher;
+    out.late_events = late_events;
+    out.extra_markers = settled.extra_markers;
     out.malformed_lines = follower.warnings().count();
     for serial in emitted.serials() {
-        if !seen[serial.wrapping_sub(base) as usize] {
+        if emitted.index_of_emitted(serial).is_some_and(|i| found[i] == 0) {
             out.missing_events += 1;
             if out.missing_serials.len() < MISSING_LISTED {
                 out.missing_serials.push(serial);
             }
         }
     }
-    Ok((out, barrier))
+    Ok((out, settled.barrier))
 }
