@@ -2,8 +2,10 @@
 //!
 //! auditd rotates by renaming `audit.log` to `audit.log.1` and creating a new `audit.log`. We keep the
 //! old file open, so when the path names another inode we read the old file to its end, then go on with
-//! the new file from its start: no record is lost or read twice. A half-written last line is held until
-//! its newline arrives.
+//! the file written after it from its start: no record is lost or read twice. A half-written last line is
+//! held until its newline arrives. When auditd rotated more than once since our last read (a `measure`
+//! window reads its log at the end), the file after ours is not the newest: ours is `audit.log.N` by then,
+//! and the next is `audit.log.N-1`.
 
 use std::{
     fs::{self, File},
@@ -138,19 +140,45 @@ impl Follower {
         }
     }
 
-    /// Goes on with the file the path now names. False if it cannot be opened yet.
+    /// Goes on with the file auditd wrote after ours. False if it cannot be opened yet.
     fn switch_to_new_file(&mut self) -> Result<bool, AuditLogError> {
-        let file = match File::open(&self.path) {
+        let next = self.next_file();
+        let file = match File::open(&next) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(source) => return Err(AuditLogError::Open { path: self.path.clone(), source }),
+            Err(source) => return Err(AuditLogError::Open { path: next, source }),
         };
-        let meta = file.metadata().map_err(|source| AuditLogError::Open { path: self.path.clone(), source })?;
-        self.name = Arc::from(self.path.as_path());
+        let meta = file.metadata().map_err(|source| AuditLogError::Open { path: next.clone(), source })?;
+        self.name = Arc::from(next.as_path());
         self.lines = LineSplitter::new(file, 0, 0);
         self.identity = (meta.dev(), meta.ino());
         self.rotated = false;
         Ok(true)
+    }
+}
+
+/// Rotated files auditd keeps at most (`num_logs` is below 1000).
+const MAX_ROTATED: u32 = 999;
+
+impl Follower {
+    /// The file written after ours: `path.N-1` if ours is now `path.N` (`path` itself after `path.1`);
+    /// `path` when ours is not among the rotated files (removed, or another rotation scheme).
+    fn next_file(&self) -> PathBuf {
+        let numbered = |n: u32| {
+            let mut name = self.path.clone().into_os_string();
+            name.push(format!(".{n}"));
+            PathBuf::from(name)
+        };
+        for n in 1..=MAX_ROTATED {
+            match fs::metadata(numbered(n)) {
+                Ok(meta) if (meta.dev(), meta.ino()) == self.identity => {
+                    return if n == 1 { self.path.clone() } else { numbered(n - 1) };
+                }
+                Ok(_) => {}
+                Err(_) => break, // auditd numbers its files without gaps
+            }
+        }
+        self.path.clone()
     }
 }
 

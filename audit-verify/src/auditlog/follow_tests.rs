@@ -62,6 +62,35 @@ fn follows_across_rotation() {
     assert!(f.warnings().is_empty(), "{:?}", f.warnings());
 }
 
+/// auditd as it rotates with `num_logs`: each file moves one number up, then a new file starts.
+fn rotate(dir: &TestDir, kept: u32) {
+    for n in (1..kept).rev() {
+        let _ = fs::rename(dir.path(&format!("audit.log.{n}")), dir.path(&format!("audit.log.{}", n + 1)));
+    }
+    fs::rename(dir.path("audit.log"), dir.path("audit.log.1")).unwrap();
+}
+
+#[test]
+fn several_rotations_between_two_reads_are_read_in_order() {
+    let dir = TestDir::new();
+    let log = dir.write("audit.log", rec(1).as_bytes());
+    let mut f = Follower::open(&log, 0).unwrap();
+    assert_eq!(drain(&mut f).len(), 1);
+    dir.append("audit.log", rec(2).as_bytes());
+    // Three rotations before the next read: ours is audit.log.3 by then.
+    for serial in [3, 4] {
+        rotate(&dir, 5);
+        dir.write("audit.log", rec(serial).as_bytes());
+    }
+    rotate(&dir, 5);
+    dir.write("audit.log", rec(5).as_bytes());
+    let got: Vec<(u64, String)> = drain(&mut f).into_iter().map(|r| (r.0, r.1)).collect();
+    // Record 2 keeps the name its file had when it was opened.
+    let want = [(2, "audit.log"), (3, "audit.log.2"), (4, "audit.log.1"), (5, "audit.log")];
+    assert_eq!(got, want.map(|(serial, name)| (serial, name.to_owned())));
+    assert!(f.warnings().is_empty());
+}
+
 #[test]
 fn a_partial_line_left_in_a_rotated_file_is_a_warning() {
     let dir = TestDir::new();
