@@ -94,6 +94,12 @@ impl Emitted {
         }
     }
 
+    /// What a listener would have counted: `records[i]` records for serial `base + i`, no keys.
+    #[cfg(test)]
+    pub fn with_records(base: u32, records: Vec<u8>) -> Self {
+        Self { base: Some(base), records, ..Self::default() }
+    }
+
     pub fn contains(&self, serial: u32) -> bool {
         self.index_of_emitted(serial).is_some()
     }

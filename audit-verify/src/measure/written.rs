@@ -95,3 +95,52 @@ pub fn collect(
     }
     Ok((out, settled.barrier))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+    use crate::netlink::NetlinkError;
+
+    /// auditd writing each marker at once, with nothing else late.
+    struct Prompt(std::path::PathBuf);
+
+    impl Kauditd for Prompt {
+        fn send(&mut self, marker: &Marker) -> Result<(), NetlinkError> {
+            let mut log = std::fs::OpenOptions::new().append(true).open(&self.0).unwrap();
+            log.write_all(line(99, marker.text()).as_bytes()).unwrap();
+            Ok(())
+        }
+
+        fn backlog(&mut self) -> Result<u32, NetlinkError> {
+            Ok(0)
+        }
+    }
+
+    fn line(serial: u32, msg: &str) -> String {
+        format!("type=USER msg=audit(1.0:{serial}): pid=1 msg='{msg}'\n")
+    }
+
+    #[test]
+    fn records_are_matched_per_event_and_the_missing_listed() {
+        let dir = std::env::temp_dir().join(format!("av-written-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("audit.log");
+        let marker = Marker::new();
+        // Serial 10: two records emitted, three on disk (one queued before the window); 11: not emitted
+        // (ours); 12: emitted, never written.
+        let text = line(10, "before the window") + &line(10, "a") + &line(10, "b") + &line(11, "ours");
+        std::fs::write(&log, text + &line(98, marker.text())).unwrap();
+        let emitted = Emitted::with_records(10, vec![2, 0, 1]);
+        let mut follower = Follower::open(&log, 0).unwrap();
+        let mut auditd = Prompt(log.clone());
+        let (written, barrier) =
+            collect(&mut follower, &mut auditd, &marker, Duration::from_secs(5), &emitted).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(barrier, Barrier::Reached { .. }));
+        assert_eq!((written.events, written.records), (1, 2), "a third record does not make up for a missing one");
+        assert_eq!((written.missing_events, written.missing_serials.as_slice()), (1, &[12][..]));
+        assert_eq!((written.late_events, written.extra_markers), (0, barrier::QUIET_MARKERS));
+    }
+}
