@@ -1,0 +1,244 @@
+//! From what was recorded to verdicts: each action's outcome, then each probe's, then each
+//! requirement's. A record of the action, whatever rule or key wrote it, covers it.
+
+use std::fmt::Write as _;
+
+use super::{
+    Actor, Attempt, Outcome, ProbeResult, RequirementResult, Verdict, Via, attempts::Planned, errno_text,
+    profile::Requirement,
+};
+use crate::{
+    barrier::Barrier,
+    prove::{
+        Evidence,
+        collect::{Seen, URING},
+        exec::{IORING_OP_OPENAT, Ran},
+    },
+    rules::{FilterList, Rule, Value, fields::id},
+    syscalls::Abi,
+};
+
+/// `AUDIT_SYSCALL` and `AUDIT_URINGOP`: the record types an `exclude` rule may remove from the evidence.
+const SYSCALL: u32 = 1300;
+const URINGOP: u32 = 1336;
+
+/// What the run saw, and the rules it ran against.
+pub struct Heard<'a> {
+    pub written: &'a [Seen],
+    pub emitted: &'a [Seen],
+    pub barrier: &'a Barrier,
+    pub loaded: &'a [Rule],
+}
+
+/// The verdict of requirement `index` of the profile over its probes.
+#[must_use]
+pub fn requirement(index: usize, r: &Requirement, planned: &[Planned], heard: &Heard<'_>) -> RequirementResult {
+    let mut out = RequirementResult {
+        id: r.id.clone(),
+        title: r.title.clone(),
+        verdict: Verdict::Unprovable,
+        reason: r.unprovable.clone(),
+        evidence: None,
+        probes: Vec::new(),
+    };
+    for p in planned.iter().filter(|p| p.requirement == index) {
+        out.probes.push(probe(&r.probes[p.probe].0, p, heard));
+    }
+    if r.unprovable.is_some() || out.probes.is_empty() {
+        return out;
+    }
+    let judged: Vec<&ProbeResult> = out.probes.iter().filter(|p| p.verdict != Verdict::Unprovable).collect();
+    let unprovable: Vec<String> = out
+        .probes
+        .iter()
+        .filter(|p| p.verdict == Verdict::Unprovable)
+        .map(|p| format!("`{}` unprovable: {}", p.rule, p.reason.as_deref().unwrap_or("")))
+        .collect();
+    out.evidence = judged
+        .iter()
+        .flat_map(|p| &p.attempts)
+        .find(|a| a.via == Via::Syscall && a.outcome == Outcome::Recorded)
+        .and_then(|a| a.evidence.clone());
+    let all = |v: Verdict| judged.iter().all(|p| p.verdict == v);
+    let any = |v: Verdict| judged.iter().any(|p| p.verdict == v);
+    out.verdict = if judged.is_empty() {
+        Verdict::Unprovable
+    } else if all(Verdict::Covered) {
+        Verdict::Covered
+    } else if all(Verdict::NotCovered) {
+        Verdict::NotCovered
+    } else if any(Verdict::NotCovered) || any(Verdict::Partial) {
+        Verdict::Partial
+    } else {
+        Verdict::Blind
+    };
+    let mut reasons: Vec<String> = judged
+        .iter()
+        .filter(|p| p.verdict != Verdict::Covered)
+        .map(|p| format!("`{}` {}: {}", p.rule, p.verdict.name(), p.reason.as_deref().unwrap_or("")))
+        .collect();
+    reasons.extend(unprovable);
+    out.reason = (!reasons.is_empty()).then(|| reasons.join("; "));
+    out
+}
+
+/// The verdict of one probe over its actions.
+fn probe(rule: &str, planned: &Planned, heard: &Heard<'_>) -> ProbeResult {
+    let attempts: Vec<Attempt> = planned.runs.iter().map(|r| attempt(r, heard)).collect();
+    let mut out = ProbeResult { rule: rule.to_owned(), verdict: Verdict::Unprovable, reason: None, attempts };
+    if let Some(why) = &planned.unprovable {
+        out.reason = Some(why.clone());
+        return out;
+    }
+    let (verdict, reason) = probe_verdict(&out.attempts, heard.loaded);
+    (out.verdict, out.reason) = (verdict, reason);
+    out
+}
+
+fn names(actors: &[Actor]) -> String {
+    actors.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// Covered when every action was recorded; otherwise what was not, and which verdict that is.
+fn probe_verdict(attempts: &[Attempt], loaded: &[Rule]) -> (Verdict, Option<String>) {
+    let primary: Vec<&Attempt> = attempts.iter().filter(|a| a.via == Via::Syscall).collect();
+    if let Some(a) = primary.iter().find(|a| a.outcome == Outcome::NotRun) {
+        return (Verdict::Unprovable, a.reason.clone());
+    }
+    let recorded: Vec<Actor> = primary.iter().filter(|a| a.outcome == Outcome::Recorded).map(|a| a.actor).collect();
+    let missed: Vec<Actor> = primary.iter().filter(|a| a.outcome != Outcome::Recorded).map(|a| a.actor).collect();
+    let unwritten = primary.iter().find(|a| a.outcome == Outcome::NotWritten).and_then(|a| a.reason.clone());
+    if recorded.is_empty() {
+        if let Some(rule) = excluded_by(loaded, SYSCALL) {
+            return (
+                Verdict::Blind,
+                Some(format!(
+                    "the action ran as {} and left no SYSCALL record: `{rule}` is an exclude rule that removes that \
+                     record type, so no rule can record it",
+                    names(&missed)
+                )),
+            );
+        }
+        let mut why = format!("the action ran as {} and no record of it reached the barrier", names(&missed));
+        if let Some(u) = unwritten {
+            let _ = write!(why, " ({u})");
+        }
+        return (Verdict::NotCovered, Some(why));
+    }
+    let mut gaps: Vec<(Verdict, String)> = Vec::new();
+    if missed == [Actor::Service] {
+        gaps.push((
+            Verdict::Blind,
+            format!(
+                "recorded as {}, not as a process without a loginuid (a service, a container started by a daemon): \
+                 a filter on auid (auid>=1000, auid!=unset) leaves those out",
+                names(&recorded)
+            ),
+        ));
+    } else if !missed.is_empty() {
+        gaps.push((Verdict::Partial, format!("recorded as {}, not as {}", names(&recorded), names(&missed))));
+    }
+    for a in attempts.iter().filter(|a| a.via != Via::Syscall) {
+        match (a.via, a.outcome) {
+            (Via::Int80, Outcome::NotRecorded | Outcome::NotWritten) => gaps.push((
+                Verdict::Partial,
+                "recorded through the 64-bit syscall, not through the 32-bit ABI (int 0x80): no rule for arch=b32 \
+                 records it"
+                    .into(),
+            )),
+            (Via::IoUring, Outcome::NotRecorded | Outcome::NotWritten) => gaps.push((
+                Verdict::Blind,
+                match excluded_by(loaded, URINGOP) {
+                    Some(rule) => {
+                        format!("its io_uring twin (IORING_OP_OPENAT) left no record: `{rule}` removes URINGOP records")
+                    }
+                    None => {
+                        "its io_uring twin (IORING_OP_OPENAT of the same path, same flags) is not recorded: the kernel \
+                             filters io_uring operations on their own list, and no `-a always,io_uring` rule covers it"
+                            .into()
+                    }
+                },
+            )),
+            _ => {}
+        }
+    }
+    let Some((first, _)) = gaps.first() else { return (Verdict::Covered, None) };
+    let verdict = if gaps.iter().any(|(v, _)| *v == Verdict::Partial) { Verdict::Partial } else { *first };
+    (verdict, Some(gaps.into_iter().map(|(_, w)| w).collect::<Vec<_>>().join("; ")))
+}
+
+/// An `exclude` rule that can remove records of type `code`: every `msgtype` condition it has holds for
+/// `code` (the kernel drops a record that any exclude rule matches, always or never).
+fn excluded_by(loaded: &[Rule], code: u32) -> Option<String> {
+    loaded
+        .iter()
+        .filter(|r| r.list == FilterList::Exclude)
+        .find(|r| {
+            let types: Vec<_> = r.fields.iter().filter(|f| f.id == id::MSGTYPE).collect();
+            !types.is_empty()
+                && types.iter().all(|f| match f.value {
+                    Value::Num(n) => audit_verify_common::rule_semantics::compare(f.op, code, n),
+                    Value::Str(_) => false,
+                })
+        })
+        .map(ToString::to_string)
+}
+
+/// What came of one action: its record in the log, only on the multicast socket, none, or why it did not run.
+fn attempt(run: &super::attempts::Run, heard: &Heard<'_>) -> Attempt {
+    let mut action = run.action.describe();
+    if run.via == Via::IoUring {
+        action = format!("IORING_OP_OPENAT through io_uring, as {action}");
+    }
+    let mut out = Attempt {
+        actor: run.actor,
+        via: run.via,
+        action,
+        outcome: Outcome::NotRun,
+        returned: None,
+        evidence: None,
+        reason: None,
+    };
+    let ret = match &run.ran {
+        None => {
+            out.reason = Some("not run: a signal stopped the run first".into());
+            return out;
+        }
+        Some(Ran::SetupFailed { step, errno }) => {
+            out.reason =
+                Some(format!("the child could not prepare the action: {step} failed ({})", errno_text(*errno)));
+            return out;
+        }
+        Some(Ran::Died(how)) => {
+            out.reason = Some(format!("the action's child {how} before reporting"));
+            return out;
+        }
+        Some(Ran::Returned(r)) => Some(*r),
+        Some(Ran::Exited) => None,
+    };
+    out.returned = ret;
+    let (nr, arch) = match (run.via, run.action.abi) {
+        (Via::IoUring, _) => (IORING_OP_OPENAT, URING),
+        (_, Abi::B64) => (run.action.nr, crate::rules::fields::ARCH_B64),
+        (_, Abi::B32) => (run.action.nr, crate::rules::fields::ARCH_B32),
+    };
+    let ours = |s: &&Seen| s.is_of(run.pid, nr, arch, ret);
+    if let Some(record) = heard.written.iter().rev().find(ours) {
+        out.outcome = Outcome::Recorded;
+        out.evidence = Some(Evidence::of(record));
+    } else if let Some(record) = heard.emitted.iter().rev().find(ours) {
+        out.outcome = Outcome::NotWritten;
+        out.evidence = Some(Evidence::of(record));
+        let late = match heard.barrier {
+            Barrier::TimedOut { waited_ms, .. } => format!("; auditd did not write the barrier within {waited_ms} ms"),
+            Barrier::Reached { .. } => String::new(),
+        };
+        out.reason = Some(format!(
+            "the kernel emitted the record (event {}) but audit.log does not have it{late}",
+            record.event
+        ));
+    } else {
+        out.outcome = Outcome::NotRecorded;
+    }
+    out
+}
