@@ -222,7 +222,10 @@ fn attempt(run: &super::attempts::Run, heard: &Heard<'_>) -> Attempt {
         (_, Abi::B64) => (run.action.nr, crate::rules::fields::ARCH_B64),
         (_, Abi::B32) => (run.action.nr, crate::rules::fields::ARCH_B32),
     };
-    let ours = |s: &&Seen| s.is_of(run.pid, nr, arch, ret);
+    // A URINGOP record's `exit` is what the operation's issue handler returned (0 once it completed the
+    // request), not the result the completion carries (io_issue_sqe, io_uring/io_uring.c): not compared.
+    let expect = if run.via == Via::IoUring { None } else { ret };
+    let ours = |s: &&Seen| s.is_of(run.pid, nr, arch, expect);
     if let Some(record) = heard.written.iter().rev().find(ours) {
         out.outcome = Outcome::Recorded;
         out.evidence = Some(Evidence::of(record));

@@ -169,8 +169,9 @@ pub struct CoverReport {
     pub requirements: Vec<RequirementResult>,
     /// A finding per requirement not covered (and for no rules loaded at all).
     pub findings: Vec<Finding>,
-    /// Set when a signal stopped the run before every action ran.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The signal that stopped the run before every action ran (JSON says so as `partial`/`interrupted`,
+    /// as every command does).
+    #[serde(skip)]
     pub interrupted: Option<String>,
 }
 
