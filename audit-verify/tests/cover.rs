@@ -100,6 +100,21 @@ fn with_no_rules_every_requirement_is_not_covered() {
         assert!(report.fails(audit_verify::finding::Severity::High));
         println!("{name} with no rules: {:?}", report.counts);
     }
+    // check: "no audit rules loaded" is high whatever the profile, and --profile adds the coverage section.
+    for profile in [None, Some("stig")] {
+        let mut args = vec!["check", "--json", "--duration", "0"];
+        args.extend(profile.iter().flat_map(|p| ["--profile", p]));
+        let out = std::process::Command::new(common::binary()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let check: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let no_rules = check["findings"].as_array().unwrap().iter().filter(|f| f["id"] == "no_audit_rules").count();
+        assert_eq!(no_rules, 1, "{args:?}: {}", check["findings"]);
+        assert_eq!(check["verdict"], "fail");
+        assert_eq!(check["cover"]["profile"]["name"].as_str(), profile, "{args:?}");
+        if profile.is_some() {
+            assert!(check["findings"].as_array().unwrap().iter().any(|f| f["id"] == "requirement_not_covered"));
+        }
+    }
     guard.restore().unwrap();
 }
 

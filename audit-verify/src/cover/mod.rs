@@ -291,3 +291,17 @@ pub fn cover(
 fn errno_text(errno: i32) -> String {
     io::Error::from_raw_os_error(errno).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Action, FilterList};
+
+    #[test]
+    fn no_rules_loaded_is_high_and_only_then() {
+        let f = no_rules_finding(&[], 0).expect("no rules");
+        assert_eq!((f.id, f.severity), ("no_audit_rules", Severity::High));
+        assert!(no_rules_finding(&[], 1).is_none(), "rules the tool cannot decode are rules");
+        assert!(no_rules_finding(&[Rule::new(FilterList::Exit, Action::Always)], 0).is_none());
+    }
+}
