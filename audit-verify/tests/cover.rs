@@ -64,14 +64,12 @@ fn print(report: &CoverReport) {
 /// serial, file offset); every other one says why; every probe that ran has its attempts judged.
 fn explained(report: &CoverReport) {
     for r in &report.requirements {
-        match r.verdict {
-            Verdict::Covered => {
-                let e = r.evidence.as_ref().unwrap_or_else(|| panic!("{}: covered without a record", r.id));
-                assert!(e.offset.is_some() && e.file.is_some() && e.serial > 0, "{}: {e:?}", r.id);
-            }
-            _ => {
-                assert!(r.reason.as_deref().is_some_and(|w| w.len() > 20), "{}: {:?} without a reason", r.id, r.verdict)
-            }
+        if r.verdict == Verdict::Covered {
+            let e = r.evidence.as_ref().unwrap_or_else(|| panic!("{}: covered without a record", r.id));
+            assert!(e.offset.is_some() && e.file.is_some() && e.serial > 0, "{}: {e:?}", r.id);
+        } else {
+            let said = r.reason.as_deref().is_some_and(|w| w.len() > 20);
+            assert!(said, "{}: {:?} without a reason", r.id, r.verdict);
         }
         for p in &r.probes {
             if p.verdict != Verdict::Unprovable {

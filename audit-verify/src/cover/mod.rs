@@ -252,14 +252,12 @@ pub fn cover(
     let (interrupted, Collected { written, emitted, barrier }) =
         collect::around(socket, &options.log, options.timeout, || {
             let mut arena = exec::Arena::new().map_err(ProveError::Exec)?;
-            let mut done = 0;
-            for run in planned.iter_mut().flat_map(|p| p.runs.iter_mut()) {
+            for (done, run) in planned.iter_mut().flat_map(|p| p.runs.iter_mut()).enumerate() {
                 if let Some(signal) = crate::stop::requested() {
                     return Ok(Some(crate::stop::signal_name(signal)));
                 }
                 (options.progress)(done, total);
                 run.run(&mut arena).map_err(ProveError::Exec)?;
-                done += 1;
             }
             (options.progress)(total, total);
             Ok(None)

@@ -126,7 +126,7 @@ struct RequirementFile {
 /// One requirement, checked: its probes parsed, its actors known.
 #[derive(Debug, Clone)]
 pub struct Requirement {
-    /// The ID its source uses (STIG V-, CIS number, PCI DSS 10.2.x, OSPP FAU_GEN, ATT&CK T-ID).
+    /// The ID its source uses (STIG V-, CIS number, PCI DSS 10.2.x, OSPP `FAU_GEN`, ATT&CK T-ID).
     pub id: String,
     pub title: String,
     /// The probe rules, as written and parsed.

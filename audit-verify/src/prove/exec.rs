@@ -138,6 +138,10 @@ impl Drop for Arena {
 }
 
 /// The call with its arguments as register values.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent preparation steps of the child, read between fork and exit where nothing may allocate"
+)]
 struct Call {
     abi: Abi,
     nr: u32,
@@ -440,12 +444,16 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
     }
 }
 
-/// `IORING_OP_OPENAT` (include/uapi/linux/io_uring.h): the operation number a URINGOP record names.
+/// `IORING_OP_OPENAT` (`include/uapi/linux/io_uring.h`): the operation number a URINGOP record names.
 pub const IORING_OP_OPENAT: u32 = 18;
 
 /// `IORING_OP_OPENAT` with openat's arguments (dirfd, path, flags, mode),
 /// through a one-entry ring: raw syscalls on the stack and fresh mappings only, as the child requires.
 /// `Ok` is the completion's result (an fd, closed at once, or -errno); `Err` the errno of a setup step.
+#[expect(
+    clippy::cast_ptr_alignment,
+    reason = "the rings are page-aligned mappings, and the kernel's offsets into them are multiples of 4"
+)]
 unsafe fn uring_openat(args: &[u64; 6]) -> Result<i64, i64> {
     const IORING_OFF_SQ_RING: i64 = 0;
     const IORING_OFF_CQ_RING: i64 = 0x800_0000;
