@@ -98,6 +98,19 @@ fn with_no_rules_every_requirement_is_not_covered() {
         assert!(report.fails(audit_verify::finding::Severity::High));
         println!("{name} with no rules: {:?}", report.counts);
     }
+    // --junit: a testcase per requirement, as CI reads it.
+    let junit = common::Scratch::named("cover-junit");
+    let out = std::process::Command::new(common::binary())
+        .args(["cover", "--profile", "cis", "--junit"])
+        .arg(&junit.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "not covered: exit 1: {}", String::from_utf8_lossy(&out.stderr));
+    let suites = junit_parser::from_reader(std::io::BufReader::new(fs::File::open(&junit.0).unwrap())).unwrap();
+    let cis = profile::builtin("cis").unwrap();
+    assert_eq!(suites.suites[0].cases.len(), cis.requirements.len());
+    assert!(suites.suites[0].failures > 0 && suites.suites[0].skipped > 0, "{:?}", suites.suites[0]);
+
     // check: "no audit rules loaded" is high whatever the profile, and --profile adds the coverage section.
     for profile in [None, Some("stig")] {
         let mut args = vec!["check", "--json", "--duration", "0"];
@@ -162,6 +175,19 @@ fn audit_userspace_sets_cover_their_standards_or_say_why() {
     for l in lines {
         println!("{l}");
     }
+}
+
+/// A bad profile file is bad input: exit 2, one line naming the file and line; nothing runs.
+#[test]
+fn a_bad_profile_file_is_an_error_at_its_line() {
+    let bad = common::Scratch::named("cover-bad-profile");
+    fs::write(&bad.0, "name = \"x\"\ntitle = \"t\"\nsource = 3\n").unwrap();
+    let out =
+        std::process::Command::new(common::binary()).args(["cover", "--profile-file"]).arg(&bad.0).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}:3:", bad.0.display())), "{stderr}");
+    assert!(out.stdout.is_empty());
 }
 
 /// A profile of one requirement acted out by `actors`.

@@ -95,8 +95,15 @@ fn probe(rule: &str, planned: &Planned, heard: &Heard<'_>) -> ProbeResult {
     out
 }
 
+/// "user", "user and root", "user, root and service".
 fn names(actors: &[Actor]) -> String {
-    actors.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+    match actors {
+        [] => String::new(),
+        [one] => one.name().to_owned(),
+        [rest @ .., last] => {
+            format!("{} and {}", rest.iter().map(|a| a.name()).collect::<Vec<_>>().join(", "), last.name())
+        }
+    }
 }
 
 /// Covered when every action was recorded; otherwise what was not, and which verdict that is.
@@ -244,4 +251,60 @@ fn attempt(run: &super::attempts::Run, heard: &Heard<'_>) -> Attempt {
         out.outcome = Outcome::NotRecorded;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse::{Command, parse_line};
+
+    fn attempt(actor: Actor, via: Via, outcome: Outcome) -> Attempt {
+        Attempt { actor, via, action: String::new(), outcome, returned: Some(-1), evidence: None, reason: None }
+    }
+
+    fn rule(text: &str) -> Rule {
+        match parse_line(text) {
+            Ok(Command::Add { rule, .. }) => rule,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The verdicts over what was recorded, each with its reason.
+    #[test]
+    fn verdicts_follow_what_was_recorded() {
+        use Outcome::{NotRecorded, NotRun, Recorded};
+        let (u, r, s) = (Actor::User, Actor::Root, Actor::Service);
+        let case = |attempts: &[Attempt], loaded: &[Rule]| probe_verdict(attempts, loaded);
+        let sys = |actor, outcome| attempt(actor, Via::Syscall, outcome);
+        assert_eq!(case(&[sys(u, Recorded), sys(r, Recorded)], &[]).0, Verdict::Covered);
+        let (v, why) = case(&[sys(u, NotRecorded), sys(r, NotRecorded)], &[]);
+        assert_eq!(v, Verdict::NotCovered);
+        assert!(why.unwrap().contains("as user and root"));
+        let (v, why) = case(&[sys(u, Recorded), sys(s, NotRecorded)], &[]);
+        assert_eq!(v, Verdict::Blind);
+        assert!(why.unwrap().contains("without a loginuid"));
+        let (v, why) = case(&[sys(u, Recorded), sys(r, NotRecorded)], &[]);
+        assert_eq!((v, why.as_deref()), (Verdict::Partial, Some("recorded as user, not as root")));
+        let (v, why) = case(&[sys(u, Recorded), attempt(u, Via::Int80, NotRecorded)], &[]);
+        assert_eq!(v, Verdict::Partial);
+        assert!(why.unwrap().contains("int 0x80"));
+        let (v, why) = case(&[sys(u, Recorded), attempt(u, Via::IoUring, NotRecorded)], &[]);
+        assert_eq!(v, Verdict::Blind);
+        assert!(why.unwrap().contains("io_uring"));
+        // Both: partial leads, and both reasons are given.
+        let (v, why) =
+            case(&[sys(u, Recorded), attempt(u, Via::Int80, NotRecorded), attempt(u, Via::IoUring, NotRecorded)], &[]);
+        assert_eq!(v, Verdict::Partial);
+        assert!(why.as_deref().is_some_and(|w| w.contains("int 0x80") && w.contains("io_uring")), "{why:?}");
+        // A twin that could not run says nothing; the action itself not running is unprovable.
+        assert_eq!(case(&[sys(u, Recorded), attempt(u, Via::IoUring, NotRun)], &[]).0, Verdict::Covered);
+        assert_eq!(case(&[sys(u, NotRun)], &[]).0, Verdict::Unprovable);
+        // Nothing recorded under an exclude rule for SYSCALL records: blind, naming the rule.
+        let exclude = [rule("-a always,exclude -F msgtype=SYSCALL")];
+        let (v, why) = case(&[sys(u, NotRecorded)], &exclude);
+        assert_eq!(v, Verdict::Blind);
+        assert!(why.unwrap().contains("msgtype=SYSCALL"));
+        let other = [rule("-a always,exclude -F msgtype=CWD")];
+        assert_eq!(case(&[sys(u, NotRecorded)], &other).0, Verdict::NotCovered, "CWD records are not the evidence");
+    }
 }
