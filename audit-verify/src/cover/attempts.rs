@@ -7,7 +7,7 @@ use std::io;
 use super::{Actor, Via, profile::Profile};
 use crate::{
     prove::{
-        action::Action,
+        action::{Action, Creds},
         eval::{self, Verdict},
         exec::{self, Arena, Ran},
         plan::{self, Ctx, Plan},
@@ -39,6 +39,13 @@ pub struct Run {
 impl Run {
     fn new(actor: Actor, via: Via, action: Action) -> Self {
         Self { actor, via, action, pid: 0, ran: None }
+    }
+
+    /// The action with the credentials its child has when forked: the prover's (root), before it sets
+    /// its own. Task-list rules are evaluated then.
+    #[must_use]
+    pub fn at_fork(action: &Action) -> Action {
+        Action { creds: Creds { auid: None, uid: [0; 3], gid: [0; 3] }, ..action.clone() }
     }
 
     /// Makes the action in a child.

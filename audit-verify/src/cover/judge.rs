@@ -12,9 +12,10 @@ use crate::{
     prove::{
         Evidence,
         collect::{Seen, URING},
+        eval::{self, Host, Verdict as Match},
         exec::{IORING_OP_OPENAT, Ran},
     },
-    rules::{FilterList, Rule, Value, fields::id},
+    rules::{Action as RuleAction, FilterList, Rule, Value, fields::id},
     syscalls::Abi,
 };
 
@@ -28,6 +29,7 @@ pub struct Heard<'a> {
     pub emitted: &'a [Seen],
     pub barrier: &'a Barrier,
     pub loaded: &'a [Rule],
+    pub host: &'a Host,
 }
 
 /// The verdict of requirement `index` of the profile over its probes.
@@ -127,8 +129,14 @@ fn probe_verdict(attempts: &[Attempt], loaded: &[Rule]) -> (Verdict, Option<Stri
             );
         }
         let mut why = format!("the action ran as {} and no record of it reached the barrier", names(&missed));
-        if let Some(u) = unwritten {
-            let _ = write!(why, " ({u})");
+        match (unwritten, primary.iter().find_map(|a| a.reason.as_deref())) {
+            (Some(u), _) => {
+                let _ = write!(why, " ({u})");
+            }
+            (None, Some(r)) => {
+                let _ = write!(why, ": {r}");
+            }
+            (None, None) => {}
         }
         return (Verdict::NotCovered, Some(why));
     }
@@ -249,8 +257,46 @@ fn attempt(run: &super::attempts::Run, heard: &Heard<'_>) -> Attempt {
         ));
     } else {
         out.outcome = Outcome::NotRecorded;
+        out.reason = Some(explain(run, heard.loaded, heard.host));
     }
     out
+}
+
+/// Why an action left no record, as far as the loaded rules tell before the action: the rule that decides
+/// it first (a never rule, or an always rule whose record then went missing), or none that matches.
+fn explain(run: &super::attempts::Run, loaded: &[Rule], host: &Host) -> String {
+    let at = |i: usize| format!("`{}` (loaded rule {})", loaded[i], i + 1);
+    if run.via == Via::IoUring {
+        let uring = loaded.iter().filter(|r| r.list == FilterList::IoUring).count();
+        return if uring == 0 {
+            "no rule is loaded on the io_uring list".into()
+        } else {
+            format!("none of the {uring} rules on the io_uring list matches IORING_OP_OPENAT for it")
+        };
+    }
+    // A never rule on the task list matched at fork (with the parent's credentials) leaves the child
+    // without an audit context: nothing it does is recorded.
+    let at_fork = super::attempts::Run::at_fork(&run.action);
+    if let Some(i) = loaded.iter().position(|r| {
+        r.list == FilterList::Task && r.action == RuleAction::Never && eval::matches(r, &at_fork, host) == Match::Yes
+    }) {
+        return format!("{}, a never rule on the task list, gives the child no audit context", at(i));
+    }
+    for (i, rule) in loaded.iter().enumerate().filter(|(_, r)| r.list == FilterList::Exit) {
+        match eval::matches(rule, &run.action, host) {
+            Match::No(_) => {}
+            Match::Yes if rule.action == RuleAction::Never => {
+                return format!("{}, a never rule, matches it first", at(i));
+            }
+            Match::Yes => {
+                return format!("{} matches it, yet no record of it reached the barrier", at(i));
+            }
+            Match::Unknown(what) => {
+                return format!("{} may match it first (its `{what}` is not known before the action)", at(i));
+            }
+        }
+    }
+    "no loaded rule matches it".into()
 }
 
 #[cfg(test)]
@@ -306,5 +352,29 @@ mod tests {
         assert!(why.unwrap().contains("msgtype=SYSCALL"));
         let other = [rule("-a always,exclude -F msgtype=CWD")];
         assert_eq!(case(&[sys(u, NotRecorded)], &other).0, Verdict::NotCovered, "CWD records are not the evidence");
+    }
+
+    /// An action with no record is explained by the loaded rule that decides it first, or by none.
+    #[test]
+    fn a_missing_record_names_the_rule_that_decides_first() {
+        use std::path::{Path, PathBuf};
+
+        use crate::prove::{plan::Ctx, scratch::Paths};
+        let head = "name = \"t\"\ntitle = \"t\"\n[source]\ndocument = \"d\"\nversion = \"1\"\nurl = \"https://x\"\n";
+        let body =
+            "[[requirement]]\nid = \"A\"\ntitle = \"t\"\nprobes = [\"-a always,exit -F arch=b64 -S adjtimex\"]\n";
+        let profile = crate::cover::profile::parse("t.toml", &format!("{head}{body}")).unwrap();
+        let paths = Paths::under(Path::new("/nonexistent-av-cover"));
+        let host = Host::new(PathBuf::from("/usr/bin/audit-verify"), crate::rules::fields::UNSET);
+        let ctx = Ctx { host: &host, paths: &paths, ia32: true, allow_mutation: false };
+        let planned = crate::cover::attempts::plan(&profile, &ctx);
+        let run = &planned[0].runs[0];
+        let why = |rules: &[&str]| explain(run, &rules.iter().map(|r| rule(r)).collect::<Vec<_>>(), &host);
+        assert_eq!(why(&["-a always,exit -F arch=b64 -S uname"]), "no loaded rule matches it");
+        let never = why(&["-a never,exit -F arch=b64 -S adjtimex", "-a always,exit -F arch=b64 -S adjtimex"]);
+        assert!(never.contains("a never rule, matches it first") && never.contains("loaded rule 1"), "{never}");
+        assert!(why(&["-a never,task"]).contains("task list"));
+        let always = why(&["-a always,exit -F arch=b64 -S adjtimex -F auid>=1000"]);
+        assert!(always.contains("yet no record"), "{always}");
     }
 }

@@ -262,7 +262,7 @@ pub fn cover(
             (options.progress)(total, total);
             Ok(None)
         })?;
-    let heard = judge::Heard { written: &written, emitted: &emitted, barrier: &barrier, loaded };
+    let heard = judge::Heard { written: &written, emitted: &emitted, barrier: &barrier, loaded, host: &host };
     let requirements: Vec<RequirementResult> =
         profile.requirements.iter().enumerate().map(|(i, r)| judge::requirement(i, r, &planned, &heard)).collect();
     let mut findings: Vec<Finding> = no_rules_finding(loaded, undecodable).into_iter().collect();
