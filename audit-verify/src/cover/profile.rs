@@ -309,4 +309,13 @@ mod tests {
         }
         assert!(builtin("nist").unwrap_err().to_string().contains("stig, cis"));
     }
+
+    /// Gaps are medium unless the profile says otherwise: ATT&CK counts a blind path as high (an evasion).
+    #[test]
+    fn gap_severities_default_to_medium() {
+        let stig = builtin("stig").unwrap();
+        assert_eq!((stig.partial_severity, stig.blind_severity), (Severity::Medium, Severity::Medium));
+        let attack = builtin("attack").unwrap();
+        assert_eq!((attack.partial_severity, attack.blind_severity), (Severity::Medium, Severity::High));
+    }
 }
