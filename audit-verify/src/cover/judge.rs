@@ -377,4 +377,56 @@ mod tests {
         let always = why(&["-a always,exit -F arch=b64 -S adjtimex -F auid>=1000"]);
         assert!(always.contains("yet no record"), "{always}");
     }
+
+    /// The whole judgement over synthetic records: a requirement whose probes are covered is covered with
+    /// the record; one probe not recorded at all while another is makes it partial.
+    #[test]
+    fn requirements_combine_their_probes() {
+        use std::path::{Path, PathBuf};
+
+        use crate::prove::{plan::Ctx, scratch::Paths};
+        let head = "name = \"t\"\ntitle = \"t\"\n[source]\ndocument = \"d\"\nversion = \"1\"\nurl = \"https://x\"\n";
+        let body = "[[requirement]]\nid = \"A\"\ntitle = \"t\"\nprobes = [\"-a always,exit -F arch=b64 -S adjtimex\", \
+                    \"-a always,exit -F arch=b64 -S settimeofday\"]\n";
+        let profile = crate::cover::profile::parse("t.toml", &format!("{head}{body}")).unwrap();
+        let paths = Paths::under(Path::new("/nonexistent-av-cover"));
+        let host = Host::new(PathBuf::from("/usr/bin/audit-verify"), crate::rules::fields::UNSET);
+        let ctx = Ctx { host: &host, paths: &paths, ia32: true, allow_mutation: false };
+        let mut planned = crate::cover::attempts::plan(&profile, &ctx);
+        let mut records = Vec::new();
+        for (pid, run) in (100..).zip(planned.iter_mut().flat_map(|p| p.runs.iter_mut())) {
+            (run.pid, run.ran) = (pid, Some(Ran::Returned(-14)));
+            let arch =
+                if run.via == Via::Int80 { crate::rules::fields::ARCH_B32 } else { crate::rules::fields::ARCH_B64 };
+            records.push(Seen {
+                pid,
+                arch,
+                syscall: run.action.nr,
+                exit: Some(-14),
+                key: Some("time".into()),
+                serial: u64::from(pid),
+                event: format!("1.0:{pid}"),
+                file: Some("audit.log".into()),
+                line: Some(1),
+                offset: Some(u64::from(pid) * 100),
+            });
+        }
+        let barrier = Barrier::Reached { offset: 0, waited_ms: 1 };
+        let judge = |written: &[Seen]| {
+            let heard = Heard { written, emitted: &[], barrier: &barrier, loaded: &[], host: &host };
+            requirement(0, &profile.requirements[0], &planned, &heard)
+        };
+        let all = judge(&records);
+        assert_eq!(all.verdict, Verdict::Covered, "{all:?}");
+        assert_eq!(all.evidence.as_ref().map(|e| (e.serial, e.offset)), Some((100, Some(10_000))));
+        // The second probe's records gone: partial, naming it.
+        // The plan's order: adjtimex (b64, then int 0x80), then settimeofday.
+        assert_eq!(planned[0].runs.len(), 2);
+        let some = judge(&records[..2]);
+        assert_eq!(some.verdict, Verdict::Partial, "{some:?}");
+        assert!(some.reason.as_deref().is_some_and(|w| w.contains("settimeofday` not_covered")), "{some:?}");
+        let none = judge(&[]);
+        assert_eq!(none.verdict, Verdict::NotCovered, "{none:?}");
+        assert!(none.evidence.is_none());
+    }
 }
