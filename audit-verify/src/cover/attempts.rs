@@ -151,23 +151,23 @@ fn as_actor(action: &Action, actor: Actor, rule: &Rule, ctx: &Ctx<'_>) -> Action
     a
 }
 
+/// A planning context on a scratch layout that does not exist, as a host with IA32 emulation, for the
+/// unit tests.
 #[cfg(test)]
-mod tests {
+pub(crate) fn with_ctx<T>(f: impl FnOnce(&Ctx<'_>) -> T) -> T {
     use std::path::{Path, PathBuf};
 
-    use super::*;
     use crate::prove::{eval::Host, scratch::Paths};
+    let paths = Paths::under(Path::new("/nonexistent-av-cover"));
+    let host = Host::new(PathBuf::from("/usr/bin/audit-verify"), UNSET);
+    f(&Ctx { host: &host, paths: &paths, ia32: true, allow_mutation: false })
+}
 
-    fn profile(body: &str) -> Profile {
-        let head = "name = \"t\"\ntitle = \"t\"\n[source]\ndocument = \"d\"\nversion = \"1\"\nurl = \"https://x\"\n";
-        super::super::profile::parse("t.toml", &format!("{head}{body}")).unwrap()
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn with_ctx<T>(f: impl FnOnce(&Ctx<'_>) -> T) -> T {
-        let paths = Paths::under(Path::new("/nonexistent-av-cover"));
-        let host = Host::new(PathBuf::from("/usr/bin/audit-verify"), UNSET);
-        f(&Ctx { host: &host, paths: &paths, ia32: true, allow_mutation: false })
-    }
+    use crate::cover::profile::for_test as profile;
 
     /// Each actor gets its loginuid; the 32-bit twin is the same call by its i386 number, the `io_uring`
     /// twin the same openat; a user's own process has uid 1000 where the call needs no privilege.

@@ -302,7 +302,13 @@ fn explain(run: &super::attempts::Run, loaded: &[Rule], host: &Host) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::parse::{Command, parse_line};
+    use crate::{
+        cover::{
+            attempts::{plan, with_ctx},
+            profile::for_test,
+        },
+        rules::parse::{Command, parse_line},
+    };
 
     fn attempt(actor: Actor, via: Via, outcome: Outcome) -> Attempt {
         Attempt { actor, via, action: String::new(), outcome, returned: Some(-1), evidence: None, reason: None }
@@ -357,76 +363,69 @@ mod tests {
     /// An action with no record is explained by the loaded rule that decides it first, or by none.
     #[test]
     fn a_missing_record_names_the_rule_that_decides_first() {
-        use std::path::{Path, PathBuf};
-
-        use crate::prove::{plan::Ctx, scratch::Paths};
-        let head = "name = \"t\"\ntitle = \"t\"\n[source]\ndocument = \"d\"\nversion = \"1\"\nurl = \"https://x\"\n";
-        let body =
-            "[[requirement]]\nid = \"A\"\ntitle = \"t\"\nprobes = [\"-a always,exit -F arch=b64 -S adjtimex\"]\n";
-        let profile = crate::cover::profile::parse("t.toml", &format!("{head}{body}")).unwrap();
-        let paths = Paths::under(Path::new("/nonexistent-av-cover"));
-        let host = Host::new(PathBuf::from("/usr/bin/audit-verify"), crate::rules::fields::UNSET);
-        let ctx = Ctx { host: &host, paths: &paths, ia32: true, allow_mutation: false };
-        let planned = crate::cover::attempts::plan(&profile, &ctx);
-        let run = &planned[0].runs[0];
-        let why = |rules: &[&str]| explain(run, &rules.iter().map(|r| rule(r)).collect::<Vec<_>>(), &host);
-        assert_eq!(why(&["-a always,exit -F arch=b64 -S uname"]), "no loaded rule matches it");
-        let never = why(&["-a never,exit -F arch=b64 -S adjtimex", "-a always,exit -F arch=b64 -S adjtimex"]);
-        assert!(never.contains("a never rule, matches it first") && never.contains("loaded rule 1"), "{never}");
-        assert!(why(&["-a never,task"]).contains("task list"));
-        let always = why(&["-a always,exit -F arch=b64 -S adjtimex -F auid>=1000"]);
-        assert!(always.contains("yet no record"), "{always}");
+        let profile = for_test(
+            "[[requirement]]\nid = \"A\"\ntitle = \"t\"\nprobes = [\"-a always,exit -F arch=b64 -S adjtimex\"]\n",
+        );
+        with_ctx(|ctx| {
+            let host = ctx.host;
+            let planned = plan(&profile, ctx);
+            let run = &planned[0].runs[0];
+            let why = |rules: &[&str]| explain(run, &rules.iter().map(|r| rule(r)).collect::<Vec<_>>(), host);
+            assert_eq!(why(&["-a always,exit -F arch=b64 -S uname"]), "no loaded rule matches it");
+            let never = why(&["-a never,exit -F arch=b64 -S adjtimex", "-a always,exit -F arch=b64 -S adjtimex"]);
+            assert!(never.contains("a never rule, matches it first") && never.contains("loaded rule 1"), "{never}");
+            assert!(why(&["-a never,task"]).contains("task list"));
+            let always = why(&["-a always,exit -F arch=b64 -S adjtimex -F auid>=1000"]);
+            assert!(always.contains("yet no record"), "{always}");
+        });
     }
 
     /// The whole judgement over synthetic records: a requirement whose probes are covered is covered with
     /// the record; one probe not recorded at all while another is makes it partial.
     #[test]
     fn requirements_combine_their_probes() {
-        use std::path::{Path, PathBuf};
-
-        use crate::prove::{plan::Ctx, scratch::Paths};
-        let head = "name = \"t\"\ntitle = \"t\"\n[source]\ndocument = \"d\"\nversion = \"1\"\nurl = \"https://x\"\n";
-        let body = "[[requirement]]\nid = \"A\"\ntitle = \"t\"\nprobes = [\"-a always,exit -F arch=b64 -S adjtimex\", \
-                    \"-a always,exit -F arch=b64 -S settimeofday\"]\n";
-        let profile = crate::cover::profile::parse("t.toml", &format!("{head}{body}")).unwrap();
-        let paths = Paths::under(Path::new("/nonexistent-av-cover"));
-        let host = Host::new(PathBuf::from("/usr/bin/audit-verify"), crate::rules::fields::UNSET);
-        let ctx = Ctx { host: &host, paths: &paths, ia32: true, allow_mutation: false };
-        let mut planned = crate::cover::attempts::plan(&profile, &ctx);
-        let mut records = Vec::new();
-        for (pid, run) in (100..).zip(planned.iter_mut().flat_map(|p| p.runs.iter_mut())) {
-            (run.pid, run.ran) = (pid, Some(Ran::Returned(-14)));
-            let arch =
-                if run.via == Via::Int80 { crate::rules::fields::ARCH_B32 } else { crate::rules::fields::ARCH_B64 };
-            records.push(Seen {
-                pid,
-                arch,
-                syscall: run.action.nr,
-                exit: Some(-14),
-                key: Some("time".into()),
-                serial: u64::from(pid),
-                event: format!("1.0:{pid}"),
-                file: Some("audit.log".into()),
-                line: Some(1),
-                offset: Some(u64::from(pid) * 100),
-            });
-        }
-        let barrier = Barrier::Reached { offset: 0, waited_ms: 1 };
-        let judge = |written: &[Seen]| {
-            let heard = Heard { written, emitted: &[], barrier: &barrier, loaded: &[], host: &host };
-            requirement(0, &profile.requirements[0], &planned, &heard)
-        };
-        let all = judge(&records);
-        assert_eq!(all.verdict, Verdict::Covered, "{all:?}");
-        assert_eq!(all.evidence.as_ref().map(|e| (e.serial, e.offset)), Some((100, Some(10_000))));
-        // The second probe's records gone: partial, naming it.
-        // The plan's order: adjtimex (b64, then int 0x80), then settimeofday.
-        assert_eq!(planned[0].runs.len(), 2);
-        let some = judge(&records[..2]);
-        assert_eq!(some.verdict, Verdict::Partial, "{some:?}");
-        assert!(some.reason.as_deref().is_some_and(|w| w.contains("settimeofday` not_covered")), "{some:?}");
-        let none = judge(&[]);
-        assert_eq!(none.verdict, Verdict::NotCovered, "{none:?}");
-        assert!(none.evidence.is_none());
+        let profile = for_test(
+            "[[requirement]]\nid = \"A\"\ntitle = \"t\"\nprobes = [\"-a always,exit -F arch=b64 -S adjtimex\", \
+             \"-a always,exit -F arch=b64 -S settimeofday\"]\n",
+        );
+        with_ctx(|ctx| {
+            let host = ctx.host;
+            let mut planned = plan(&profile, ctx);
+            let mut records = Vec::new();
+            for (pid, run) in (100..).zip(planned.iter_mut().flat_map(|p| p.runs.iter_mut())) {
+                (run.pid, run.ran) = (pid, Some(Ran::Returned(-14)));
+                let arch =
+                    if run.via == Via::Int80 { crate::rules::fields::ARCH_B32 } else { crate::rules::fields::ARCH_B64 };
+                records.push(Seen {
+                    pid,
+                    arch,
+                    syscall: run.action.nr,
+                    exit: Some(-14),
+                    key: Some("time".into()),
+                    serial: u64::from(pid),
+                    event: format!("1.0:{pid}"),
+                    file: Some("audit.log".into()),
+                    line: Some(1),
+                    offset: Some(u64::from(pid) * 100),
+                });
+            }
+            let barrier = Barrier::Reached { offset: 0, waited_ms: 1 };
+            let judge = |written: &[Seen]| {
+                let heard = Heard { written, emitted: &[], barrier: &barrier, loaded: &[], host };
+                requirement(0, &profile.requirements[0], &planned, &heard)
+            };
+            let all = judge(&records);
+            assert_eq!(all.verdict, Verdict::Covered, "{all:?}");
+            assert_eq!(all.evidence.as_ref().map(|e| (e.serial, e.offset)), Some((100, Some(10_000))));
+            // The second probe's records gone: partial, naming it.
+            // The plan's order: adjtimex (b64, then int 0x80), then settimeofday.
+            assert_eq!(planned[0].runs.len(), 2);
+            let some = judge(&records[..2]);
+            assert_eq!(some.verdict, Verdict::Partial, "{some:?}");
+            assert!(some.reason.as_deref().is_some_and(|w| w.contains("settimeofday` not_covered")), "{some:?}");
+            let none = judge(&[]);
+            assert_eq!(none.verdict, Verdict::NotCovered, "{none:?}");
+            assert!(none.evidence.is_none());
+        });
     }
 }

@@ -239,6 +239,13 @@ pub fn builtin(name: &str) -> Result<Profile, ProfileError> {
     parse(file, text)
 }
 
+/// A profile of these `[[requirement]]`s under a minimal header, for the unit tests.
+#[cfg(test)]
+pub(crate) fn for_test(requirements: &str) -> Profile {
+    let head = "name = \"t\"\ntitle = \"t\"\n[source]\ndocument = \"d\"\nversion = \"1\"\nurl = \"https://x\"\n";
+    parse("t.toml", &format!("{head}{requirements}")).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
