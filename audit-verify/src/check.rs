@@ -1,8 +1,8 @@
 //! `check`: everything audit-verify knows, in one pass with one verdict. Status, the rules files against
 //! the kernel, a proof of every loaded rule, with `--profile` the profile's requirements acted out
 //! ([`crate::cover`]), the ten footguns (fed the proof's results) and a short measurement window. A
-//! kernel with no rules loaded is a high finding whatever else is asked. A part that cannot run is reported as such and makes the verdict "could not run",
-//! never a silent pass.
+//! kernel with no rules loaded is a high finding whatever else is asked. A part that cannot run is
+//! reported as such and makes the verdict "could not run", never a silent pass.
 //!
 //! The host is read once ([`Snapshot`], [`Probed`]) and every part judges that one model of it, with the
 //! same functions the commands alone use: `check --rules-dir X --auditd-conf Y` and `rules`, `prove` and
@@ -435,5 +435,22 @@ impl CheckReport {
             })
             .collect();
         junit::TestSuite { name: "audit-verify check: lint".into(), seconds: 0.0, cases }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No rules loaded is a high finding under rules, whatever else ran: the verdict fails.
+    #[test]
+    fn no_rules_loaded_fails_the_check() {
+        let parts = Parts { no_rules: cover::no_rules_finding(&[], 0), ..Parts::default() };
+        let r = report(Instant::now(), 0, Severity::High, Vec::new(), parts);
+        assert_eq!(r.verdict, "fail");
+        assert_eq!((r.findings[0].section, r.findings[0].finding.id), (Section::Rules, "no_audit_rules"));
+        assert_eq!(r.summary.high, 1);
+        let clean = report(Instant::now(), 0, Severity::High, Vec::new(), Parts::default());
+        assert_eq!(clean.verdict, "pass");
     }
 }
