@@ -1,7 +1,8 @@
 //! `check`: everything audit-verify knows, in one pass with one verdict. Status, the rules files against
-//! the kernel, a proof of every loaded rule, the ten footguns (fed the proof's results) and a short
-//! measurement window. A part that cannot run is reported as such and makes the verdict "could not run",
-//! never a silent pass.
+//! the kernel, a proof of every loaded rule, with `--profile` the profile's requirements acted out
+//! ([`crate::cover`]), the ten footguns (fed the proof's results) and a short measurement window. A
+//! kernel with no rules loaded is a high finding whatever else is asked. A part that cannot run is
+//! reported as such and makes the verdict "could not run", never a silent pass.
 //!
 //! The host is read once ([`Snapshot`], [`Probed`]) and every part judges that one model of it, with the
 //! same functions the commands alone use: `check --rules-dir X --auditd-conf Y` and `rules`, `prove` and
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use crate::{
+    cover::{self, CoverReport, Profile},
     finding::{Finding, Severity},
     host_status::{self, HostStatus},
     junit,
@@ -20,7 +22,7 @@ use crate::{
     netlink::AuditSocket,
     prove::{self, ProveReport, State},
     rules::diff::RulesReport,
-    snapshot::{Inputs, Probed, Snapshot},
+    snapshot::{Inputs, LogPosition, Probed, Snapshot},
 };
 
 /// The parts, in the order they run.
@@ -32,6 +34,8 @@ pub enum Section {
     Prove,
     Lint,
     Measure,
+    /// With `--profile` only, after prove.
+    Cover,
 }
 
 impl Section {
@@ -45,6 +49,7 @@ impl Section {
             Section::Prove => "prove",
             Section::Lint => "lint",
             Section::Measure => "measure",
+            Section::Cover => "cover",
         }
     }
 }
@@ -53,6 +58,8 @@ pub struct Options<'a> {
     /// The rules files and auditd.conf every part reads.
     pub inputs: Inputs,
     pub framework: Option<Framework>,
+    /// Act out this profile's requirements too (`--profile`).
+    pub profile: Option<Profile>,
     /// Length of the measurement window; zero skips it.
     pub measure: Duration,
     /// How long prove and measure wait for auditd to write their last records (`--barrier-timeout`).
@@ -83,6 +90,8 @@ pub struct CheckReport {
     pub prove: Option<ProveReport>,
     pub lint: Option<LintReport>,
     pub measure: Option<MeasureReport>,
+    /// With `--profile`: the profile's requirements acted out.
+    pub cover: Option<CoverReport>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -122,6 +131,9 @@ pub fn run(options: Options<'_>) -> CheckReport {
             for section in Section::ALL.into_iter().filter(|s| *s != Section::Measure || !options.measure.is_zero()) {
                 fail(section, why.clone());
             }
+            if options.profile.is_some() {
+                fail(Section::Cover, why);
+            }
             return report(start, started, options.fail_on, errors, Parts::default());
         }
     };
@@ -154,6 +166,25 @@ pub fn run(options: Options<'_>) -> CheckReport {
         }
     };
 
+    let cover_report = options.profile.as_ref().and_then(|profile| {
+        (options.progress)(Section::Cover);
+        // From the log's end now: prove's records are behind it.
+        let log = match &snapshot.log {
+            Ok(log) => LogPosition::end_of(&log.path).map_err(|e| chain(&e)),
+            Err(e) => Err(chain(&**e)),
+        };
+        let log = log.map_err(|e| fail(Section::Cover, e)).ok()?;
+        let mut quiet = |_: usize, _: usize| {};
+        let cover_options = cover::Options { log, timeout: options.prove_timeout, progress: &mut quiet };
+        let loaded = &snapshot.loaded;
+        let report = AuditSocket::open().map_err(prove::ProveError::from).map_err(cover::CoverError::from).and_then(
+            |mut socket| cover::cover(profile, &loaded.rules, loaded.undecodable.len(), &mut socket, cover_options),
+        );
+        report.map_err(|e| fail(Section::Cover, chain(&e))).ok()
+    });
+    // Whatever the profile, and whether the rules files could be read or not.
+    let no_rules = cover::no_rules_finding(&snapshot.loaded.rules, snapshot.loaded.undecodable.len());
+
     (options.progress)(Section::Lint);
     // Lint reads the rules files and auditd.conf from the snapshot, as every other part does.
     let lint_options = lint::facts::Options { framework: options.framework, ..Default::default() };
@@ -182,7 +213,15 @@ pub fn run(options: Options<'_>) -> CheckReport {
         measure::run_on(&config, host).map_err(|e| fail(Section::Measure, format!("{e:#}"))).ok()
     };
 
-    let parts = Parts { status, rules: rules_report, prove: prove_report, lint: lint_report, measure: measure_report };
+    let parts = Parts {
+        status,
+        rules: rules_report,
+        prove: prove_report,
+        lint: lint_report,
+        measure: measure_report,
+        cover: cover_report,
+        no_rules,
+    };
     report(start, started, options.fail_on, errors, parts)
 }
 
@@ -194,6 +233,9 @@ struct Parts {
     prove: Option<ProveReport>,
     lint: Option<LintReport>,
     measure: Option<MeasureReport>,
+    cover: Option<CoverReport>,
+    /// "No audit rules loaded", judged on the kernel alone.
+    no_rules: Option<Finding>,
 }
 
 /// An error and its causes, on one line.
@@ -213,14 +255,25 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 /// The verdict over the parts: their findings, once each, most severe first.
 fn report(start: Instant, started: u64, fail_on: Severity, errors: Vec<SectionError>, parts: Parts) -> CheckReport {
-    let Parts { status, rules: rules_report, prove: prove_report, lint: lint_report, measure: measure_report } = parts;
+    let Parts {
+        status,
+        rules: rules_report,
+        prove: prove_report,
+        lint: lint_report,
+        measure: measure_report,
+        cover: cover_report,
+        no_rules,
+    } = parts;
     let mut findings: Vec<SectionFinding> = Vec::new();
     // Lint first: it judges the rules and the proof too (#4, #7) and says why and how to fix. A finding
     // another part also made is kept once; one without a place yields to the same id with a place.
-    let sections: [(Section, Vec<Finding>); 4] = [
+    let mut rules_findings: Vec<Finding> = no_rules.into_iter().collect();
+    rules_findings.extend(rules_report.as_ref().map(|r| r.findings.clone()).unwrap_or_default());
+    let sections: [(Section, Vec<Finding>); 5] = [
         (Section::Lint, lint_report.as_ref().map(|l| l.findings.clone()).unwrap_or_default()),
         (Section::Status, status.as_ref().map(|s| s.findings.clone()).unwrap_or_default()),
-        (Section::Rules, rules_report.as_ref().map(|r| r.findings.clone()).unwrap_or_default()),
+        (Section::Rules, rules_findings),
+        (Section::Cover, cover_report.as_ref().map(|c| c.findings.clone()).unwrap_or_default()),
         (Section::Measure, measure_report.as_ref().map(|m| m.findings.clone()).unwrap_or_default()),
     ];
     for (section, list) in sections {
@@ -265,6 +318,7 @@ fn report(start: Instant, started: u64, fail_on: Severity, errors: Vec<SectionEr
         prove: prove_report,
         lint: lint_report,
         measure: measure_report,
+        cover: cover_report,
     }
 }
 
@@ -322,6 +376,9 @@ impl CheckReport {
         if let Some(prove) = &self.prove {
             suites.push(prove::report::suite(prove));
         }
+        if let Some(cover) = &self.cover {
+            suites.push(cover::report::suite(cover));
+        }
         if let Some(lint) = &self.lint {
             suites.push(self.lint_suite(lint));
         }
@@ -378,5 +435,22 @@ impl CheckReport {
             })
             .collect();
         junit::TestSuite { name: "audit-verify check: lint".into(), seconds: 0.0, cases }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No rules loaded is a high finding under rules, whatever else ran: the verdict fails.
+    #[test]
+    fn no_rules_loaded_fails_the_check() {
+        let parts = Parts { no_rules: cover::no_rules_finding(&[], 0), ..Parts::default() };
+        let r = report(Instant::now(), 0, Severity::High, Vec::new(), parts);
+        assert_eq!(r.verdict, "fail");
+        assert_eq!((r.findings[0].section, r.findings[0].finding.id), (Section::Rules, "no_audit_rules"));
+        assert_eq!(r.summary.high, 1);
+        let clean = report(Instant::now(), 0, Severity::High, Vec::new(), Parts::default());
+        assert_eq!(clean.verdict, "pass");
     }
 }

@@ -23,6 +23,7 @@ pub mod barrier;
 pub mod btf;
 pub mod capability;
 pub mod check;
+pub mod cover;
 pub mod ebpf;
 pub mod finding;
 pub mod guard;

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use audit_verify::guard::{Environment, StateGuard};
 use serde_json::Value;
 
-const COMMANDS: [&str; 8] = ["status", "rules", "prove", "measure", "lint", "check", "count-syscalls", "log"];
+const COMMANDS: [&str; 9] = ["status", "rules", "prove", "measure", "lint", "check", "count-syscalls", "log", "cover"];
 
 fn errors(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
     validator.iter_errors(value).map(|e| format!("{e} at {}", e.instance_path())).collect()
@@ -94,6 +94,13 @@ fn every_command_json_validates_against_its_schema() {
     let (_, prove) = run(&["prove", "--json", "--rules-dir", rules_dir]);
     assert!(prove["rules"].as_array().is_some_and(|r| r.iter().any(|p| p["state"] == "proven")), "{prove}");
     assert_valid("prove", &prove);
+    let (_, cover) = run(&["cover", "--json", "--profile", "attack"]);
+    let requirements = cover["requirements"].as_array().unwrap();
+    assert!(
+        requirements.iter().any(|r| r["probes"][0]["attempts"].as_array().is_some_and(|a| !a.is_empty())),
+        "{cover}"
+    );
+    assert_valid("cover", &cover);
     // Something for the window to see: uname calls the loaded rule records, so keys and rates are filled.
     let mut busy =
         Command::new("sh").args(["-c", "for i in $(seq 40); do uname >/dev/null; sleep 0.05; done"]).spawn().unwrap();
@@ -110,10 +117,11 @@ fn every_command_json_validates_against_its_schema() {
     let (_, counted) = run(&["count-syscalls", "--json", "--", "true"]);
     assert_eq!(counted["command_exit_code"], 0);
     assert_valid("count-syscalls", &counted);
-    let (_, check) = run(&["check", "--json", "--duration", "1", "--rules-dir", rules_dir]);
+    let (_, check) = run(&["check", "--json", "--duration", "1", "--rules-dir", rules_dir, "--profile", "cis"]);
     drop(guard);
     assert_eq!(check["errors"], Value::Array(vec![]), "every part ran: {}", check["errors"]);
     assert_valid("check", &check);
+    assert_eq!(check["cover"]["profile"]["name"], "cis", "the coverage section: {}", check["cover"]);
 
     // Strict all the way down: a field the schema does not know is refused, at the top and nested in
     // the part check borrows from another command's schema.

@@ -34,6 +34,9 @@ pub struct CheckArgs {
     /// Judge retention against this framework's requirement.
     #[arg(long, value_enum)]
     framework: Option<FrameworkArg>,
+    /// Also act out this profile's requirements (as `audit-verify cover --profile`): a coverage section.
+    #[arg(long, value_name = "NAME", value_parser = ["stig", "cis", "pci-dss", "ospp", "attack"])]
+    profile: Option<String>,
     /// The rules directory, read as augenrules reads it.
     #[arg(long, value_name = "DIR", default_value = "/etc/audit/rules.d")]
     rules_dir: PathBuf,
@@ -49,9 +52,13 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
-    let total = if args.measure_seconds == 0 { 4 } else { 5 };
+    // Read before anything runs: a profile that does not parse is bad input (exit 2).
+    let profile = args.profile.as_deref().map(audit_verify::cover::profile::builtin).transpose()?;
+    let total = 4 + usize::from(args.measure_seconds != 0) + usize::from(profile.is_some());
+    let mut started = 0;
     let mut progress = |section: Section| {
-        let n = Section::ALL.iter().position(|s| *s == section).unwrap_or(0) + 1;
+        started += 1;
+        let n = started;
         let extra = if section == Section::Measure { format!(" ({} s)", args.measure_seconds) } else { String::new() };
         errln!("check: [{n}/{total}] {}{extra}", section.name());
     };
@@ -62,6 +69,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
             log: None,
         },
         framework: args.framework.map(FrameworkArg::framework),
+        profile,
         measure: Duration::from_secs(args.measure_seconds),
         prove_timeout: args.prove_timeout,
         fail_on: args.fail_on.severity(),
@@ -126,6 +134,19 @@ fn print_human(r: &CheckReport, _tty: bool) {
             p.rules.len(),
             p.count(State::Proven),
             p.count(State::Unprovable)
+        );
+    }
+    if let Some(c) = &r.cover {
+        let n = c.counts;
+        outln!(
+            "  cover    {}: {} requirements, {} covered, {} not covered, {} partial, {} blind, {} unprovable",
+            c.profile.name,
+            c.requirements.len(),
+            n.covered,
+            n.not_covered,
+            n.partial,
+            n.blind,
+            n.unprovable
         );
     }
     if let Some(l) = &r.lint {

@@ -2,6 +2,7 @@
 
 mod check;
 mod count_syscalls;
+mod cover;
 mod generate;
 mod lint;
 mod log;
@@ -159,6 +160,12 @@ enum Command {
         #[command(flatten)]
         args: prove::ProveArgs,
     },
+    /// Proves by behaviour that what a standard requires is recorded: acts out each requirement of a
+    /// profile (STIG, CIS, PCI DSS, OSPP, ATT&CK) and finds its record, whatever the rules look like.
+    Cover {
+        #[command(flatten)]
+        args: cover::CoverArgs,
+    },
     /// What audit logs hold: events, types, keys and their rates, bad lines, serials never written.
     Log {
         /// Log files, each read with its rotated predecessors (FILE.N … FILE); auditd's default if none.
@@ -212,7 +219,7 @@ impl Cli {
 
     /// Whether the command stops on a first SIGINT/SIGTERM/SIGHUP and reports what it has, marked partial.
     pub fn stops_gracefully(&self) -> bool {
-        matches!(self.command, Command::Measure { .. } | Command::Prove { .. })
+        matches!(self.command, Command::Measure { .. } | Command::Prove { .. } | Command::Cover { .. })
     }
 }
 
@@ -255,6 +262,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Lint { args } => lint::run(args),
         Command::Prove { args } => prove::run(&args),
+        Command::Cover { args } => cover::run(&args),
         Command::Log { files, json } => log::run(&files, json),
         Command::Generate { what } => generate::run(what),
     }

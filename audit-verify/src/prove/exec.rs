@@ -5,6 +5,10 @@
 //! pipe and exits. Between fork and exit it makes raw syscalls only: the parent has other threads (the
 //! multicast reader), so the child must not allocate or take locks. Strings live in a `MAP_32BIT` arena,
 //! mapped before the fork, because i386 calls (`int 0x80`) take 32-bit pointers.
+//!
+//! An `openat` action can also be made as its `io_uring` twin ([`run_via_io_uring`]): the child sets up a
+//! ring of its own and submits `IORING_OP_OPENAT` with the same arguments, which the kernel audits on the
+//! `io_uring` filter list, not the exit list (`audit_uring_exit`, kernel/auditsc.c, Linux 5.16+).
 
 use std::{io, os::unix::ffi::OsStrExt, path::Path};
 
@@ -34,6 +38,7 @@ const STEP_UID: u8 = 4;
 const STEP_CHILD: u8 = 5;
 const STEP_SEALED: u8 = 6;
 const STEP_SOCKET: u8 = 7;
+const STEP_URING: u8 = 8;
 const STEP_DONE: u8 = 10;
 const STEP_EXITING: u8 = 11;
 
@@ -45,6 +50,7 @@ fn step_name(step: u8) -> &'static str {
         STEP_CHILD => "forking the child to signal",
         STEP_SEALED => "making the child's memfds",
         STEP_SOCKET => "making the child's socket",
+        STEP_URING => "setting up the child's io_uring (io_uring_setup and its mmaps)",
         _ => "setresuid",
     }
 }
@@ -132,6 +138,10 @@ impl Drop for Arena {
 }
 
 /// The call with its arguments as register values.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent preparation steps of the child, read between fork and exit where nothing may allocate"
+)]
 struct Call {
     abi: Abi,
     nr: u32,
@@ -145,6 +155,8 @@ struct Call {
     /// The child makes its TCP socket first (`A::OwnSocket`).
     socket: bool,
     exits: bool,
+    /// Made as `IORING_OP_OPENAT` through a ring of the child's own, not as the syscall.
+    uring: bool,
 }
 
 fn resolve(action: &Action, arena: &mut Arena) -> io::Result<Call> {
@@ -190,6 +202,7 @@ fn resolve(action: &Action, arena: &mut Arena) -> io::Result<Call> {
         sealed,
         socket,
         exits: action.expect == Expect::NoReturn,
+        uring: false,
     })
 }
 
@@ -201,6 +214,26 @@ fn resolve(action: &Action, arena: &mut Arena) -> io::Result<Call> {
 /// listener), or pipe2, fork or waitpid fails.
 pub fn run(action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
     let call = resolve(action, arena)?;
+    run_call(&call, action, arena)
+}
+
+/// Runs an `openat` action as its `io_uring` twin: `IORING_OP_OPENAT` with the same directory fd, path,
+/// flags and mode, submitted by the child through a ring it sets up itself (so the operation runs with
+/// its credentials and loginuid, inline or in its own io-wq worker). The result is the completion's.
+///
+/// # Errors
+///
+/// As [`run`]; and `InvalidInput` for an action that is not a 64-bit `openat`.
+pub fn run_via_io_uring(action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
+    if action.recipe.name != "openat" || action.abi != Abi::B64 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "only a 64-bit openat has an io_uring twin here"));
+    }
+    let mut call = resolve(action, arena)?;
+    call.uring = true;
+    run_call(&call, action, arena)
+}
+
+fn run_call(call: &Call, action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
     let loginuid = action.creds.auid.map(|a| a.to_string());
     let change_ids = !action.creds.is_root();
     let mut fds = [0; 2];
@@ -222,7 +255,7 @@ pub fn run(action: &Action, arena: &mut Arena) -> io::Result<(u32, Ran)> {
     }
     if pid == 0 {
         // SAFETY: in the child, see `child`.
-        unsafe { child(&call, loginuid.as_deref().map(str::as_bytes), change_ids, &action.creds, wfd) }
+        unsafe { child(call, loginuid.as_deref().map(str::as_bytes), change_ids, &action.creds, wfd) }
     }
     // SAFETY: the parent's copy of the write end.
     unsafe { libc::close(wfd) };
@@ -388,6 +421,13 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
             report(STEP_EXITING, 0);
         }
         let ret = match call.abi {
+            _ if call.uring => match uring_openat(&args) {
+                Ok(ret) => ret,
+                Err(errno) => {
+                    report(STEP_URING, errno);
+                    libc::_exit(1)
+                }
+            },
             Abi::B64 => {
                 let r =
                     libc::syscall(libc::c_long::from(call.nr), args[0], args[1], args[2], args[3], args[4], args[5]);
@@ -401,6 +441,85 @@ unsafe fn child(call: &Call, loginuid: Option<&[u8]>, change_ids: bool, creds: &
         }
         report(STEP_DONE, ret);
         libc::_exit(0)
+    }
+}
+
+/// `IORING_OP_OPENAT` (`include/uapi/linux/io_uring.h`): the operation number a URINGOP record names.
+pub const IORING_OP_OPENAT: u32 = 18;
+
+/// `IORING_OP_OPENAT` with openat's arguments (dirfd, path, flags, mode),
+/// through a one-entry ring: raw syscalls on the stack and fresh mappings only, as the child requires.
+/// `Ok` is the completion's result (an fd, closed at once, or -errno); `Err` the errno of a setup step.
+#[expect(
+    clippy::cast_ptr_alignment,
+    reason = "the rings are page-aligned mappings, and the kernel's offsets into them are multiples of 4"
+)]
+unsafe fn uring_openat(args: &[u64; 6]) -> Result<i64, i64> {
+    const IORING_OFF_SQ_RING: i64 = 0;
+    const IORING_OFF_CQ_RING: i64 = 0x800_0000;
+    const IORING_OFF_SQES: i64 = 0x1000_0000;
+    const IORING_FEAT_SINGLE_MMAP: u32 = 1;
+    const IORING_ENTER_GETEVENTS: u32 = 1;
+    let errno = || -> i64 {
+        // SAFETY: glibc's thread-local errno, valid in the child.
+        i64::from(unsafe { *libc::__errno_location() })
+    };
+    // struct io_uring_params, as u32 words: sq_entries [0], cq_entries [1], features [5]; sq_off at byte 40
+    // (head, tail, ring_mask, ring_entries, flags, dropped, array: [10..=16]); cq_off at byte 80 (head,
+    // tail, ring_mask, ring_entries, overflow, cqes: [20..=25]).
+    let mut p = [0u32; 30];
+    // SAFETY: raw syscalls on our own stack array and on mappings made here; the child exits after.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_io_uring_setup, 1u32, p.as_mut_ptr());
+        if fd < 0 {
+            return Err(errno());
+        }
+        let map = |len: usize, offset: i64| -> Result<*mut u8, i64> {
+            let m = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                i32::try_from(fd).unwrap_or(-1),
+                offset,
+            );
+            if m == libc::MAP_FAILED { Err(errno()) } else { Ok(m.cast()) }
+        };
+        let sq_len = p[16] as usize + p[0] as usize * 4;
+        let cq_len = p[25] as usize + p[1] as usize * 16;
+        let single = p[5] & IORING_FEAT_SINGLE_MMAP != 0;
+        let sq = map(if single { sq_len.max(cq_len) } else { sq_len }, IORING_OFF_SQ_RING)?;
+        let cq = if single { sq } else { map(cq_len, IORING_OFF_CQ_RING)? };
+        let sqes = map(64, IORING_OFF_SQES)?;
+        // struct io_uring_sqe: opcode @0, fd @4, addr @16, len @24 (the mode), open_flags @28.
+        #[expect(clippy::cast_possible_truncation, reason = "the opcode is a u8 in the SQE")]
+        {
+            *sqes = IORING_OP_OPENAT as u8;
+        }
+        #[expect(clippy::cast_possible_truncation, reason = "openat's dirfd, flags and mode are ints")]
+        {
+            sqes.add(4).cast::<i32>().write_unaligned(args[0] as i32);
+            sqes.add(16).cast::<u64>().write_unaligned(args[1]);
+            sqes.add(24).cast::<u32>().write_unaligned(args[3] as u32);
+            sqes.add(28).cast::<u32>().write_unaligned(args[2] as u32);
+        }
+        let tail = &*sq.add(p[11] as usize).cast::<std::sync::atomic::AtomicU32>();
+        let mask = *sq.add(p[12] as usize).cast::<u32>();
+        let at = tail.load(std::sync::atomic::Ordering::Acquire);
+        *sq.add(p[16] as usize).cast::<u32>().add((at & mask) as usize) = 0;
+        tail.store(at.wrapping_add(1), std::sync::atomic::Ordering::Release);
+        let r = libc::syscall(libc::SYS_io_uring_enter, fd, 1u32, 1u32, IORING_ENTER_GETEVENTS, 0usize, 0usize);
+        if r < 0 {
+            return Err(errno());
+        }
+        let head = *cq.add(p[20] as usize).cast::<u32>();
+        let cq_mask = *cq.add(p[22] as usize).cast::<u32>();
+        // struct io_uring_cqe: user_data @0, res @8, 16 bytes each.
+        let res = cq.add(p[25] as usize + (head & cq_mask) as usize * 16 + 8).cast::<i32>().read_unaligned();
+        if res >= 0 {
+            libc::syscall(libc::SYS_close, res);
+        }
+        Ok(i64::from(res))
     }
 }
 

@@ -46,8 +46,8 @@ use self::{
     plan::{Ctx, Plan},
 };
 use crate::{
-    auditlog::{AuditLogError, Follower},
-    barrier::{self, Barrier, BarrierError},
+    auditlog::AuditLogError,
+    barrier::{Barrier, BarrierError},
     finding::Finding,
     netlink::{AuditSocket, NetlinkError, listener::ListenerError},
     rules::{
@@ -144,7 +144,9 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    fn of(s: &Seen) -> Self {
+    /// The evidence a record of one of our children gives.
+    #[must_use]
+    pub fn of(s: &Seen) -> Self {
         Self {
             serial: s.serial,
             event: s.event.clone(),
@@ -303,45 +305,27 @@ pub fn prove(input: Input<'_>, socket: &mut AuditSocket, options: Options<'_>) -
         }
     }
 
-    // Opened before the actions: if auditd rotates the log meanwhile, the follower finishes the old file
-    // and goes on in the new one, where reopening the path later would read the wrong file.
-    let mut follower = Follower::open(&options.log.path, options.log.offset)?;
-    let listener = collect::listen()?;
-    let mut arena = exec::Arena::new().map_err(ProveError::Exec)?;
     let total = trials.len();
-    // A signal stops new actions; the barrier still runs, so what did run is judged with evidence.
-    let mut ran = total;
-    for (done, trial) in trials.iter_mut().enumerate() {
-        if crate::stop::requested().is_some() {
-            ran = done;
-            break;
+    let (ran, collected) = collect::around(socket, &options.log, options.timeout, || {
+        let mut arena = exec::Arena::new().map_err(ProveError::Exec)?;
+        // A signal stops new actions; the barrier still runs, so what did run is judged with evidence.
+        let mut ran = total;
+        for (done, trial) in trials.iter_mut().enumerate() {
+            if crate::stop::requested().is_some() {
+                ran = done;
+                break;
+            }
+            (options.progress)(done, total);
+            let Plan::Run { action, .. } = &trial.plan else { continue };
+            if action.recipe.mutation && !action.on_target {
+                scratch.reset_victim().map_err(ProveError::Scratch)?;
+            }
+            (trial.pid, trial.ran) = exec::run(action, &mut arena).map_err(ProveError::Exec)?;
         }
-        (options.progress)(done, total);
-        let Plan::Run { action, .. } = &trial.plan else { continue };
-        if action.recipe.mutation && !action.on_target {
-            scratch.reset_victim().map_err(ProveError::Scratch)?;
-        }
-        (trial.pid, trial.ran) = exec::run(action, &mut arena).map_err(ProveError::Exec)?;
-    }
-    (options.progress)(ran, total);
-
-    let marker = listener.send_barrier(socket)?;
-    let parent = std::process::id();
-    let mut written = Vec::new();
-    let barrier = barrier::read_until(&mut follower, &marker, options.timeout, |record| {
-        written.extend(collect::from_record(record, parent));
+        (options.progress)(ran, total);
+        Ok(ran)
     })?;
-    let heard = listener.finish(match barrier {
-        Barrier::Reached { .. } => Duration::from_secs(1),
-        Barrier::TimedOut { .. } => Duration::from_millis(200),
-    })?;
-    if heard.overruns > 0 {
-        log::warn!(
-            "the audit multicast socket overflowed {} times: some emitted records were not seen",
-            heard.overruns
-        );
-    }
-    let emitted = heard.consumer.seen;
+    let collect::Collected { written, emitted, barrier } = collected;
 
     let stopped_by = crate::stop::requested().map(crate::stop::signal_name);
     for (i, trial) in trials.iter().enumerate() {
@@ -382,7 +366,8 @@ pub fn prove(input: Input<'_>, socket: &mut AuditSocket, options: Options<'_>) -
 }
 
 /// The loginuid our children inherit.
-fn own_loginuid() -> u32 {
+#[must_use]
+pub fn own_loginuid() -> u32 {
     fs::read_to_string("/proc/self/loginuid").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(UNSET)
 }
 
@@ -484,8 +469,7 @@ fn judge(
             return out;
         }
     };
-    let ours =
-        |s: &&Seen| s.pid == trial.pid && s.syscall == action.nr && s.arch == arch && (ret.is_none() || s.exit == ret);
+    let ours = |s: &&Seen| s.is_of(trial.pid, action.nr, arch, ret);
     let returned = ret.map_or("no return".to_owned(), |r| {
         if r < 0 {
             io::Error::from_raw_os_error(i32::try_from(-r).unwrap_or(i32::MAX)).to_string()
