@@ -31,6 +31,7 @@ pub mod junit;
 pub mod kallsyms;
 pub mod lint;
 pub mod measure;
+pub mod predict;
 pub mod netlink;
 pub mod prometheus;
 pub mod prove;
