@@ -98,7 +98,7 @@ static NAMES_PER_SYSCALL: Array<u32> = Array::with_max_entries(MASK_BITS, 0);
 #[map]
 static PATH_SCRATCH: PerCpuArray<[u8; 256]> = PerCpuArray::with_max_entries(1, 0);
 
-/// `O_CREAT` (include/uapi/asm-generic/fcntl.h): the kernel records the parent directory too.
+/// `O_CREAT` (include/uapi/asm-generic/fcntl.h), as `creat` implies it.
 const O_CREAT: u64 = 0o100;
 /// `MAX_PROCTITLE_AUDIT_LEN` (kernel/auditsc.c): what a PROCTITLE record holds of the command line.
 const MAX_PROCTITLE: u64 = 128;
@@ -205,8 +205,6 @@ fn evaluate(regs: *const u8, ret: i64, arch: Option<u32>) -> Result<i32, i32> {
 struct Object {
     /// Bytes of the path from the object to its file system's root (an execve's program).
     path_bytes: u64,
-    /// An open that creates: the kernel records the parent directory as a second name.
-    creating: bool,
 }
 
 #[inline(always)]
@@ -282,10 +280,11 @@ unsafe fn object_file(task: *const u8, nr: u32, ret: i64) -> Option<*const u8> {
 }
 
 /// Walks from `file`'s dentry to its file system's root, collecting the rules whose watched inodes it
-/// meets: the object itself (and, when creating, its parent) for `path=`, any of them for `dir=`. `None`
-/// when the walk did not reach the root (a read failed, or deeper than `MAX_PATH_DEPTH`).
+/// meets: the object itself for `path=`, any of them for `dir=`. (An `O_CREAT` open records its parent
+/// under the same name, which the file then replaces: one name, compared at exit.) `None` when the walk
+/// did not reach the root (a read failed, or deeper than `MAX_PATH_DEPTH`).
 #[inline(always)]
-unsafe fn walk(file: *const u8, creating: bool, facts: &mut Facts) -> Option<u64> {
+unsafe fn walk(file: *const u8, facts: &mut Facts) -> Option<u64> {
     let o = offsets();
     let mut dentry: *const u8 = unsafe { read(file, o.file_dentry as usize).ok()? };
     let mut path_bytes = 0u64;
@@ -297,7 +296,7 @@ unsafe fn walk(file: *const u8, creating: bool, facts: &mut Facts) -> Option<u64
             let dev: u32 = unsafe { read(sb, o.sb_dev as usize).ok()? };
             if let Some(rules) = unsafe { WATCHED_INODES.get(&InodeKey { ino, dev, _pad: 0 }) } {
                 facts.dir_hits |= rules.dir;
-                if level == 0 || (level == 1 && creating) {
+                if level == 0 {
                     facts.watch_hits |= rules.watch;
                 }
             }
@@ -323,7 +322,7 @@ unsafe fn add_cost(i: u32, task: *const u8, regs: *const u8, nr: u32, facts: &Fa
     let cost = unsafe { &mut *cost };
     let o = offsets();
     let names = if is_open(nr) {
-        1 + u64::from(object.creating)
+        1
     } else if is_exec(nr) {
         // The program and its ELF interpreter (a `#!` script adds its interpreter: sized as 2).
         2
@@ -392,9 +391,8 @@ unsafe fn read_facts(task: *const u8, regs: *const u8, ret: i64, nr: u32, arch: 
     if predicting() && arch == ARCH_B64 && (is_open(nr) || is_exec(nr)) {
         let flags = if is_open(nr) { unsafe { open_flags(nr, &args) } } else { 0 };
         facts.access = access(nr, arch, flags);
-        object.creating = is_open(nr) && flags & O_CREAT != 0;
         if let Some(file) = unsafe { object_file(task, nr, ret) } {
-            object.path_bytes = unsafe { walk(file, object.creating, &mut facts) }.unwrap_or(0);
+            object.path_bytes = unsafe { walk(file, &mut facts) }.unwrap_or(0);
         }
     }
     Ok((facts, object))

@@ -103,11 +103,13 @@ pub struct BacklogProjection {
 }
 
 /// Stated once, in every report.
-const ESTIMATES: [&str; 4] = [
+const ESTIMATES: [&str; 5] = [
     "fixed fields (pids, inode numbers, serials, ids) are sized at the widths of a typical record of this host",
     "comm and exe outside execve, the CWD path and the dynamic loader's PATH name are sized at typical lengths",
     "PROCTITLE is sized hex-encoded and EXECVE arguments quoted (an argument with a space or quote is hex, twice as long)",
     "only 64-bit syscalls are seen: 32-bit processes are not predicted",
+    "records the matcher cannot see are not sized: BPRM_FCAPS (an exec that changes capabilities), SOCKADDR, \
+     and the kernel's PROCTITLE cache (a task keeps the first command line it was audited with, across exec)",
 ];
 
 #[must_use]

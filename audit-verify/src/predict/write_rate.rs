@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// Messages per second the burst asks for.
-const BURST_RATE: u32 = 20_000;
+const BURST_RATE: u32 = 10_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WriteRate {
