@@ -335,7 +335,7 @@ pub struct PredictOffsets {
 }
 const _: () = assert!(size_of::<PredictOffsets>() == 64);
 
-/// `x86_64` syscall numbers whose object the matcher finds at exit (arch/x86/entry/syscalls/syscall_64.tbl).
+/// `x86_64` syscall numbers whose object the matcher finds at exit (`arch/x86/entry/syscalls/syscall_64.tbl`).
 pub mod nr {
     pub const OPEN: u32 = 2;
     pub const CREAT: u32 = 85;

@@ -258,6 +258,7 @@ fn access(nr: u32, arch: u32, flags: u64) -> u32 {
 /// execve runs (`current->mm->exe_file`).
 #[inline(always)]
 #[expect(clippy::cast_sign_loss, reason = "`ret` is checked to be a descriptor (>= 0) first")]
+#[expect(clippy::cast_possible_truncation, reason = "a descriptor below `max_fds`, a u32, on a 64-bit target")]
 unsafe fn object_file(task: *const u8, nr: u32, ret: i64) -> Option<*const u8> {
     let o = offsets();
     if is_open(nr) && ret >= 0 {
@@ -294,7 +295,7 @@ unsafe fn walk(file: *const u8, facts: &mut Facts) -> Option<u64> {
             let ino: u64 = unsafe { read(inode, o.inode_ino as usize).ok()? };
             let sb: *const u8 = unsafe { read(inode, o.inode_sb as usize).ok()? };
             let dev: u32 = unsafe { read(sb, o.sb_dev as usize).ok()? };
-            if let Some(rules) = unsafe { WATCHED_INODES.get(&InodeKey { ino, dev, _pad: 0 }) } {
+            if let Some(rules) = unsafe { WATCHED_INODES.get(InodeKey { ino, dev, _pad: 0 }) } {
                 facts.dir_hits |= rules.dir;
                 if level == 0 {
                     facts.watch_hits |= rules.watch;
@@ -315,7 +316,6 @@ unsafe fn walk(file: *const u8, facts: &mut Facts) -> Option<u64> {
 
 /// Sums what rule `i`'s event would cost to record: its names, an execve's arguments, the command line.
 #[inline(always)]
-#[expect(clippy::cast_possible_truncation, reason = "a string length below 256")]
 unsafe fn add_cost(i: u32, task: *const u8, regs: *const u8, nr: u32, facts: &Facts, object: &Object) {
     let Some(cost) = RULE_COSTS.get_ptr_mut(i) else { return };
     // SAFETY: a per-CPU slot; tracepoints run with preemption off.

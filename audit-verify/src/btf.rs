@@ -203,7 +203,8 @@ mod tests {
         assert!(matches!(btf.member_offset("task_struct", "no_such_member"), Err(BtfError::NoMember { .. })));
         assert!(matches!(btf.member_offset("no_such_struct_x", "a"), Err(BtfError::NoStruct(_))));
         // Inside mm_struct's anonymous block: after the mmap tree, in the order the kernel declares them.
-        let (start, end) = (btf.member_offset("mm_struct", "arg_start").unwrap(), btf.member_offset("mm_struct", "arg_end").unwrap());
+        let (start, end) =
+            (btf.member_offset("mm_struct", "arg_start").unwrap(), btf.member_offset("mm_struct", "arg_end").unwrap());
         assert_eq!(end, start + 8, "arg_end follows arg_start");
         assert!(btf.member_offset("mm_struct", "exe_file").unwrap() > 0);
     }

@@ -43,10 +43,7 @@ fn workload(watched: &Path, read_dir: &Path) {
          i=0; while [ $i -lt 100 ]; do echo again >> {w}/f$i; i=$((i+1)); done",
         w = watched.display()
     );
-    let reads = format!(
-        "i=0; while [ $i -lt 250 ]; do read line < {r}/data; i=$((i+1)); done",
-        r = read_dir.display()
-    );
+    let reads = format!("i=0; while [ $i -lt 250 ]; do read line < {r}/data; i=$((i+1)); done", r = read_dir.display());
     let children = vec![
         as_user(4242, &execs(200)),
         as_user(4243, &execs(150)),

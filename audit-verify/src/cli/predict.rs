@@ -63,7 +63,11 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
             Some(std::env::current_exe().context("locating our own binary for the write-rate burst")?)
         },
     };
-    errln!("predict: {} candidate rules, observing for {:.1} s without loading them", rules.len(), args.duration.as_secs_f64());
+    errln!(
+        "predict: {} candidate rules, observing for {:.1} s without loading them",
+        rules.len(),
+        args.duration.as_secs_f64()
+    );
     let report = predict::run(&rules, &config)?;
     if args.json {
         outln!("{}", output::json(&report)?);

@@ -6,8 +6,7 @@
 use anyhow::Context as _;
 use audit_verify_common::{
     measure::{
-        AddrRange, EventCost, InodeKey, InodeRules, MASK_WORDS, MAX_AUDIT_RANGES, MAX_RULES, PredictOffsets,
-        RuleFilter,
+        AddrRange, EventCost, InodeKey, InodeRules, MASK_WORDS, MAX_AUDIT_RANGES, MAX_RULES, PredictOffsets, RuleFilter,
     },
     names,
     rule_semantics::ARCH_B64,
@@ -168,16 +167,7 @@ impl KernelSensors {
             }
         }
         if let Some(p) = predict {
-            let mut map: HashMap<&mut MapData, InodeKey, InodeRules> =
-                HashMap::try_from(object.map_mut(names::MAP_WATCHED_INODES).context("watched inode map missing")?)?;
-            for (key, rules) in &p.inodes {
-                map.insert(key, rules, 0)?;
-            }
-            let mut names: Array<&mut MapData, u32> =
-                Array::try_from(object.map_mut(names::MAP_NAMES_PER_SYSCALL).context("names map missing")?)?;
-            for (nr, n) in &p.names_per_syscall {
-                names.set(*nr, n, 0)?;
-            }
+            fill_predict_maps(&mut object, p)?;
         }
         if drops {
             let sensor: &mut TracePoint = program(&mut object, names::PROG_AUDIT_DROPS)?;
@@ -237,6 +227,21 @@ impl KernelSensors {
         let sums = self.per_cpu_sums(names::MAP_RULE_HITS, 2 * MAX_RULES)?;
         Ok(Some((0..self.rules.min(MAX_RULES as usize)).map(|i| (sums[i], sums[MAX_RULES as usize + i])).collect()))
     }
+}
+
+/// `predict`'s watched inodes and names per syscall, into the matcher's maps.
+fn fill_predict_maps(object: &mut Ebpf, p: &PredictSetup) -> anyhow::Result<()> {
+    let mut map: HashMap<&mut MapData, InodeKey, InodeRules> =
+        HashMap::try_from(object.map_mut(names::MAP_WATCHED_INODES).context("watched inode map missing")?)?;
+    for (key, rules) in &p.inodes {
+        map.insert(key, rules, 0)?;
+    }
+    let mut names: Array<&mut MapData, u32> =
+        Array::try_from(object.map_mut(names::MAP_NAMES_PER_SYSCALL).context("names map missing")?)?;
+    for (nr, n) in &p.names_per_syscall {
+        names.set(*nr, n, 0)?;
+    }
+    Ok(())
 }
 
 impl KernelSensors {

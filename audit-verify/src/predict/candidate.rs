@@ -124,6 +124,9 @@ mod tests {
 
     fn inodes_beneath(dir: &std::path::Path) -> usize {
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        info.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| std::path::Path::new(m).starts_with(dir) && std::path::Path::new(m) != dir).count()
+        info.lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| std::path::Path::new(m).starts_with(dir) && std::path::Path::new(m) != dir)
+            .count()
     }
 }

@@ -1,7 +1,7 @@
 //! Which syscalls a path or `-p` rule can record, as the kernel decides it: `audit_match_perm` takes the
 //! open flags of `open`/`openat`/`openat2`, exec for `execve`/`execveat`, and for every other syscall
-//! its class (include/asm-generic/audit_dir_write.h, audit_write.h, audit_change_attr.h, audit_read.h,
-//! Linux 6.x, as `x86_64` builds them). A syscall outside the classes a rule's `-p` names never matches
+//! its class (`include/asm-generic/audit_dir_write.h`, `audit_write.h`, `audit_change_attr.h`,
+//! `audit_read.h`, Linux 6.x, as `x86_64` builds them). A syscall outside the classes a rule's `-p` names never matches
 //! it, so the prediction keeps such a rule's mask to those classes; a path rule without `-p` is kept to
 //! the syscalls that look up a path at all (the kernel records no name for the others, so its path
 //! conditions fail there).

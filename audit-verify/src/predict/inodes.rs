@@ -25,10 +25,9 @@ pub struct Watched {
 
 /// The kernel's `MKDEV(major, minor)`, as `i_sb->s_dev` holds it (not the userspace `st_dev` encoding).
 #[must_use]
-#[expect(clippy::cast_possible_truncation, reason = "MKDEV keeps 12 bits of major and 20 of minor")]
 pub fn kernel_dev(st_dev: u64) -> u32 {
     let (major, minor) = (libc::major(st_dev), libc::minor(st_dev));
-    (major << 20 | (minor & 0xf_ffff)) as u32
+    major << 20 | (minor & 0xf_ffff)
 }
 
 fn key(meta: &fs::Metadata) -> InodeKey {
@@ -99,7 +98,7 @@ mod tests {
     fn the_kernels_dev_encoding_and_mounts_beneath() {
         // 254:0 (fe:00) as `ls -l` shows it; MKDEV puts the major above 20 bits of minor.
         assert_eq!(kernel_dev(libc::makedev(254, 0)), 254 << 20);
-        assert_eq!(kernel_dev(libc::makedev(8, 300)), 8 << 20 | 300);
+        assert_eq!(kernel_dev(libc::makedev(8, 0x12c)), 8 << 20 | 0x12c);
         let info = "22 1 254:0 / / rw - ext4 /dev/vda rw\n\
                     30 22 0:26 / /var/lib/x rw - tmpfs tmpfs rw\n\
                     31 22 0:27 / /var/lib\\040y rw - tmpfs tmpfs rw\n\
@@ -110,12 +109,10 @@ mod tests {
             "a prefix of the name is not a directory beneath"
         );
         let dir = std::env::temp_dir();
-        let mut w = [Watched { position: 3, path: dir.clone(), dir: true, missing: None }, Watched {
-            position: 5,
-            path: dir.join("audit-verify-no-such-file"),
-            dir: false,
-            missing: None,
-        }];
+        let mut w = [
+            Watched { position: 3, path: dir.clone(), dir: true, missing: None },
+            Watched { position: 5, path: dir.join("audit-verify-no-such-file"), dir: false, missing: None },
+        ];
         let map = resolve(&mut w);
         let meta = fs::symlink_metadata(&dir).unwrap();
         assert_eq!(map.get(&key(&meta)).map(|r| r.dir), Some(1 << 3));

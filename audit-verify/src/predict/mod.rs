@@ -110,11 +110,8 @@ impl Window {
         let btf = KernelBtf::from_sys_fs().context("kernel BTF, for task and file offsets")?;
         let plain: Vec<Rule> = rules.iter().map(|c| c.rule.clone()).collect();
         let candidate = candidate::translate(&plain);
-        let exit_locations: Vec<Option<Location>> = rules
-            .iter()
-            .filter(|c| c.rule.list == rules::FilterList::Exit)
-            .map(|c| c.location.clone())
-            .collect();
+        let exit_locations: Vec<Option<Location>> =
+            rules.iter().filter(|c| c.rule.list == rules::FilterList::Exit).map(|c| c.location.clone()).collect();
         let setup = PredictSetup {
             offsets: offsets(&btf.offsets)?,
             inodes: candidate.inodes.clone(),

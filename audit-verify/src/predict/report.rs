@@ -211,7 +211,8 @@ fn key_totals(rules: &[RulePrediction]) -> Vec<KeyPrediction> {
 fn backlog(limit: u32, records_per_second: f64, write_rate: WriteRate) -> BacklogProjection {
     let written = write_rate.records_per_second;
     let share = written.filter(|w| *w > 0.0).map(|w| records_per_second / w);
-    let seconds_to_fill = written.filter(|w| records_per_second > *w).map(|w| f64::from(limit) / (records_per_second - w));
+    let seconds_to_fill =
+        written.filter(|w| records_per_second > *w).map(|w| f64::from(limit) / (records_per_second - w));
     BacklogProjection {
         backlog_limit: limit,
         records_per_second,
@@ -328,6 +329,7 @@ impl PredictReport {
 mod tests {
     use super::*;
 
+    #[expect(clippy::cast_precision_loss, reason = "small test counts")]
     fn rule(position: usize, key: &str, events: u64, bytes_per_hour: f64, undecided: u64) -> RulePrediction {
         RulePrediction {
             position,
@@ -349,10 +351,10 @@ mod tests {
     #[test]
     fn keys_sum_their_rules_noisiest_first_and_undecided_makes_a_lower_bound() {
         let keys = key_totals(&[rule(1, "a", 10, 100.0, 0), rule(2, "b", 5, 900.0, 3), rule(3, "a", 1, 50.0, 0)]);
-        assert_eq!(keys.iter().map(|k| (k.key.as_str(), k.events, k.lower_bound)).collect::<Vec<_>>(), [
-            ("b", 5, true),
-            ("a", 11, false)
-        ]);
+        assert_eq!(
+            keys.iter().map(|k| (k.key.as_str(), k.events, k.lower_bound)).collect::<Vec<_>>(),
+            [("b", 5, true), ("a", 11, false)]
+        );
         let over = backlog(8192, 2000.0, WriteRate { records_per_second: Some(1000.0), basis: String::new() });
         assert_eq!(over.seconds_to_fill, Some(8.192));
         let under = backlog(8192, 500.0, WriteRate { records_per_second: Some(1000.0), basis: String::new() });

@@ -52,10 +52,16 @@ pub struct Sizing {
     pub bytes_by_type: BTreeMap<&'static str, f64>,
 }
 
+/// A string's length as the sizes are kept.
+#[expect(clippy::cast_precision_loss, reason = "record texts are far shorter than 2^52 bytes")]
+fn len(text: &str) -> f64 {
+    text.len() as f64
+}
+
 /// `type=T msg=audit(1764590000.123:1234567): `, a ten-digit time and a seven-digit serial.
 fn header(kind: &str, format: &Format) -> f64 {
-    let node = format.node.as_ref().map_or(0, |n| "node= ".len() + n.len());
-    (node + "type= msg=audit(1764590000.123:1234567): ".len() + kind.len()) as f64
+    let node = format.node.as_ref().map_or(0.0, |n| len("node= ") + len(n));
+    node + len("type= msg=audit(1764590000.123:1234567): ") + len(kind)
 }
 
 /// Typical widths, from a record of this host's log (`exe` and `comm` of a short program name).
@@ -71,7 +77,7 @@ const PATH_BODY: &str = "item=0 name=\"\" inode=10199047 dev=fe:00 mode=0100644 
 const PATH_ENRICHED: &str = "\x1dOUID=\"root\" OGID=\"root\"";
 /// A name the matcher did not read: the dynamic loader's (`/lib64/ld-linux-x86-64.so.2`) is 27 bytes.
 const TYPICAL_NAME: f64 = 27.0;
-const CWD_BODY: f64 = "cwd=\"/home/operator\"".len() as f64;
+const CWD_BODY: &str = "cwd=\"/home/operator\"";
 
 #[must_use]
 #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52, where f64 is exact")]
@@ -93,31 +99,31 @@ pub fn size(events: u64, cost: &EventCost, key: Option<&str>, format: &Format) -
 
     let mean_name = if cost.names_read > 0 { cost.name_bytes as f64 / cost.names_read as f64 } else { TYPICAL_NAME };
     let exe = if cost.execs > 0 { mean_name } else { TYPICAL_EXE };
-    let key_field = key.map_or(" key=(null)".len(), |k| " key=\"\"".len() + k.len()) as f64;
-    let syscall = SYSCALL_BODY.len() as f64
+    let key_field = key.map_or(len(" key=(null)"), |k| len(" key=\"\"") + len(k));
+    let syscall = len(SYSCALL_BODY)
         + exe
         + key_field
-        + if format.lsm_subject { SUBJ.len() as f64 } else { 0.0 }
-        + if format.enriched { SYSCALL_ENRICHED.len() as f64 } else { 0.0 };
+        + if format.lsm_subject { len(SUBJ) } else { 0.0 }
+        + if format.enriched { len(SYSCALL_ENRICHED) } else { 0.0 };
     add("SYSCALL", 1.0, line("SYSCALL", syscall));
-    add("CWD", per(cost.with_names), line("CWD", CWD_BODY));
+    add("CWD", per(cost.with_names), line("CWD", len(CWD_BODY)));
     // Names read are their own length; the others (an execve's loader) the typical one.
     let names = per(cost.names);
     if names > 0.0 {
         let read = per(cost.names_read).min(names);
         let mean = (read * mean_name + (names - read) * TYPICAL_NAME) / names;
-        let body = PATH_BODY.len() as f64 + mean + if format.enriched { PATH_ENRICHED.len() as f64 } else { 0.0 };
+        let body = len(PATH_BODY) + mean + if format.enriched { len(PATH_ENRICHED) } else { 0.0 };
         add("PATH", names, line("PATH", body));
     }
     if cost.execs > 0 {
         let (argc, bytes) = (cost.argc as f64 / cost.execs as f64, cost.arg_bytes as f64 / cost.execs as f64);
         // ` argc=N`, then ` aI="ARG"` per argument: the NUL after each is the space before the next.
         let index_digits = if argc > 10.0 { 2.0 } else { 1.0 };
-        let body = "argc=".len() as f64 + argc.log10().floor().max(0.0) + 1.0 + bytes + argc * (4.0 + index_digits);
+        let body = len("argc=") + argc.log10().floor().max(0.0) + 1.0 + bytes + argc * (4.0 + index_digits);
         add("EXECVE", per(cost.execs), line("EXECVE", body));
     }
     let title = per(cost.title_bytes);
-    add("PROCTITLE", 1.0, line("PROCTITLE", "proctitle=".len() as f64 + 2.0 * title));
+    add("PROCTITLE", 1.0, line("PROCTITLE", len("proctitle=") + 2.0 * title));
     let bytes = by_type.values().sum();
     Sizing { records_per_event: records, bytes_per_event: bytes, bytes_by_type: by_type }
 }
@@ -144,8 +150,8 @@ mod tests {
         assert!((s.records_per_event - 6.0).abs() < 1e-9, "SYSCALL CWD 2×PATH EXECVE PROCTITLE: {s:?}");
         let h = header("EXECVE", &format) + 1.0;
         // `argc=2 a0="true" a1="--version"`: 6 + 15 + 2 × 5 = 31 bytes, as the kernel writes it.
-        assert!((s.bytes_by_type["EXECVE"] - (h + "argc=2 a0=\"true\" a1=\"--version\"".len() as f64)).abs() < 1e-9);
-        let proctitle = header("PROCTITLE", &format) + 1.0 + "proctitle=".len() as f64 + 28.0;
+        assert!((s.bytes_by_type["EXECVE"] - (h + len("argc=2 a0=\"true\" a1=\"--version\""))).abs() < 1e-9);
+        let proctitle = header("PROCTITLE", &format) + 1.0 + len("proctitle=") + 28.0;
         assert!((s.bytes_by_type["PROCTITLE"] - proctitle).abs() < 1e-9, "hex of 14 bytes");
         let enriched = size(10, &cost, Some("exec"), &Format { enriched: true, ..format.clone() });
         assert!(enriched.bytes_per_event > s.bytes_per_event + 100.0, "auditd's interpretations");

@@ -48,7 +48,11 @@ pub fn measure(exe: &Path, conf_path: &Path) -> WriteRate {
     match run() {
         Ok((written, seconds, emitted)) => {
             let rate = written as f64 / seconds.max(0.001);
-            let bound = if emitted < u64::from(BURST_RATE) * 9 / 10 { " (the generator was the limit: a lower bound)" } else { "" };
+            let bound = if emitted < u64::from(BURST_RATE) * 9 / 10 {
+                " (the generator was the limit: a lower bound)"
+            } else {
+                ""
+            };
             WriteRate {
                 records_per_second: Some(rate),
                 basis: format!(
