@@ -218,7 +218,7 @@ impl Cli {
                 | Command::Measure { .. }
                 | Command::CountSyscalls { .. }
                 | Command::Predict { .. }
-        )
+        ) || matches!(&self.command, Command::Lint { args } if args.predict.is_some())
     }
 
     /// Whether the command stops on a first SIGINT/SIGTERM/SIGHUP and reports what it has, marked partial.

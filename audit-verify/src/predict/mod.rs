@@ -9,7 +9,7 @@ mod classes;
 mod inodes;
 pub mod report;
 pub mod sizing;
-mod write_rate;
+pub mod write_rate;
 
 use std::{
     path::PathBuf,
