@@ -172,3 +172,23 @@ pub fn run(rules: &[CandidateRule], config: &Config) -> anyhow::Result<PredictRe
     crate::stop::sleep(config.duration);
     window.finish(config)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every struct member the matcher reads is in this kernel's BTF, at distinct offsets.
+    #[test]
+    fn the_object_offsets_resolve_on_this_kernel() {
+        let Ok(kernel) = KernelBtf::from_sys_fs() else {
+            eprintln!("skipped: no /sys/kernel/btf/vmlinux on this kernel");
+            return;
+        };
+        let o = offsets(&kernel.offsets).unwrap();
+        assert_eq!(o.enabled, 1);
+        assert_eq!(o.mm_arg_end, o.mm_arg_start + 8);
+        assert_ne!(o.task_files, o.task_mm);
+        assert_ne!(o.dentry_parent, o.dentry_inode);
+        assert!(o.dentry_name_len > 4, "inside d_name, past the hash");
+    }
+}
