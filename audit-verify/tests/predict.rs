@@ -157,3 +157,69 @@ fn a_prediction_agrees_with_the_rules_loaded_for_real() {
         assert!((predicted_b / real_b - 1.0).abs() < 0.3, "{key}: {predicted_b:.0} vs {real_b:.0} bytes/event");
     }
 }
+
+/// The report's JSON shape against docs/schema/predict.schema.json, without the kernel (schemas.rs runs
+/// the command itself): every field, the optional ones filled and empty.
+#[test]
+fn the_json_of_a_report_follows_its_schema() {
+    use audit_verify::{
+        measure::{SyscallHook, report::Retention},
+        predict::{
+            report::{BacklogProjection, KeyPrediction, Rates, RulePrediction},
+            write_rate::WriteRate,
+        },
+    };
+    let rule = |events: Option<u64>| RulePrediction {
+        position: 1,
+        rule: "-a always,exit -F arch=b64 -S execve -F key=exec".into(),
+        location: Some("/etc/audit/rules.d/10.rules:1".into()),
+        key: Some("exec".into()),
+        events,
+        events_per_second: 1.5,
+        undecided: 2,
+        records_per_event: 6.0,
+        bytes_per_event: 1100.0,
+        bytes_by_type: [("SYSCALL", 420.0), ("PATH", 400.0), ("PROCTITLE", 80.0)].into(),
+        records_per_hour: 32_400.0,
+        bytes_per_hour: 5_940_000.0,
+        not_evaluated: vec![predict::PATH_LIMIT.into()],
+    };
+    let report = PredictReport {
+        seconds: 10.0,
+        syscall_hook: Some(SyscallHook::PerSyscall { syscalls: 3 }),
+        rules: vec![rule(Some(15)), rule(None)],
+        keys: vec![KeyPrediction {
+            key: "exec".into(),
+            events: 15,
+            events_per_second: 1.5,
+            records_per_hour: 32_400.0,
+            bytes_per_hour: 5_940_000.0,
+            lower_bound: true,
+        }],
+        total: Rates { events_per_second: 1.5, records_per_second: 9.0, bytes_per_hour: 5_940_000.0 },
+        backlog: BacklogProjection {
+            backlog_limit: 8192,
+            records_per_second: 9.0,
+            auditd_write_rate: WriteRate { records_per_second: Some(9000.0), basis: "measured".into() },
+            write_rate_share: Some(0.001),
+            seconds_to_fill: None,
+        },
+        retention: Retention {
+            log_bytes_per_day: 142_560_000.0,
+            max_log_file_mb: 8,
+            num_logs: 5,
+            max_log_file_action: "ROTATE".into(),
+            days: Some(0.29),
+        },
+        estimates: vec!["typical widths".into()],
+        loaded_rules_unchanged: true,
+        findings: Vec::new(),
+    };
+    let validator = common::schema_validator("predict");
+    let value = serde_json::to_value(&report).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut extra = value.clone();
+    extra["backlog"]["unknown"] = 1.into();
+    assert!(!validator.is_valid(&extra), "the schema admits an unknown field");
+}
