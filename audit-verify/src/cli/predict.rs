@@ -15,9 +15,10 @@ use super::{
 };
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("candidate").required(true).args(["rules_dir", "rules_file"])))]
 pub struct PredictArgs {
     /// The candidate rules: a rules directory, read as augenrules reads it.
-    #[arg(long, value_name = "DIR", required_unless_present = "rules_file", conflicts_with = "rules_file")]
+    #[arg(long, value_name = "DIR")]
     rules_dir: Option<PathBuf>,
     /// The candidate rules: one file, read as `auditctl -R` reads it.
     #[arg(long, value_name = "FILE")]
@@ -38,11 +39,11 @@ pub struct PredictArgs {
 }
 
 impl PredictArgs {
+    /// The candidate rules named (clap requires exactly one of the two).
     pub fn input(&self) -> RulesInput {
         match (&self.rules_file, &self.rules_dir) {
             (Some(file), _) => RulesInput::File(file.clone()),
-            (None, Some(dir)) => RulesInput::Dir(dir.clone()),
-            (None, None) => RulesInput::Dir(PathBuf::from("/etc/audit/rules.d")),
+            (None, dir) => RulesInput::Dir(dir.clone().unwrap_or_default()),
         }
     }
 }
