@@ -223,3 +223,18 @@ fn the_json_of_a_report_follows_its_schema() {
     extra["backlog"]["unknown"] = 1.into();
     assert!(!validator.is_valid(&extra), "the schema admits an unknown field");
 }
+
+/// A candidate file with a bad line is refused before anything is attached: one line naming file and
+/// line, exit 2, no panic.
+#[test]
+fn a_bad_candidate_line_is_one_error_naming_file_and_line() {
+    let scratch = common::Scratch::named("predict-bad");
+    fs::write(&scratch.0, "-a always,exit -F arch=b64 -S execve -k ok\n-a always,exit -S nosuchcall -k bad\n").unwrap();
+    let out =
+        Command::new(common::binary()).args(["predict", "--rules-file", scratch.0.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("{}:2: unknown syscall `nosuchcall`", scratch.0.display())), "{stderr}");
+    assert!(!stderr.contains("panicked") && out.stdout.is_empty());
+}
