@@ -37,13 +37,23 @@ pub enum CondField {
     Arg1 = 8,
     Arg2 = 9,
     Arg3 = 10,
+    /// `-F path=` / `-w FILE`: the syscall's object is the watched inode ([`Facts::watch_hits`], bit =
+    /// the rule's position).
+    Watch = 11,
+    /// `-F dir=` / `-w DIR`: the syscall's object is the directory or beneath it ([`Facts::dir_hits`]).
+    Dir = 12,
+    /// `-F perm=` (`-p`): the access the syscall asks for ([`Facts::access`]).
+    Perm = 13,
 }
 
 impl TryFrom<u32> for CondField {
     type Error = u32;
     fn try_from(v: u32) -> Result<Self, u32> {
-        use CondField::{Arg0, Arg1, Arg2, Arg3, Auid, Euid, Exit, Gid, Success, Uid};
-        [Uid, Euid, Auid, Gid, Success, Exit, Arg0, Arg1, Arg2, Arg3].into_iter().find(|f| *f as u32 == v).ok_or(v)
+        use CondField::{Arg0, Arg1, Arg2, Arg3, Auid, Dir, Euid, Exit, Gid, Perm, Success, Uid, Watch};
+        [Uid, Euid, Auid, Gid, Success, Exit, Arg0, Arg1, Arg2, Arg3, Watch, Dir, Perm]
+            .into_iter()
+            .find(|f| *f as u32 == v)
+            .ok_or(v)
     }
 }
 
@@ -93,7 +103,8 @@ impl Default for RuleFilter {
 }
 
 /// What one syscall exit shows the conditions: the task's ids, the return value and the first four
-/// arguments as the 64-bit registers hold them.
+/// arguments as the 64-bit registers hold them; for `predict`, the file the syscall touched, where a
+/// syscall-exit tracepoint can see it (the file an `open` returned, the program an `execve` runs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Facts {
     pub uid: u32,
@@ -102,7 +113,91 @@ pub struct Facts {
     pub auid: u32,
     pub ret: i64,
     pub args: [u64; 4],
+    /// [`OBJECT_KNOWN`] when the file the syscall touched was found (its inode and every parent up to its
+    /// file system's root); else path conditions cannot be decided.
+    pub object: u32,
+    /// Bit `i`: the object (or, for a creating open, its parent) is rule `i`'s watched inode.
+    pub watch_hits: u64,
+    /// Bit `i`: the object is rule `i`'s watched directory or lies beneath it.
+    pub dir_hits: u64,
+    /// The `AUDIT_PERM_*` bits the syscall asks for (`audit_match_perm`): from the open flags, exec, or
+    /// [`PERM_ALL`] for the syscalls of a class (userspace keeps a perm rule's mask to its classes).
+    pub access: u32,
 }
+
+/// [`Facts::object`]: the object was found.
+pub const OBJECT_KNOWN: u32 = 1;
+
+/// `AUDIT_PERM_*` (include/uapi/linux/audit.h).
+pub const PERM_EXEC: u32 = 1;
+pub const PERM_WRITE: u32 = 2;
+pub const PERM_READ: u32 = 4;
+pub const PERM_ATTR: u32 = 8;
+pub const PERM_ALL: u32 = 15;
+
+/// `ACC_MODE(flags)` as `audit_match_perm` applies it to `open`'s flags: `O_RDONLY` reads, `O_WRONLY`
+/// writes, `O_RDWR` (and the invalid 3) both (include/linux/fs.h, `"\004\002\006\006"`).
+#[inline(always)]
+#[must_use]
+#[expect(clippy::inline_always, reason = "the eBPF matcher runs it and the verifier needs it inlined")]
+pub const fn acc_mode(flags: u64) -> u32 {
+    match flags & 3 {
+        0 => PERM_READ,
+        1 => PERM_WRITE,
+        _ => PERM_READ | PERM_WRITE,
+    }
+}
+
+/// Key of the watched-inode map: an inode as the kernel names it (`i_sb->s_dev`, `MKDEV` encoding, and
+/// `i_ino`), the pair `audit_watch` and `audit_tree` compare.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[expect(clippy::pub_underscore_fields, reason = "explicit padding, public so both sides can write a literal")]
+pub struct InodeKey {
+    pub ino: u64,
+    pub dev: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(size_of::<InodeKey>() == 16);
+
+/// What a watched inode means to each candidate rule (bit = rule position).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InodeRules {
+    /// Rules whose `path=` is this inode.
+    pub watch: u64,
+    /// Rules whose `dir=` is this inode (or a file system mounted beneath their directory).
+    pub dir: u64,
+}
+const _: () = assert!(size_of::<InodeRules>() == 16);
+
+/// Watched inodes one prediction compares with (targets and the mount roots beneath directory ones).
+pub const MAX_WATCHED_INODES: u32 = 1024;
+/// Parents walked from an object towards its file system's root; deeper objects are not decided.
+pub const MAX_PATH_DEPTH: u32 = 32;
+
+/// What the events a rule decided would cost to record, summed in the kernel per rule: the inputs
+/// `predict` sizes records from (the formats are the kernel's; the sizing is userspace's).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventCost {
+    /// Events with at least one path name (they carry a CWD record).
+    pub with_names: u64,
+    /// Path names (one PATH record each).
+    pub names: u64,
+    /// Bytes of the names the matcher could read (the user's path string of an open; the path of the
+    /// program an execve runs).
+    pub name_bytes: u64,
+    /// Names whose bytes were read (the rest are sized at a typical length).
+    pub names_read: u64,
+    /// Successful execve/execveat events (one EXECVE record each), their argument count and bytes.
+    pub execs: u64,
+    pub argc: u64,
+    pub arg_bytes: u64,
+    /// Bytes of the command lines a PROCTITLE record holds (at most 128 each, `MAX_PROCTITLE_AUDIT_LEN`).
+    pub title_bytes: u64,
+}
+const _: () = assert!(size_of::<EventCost>() == 64);
 
 impl CondField {
     /// The kernel's field id (`AUDIT_*`), for the comparator `audit_filter_rules` uses on it.
@@ -121,25 +216,41 @@ impl CondField {
             CondField::Arg1 => id::ARG1,
             CondField::Arg2 => id::ARG2,
             CondField::Arg3 => id::ARG3,
+            CondField::Watch => id::WATCH,
+            CondField::Dir => id::DIR,
+            CondField::Perm => id::PERM,
         }
     }
 }
 
 #[expect(clippy::inline_always, reason = "the eBPF matcher runs it and the verifier needs it inlined")]
 impl Cond {
-    /// Whether the condition holds for `facts`, as `audit_filter_rules` decides it. A field or operator
-    /// number we do not know never holds (the kernel refuses such a rule).
+    /// Whether the condition holds for `facts`, as `audit_filter_rules` decides it; `None` when `facts`
+    /// cannot tell (a path condition on a syscall whose file the matcher did not find). A field or
+    /// operator number we do not know never holds (the kernel refuses such a rule).
     #[inline(always)]
     #[must_use]
-    pub fn holds(&self, facts: &Facts) -> bool {
-        let (Ok(field), Some(op)) = (CondField::try_from(self.field), Op::from_code(self.op)) else { return false };
+    pub fn decides(&self, facts: &Facts) -> Option<bool> {
+        let (Ok(field), Some(op)) = (CondField::try_from(self.field), Op::from_code(self.op)) else {
+            return Some(false);
+        };
         let left = match field {
+            // `audit_watch_compare` / `match_tree_refs`: equality only (auditctl refuses other operators).
+            CondField::Watch | CondField::Dir => {
+                if facts.object != OBJECT_KNOWN {
+                    return None;
+                }
+                let hits = if matches!(field, CondField::Watch) { facts.watch_hits } else { facts.dir_hits };
+                return Some(self.value < 64 && hits & (1 << self.value) != 0);
+            }
+            // `audit_match_perm`: `mask & perm_of(syscall)`, whatever the operator.
+            CondField::Perm => return Some(facts.access & self.value != 0),
             CondField::Uid => facts.uid,
             CondField::Euid => facts.euid,
             CondField::Auid => facts.auid,
             CondField::Gid => facts.gid,
             CondField::Success => {
-                return rule_semantics::success_holds(op, self.value, rule_semantics::succeeded(facts.ret));
+                return Some(rule_semantics::success_holds(op, self.value, rule_semantics::succeeded(facts.ret)));
             }
             CondField::Exit => rule_semantics::exit_value(facts.ret),
             CondField::Arg0 => rule_semantics::low_32_bits(facts.args[0]),
@@ -147,7 +258,14 @@ impl Cond {
             CondField::Arg2 => rule_semantics::low_32_bits(facts.args[2]),
             CondField::Arg3 => rule_semantics::low_32_bits(facts.args[3]),
         };
-        rule_semantics::compare_field(field.kernel_id(), op, left, self.value)
+        Some(rule_semantics::compare_field(field.kernel_id(), op, left, self.value))
+    }
+
+    /// [`Cond::decides`], an undecidable condition counting as not holding.
+    #[inline(always)]
+    #[must_use]
+    pub fn holds(&self, facts: &Facts) -> bool {
+        self.decides(facts) == Some(true)
     }
 }
 
@@ -169,22 +287,62 @@ impl RuleFilter {
     }
 
     /// The rule against a syscall it selects, as the kernel ANDs its conditions: `No` when one of the
-    /// conditions held here fails, else `Undecided` when the rule has filters we cannot evaluate, else
-    /// `Yes`.
+    /// conditions held here fails, else `Undecided` when the rule has filters we cannot evaluate (or
+    /// one `facts` cannot decide), else `Yes`.
     #[inline(always)]
     #[must_use]
     #[expect(clippy::cast_possible_truncation, reason = "`i` < `MAX_CONDS`, a small constant")]
     pub fn judge(&self, facts: &Facts) -> Match {
+        let mut unknown = self.opaque != 0;
         for i in 0..MAX_CONDS {
             if i as u32 >= self.cond_count {
                 break;
             }
-            if !self.conds[i].holds(facts) {
-                return Match::No;
+            match self.conds[i].decides(facts) {
+                Some(false) => return Match::No,
+                None => unknown = true,
+                Some(true) => {}
             }
         }
-        if self.opaque != 0 { Match::Undecided } else { Match::Yes }
+        if unknown { Match::Undecided } else { Match::Yes }
     }
+}
+
+/// Kernel struct offsets `predict` reads objects and command lines with (from BTF at load time), and
+/// whether it runs: all zero, as `measure` loads the matcher, the matcher reads none of it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PredictOffsets {
+    /// 1: find objects and sum [`EventCost`]s.
+    pub enabled: u32,
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdt_fd: u32,
+    pub fdt_max_fds: u32,
+    /// `file.f_path.dentry`.
+    pub file_dentry: u32,
+    pub dentry_parent: u32,
+    pub dentry_inode: u32,
+    /// `dentry.d_name.len`: the high half of `d_name.hash_len`.
+    pub dentry_name_len: u32,
+    pub inode_ino: u32,
+    pub inode_sb: u32,
+    pub sb_dev: u32,
+    pub task_mm: u32,
+    pub mm_exe_file: u32,
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+}
+const _: () = assert!(size_of::<PredictOffsets>() == 64);
+
+/// `x86_64` syscall numbers whose object the matcher finds at exit (`arch/x86/entry/syscalls/syscall_64.tbl`).
+pub mod nr {
+    pub const OPEN: u32 = 2;
+    pub const CREAT: u32 = 85;
+    pub const OPENAT: u32 = 257;
+    pub const OPENAT2: u32 = 437;
+    pub const EXECVE: u32 = 59;
+    pub const EXECVEAT: u32 = 322;
 }
 
 /// Per-rule counters: `RULE_HITS[i]` first matches, `RULE_HITS[MAX_RULES + i]` undecided.
@@ -195,6 +353,10 @@ mod pod {
     // SAFETY: plain `#[repr(C)]` integers with explicit padding; every bit pattern is valid.
     unsafe impl aya::Pod for super::AddrRange {}
     unsafe impl aya::Pod for super::RuleFilter {}
+    unsafe impl aya::Pod for super::InodeKey {}
+    unsafe impl aya::Pod for super::InodeRules {}
+    unsafe impl aya::Pod for super::EventCost {}
+    unsafe impl aya::Pod for super::PredictOffsets {}
 }
 
 #[cfg(test)]
@@ -230,6 +392,25 @@ mod tests {
         assert_eq!(opaque_euid_root.judge(&Facts { euid: 0, ..facts }), Match::Undecided);
         let bad_op = RuleFilter { conds: [Cond { op: 7, ..exit_eintr.conds[0] }; MAX_CONDS], ..exit_eintr };
         assert_eq!(bad_op.judge(&facts), Match::No, "an operator number the kernel would refuse");
+    }
+
+    #[test]
+    fn path_conditions_decide_only_when_the_object_was_found() {
+        let watch = |field: CondField, bit| rule(&[(field, Op::Eq, bit)]);
+        let found = Facts { object: OBJECT_KNOWN, watch_hits: 1 << 3, dir_hits: 1 << 5, ..Facts::default() };
+        assert_eq!(watch(CondField::Watch, 3).judge(&found), Match::Yes);
+        assert_eq!(watch(CondField::Watch, 4).judge(&found), Match::No);
+        assert_eq!(watch(CondField::Dir, 5).judge(&found), Match::Yes);
+        assert_eq!(watch(CondField::Dir, 3).judge(&found), Match::No, "a watch bit is not a dir bit");
+        let unseen = Facts { object: 0, ..found };
+        assert_eq!(watch(CondField::Watch, 3).judge(&unseen), Match::Undecided);
+        // A condition that fails still decides, whatever is unknown beside it.
+        let rooted = rule(&[(CondField::Dir, Op::Eq, 5), (CondField::Euid, Op::Eq, 0)]);
+        assert_eq!(rooted.judge(&Facts { euid: 1000, ..unseen }), Match::No);
+        let perm_wa = rule(&[(CondField::Perm, Op::Eq, PERM_WRITE | PERM_ATTR)]);
+        assert_eq!(perm_wa.judge(&Facts { access: acc_mode(0), ..found }), Match::No, "O_RDONLY reads");
+        assert_eq!(perm_wa.judge(&Facts { access: acc_mode(0o1101), ..found }), Match::Yes, "O_WRONLY|O_CREAT");
+        assert_eq!(perm_wa.judge(&Facts { access: acc_mode(2), ..found }), Match::Yes, "O_RDWR");
     }
 
     #[test]

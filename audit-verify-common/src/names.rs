@@ -39,6 +39,16 @@ pub const MAP_RULE_FILTERS: &str = "RULE_FILTERS";
 /// Per-CPU hit counts, see [`crate::measure::RULE_HIT_SLOTS`].
 pub const MAP_RULE_HITS: &str = "RULE_HITS";
 
+/// `predict`: watched inodes ([`crate::measure::InodeKey`] → [`crate::measure::InodeRules`]).
+pub const MAP_WATCHED_INODES: &str = "WATCHED_INODES";
+/// `predict`: per-CPU [`crate::measure::EventCost`] of the events each rule decided.
+pub const MAP_RULE_COSTS: &str = "RULE_COSTS";
+/// `predict`: PATH records a syscall's event carries, by 64-bit syscall number (for those whose names
+/// the matcher does not count itself).
+pub const MAP_NAMES_PER_SYSCALL: &str = "NAMES_PER_SYSCALL";
+/// Global [`crate::measure::PredictOffsets`].
+pub const GLOBAL_PREDICT_OFFSETS: &str = "PREDICT_OFFSETS";
+
 /// Globals of the measurement sensors, set at load time.
 pub const GLOBAL_AUDIT_RANGE_COUNT: &str = "AUDIT_RANGE_COUNT";
 pub const GLOBAL_AUDIT_SPAN_START: &str = "AUDIT_SPAN_START";

@@ -106,36 +106,62 @@ impl Btf {
         std::str::from_utf8(&bytes[..end]).unwrap_or("")
     }
 
-    /// Byte offset of `member` in `struct strukt`.
+    /// Byte offset of `member` in `struct strukt`, also where it sits in an anonymous struct or union
+    /// member (as `mm_struct`'s fields do, inside their `__randomize_layout` block).
     ///
     /// # Errors
     ///
     /// When the struct or its member is not in the BTF, or a type of unknown kind comes before it.
     pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
-        let mut at = self.types.start;
+        let starts = self.type_starts()?;
         let mut found_struct = false;
-        while at + 12 <= self.types.end {
+        for &at in &starts {
             let (name_off, info) = (self.u32(at).unwrap_or(0), self.u32(at + 4).unwrap_or(0));
-            let (kind, vlen, kind_flag) = ((info >> 24) & 0x1f, (info & 0xffff) as usize, info >> 31);
+            let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
             if (kind == KIND_STRUCT || kind == KIND_UNION) && self.name(name_off) == strukt && vlen > 0 {
                 found_struct = true;
-                for i in 0..vlen {
-                    let m = at + 12 + i * 12;
-                    if self.name(self.u32(m).unwrap_or(0)) == member {
-                        let raw = self.u32(m + 8).unwrap_or(0);
-                        // With kind_flag, the low 24 bits are the bit offset (the high 8 a bitfield size).
-                        let bits = if kind_flag == 1 { raw & 0x00ff_ffff } else { raw };
-                        return Ok(bits / 8);
-                    }
+                if let Some(bits) = self.find_member(&starts, at, member, 0) {
+                    return Ok(bits / 8);
                 }
             }
-            at += 12 + trailing_len(kind, vlen).ok_or(BtfError::Malformed("unknown type kind"))?;
         }
         if found_struct {
             Err(BtfError::NoMember { strukt: strukt.into(), member: member.into() })
         } else {
             Err(BtfError::NoStruct(strukt.into()))
         }
+    }
+
+    /// Where each type starts, by type id - 1.
+    fn type_starts(&self) -> Result<Vec<usize>, BtfError> {
+        let mut starts = Vec::new();
+        let mut at = self.types.start;
+        while at + 12 <= self.types.end {
+            starts.push(at);
+            let info = self.u32(at + 4).unwrap_or(0);
+            let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
+            at += 12 + trailing_len(kind, vlen).ok_or(BtfError::Malformed("unknown type kind"))?;
+        }
+        Ok(starts)
+    }
+
+    /// Bit offset of `member` in the struct or union at `at`, looking into its anonymous members.
+    fn find_member(&self, starts: &[usize], at: usize, member: &str, depth: u32) -> Option<u32> {
+        let info = self.u32(at + 4)?;
+        let (kind, vlen, kind_flag) = ((info >> 24) & 0x1f, (info & 0xffff) as usize, info >> 31);
+        if !(kind == KIND_STRUCT || kind == KIND_UNION) || depth > 4 {
+            return None;
+        }
+        let members = (0..vlen).map(|i| at + 12 + i * 12);
+        // With kind_flag, the low 24 bits are the bit offset (the high 8 a bitfield size).
+        let offset = |m: usize| self.u32(m + 8).map(|raw| if kind_flag == 1 { raw & 0x00ff_ffff } else { raw });
+        if let Some(m) = members.clone().find(|m| self.name(self.u32(*m).unwrap_or(0)) == member) {
+            return offset(m);
+        }
+        members.filter(|m| self.u32(*m) == Some(0)).find_map(|m| {
+            let inner = *starts.get((self.u32(m + 4)? as usize).checked_sub(1)?)?;
+            Some(offset(m)? + self.find_member(starts, inner, member, depth + 1)?)
+        })
     }
 }
 
@@ -176,6 +202,11 @@ mod tests {
         assert!(btf.member_offset("cred", "euid").unwrap() > 0);
         assert!(matches!(btf.member_offset("task_struct", "no_such_member"), Err(BtfError::NoMember { .. })));
         assert!(matches!(btf.member_offset("no_such_struct_x", "a"), Err(BtfError::NoStruct(_))));
+        // Inside mm_struct's anonymous block: after the mmap tree, in the order the kernel declares them.
+        let (start, end) =
+            (btf.member_offset("mm_struct", "arg_start").unwrap(), btf.member_offset("mm_struct", "arg_end").unwrap());
+        assert_eq!(end, start + 8, "arg_end follows arg_start");
+        assert!(btf.member_offset("mm_struct", "exe_file").unwrap() > 0);
     }
 
     #[test]

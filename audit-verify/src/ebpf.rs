@@ -31,6 +31,8 @@ pub struct Globals {
     /// Offsets from kernel BTF for the probe backend: `audit_buffer.skb`, `sk_buff.data`.
     pub audit_buffer_skb_offset: u32,
     pub skb_data_offset: u32,
+    /// `predict`'s offsets and switch (all zero: the matcher reads no objects, as for `measure`).
+    pub predict: audit_verify_common::measure::PredictOffsets,
 }
 
 /// A syscall bit mask (`AUDIT_BITMASK_SIZE` words); arrays this long have no `Default` of their own.
@@ -64,6 +66,7 @@ pub fn load(globals: Globals) -> Result<Ebpf, EbpfError> {
         sys_exit_ret_offset,
         audit_buffer_skb_offset,
         skb_data_offset,
+        predict,
     } = globals;
     EbpfLoader::new()
         .override_global(names::GLOBAL_LOADER_TGID, &loader_tgid, true)
@@ -81,5 +84,6 @@ pub fn load(globals: Globals) -> Result<Ebpf, EbpfError> {
         .override_global(names::GLOBAL_SYS_EXIT_RET_OFFSET, &sys_exit_ret_offset, true)
         .override_global(names::GLOBAL_AUDIT_BUFFER_SKB_OFFSET, &audit_buffer_skb_offset, true)
         .override_global(names::GLOBAL_SKB_DATA_OFFSET, &skb_data_offset, true)
+        .override_global(names::GLOBAL_PREDICT_OFFSETS, &predict, true)
         .load(OBJECT)
 }

@@ -33,6 +33,7 @@ pub mod kallsyms;
 pub mod lint;
 pub mod measure;
 pub mod netlink;
+pub mod predict;
 pub mod prometheus;
 pub mod prove;
 pub mod rules;

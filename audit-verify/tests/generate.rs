@@ -6,7 +6,8 @@ mod common;
 
 use std::{path::Path, process::Command};
 
-const SUBCOMMANDS: [&str; 8] = ["status", "check", "rules", "measure", "count-syscalls", "lint", "prove", "cover"];
+const SUBCOMMANDS: [&str; 9] =
+    ["status", "check", "rules", "measure", "predict", "count-syscalls", "lint", "prove", "cover"];
 
 fn generate(args: &[&str], dir: &Path) {
     let out = Command::new(common::binary()).arg("generate").args(args).arg(dir).output().unwrap();

@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 use audit_verify::guard::{Environment, StateGuard};
 use serde_json::Value;
 
-const COMMANDS: [&str; 9] = ["status", "rules", "prove", "measure", "lint", "check", "count-syscalls", "log", "cover"];
+const COMMANDS: [&str; 10] =
+    ["status", "rules", "prove", "measure", "predict", "lint", "check", "count-syscalls", "log", "cover"];
 
 fn errors(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
     validator.iter_errors(value).map(|e| format!("{e} at {}", e.instance_path())).collect()
@@ -108,6 +109,14 @@ fn every_command_json_validates_against_its_schema() {
     busy.wait().unwrap();
     assert!(measure["keys"].as_array().is_some_and(|k| k.iter().any(|k| k["key"] == "av-schema-uname")), "{measure}");
     assert_valid("measure", &measure);
+    // The same rules as a candidate set, predicted (nothing loaded), with auditd's write rate measured.
+    let mut busy =
+        Command::new("sh").args(["-c", "for i in $(seq 40); do uname >/dev/null; sleep 0.05; done"]).spawn().unwrap();
+    let (_, predict) = run(&["predict", "--json", "--duration", "2", "--rules-dir", rules_dir]);
+    busy.wait().unwrap();
+    assert!(predict["keys"].as_array().is_some_and(|k| k.iter().any(|k| k["key"] == "av-schema-uname")), "{predict}");
+    assert!(predict["backlog"]["auditd_write_rate"]["records_per_second"].is_number(), "{predict}");
+    assert_valid("predict", &predict);
     let (_, lint) = run(&["lint", "--json"]);
     assert_valid("lint", &lint);
     let corpus = common::workspace("../shared/corpus/logs/audit-userspace/auparse_test_test.log");

@@ -7,6 +7,7 @@ use audit_verify::{
     finding::Severity,
     lint::{self, Facts, Framework, LintReport, facts::Options, prove_shipping},
     netlink::AuditSocket,
+    predict,
     rules::augenrules::RulesInput,
 };
 use clap::ValueEnum;
@@ -44,6 +45,10 @@ pub struct LintArgs {
     #[arg(long = "shipping-timeout", value_name = "SECS", default_value = "10", value_parser = super::seconds, alias = "prove-timeout")]
     prove_timeout: Duration,
     /// Print the report as JSON (docs/schema/lint.schema.json) instead of a table.
+    /// Predict the rules files on this host's workload for SECS seconds (as `predict`, nothing loaded), so
+    /// that the flooding check uses measured rates instead of a heuristic.
+    #[arg(long, value_name = "SECS", value_parser = super::seconds, conflicts_with = "root")]
+    pub(super) predict: Option<Duration>,
     #[arg(long)]
     json: bool,
     /// Exit 1 when a finding is at or above this severity.
@@ -102,7 +107,11 @@ pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
         rules,
         auditd_conf: args.auditd_conf,
     };
-    let facts = Facts::gather(&options)?;
+    let mut facts = Facts::gather(&options)?;
+    if let (Some(duration), Some(source)) = (args.predict, &facts.rules) {
+        let config = predict::Config { duration, auditd_conf: options.inputs().auditd_conf, write_rate_with: None };
+        facts.prediction = Some(predict::run(&predict::candidates(source), &config).context("predicting the rules")?);
+    }
     let mut report = lint::check(&facts);
     if args.prove_shipping {
         let mut socket = AuditSocket::open()?;

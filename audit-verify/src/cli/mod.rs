@@ -8,6 +8,7 @@ mod lint;
 mod log;
 mod measure;
 pub mod output;
+mod predict;
 mod prove;
 mod rules;
 mod status;
@@ -155,6 +156,12 @@ enum Command {
         #[command(flatten)]
         args: lint::LintArgs,
     },
+    /// What a candidate rule set would cost (events, records, bytes, backlog, retention), measured on
+    /// the live workload without loading it.
+    Predict {
+        #[command(flatten)]
+        args: predict::PredictArgs,
+    },
     /// Proves each loaded rule fires: runs a harmless action the rule must record and finds the record.
     Prove {
         #[command(flatten)]
@@ -213,13 +220,20 @@ impl Cli {
     pub fn needs_tracefs(&self) -> bool {
         matches!(
             self.command,
-            Command::Status { .. } | Command::Check { .. } | Command::Measure { .. } | Command::CountSyscalls { .. }
-        )
+            Command::Status { .. }
+                | Command::Check { .. }
+                | Command::Measure { .. }
+                | Command::CountSyscalls { .. }
+                | Command::Predict { .. }
+        ) || matches!(&self.command, Command::Lint { args } if args.predict.is_some())
     }
 
     /// Whether the command stops on a first SIGINT/SIGTERM/SIGHUP and reports what it has, marked partial.
     pub fn stops_gracefully(&self) -> bool {
-        matches!(self.command, Command::Measure { .. } | Command::Prove { .. } | Command::Cover { .. })
+        matches!(
+            self.command,
+            Command::Measure { .. } | Command::Prove { .. } | Command::Cover { .. } | Command::Predict { .. }
+        )
     }
 }
 
@@ -263,6 +277,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Lint { args } => lint::run(args),
         Command::Prove { args } => prove::run(&args),
         Command::Cover { args } => cover::run(&args),
+        Command::Predict { args } => predict::run(&args),
         Command::Log { files, json } => log::run(&files, json),
         Command::Generate { what } => generate::run(what),
     }

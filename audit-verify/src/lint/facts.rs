@@ -98,6 +98,8 @@ pub struct Facts {
     pub k8s: k8s::K8sFacts,
     /// `None`: prove has not run.
     pub prove: Option<Vec<ProveResult>>,
+    /// `None`: the rules were not predicted (`lint --predict`).
+    pub prediction: Option<crate::predict::PredictReport>,
     /// Files read from where, for paths named inside the configuration.
     root: Option<PathBuf>,
     /// Where the rules files were looked for: what a finding about them as a whole points at.
@@ -228,6 +230,7 @@ impl Facts {
             log_fs_bytes: None,
             k8s,
             prove: None,
+            prediction: None,
             root,
             rules_input,
         })

@@ -1,8 +1,9 @@
 //! Footgun 2: a broad rule (every execve, `-S all`, hot syscalls) with no filter on who or what floods the
 //! log: the disk fills, the backlog overflows, and the records that matter rotate away.
 //!
-//! The volume comes from the log already there (events carrying the rule's key per hour) when the key
-//! was seen; otherwise from a stated heuristic, labelled as such.
+//! The volume comes from a prediction when `lint --predict` made one (the rule evaluated in the kernel on
+//! this host's workload, not loaded); else from the log already there (events carrying the rule's key per
+//! hour) when the key was seen; otherwise from a stated heuristic, labelled as such.
 
 use super::{Facts, Sink, logstats::human_bytes};
 use crate::{
@@ -59,7 +60,8 @@ pub fn check(facts: &Facts, sink: &mut Sink) {
             continue;
         }
         let Some((what, severity, heuristic)) = breadth(rule) else { continue };
-        let (events, bytes, basis) = estimate(facts, rule, heuristic);
+        let (events, bytes, basis) =
+            predicted(facts, &line.location).unwrap_or_else(|| estimate(facts, rule, heuristic));
         sink.add(
             N,
             Finding::new(
@@ -99,6 +101,24 @@ fn breadth(rule: &Rule) -> Option<(String, Severity, f64)> {
     None
 }
 
+/// The rule's predicted events and bytes per hour, where `lint --predict` evaluated it.
+fn predicted(facts: &Facts, location: &crate::rules::Location) -> Option<(f64, f64, String)> {
+    let report = facts.prediction.as_ref()?;
+    let at = location.to_string();
+    let rule = report.rules.iter().find(|r| r.location.as_deref() == Some(at.as_str()))?;
+    rule.events?;
+    let undecided =
+        if rule.undecided > 0 { format!(", at least: {} events undecided", rule.undecided) } else { String::new() };
+    Some((
+        rule.events_per_second * 3600.0,
+        rule.bytes_per_hour,
+        format!(
+            "predicted: evaluated in the kernel on this host's workload for {:.0} s, not loaded{undecided}",
+            report.seconds
+        ),
+    ))
+}
+
 fn estimate(facts: &Facts, rule: &Rule, heuristic: f64) -> (f64, f64, String) {
     let log = facts.log.as_ref();
     if let (Some(key), Some(log)) = (rule.key(), log)
@@ -119,6 +139,76 @@ fn estimate(facts: &Facts, rule: &Rule, heuristic: f64) -> (f64, f64, String) {
 mod tests {
     use super::*;
     use crate::rules::parse::rule;
+
+    /// A prediction for the rule's own line replaces the heuristic, and says it is one.
+    #[test]
+    fn a_prediction_is_used_where_one_exists() {
+        use crate::{
+            measure::report::Retention,
+            predict::{
+                PredictReport,
+                report::{BacklogProjection, Rates, RulePrediction},
+                write_rate::WriteRate,
+            },
+        };
+        let root = std::env::temp_dir().join(format!("audit-verify-flood-{}", std::process::id()));
+        let rules_d = root.join("etc/audit/rules.d");
+        std::fs::create_dir_all(&rules_d).unwrap();
+        let file = rules_d.join("10-exec.rules");
+        std::fs::write(&file, "-a always,exit -F arch=b64 -S execve -k exec\n").unwrap();
+        let mut facts = Facts::offline(&root, &super::super::facts::Options::default()).unwrap();
+        let run = |facts: &Facts| {
+            let mut sink = Sink::default();
+            check(facts, &mut sink);
+            sink.findings.into_iter().find(|f| f.id == "broad_rule_floods").unwrap().message
+        };
+        assert!(run(&facts).contains("heuristic"), "{}", run(&facts));
+        let predicted = RulePrediction {
+            position: 1,
+            rule: String::new(),
+            location: Some(format!("{}:1", file.display())),
+            key: Some("exec".into()),
+            events: Some(120),
+            events_per_second: 12.0,
+            undecided: 0,
+            records_per_event: 6.0,
+            bytes_per_event: 1000.0,
+            bytes_by_type: std::collections::BTreeMap::new(),
+            records_per_hour: 259_200.0,
+            bytes_per_hour: 43_200_000.0,
+            not_evaluated: Vec::new(),
+        };
+        facts.prediction = Some(PredictReport {
+            seconds: 10.0,
+            syscall_hook: None,
+            rules: vec![predicted],
+            keys: Vec::new(),
+            total: Rates::default(),
+            backlog: BacklogProjection {
+                backlog_limit: 8192,
+                records_per_second: 72.0,
+                auditd_write_rate: WriteRate::skipped("test"),
+                write_rate_share: None,
+                seconds_to_fill: None,
+            },
+            retention: Retention {
+                log_bytes_per_day: 0.0,
+                max_log_file_mb: 8,
+                num_logs: 5,
+                max_log_file_action: "ROTATE".into(),
+                days: None,
+            },
+            estimates: Vec::new(),
+            loaded_rules_unchanged: true,
+            findings: Vec::new(),
+        });
+        let message = run(&facts);
+        let _ = std::fs::remove_dir_all(&root);
+        assert!(
+            message.contains("~43200 events/h") && message.contains("predicted: evaluated in the kernel"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn broad_and_narrow() {

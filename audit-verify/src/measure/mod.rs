@@ -7,9 +7,9 @@ mod kmsg;
 pub mod load;
 pub mod probe_backend;
 pub mod report;
-mod rule_filters;
+pub(crate) mod rule_filters;
 mod sampler;
-mod sensors;
+pub(crate) mod sensors;
 mod written;
 
 use std::{

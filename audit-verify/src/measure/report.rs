@@ -432,7 +432,7 @@ fn key_rates(
 }
 
 #[expect(clippy::cast_precision_loss, reason = "megabytes from auditd.conf times a file count: far below 2^52")]
-fn retention(conf: Option<&AuditdConf>, bytes_per_day: f64) -> Retention {
+pub(crate) fn retention(conf: Option<&AuditdConf>, bytes_per_day: f64) -> Retention {
     // A key the file leaves out (or no readable file) is auditd's built-in value, not the shipped file's.
     let value = |key: &str| {
         conf.map_or_else(|| crate::auditd_conf::builtin_default(key).unwrap_or(""), |c| c.value(key)).to_owned()

@@ -8,9 +8,13 @@ use audit_verify_common::{
 };
 
 use crate::rules::{
-    FilterList, Op, Rule, Value,
+    Field, FilterList, Op, Rule, Value,
     fields::{self, id},
 };
+
+/// How a caller evaluates a field the matcher cannot read by itself (`predict`'s paths and `perm`):
+/// given the rule's position and the field, the condition to keep, or `None` to leave the rule opaque.
+pub type Extra<'a> = &'a dyn Fn(usize, &Field) -> Option<Cond>;
 
 /// A loaded exit rule and how the kernel side sees it.
 #[derive(Debug, Clone)]
@@ -25,19 +29,33 @@ pub struct Translated {
 
 /// The exit-list rules in kernel order, up to [`MAX_RULES`]; later ones are returned apart (not counted).
 pub fn translate(loaded: &[Rule]) -> (Vec<Translated>, Vec<Rule>) {
+    translate_with(loaded, &|_, _| None)
+}
+
+/// [`translate`], with `extra` deciding the fields the matcher cannot read by itself.
+pub fn translate_with(loaded: &[Rule], extra: Extra<'_>) -> (Vec<Translated>, Vec<Rule>) {
     let exit: Vec<&Rule> = loaded.iter().filter(|r| r.list == FilterList::Exit).collect();
     let counted = exit.iter().take(MAX_RULES as usize).enumerate().map(|(position, rule)| {
-        let (filter, opaque_because) = filter_of(rule);
+        let (filter, opaque_because) = filter_of(rule, &|field: &Field| extra(position, field));
         Translated { position, rule: (*rule).clone(), filter, opaque_because }
     });
     (counted.collect(), exit.iter().skip(MAX_RULES as usize).map(|r| (*r).clone()).collect())
 }
 
 #[expect(clippy::cast_possible_truncation, reason = "`exact` is a subset of `MAX_CONDS` conditions")]
-fn filter_of(rule: &Rule) -> (RuleFilter, Option<String>) {
+fn filter_of(rule: &Rule, extra: &dyn Fn(&Field) -> Option<Cond>) -> (RuleFilter, Option<String>) {
     let mut f = RuleFilter { mask: rule.mask, arch: ARCH_ANY, ..RuleFilter::default() };
     let mut opaque = None;
     for field in &rule.fields {
+        if let Some(cond) = extra(field) {
+            if (f.cond_count as usize) == MAX_CONDS {
+                opaque.get_or_insert(format!("more than {MAX_CONDS} conditions"));
+            } else {
+                f.conds[f.cond_count as usize] = cond;
+                f.cond_count += 1;
+            }
+            continue;
+        }
         let Value::Num(value) = field.value else {
             if field.id != id::FILTERKEY {
                 opaque.get_or_insert(format!(

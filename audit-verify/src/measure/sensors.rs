@@ -5,13 +5,15 @@
 
 use anyhow::Context as _;
 use audit_verify_common::{
-    measure::{AddrRange, MASK_WORDS, MAX_AUDIT_RANGES, MAX_RULES, RuleFilter},
+    measure::{
+        AddrRange, EventCost, InodeKey, InodeRules, MASK_WORDS, MAX_AUDIT_RANGES, MAX_RULES, PredictOffsets, RuleFilter,
+    },
     names,
     rule_semantics::ARCH_B64,
 };
 use aya::{
     Ebpf,
-    maps::{Array, MapData, PerCpuArray},
+    maps::{Array, HashMap, MapData, PerCpuArray},
     programs::{RawTracePoint, TracePoint},
 };
 
@@ -48,6 +50,16 @@ pub struct FunctionDrops {
     pub drops: u64,
 }
 
+/// What `predict` adds to the matcher: the struct offsets it reads objects with, the watched inodes, and
+/// the PATH records per syscall it does not count itself.
+#[derive(Debug, Clone, Default)]
+pub struct PredictSetup {
+    pub offsets: PredictOffsets,
+    pub inodes: Vec<(InodeKey, InodeRules)>,
+    /// `(64-bit syscall number, names)`.
+    pub names_per_syscall: Vec<(u32, u32)>,
+}
+
 /// Loaded and attached for the window; detached on drop.
 pub struct KernelSensors {
     object: Ebpf,
@@ -70,11 +82,22 @@ fn frees_records(symbol: &str) -> bool {
 impl KernelSensors {
     /// Attaches the rule matcher where `syscalls` says, and the `kfree_skb` drop sensor when `drops`.
     /// `btf` gives the task field offsets.
+    pub fn attach(rules: &[Translated], syscalls: SyscallCounting, drops: bool, btf: &Btf) -> anyhow::Result<Self> {
+        Self::attach_with(rules, syscalls, drops, btf, None)
+    }
+
+    /// [`KernelSensors::attach`], with `predict`'s additions when given.
     #[expect(
         clippy::cast_possible_truncation,
         reason = "`ranges` holds at most `MAX_AUDIT_RANGES` (a u32) and `rules` at most `MAX_RULES`"
     )]
-    pub fn attach(rules: &[Translated], syscalls: SyscallCounting, drops: bool, btf: &Btf) -> anyhow::Result<Self> {
+    pub fn attach_with(
+        rules: &[Translated],
+        syscalls: SyscallCounting,
+        drops: bool,
+        btf: &Btf,
+        predict: Option<&PredictSetup>,
+    ) -> anyhow::Result<Self> {
         let tracefs = Tracefs::ensure()?;
         let ranges: Vec<(String, AddrRange)> = if drops {
             let symbols = AuditSymbols::load().context("reading /proc/kallsyms")?;
@@ -125,6 +148,7 @@ impl KernelSensors {
             cred_euid_offset: btf.member_offset("cred", "euid")?,
             task_status_offset: thread_info + btf.member_offset("thread_info", "status")?,
             sys_exit_ret_offset,
+            predict: predict.map(|p| p.offsets).unwrap_or_default(),
             ..Default::default()
         };
         let mut object = ebpf::load(globals).context("loading audit-verify's eBPF object")?;
@@ -141,6 +165,9 @@ impl KernelSensors {
             for (i, t) in (0..MAX_RULES).zip(rules.iter()) {
                 map.set(i, t.filter, 0)?;
             }
+        }
+        if let Some(p) = predict {
+            fill_predict_maps(&mut object, p)?;
         }
         if drops {
             let sensor: &mut TracePoint = program(&mut object, names::PROG_AUDIT_DROPS)?;
@@ -199,6 +226,44 @@ impl KernelSensors {
         }
         let sums = self.per_cpu_sums(names::MAP_RULE_HITS, 2 * MAX_RULES)?;
         Ok(Some((0..self.rules.min(MAX_RULES as usize)).map(|i| (sums[i], sums[MAX_RULES as usize + i])).collect()))
+    }
+}
+
+/// `predict`'s watched inodes and names per syscall, into the matcher's maps.
+fn fill_predict_maps(object: &mut Ebpf, p: &PredictSetup) -> anyhow::Result<()> {
+    let mut map: HashMap<&mut MapData, InodeKey, InodeRules> =
+        HashMap::try_from(object.map_mut(names::MAP_WATCHED_INODES).context("watched inode map missing")?)?;
+    for (key, rules) in &p.inodes {
+        map.insert(key, rules, 0)?;
+    }
+    let mut names: Array<&mut MapData, u32> =
+        Array::try_from(object.map_mut(names::MAP_NAMES_PER_SYSCALL).context("names map missing")?)?;
+    for (nr, n) in &p.names_per_syscall {
+        names.set(*nr, n, 0)?;
+    }
+    Ok(())
+}
+
+impl KernelSensors {
+    /// Per counted rule, what its events would cost to record (`predict` only; zeros otherwise).
+    pub fn rule_costs(&self) -> anyhow::Result<Vec<EventCost>> {
+        let map: PerCpuArray<&MapData, EventCost> =
+            PerCpuArray::try_from(self.object.map(names::MAP_RULE_COSTS).context("rule cost map missing")?)?;
+        (0..self.rules.min(MAX_RULES as usize))
+            .map(|i| {
+                let per_cpu = map.get(&u32::try_from(i)?, 0)?;
+                Ok(per_cpu.iter().fold(EventCost::default(), |a, c| EventCost {
+                    with_names: a.with_names + c.with_names,
+                    names: a.names + c.names,
+                    name_bytes: a.name_bytes + c.name_bytes,
+                    names_read: a.names_read + c.names_read,
+                    execs: a.execs + c.execs,
+                    argc: a.argc + c.argc,
+                    arg_bytes: a.arg_bytes + c.arg_bytes,
+                    title_bytes: a.title_bytes + c.title_bytes,
+                }))
+            })
+            .collect()
     }
 }
 
