@@ -23,7 +23,7 @@ pub struct WatchArgs {
     /// Serve /metrics (Prometheus text format) on this address, e.g. 127.0.0.1:9851.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// Also write the metrics to this file (node_exporter textfile), replaced atomically each interval.
+    /// Also write the metrics to this file (`node_exporter` textfile), replaced atomically each interval.
     #[arg(long, value_name = "FILE")]
     pub textfile: Option<PathBuf>,
     /// How often the kernel's counters and drops are folded into the metrics, in seconds.

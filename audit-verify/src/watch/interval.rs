@@ -194,11 +194,11 @@ impl Watch {
             self.p.metrics.lost_after_kernel.get_or_create(&label("stage", stage)).inc_by(lost);
         }
         for (key, counts) in pipeline.ledger.per_key() {
-            let last = self.last_keys.entry(key.to_owned()).or_default();
-            if counts != *last {
-                self.p.metrics.events_emitted.get_or_create(&label("key", key)).inc_by(counts.emitted - last.emitted);
-                self.p.metrics.events_written.get_or_create(&label("key", key)).inc_by(counts.written - last.written);
-                *last = counts;
+            let held = self.last_keys.entry(key.to_owned()).or_default();
+            if counts != *held {
+                self.p.metrics.events_emitted.get_or_create(&label("key", key)).inc_by(counts.emitted - held.emitted);
+                self.p.metrics.events_written.get_or_create(&label("key", key)).inc_by(counts.written - held.written);
+                *held = counts;
             }
         }
         if pipeline.ledger.unmatched > 0 {

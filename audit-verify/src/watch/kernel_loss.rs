@@ -62,13 +62,12 @@ impl KernelLoss {
         let lost = growth + self.pair(decreases, records, &mut notes);
         // What was attributed last interval ahead of lost comes first; what of it lost still did not
         // count (kauditd's hold queue frees records uncounted without audit=1) is let go now.
-        let (owed, _) = fill(lost, std::mem::take(&mut self.carry));
-        let left = lost - owed.iter().sum::<u64>();
+        let (owed, _, left) = fill(lost, std::mem::take(&mut self.carry));
         let mut wanted = [0; 5];
         for (reason, n) in attribute(left) {
             wanted[index_of(&reason)] += n;
         }
-        let (own, excess) = fill(left, wanted);
+        let (own, excess, unattributed) = fill(left, wanted);
         if excess.iter().any(|n| *n > 0) {
             notes.push(format!(
                 "{} drops attributed beyond lost's growth of {left}: owed to the next interval",
@@ -78,6 +77,7 @@ impl KernelLoss {
         self.carry = excess;
         let mut by_reason = owed;
         by_reason.iter_mut().zip(own).for_each(|(a, b)| *a += b);
+        by_reason[UNATTRIBUTED] += unattributed;
         let interval = Interval { lost, by_reason, notes };
         debug_assert_eq!(interval.by_reason.iter().sum::<u64>(), interval.lost);
         interval
@@ -122,9 +122,9 @@ fn index_of(reason: &str) -> usize {
     REASONS.iter().position(|r| *r == reason).unwrap_or(UNATTRIBUTED)
 }
 
-/// Fills `lost` from `wanted` in [`REASONS`] order; what `wanted` leaves is `unattributed`, what exceeds
-/// `lost` is returned apart. Σ of the first = `lost` always.
-fn fill(lost: u64, wanted: ByReason) -> (ByReason, ByReason) {
+/// Fills `lost` from `wanted` in [`REASONS`] order: what is taken, what exceeds `lost`, and what of `lost`
+/// is left unfilled.
+fn fill(lost: u64, wanted: ByReason) -> (ByReason, ByReason, u64) {
     let mut left = lost;
     let mut out = [0; 5];
     let mut excess = [0; 5];
@@ -134,8 +134,7 @@ fn fill(lost: u64, wanted: ByReason) -> (ByReason, ByReason) {
         excess[i] = want - take;
         left -= take;
     }
-    out[UNATTRIBUTED] += left;
-    (out, excess)
+    (out, excess, left)
 }
 
 #[cfg(test)]

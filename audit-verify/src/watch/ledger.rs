@@ -117,12 +117,12 @@ impl Ledger {
             return;
         };
         let Some(entry) = self.entry_mut(seq) else { return };
-        if entry.written == 0 {
-            let key = usize::from(entry.key);
+        let first = entry.written == 0;
+        entry.written = entry.written.saturating_add(1);
+        let key = usize::from(entry.key);
+        if first {
             self.counts[key].written += 1;
         }
-        let entry = self.entry_mut(seq).expect("looked up above");
-        entry.written = entry.written.saturating_add(1);
     }
 
     /// A canary was emitted now: everything emitted before it is behind this fence.
@@ -162,8 +162,11 @@ impl Ledger {
                 }
             }
             self.fences.pop_front();
-            while self.ring.front().is_some_and(|e| e.seq < fence.seq) {
-                let e = self.ring.pop_front().expect("checked");
+            while let Some(e) = self.ring.pop_front() {
+                if e.seq >= fence.seq {
+                    self.ring.push_front(e);
+                    break;
+                }
                 self.index.remove(&e.serial);
                 let unwritten = u64::from(e.emitted.saturating_sub(e.written));
                 if unwritten > 0 {
@@ -259,7 +262,7 @@ mod tests {
         let fence = l.fence();
         l.fence_written(fence, t0 + GRACE);
         l.judge(t0 + 3 * GRACE);
-        assert_eq!(l.take_missing(), 1, "event 21");
+        assert_eq!(l.take_missing(), 2, "events 21 and 30");
         l.written(21);
         assert_eq!((l.late, l.take_missing()), (1, 0));
     }

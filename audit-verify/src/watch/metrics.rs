@@ -151,6 +151,7 @@ impl Metrics {
 
     /// The exposition text.
     #[must_use]
+    #[expect(clippy::missing_panics_doc, reason = "writing to a String cannot fail")]
     pub fn encode(&self) -> String {
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String does not fail");

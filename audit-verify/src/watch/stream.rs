@@ -90,7 +90,7 @@ impl Pipeline {
         if text.contains(CANARY_PURPOSE)
             && let Some(i) = self.canaries.iter().position(|c| c.marker.is_in(text.as_bytes()))
         {
-            let mut c = self.canaries.remove(i).expect("found above");
+            let mut c = self.canaries.remove(i)?;
             c.written = Some(now);
             if let Some(seq) = c.fence {
                 self.ledger.fence_written(seq, now);
