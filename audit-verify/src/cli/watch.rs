@@ -15,8 +15,7 @@ Exit codes:
   2    the tool could not run or went on failing (not root, no audit in the kernel, the address taken,
        the kernel's counters unreadable)
   130  not used by watch (it exits 0 on SIGINT); the other commands exit 130 on SIGINT
-Metrics: docs/schema/watch-metrics.md lists every family; --json-log lines follow
-docs/schema/watch-log.schema.json.";
+A second signal exits at once. --json-log lines follow docs/schema/watch-log.schema.json.";
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {

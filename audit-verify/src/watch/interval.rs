@@ -2,7 +2,7 @@
 //! ledger judged lost after the kernel (and where), auditd's state, per-key counts, the textfile.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, VecDeque},
     path::PathBuf,
     time::{Instant, SystemTime},
 };
@@ -48,7 +48,9 @@ pub struct Watch {
     last_keys: HashMap<String, KeyCounts>,
     /// Records the kernel dropped after emitting them (hold/retry queue overflow): the ledger sees them
     /// unwritten, but they are kernel drops, not auditd's; so many of its missing records are theirs.
-    after_multicast: u64,
+    /// Each credit lasts until the events of its time have been judged (two canary timeouts), so that an
+    /// old one cannot hide a later loss.
+    after_multicast: VecDeque<(Instant, u64)>,
     state_paths: Vec<PathBuf>,
     state: Option<StateReport>,
 }
@@ -61,7 +63,7 @@ impl Watch {
             last_functions: BTreeMap::new(),
             last_probes: ProbeCounts::default(),
             last_keys: HashMap::new(),
-            after_multicast: 0,
+            after_multicast: VecDeque::new(),
             state_paths: state_report::PATHS.iter().map(PathBuf::from).collect(),
             state: None,
         }
@@ -112,7 +114,9 @@ impl Watch {
         for (reason, n) in REASONS.iter().zip(interval.by_reason) {
             m.kernel_dropped.get_or_create(&label("reason", reason)).inc_by(n);
         }
-        self.after_multicast += interval.by_reason[2];
+        if interval.freed_after_emit > 0 {
+            self.after_multicast.push_back((Instant::now(), interval.freed_after_emit));
+        }
         let status = &samples.last;
         m.backlog.set(i64::from(status.backlog));
         m.backlog_peak.set(i64::from(samples.backlog_peak));
@@ -184,10 +188,14 @@ impl Watch {
     fn judge(&mut self) {
         let mut pipeline = stream::lock(&self.p.shared);
         pipeline.ledger.judge(Instant::now());
-        let missing = pipeline.ledger.take_missing();
-        let kernels = missing.min(self.after_multicast);
-        self.after_multicast -= kernels;
-        let lost = missing - kernels;
+        let mut lost = pipeline.ledger.take_missing();
+        let expiry = self.p.canary_timeout * 2;
+        self.after_multicast.retain(|(at, _)| at.elapsed() < expiry);
+        for (_, credit) in &mut self.after_multicast {
+            let kernels = lost.min(*credit);
+            (lost, *credit) = (lost - kernels, *credit - kernels);
+        }
+        self.after_multicast.retain(|(_, credit)| *credit > 0);
         if lost > 0 {
             let stage = self.stage();
             log::warn!("{lost} records the kernel emitted were not written by auditd ({stage})");

@@ -48,13 +48,25 @@ impl StateReport {
 }
 
 /// Asks auditd (`pid`, as the kernel registered it) for a fresh report, as `auditctl --signal state`
-/// does. Harmless to a running process; the report is read at the next interval.
+/// does; the report is read at the next interval. SIGCONT is also the signal that resumes a stopped
+/// process, so an auditd someone stopped (SIGSTOP, a debugger) is left stopped and not asked.
 pub fn request(pid: u32) {
+    if stopped(pid) {
+        log::debug!("auditd ({pid}) is stopped: not asking it for its state report, which would resume it");
+        return;
+    }
     let Ok(pid) = i32::try_from(pid) else { return };
     if pid > 0 {
         // SAFETY: kill(2) with a valid signal; a gone pid is ESRCH, nothing else.
         unsafe { libc::kill(pid, libc::SIGCONT) };
     }
+}
+
+/// Whether process `pid` is stopped (state `T`, or `t` under a tracer).
+fn stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        // "pid (comm) state ...": comm may hold spaces or parentheses, so split at the last ") ".
+        .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with(['T', 't'])))
 }
 
 /// The newest report among `paths` and when it was written; `None` when auditd writes none.
@@ -91,6 +103,22 @@ mod tests {
             }
         );
         assert_eq!(StateReport::parse("garbage\n= =\n"), StateReport::default());
+    }
+
+    #[test]
+    fn a_stopped_process_is_told_from_a_running_one() {
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let pid = child.id();
+        assert!(!stopped(pid));
+        // SAFETY: stopping and killing our own child.
+        unsafe { libc::kill(pid.cast_signed(), libc::SIGSTOP) };
+        let stopped_soon = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            stopped(pid)
+        });
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(stopped_soon);
     }
 
     #[test]
