@@ -66,7 +66,10 @@ impl Watch {
             .spawn()
             .unwrap();
         let me = Self { child, port, log };
-        assert!(wait_for(20, || me.metrics().filter(|m| m.contains_key("audit_verify_auditd_up"))).is_some(), "no /metrics");
+        assert!(
+            wait_for(20, || me.metrics().filter(|m| m.contains_key("audit_verify_auditd_up"))).is_some(),
+            "no /metrics"
+        );
         me
     }
 
@@ -92,14 +95,25 @@ impl Watch {
     /// then the grace period and an interval.
     fn settle(&self, since: f64) {
         let canary = r#"audit_verify_canary_last_success_timestamp_seconds{path="log"}"#;
-        assert!(wait_for(20, || (self.value(canary) > since).then_some(())).is_some(), "no canary through since {since}");
+        assert!(
+            wait_for(20, || (self.value(canary) > since).then_some(())).is_some(),
+            "no canary through since {since}"
+        );
         std::thread::sleep(Duration::from_millis(4500));
     }
 
     /// Peak resident memory (`VmHWM`), in kB.
     fn peak_rss_kb(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap()
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .unwrap()
+            .trim()
+            .trim_end_matches(" kB")
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     /// Stops it as systemd would, and returns how long it took and its exit status.
@@ -149,7 +163,10 @@ impl Prometheus {
             .spawn()
             .expect("starting /usr/bin/prometheus (cargo xtask setup installs it)");
         let me = Self { child, port, _dir: dir };
-        assert!(wait_for(30, || (me.query("up{job=\"watch\"}") == Some(1.0)).then_some(())).is_some(), "Prometheus never scraped watch");
+        assert!(
+            wait_for(30, || (me.query("up{job=\"watch\"}") == Some(1.0)).then_some(())).is_some(),
+            "Prometheus never scraped watch"
+        );
         me
     }
 

@@ -160,6 +160,10 @@ impl Watch {
                     let before = self.last_functions.insert(d.function.clone(), d.drops).unwrap_or(0);
                     d.drops -= before;
                 }
+                delta.retain(|d| d.drops > 0);
+                if !delta.is_empty() {
+                    log::debug!("records freed unsent this interval: {delta:?}");
+                }
                 Box::new(move |lost| sensors::attribute(lost, &delta, false).0)
             }
             Drops::None => Box::new(|_| BTreeMap::new()),

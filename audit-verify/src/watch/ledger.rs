@@ -63,7 +63,16 @@ pub struct Ledger {
     pub late: u64,
     /// Serials judged missing lately, to tell a late arrival from a stranger (bounded like the ring).
     judged: VecDeque<u32>,
+    /// Records read in the log before the listener thread handled their multicast copy (the kernel sends
+    /// that copy first, but our two readers race): serial → records, applied when the event is emitted.
+    early: HashMap<u32, u16>,
+    /// `early`'s serials, oldest first, to forget those never emitted (written before `watch` started,
+    /// another node's) once [`EARLY`] are held.
+    early_order: VecDeque<u32>,
 }
+
+/// Serials held at most as written before emitted.
+const EARLY: usize = 1 << 16;
 
 impl Ledger {
     #[must_use]
@@ -80,6 +89,8 @@ impl Ledger {
             unmatched: 0,
             late: 0,
             judged: VecDeque::new(),
+            early: HashMap::new(),
+            early_order: VecDeque::new(),
         }
     }
 
@@ -102,7 +113,11 @@ impl Ledger {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.ring.push_back(Entry { serial, seq, key, emitted: 1, written: 0 });
+        let written = self.early.remove(&serial).unwrap_or(0);
+        if written > 0 {
+            self.counts[usize::from(key)].written += 1;
+        }
+        self.ring.push_back(Entry { serial, seq, key, emitted: 1, written });
         self.index.insert(serial, seq);
     }
 
@@ -113,6 +128,17 @@ impl Ledger {
             if self.judged.contains(&serial) {
                 self.late += 1;
                 log::warn!("event {serial} was written after it was judged missing: the grace period is too short");
+                return;
+            }
+            let held = self.early.entry(serial).or_default();
+            if *held == 0 {
+                self.early_order.push_back(serial);
+            }
+            *held = held.saturating_add(1);
+            if self.early_order.len() > EARLY
+                && let Some(old) = self.early_order.pop_front()
+            {
+                self.early.remove(&old);
             }
             return;
         };
@@ -170,6 +196,7 @@ impl Ledger {
                 self.index.remove(&e.serial);
                 let unwritten = u64::from(e.emitted.saturating_sub(e.written));
                 if unwritten > 0 {
+                    log::debug!("event {} judged: {} of its {} records not written", e.serial, unwritten, e.emitted);
                     self.missing += unwritten;
                     if self.judged.len() == FENCES * 64 {
                         self.judged.pop_front();
@@ -265,6 +292,27 @@ mod tests {
         assert_eq!(l.take_missing(), 2, "events 21 and 30");
         l.written(21);
         assert_eq!((l.late, l.take_missing()), (1, 0));
+    }
+
+    /// The log reader can read a record before the listener thread has handled its multicast copy.
+    #[test]
+    fn a_record_read_in_the_log_before_its_multicast_copy_counts_as_written() {
+        let t0 = Instant::now();
+        let mut l = Ledger::new(GRACE);
+        l.written(40);
+        l.written(40);
+        l.emitted(40, Some("k"));
+        l.emitted(40, None);
+        let fence = l.fence();
+        l.fence_written(fence, t0);
+        l.judge(t0 + GRACE);
+        assert_eq!(l.take_missing(), 0);
+        assert_eq!(l.per_key().find(|(k, _)| *k == "k").map(|(_, c)| c), Some(KeyCounts { emitted: 1, written: 1 }));
+        // Serials never emitted are forgotten once enough are held.
+        for serial in 0..u32::try_from(EARLY).unwrap() + 100 {
+            l.written(1_000_000 + serial);
+        }
+        assert_eq!((l.early.len(), l.early_order.len()), (EARLY, EARLY));
     }
 
     #[test]
