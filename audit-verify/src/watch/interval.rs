@@ -107,7 +107,8 @@ impl Watch {
         let resets = std::mem::take(&mut stream::lock(&self.p.shared).resets);
         let interval = self.kernel.interval(samples.lost_growth, &samples.resets, &resets, attribute);
         for note in &interval.notes {
-            log::warn!("{note}");
+            // Frees ahead of lost are routine with the tracepoint backend (see kernel_loss): not a warning.
+            log::info!("{note}");
         }
         let m = &self.p.metrics;
         m.kernel_lost.inc_by(interval.lost);

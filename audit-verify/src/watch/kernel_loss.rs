@@ -38,8 +38,8 @@ pub struct KernelLoss {
 pub struct Interval {
     pub lost: u64,
     pub by_reason: ByReason,
-    /// Records the sensors saw freed after the kernel emitted them (hold/retry queue overflow), whether
-    /// `lost` counted them or not: the ledger sees them unwritten, and they are the kernel's.
+    /// Records dropped after the kernel emitted them (hold/retry queue overflow, counted in `lost`): the
+    /// ledger sees them unwritten, and they are the kernel's.
     pub freed_after_emit: u64,
     /// Diagnostics for the log: pairings settled alone, attribution beyond `lost`.
     pub notes: Vec<String>,
@@ -70,7 +70,6 @@ impl KernelLoss {
         for (reason, n) in attribute(left) {
             wanted[index_of(&reason)] += n;
         }
-        let freed_after_emit = wanted[index_of("hold_or_retry_queue_overflow")];
         let (own, excess, unattributed) = fill(left, wanted);
         if excess.iter().any(|n| *n > 0) {
             notes.push(format!(
@@ -82,6 +81,9 @@ impl KernelLoss {
         let mut by_reason = owed;
         by_reason.iter_mut().zip(own).for_each(|(a, b)| *a += b);
         by_reason[UNATTRIBUTED] += unattributed;
+        // Only drops lost counted: the tracepoint backend also sees kauditd drop its extra reference to a
+        // record auditd already read (a free that is no drop), which must not excuse a real loss.
+        let freed_after_emit = by_reason[index_of("hold_or_retry_queue_overflow")];
         let interval = Interval { lost, by_reason, freed_after_emit, notes };
         debug_assert_eq!(interval.by_reason.iter().sum::<u64>(), interval.lost);
         interval
@@ -167,7 +169,7 @@ mod tests {
         let mut k = KernelLoss::new();
         let i = k.interval(2, &[], &[], |_| reasons(&[("hold_or_retry_queue_overflow", 5)]));
         assert_eq!(i.by_reason, [0, 0, 2, 0, 0]);
-        assert_eq!(i.freed_after_emit, 5, "all five were freed after the multicast copy");
+        assert_eq!(i.freed_after_emit, 2, "the two lost counted; the rest only when it does");
         assert_eq!(i.notes.len(), 1);
         let i = k.interval(3, &[], &[], |_| BTreeMap::new());
         assert_eq!(i.by_reason, [0, 0, 3, 0, 0], "the three lost counted late have their reason");
