@@ -2,14 +2,16 @@
 //!
 //! 1. Overhead (root, the kernel): an execve storm under an execve rule, timed without and with
 //!    `audit-verify watch` running (1 s intervals and canaries), alternating runs; the highest event
-//!    rate the storm reaches; watch's own peak RSS (VmHWM) afterwards.
+//!    rate the storm reaches; watch's own peak RSS (`VmHWM`) afterwards.
 //! 2. A scaled 24 h soak of watch's accounting (no kernel): 24 hours of events at that rate (or
 //!    `AV_SOAK_RATE`), driven through the same multicast consumer and log reader `watch` runs, as fast as
 //!    this machine goes, with a canary every 30 simulated seconds and auditd "away" (nothing written)
-//!    for 10 simulated minutes every 6 hours; VmHWM printed at every tenth of the way. Nothing is lost in
+//!    for 10 simulated minutes every 6 hours; `VmHWM` printed at every tenth of the way. Nothing is lost in
 //!    it, so the loss it reports must be 0 outside the away periods.
 //!
-//!     cargo bench -p audit-verify --bench watch_soak
+//! ```sh
+//! cargo bench -p audit-verify --bench watch_soak
+//! ```
 //!
 //! `AV_BENCH_RUNS` (default 5), `AV_BENCH_EXECS` (default 2000), `AV_SOAK_RATE` (events/s; default: the
 //! storm's), `AV_SOAK_HOURS` (default 24), `AV_SOAK_ONLY=1` (skip part 1: no root needed).

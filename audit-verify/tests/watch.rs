@@ -2,6 +2,11 @@
 //! loopback while a frozen auditd and a storm overflow the backlog; auditd is restarted and its log
 //! rotated mid-run; a quiet run. Each test holds the state guard and leaves kernel and auditd as found.
 #![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
+#![expect(
+    clippy::float_cmp,
+    clippy::cast_precision_loss,
+    reason = "Prometheus serves counters as floats; counts below 2^53 are exact there, and exact is what these tests assert"
+)]
 
 mod common;
 
