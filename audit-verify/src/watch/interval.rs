@@ -57,9 +57,10 @@ pub struct Watch {
 
 impl Watch {
     pub fn new(p: Parts) -> Self {
+        let carries = matches!(p.drops, Drops::Probes(_));
         Self {
             p,
-            kernel: KernelLoss::new(),
+            kernel: KernelLoss::new(carries),
             last_functions: BTreeMap::new(),
             last_probes: ProbeCounts::default(),
             last_keys: HashMap::new(),
