@@ -195,6 +195,13 @@ impl Watch {
         let mut pipeline = stream::lock(&self.p.shared);
         pipeline.ledger.judge(Instant::now());
         let mut lost = pipeline.ledger.take_missing();
+        let orphans = pipeline.ledger.take_orphans();
+        if orphans > 0 {
+            log::warn!(
+                "{orphans} records the kernel emitted while no auditd was registered were never written: the kernel \
+                 discards them unless audit=1 is on its command line, and does not count them in lost"
+            );
+        }
         let expiry = self.p.canary_timeout * 2;
         self.after_multicast.retain(|(at, _)| at.elapsed() < expiry);
         for (_, credit) in &mut self.after_multicast {

@@ -28,6 +28,8 @@ struct Entry {
     key: u16,
     emitted: u16,
     written: u16,
+    /// Emitted while no auditd was registered with the kernel.
+    orphan: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +61,13 @@ pub struct Ledger {
     missing: u64,
     /// Events pushed out of the ring unjudged.
     pub unmatched: u64,
+    /// Whether an auditd is registered with the kernel, in the multicast stream's order: the kernel
+    /// records `audit_pid=0` when auditd leaves and `audit_pid=N old=0` when one registers. What it
+    /// emits in between no auditd can receive (without `audit=1` on the kernel command line the kernel
+    /// discards it, and `lost` does not count it): such records are not auditd's loss.
+    pub registered: bool,
+    /// Records emitted while no auditd was registered and never written, not yet taken.
+    orphans: u64,
     /// Records written after their event was judged (logged; a sign the grace is too short).
     pub late: u64,
     /// Serials judged missing lately, to tell a late arrival from a stranger (bounded like the ring).
@@ -87,6 +96,8 @@ impl Ledger {
             counts: vec![KeyCounts::default()],
             missing: 0,
             unmatched: 0,
+            registered: true,
+            orphans: 0,
             late: 0,
             judged: VecDeque::new(),
             early: HashMap::new(),
@@ -117,7 +128,7 @@ impl Ledger {
         if written > 0 {
             self.counts[usize::from(key)].written += 1;
         }
-        self.ring.push_back(Entry { serial, seq, key, emitted: 1, written });
+        self.ring.push_back(Entry { serial, seq, key, emitted: 1, written, orphan: !self.registered });
         self.index.insert(serial, seq);
     }
 
@@ -195,7 +206,9 @@ impl Ledger {
                 }
                 self.index.remove(&e.serial);
                 let unwritten = u64::from(e.emitted.saturating_sub(e.written));
-                if unwritten > 0 {
+                if unwritten > 0 && e.orphan {
+                    self.orphans += unwritten;
+                } else if unwritten > 0 {
                     log::debug!("event {} judged: {} of its {} records not written", e.serial, unwritten, e.emitted);
                     self.missing += unwritten;
                     if self.judged.len() == FENCES * 64 {
@@ -210,6 +223,11 @@ impl Ledger {
     /// Records judged missing since the last call.
     pub fn take_missing(&mut self) -> u64 {
         std::mem::take(&mut self.missing)
+    }
+
+    /// Records emitted while no auditd was registered, judged unwritten since the last call.
+    pub fn take_orphans(&mut self) -> u64 {
+        std::mem::take(&mut self.orphans)
     }
 
     /// Events emitted and written so far, per key name.
@@ -292,6 +310,22 @@ mod tests {
         assert_eq!(l.take_missing(), 2, "events 21 and 30");
         l.written(21);
         assert_eq!((l.late, l.take_missing()), (1, 0));
+    }
+
+    #[test]
+    fn what_is_emitted_while_no_auditd_is_registered_is_not_auditds_loss() {
+        let t0 = Instant::now();
+        let mut l = Ledger::new(GRACE);
+        l.emitted(1, None);
+        l.registered = false;
+        l.emitted(2, None);
+        l.emitted(2, None);
+        l.registered = true;
+        l.emitted(3, None);
+        let fence = l.fence();
+        l.fence_written(fence, t0);
+        l.judge(t0 + GRACE);
+        assert_eq!((l.take_missing(), l.take_orphans()), (2, 2), "1 and 3 are auditd's; 2 had no auditd");
     }
 
     /// The log reader can read a record before the listener thread has handled its multicast copy.

@@ -115,6 +115,11 @@ impl Pipeline {
         {
             self.resets.push(old);
         }
+        if ty == AUDIT_CONFIG_CHANGE
+            && let Some(pid) = field(text, "audit_pid")
+        {
+            self.ledger.registered = pid != "0";
+        }
         let Some(serial) = serial_of(text) else { return };
         if self.own.is_ours(ty, text) {
             if let Some(i) = self.canaries.iter().position(|c| c.fence.is_none() && c.marker.is_in(text.as_bytes())) {
@@ -199,5 +204,10 @@ mod tests {
         let keys: Vec<_> = p.ledger.per_key().map(|(k, c)| (k.to_owned(), c.emitted, c.written)).collect();
         assert_eq!(keys, [(String::new(), 1, 0), ("exec".to_owned(), 1, 1)], "our canary is not counted");
         assert_eq!(p.canaries.len(), 0);
+        // auditd leaving and a new one registering, as the kernel records them.
+        p.emitted(1305, "audit(1.0:8): op=set audit_pid=0 old=2119 auid=0 ses=1 res=1");
+        assert!(!p.ledger.registered);
+        p.emitted(1305, "audit(1.0:9): op=set audit_pid=3001 old=0 auid=-1 ses=-1 res=1");
+        assert!(p.ledger.registered);
     }
 }
