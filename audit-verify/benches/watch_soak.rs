@@ -14,7 +14,8 @@
 //! ```
 //!
 //! `AV_BENCH_RUNS` (default 5), `AV_BENCH_EXECS` (default 2000), `AV_SOAK_RATE` (events/s; default: the
-//! storm's), `AV_SOAK_HOURS` (default 24), `AV_SOAK_ONLY=1` (skip part 1: no root needed).
+//! storm's), `AV_SOAK_HOURS` (default 24), `AV_SOAK_ONLY=1` (skip part 1: no root needed),
+//! `AV_WATCH_INTERVAL` (watch's --interval and --canary-interval, default 1).
 #![expect(unused_crate_dependencies, reason = "a separate crate that links all of the package's dependencies")]
 
 use std::{
@@ -57,10 +58,12 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// `watch` with its interval and canary interval at `AV_WATCH_INTERVAL` seconds (default 1).
 fn start_watch() -> Child {
+    let interval = env("AV_WATCH_INTERVAL", 1).to_string();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(env!("CARGO_BIN_EXE_audit-verify"))
-        .args(["watch", "--interval", "1", "--canary-interval", "1", "--listen"])
+        .args(["watch", "--interval", &interval, "--canary-interval", &interval, "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .spawn()
