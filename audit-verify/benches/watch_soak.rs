@@ -68,10 +68,18 @@ fn start_watch() -> Child {
         .stdout(Stdio::null())
         .spawn()
         .expect("starting audit-verify watch");
-    // Up once it answers.
-    let up = (0..100).any(|_| {
+    // Up once /metrics answers: the port is bound before the sensors load, so a connect alone would let
+    // the storm race watch's start-up (BTF parsing, eBPF loading) and bill it as overhead.
+    let up = (0..200).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+            use std::io::{Read as _, Write as _};
+            let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+            let mut body = String::new();
+            s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").is_ok()
+                && s.read_to_string(&mut body).is_ok()
+                && body.contains("audit_verify_watch_info")
+        })
     });
     assert!(up, "watch did not start");
     child
