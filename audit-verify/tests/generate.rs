@@ -6,8 +6,8 @@ mod common;
 
 use std::{path::Path, process::Command};
 
-const SUBCOMMANDS: [&str; 9] =
-    ["status", "check", "rules", "measure", "predict", "count-syscalls", "lint", "prove", "cover"];
+const SUBCOMMANDS: [&str; 10] =
+    ["status", "check", "rules", "measure", "predict", "count-syscalls", "lint", "prove", "cover", "watch"];
 
 fn generate(args: &[&str], dir: &Path) {
     let out = Command::new(common::binary()).arg("generate").args(args).arg(dir).output().unwrap();

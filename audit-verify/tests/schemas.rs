@@ -66,6 +66,21 @@ fn every_command_names_a_strict_schema_that_compiles() {
     assert!(open.is_empty(), "open objects in docs/schema: {open:#?}");
 }
 
+/// `watch` has no `--json` report: its JSON is `--json-log`'s lines, whose schema its help names (and
+/// tests/watch.rs validates every line of a real run against).
+#[test]
+fn watch_names_its_log_schema_and_the_schema_is_strict() {
+    let help = Command::new(common::binary()).args(["watch", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("docs/schema/watch-log.schema.json"));
+    let validator = common::schema_validator("watch-log");
+    let line = serde_json::json!({"ts": 1.5, "level": "warn", "message": "m"});
+    assert!(errors(&validator, &line).is_empty());
+    let mut extra = line.clone();
+    extra["pid"] = 1.into();
+    assert!(!errors(&validator, &extra).is_empty(), "watch-log admits an unknown field");
+    assert!(!errors(&validator, &serde_json::json!({"ts": 1, "level": "loud", "message": "m"})).is_empty());
+}
+
 /// Runs `audit-verify ARGS` and returns its exit code and JSON.
 fn run(args: &[&str]) -> (i32, Value) {
     let out = Command::new(common::binary()).args(args).stdin(Stdio::null()).output().unwrap();

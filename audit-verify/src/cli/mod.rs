@@ -12,10 +12,12 @@ mod predict;
 mod prove;
 mod rules;
 mod status;
+mod watch;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+pub use watch::log_line as watch_log_line;
 
 /// What every subcommand's `--help` ends with: scripts and CI branch on these.
 const EXIT_CODES: &str = "\
@@ -59,7 +61,11 @@ impl Cli {
 
 /// The command line as clap sees it: what parsing, `--help`, the man pages and the completions share.
 pub fn command() -> clap::Command {
-    Cli::command().mut_subcommands(|sub| if sub.is_hide_set() { sub } else { sub.after_help(EXIT_CODES) })
+    Cli::command().mut_subcommands(|sub| match sub.get_name() {
+        _ if sub.is_hide_set() => sub,
+        "watch" => sub.after_help(watch::EXIT_CODES),
+        _ => sub.after_help(EXIT_CODES),
+    })
 }
 
 /// Seconds as a decimal (`0.5`, `5`): the one parser for every wait and window given in seconds.
@@ -181,6 +187,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Runs until stopped: kernel drops by reason, loss after the kernel by stage, backlog, canaries and
+    /// auditd's state, served on /metrics for Prometheus and written to a textfile.
+    Watch {
+        #[command(flatten)]
+        args: watch::WatchArgs,
+    },
     /// Man pages and shell completions, generated from these definitions (for packagers).
     #[command(hide = true)]
     Generate {
@@ -225,6 +237,7 @@ impl Cli {
                 | Command::Measure { .. }
                 | Command::CountSyscalls { .. }
                 | Command::Predict { .. }
+                | Command::Watch { .. }
         ) || matches!(&self.command, Command::Lint { args } if args.predict.is_some())
     }
 
@@ -232,14 +245,28 @@ impl Cli {
     pub fn stops_gracefully(&self) -> bool {
         matches!(
             self.command,
-            Command::Measure { .. } | Command::Prove { .. } | Command::Cover { .. } | Command::Predict { .. }
+            Command::Measure { .. }
+                | Command::Prove { .. }
+                | Command::Cover { .. }
+                | Command::Predict { .. }
+                | Command::Watch { .. }
         )
+    }
+
+    /// Whether diagnostics go to stderr as JSON lines (`watch --json-log`).
+    pub fn json_log(&self) -> bool {
+        matches!(&self.command, Command::Watch { args } if args.json_log)
     }
 }
 
 /// Runs the command; a run that a signal cut short ends as [`Outcome::Interrupted`] whatever it found.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    // A daemon's requested stop is its normal end: watch exits 0 on it.
+    let daemon = matches!(cli.command, Command::Watch { .. });
     let outcome = run_command(cli)?;
+    if daemon {
+        return Ok(outcome);
+    }
     Ok(audit_verify::stop::requested().map_or(outcome, Outcome::Interrupted))
 }
 
@@ -279,6 +306,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Cover { args } => cover::run(&args),
         Command::Predict { args } => predict::run(&args),
         Command::Log { files, json } => log::run(&files, json),
+        Command::Watch { args } => watch::run(&args),
         Command::Generate { what } => generate::run(what),
     }
 }
