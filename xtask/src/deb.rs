@@ -27,6 +27,7 @@ pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
         std::fs::remove_dir_all(&assets).with_context(|| format!("removing {}", assets.display()))?;
     }
     generate(&binary, &["man".as_ref(), assets.join("man").as_os_str()])?;
+    gzip_man_pages(&assets.join("man"))?;
     for shell in SHELLS {
         generate(&binary, &["completions".as_ref(), shell.as_ref(), assets.join("completions").as_os_str()])?;
     }
@@ -56,6 +57,24 @@ pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
         bail!("cargo deb reported {} but there is no such file", deb.display());
     }
     Ok(deb)
+}
+
+/// Debian policy wants man pages gzipped, and cargo-deb compresses only assets it did not build (ours sit
+/// under target/release/). `-9n`: best compression, no name or time stamp, so the package is reproducible.
+fn gzip_man_pages(dir: &Path) -> anyhow::Result<()> {
+    let pages: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    if pages.is_empty() {
+        bail!("audit-verify generate man wrote no page into {}", dir.display());
+    }
+    let status = Command::new("gzip").arg("-9nf").args(&pages).status().context("running gzip")?;
+    if !status.success() {
+        bail!("gzip of the man pages failed ({status})");
+    }
+    Ok(())
 }
 
 fn generate(binary: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<()> {
