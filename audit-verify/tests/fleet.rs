@@ -1,0 +1,717 @@
+//! The fleet artifacts of dist/, each run through the tool that consumes it: the .deb (cargo-deb,
+//! lintian, dpkg, `systemd-analyze`), the alert rules (promtool), the dashboard and the rules against
+//! the metric contract, the Kubernetes manifests (kubernetes-validate, the Prometheus Operator's CRD
+//! schema), the Ansible role (ansible-playbook against this host), and the watch unit's capability set
+//! (the binary under exactly that set, then without each capability).
+//!
+//! Tools from PyPI and npm are installed once into `target/fleet/` (pinned below). The tests that install
+//! the package on this host purge it again, and run one at a time: like every file here, run this one
+//! under `flock /run/av-kernel-tests.lock`.
+#![expect(
+    unused_crate_dependencies,
+    reason = "a test crate is linked with every dependency of the package; lib.rs checks them"
+)]
+
+mod common;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::{Mutex, OnceLock},
+};
+
+use audit_verify::{
+    guard::{Environment, StateGuard},
+    lint::k8s::yaml,
+};
+use saphyr::{LoadableYamlNode as _, MarkedYaml};
+use serde_json::Value;
+
+/// The newest ansible-core whose controller runs on Debian 12's Python 3.11.
+const PYPI: &[&str] = &["ansible-core==2.19.14", "kubernetes-validate==1.37.0"];
+/// The ServiceMonitor's schema: kubernetes-validate knows only the built-in kinds.
+const NPM: &[&str] = &["@kubernetes-models/prometheus-operator@6.0.0", "js-yaml@4.3.2"];
+
+/// The metric contract of `audit-verify watch` (README, "fleet"), without the `audit_verify_` prefix.
+const WATCH_METRICS: &[&str] = &[
+    "kernel_lost_records_total",
+    "kernel_dropped_records_total",
+    "lost_after_kernel_records_total",
+    "backlog_records",
+    "backlog_peak_records",
+    "backlog_limit_records",
+    "backlog_wait_time_actual_seconds_total",
+    "events_emitted_total",
+    "events_written_total",
+    "canary_last_success_timestamp_seconds",
+    "canary_latency_seconds",
+    "canary_failures_total",
+    "auditd_up",
+    "auditd_logging_suspended",
+    "auditd_disk_error",
+    "auditd_plugin_queue_overflow",
+    "auditd_plugin_queue_depth",
+    "auditd_state_last_read_timestamp_seconds",
+    "watch_info",
+];
+/// What `check --prometheus` adds to node_exporter's textfile (cli/check.rs `summary_metrics`).
+const CHECK_METRICS: &[&str] = &["findings", "check_pass", "prove_rules"];
+/// Prometheus's and node_exporter's own series the rules and the dashboard use.
+const OTHER_METRICS: &[&str] = &["up", "node_textfile_mtime_seconds"];
+
+// ---------------------------------------------------------------------------------------------------
+// Prometheus and Grafana
+
+#[test]
+fn alert_rules_pass_promtool_check_and_their_unit_tests() {
+    let dir = dist("prometheus");
+    ok("promtool check rules", Command::new("promtool").args(["check", "rules", "audit-verify.rules.yml"]).current_dir(&dir));
+    let out =
+        ok("promtool test rules", Command::new("promtool").args(["test", "rules", "audit-verify.tests.yml"]).current_dir(&dir));
+    assert!(out.contains("SUCCESS"), "{out}");
+}
+
+/// Every alert of the rules file has a unit test that makes it fire.
+#[test]
+fn every_alert_has_a_firing_unit_test() {
+    let alerts: BTreeSet<String> = rule_entries().into_iter().map(|(alert, _)| alert).collect();
+    let tests = read(&dist("prometheus/audit-verify.tests.yml"));
+    let docs = MarkedYaml::load_from_str(&tests).expect("audit-verify.tests.yml is YAML");
+    let mut fired = BTreeSet::new();
+    for group in yaml::items(yaml::get(&docs[0], "tests").expect("tests:")).expect("a list") {
+        for case in yaml::items(yaml::get(group, "alert_rule_test").expect("alert_rule_test:")).expect("a list") {
+            let name = yaml::scalar(yaml::get(case, "alertname").expect("alertname")).unwrap();
+            if yaml::items(yaml::get(case, "exp_alerts").expect("exp_alerts")).is_some_and(|a| !a.is_empty()) {
+                fired.insert(name);
+            }
+        }
+    }
+    let untested: Vec<&String> = alerts.difference(&fired).collect();
+    assert!(untested.is_empty(), "alerts no unit test makes fire: {untested:?}");
+}
+
+#[test]
+fn rules_and_dashboard_use_only_metrics_of_the_contract() {
+    let known: BTreeSet<String> = WATCH_METRICS
+        .iter()
+        .chain(CHECK_METRICS)
+        .map(|m| format!("audit_verify_{m}"))
+        .chain(OTHER_METRICS.iter().map(|m| (*m).to_owned()))
+        .collect();
+    let mut exprs: Vec<(String, String)> =
+        rule_entries().into_iter().map(|(alert, expr)| (format!("rules: {alert}"), expr)).collect();
+    let dashboard = common::read_json(&dist("grafana/audit-verify.json"));
+    let mut panel_exprs = Vec::new();
+    collect_exprs(&dashboard, "dashboard", &mut panel_exprs);
+    assert!(panel_exprs.len() >= 20, "the dashboard has {} queries", panel_exprs.len());
+    let mut dashboard_metrics = BTreeSet::new();
+    for (_, expr) in &panel_exprs {
+        dashboard_metrics.extend(metric_names(expr));
+    }
+    exprs.extend(panel_exprs);
+    for (place, expr) in &exprs {
+        let names = metric_names(expr);
+        assert!(!names.is_empty(), "{place}: `{expr}` names no metric");
+        let unknown: Vec<&String> = names.iter().filter(|n| !known.contains(*n)).collect();
+        assert!(unknown.is_empty(), "{place}: `{expr}` uses {unknown:?}, not in the metric contract");
+    }
+    // The dashboard shows every family of the contract, so whatever an alert names can be looked at.
+    let missing: Vec<&String> = known.difference(&dashboard_metrics).collect();
+    assert!(missing.is_empty(), "the dashboard has no panel for {missing:?}");
+}
+
+#[test]
+fn metric_names_are_found_in_promql() {
+    assert_eq!(
+        metric_names(r#"sum by (reason) (rate(audit_verify_kernel_dropped_records_total{instance=~"a|b"}[5m])) > 0"#),
+        BTreeSet::from(["audit_verify_kernel_dropped_records_total".to_owned()])
+    );
+    assert_eq!(
+        metric_names(r#"time() - node_textfile_mtime_seconds{file=~".*audit-verify.prom"} > 10800 and on (instance) up == 0"#),
+        BTreeSet::from(["node_textfile_mtime_seconds".to_owned(), "up".to_owned()])
+    );
+}
+
+/// `(alert, expr)` of every rule of dist/prometheus/audit-verify.rules.yml.
+fn rule_entries() -> Vec<(String, String)> {
+    let text = read(&dist("prometheus/audit-verify.rules.yml"));
+    let docs = MarkedYaml::load_from_str(&text).expect("audit-verify.rules.yml is YAML");
+    let mut out = Vec::new();
+    for group in yaml::items(yaml::get(&docs[0], "groups").expect("groups:")).expect("a list") {
+        for rule in yaml::items(yaml::get(group, "rules").expect("rules:")).expect("a list") {
+            let alert = yaml::scalar(yaml::get(rule, "alert").expect("alert:")).unwrap();
+            let expr = yaml::scalar(yaml::get(rule, "expr").expect("expr:")).unwrap();
+            out.push((alert, expr));
+        }
+    }
+    assert!(out.len() >= 7, "{out:?}");
+    out
+}
+
+fn collect_exprs(value: &Value, place: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            let here = map.get("title").and_then(Value::as_str).map_or_else(|| place.to_owned(), |t| format!("dashboard: {t}"));
+            if let Some(Value::String(expr)) = map.get("expr") {
+                out.push((here.clone(), expr.clone()));
+            }
+            map.values().for_each(|v| collect_exprs(v, &here, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_exprs(v, place, out)),
+        _ => {}
+    }
+}
+
+/// The metric names a PromQL expression selects: identifiers outside strings, label matchers, ranges and
+/// the label lists of `by`/`on`/`without`/`ignoring`, that are not functions (followed by `(`),
+/// aggregations or keywords.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    const KEYWORDS: &[&str] = &[
+        "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "offset", "bool",
+        // Aggregations, which `by (…)` may separate from their `(`.
+        "sum", "min", "max", "avg", "count", "group", "stddev", "stdvar", "topk", "bottomk", "quantile",
+        "count_values",
+    ];
+    let chars: Vec<char> = expr.chars().collect();
+    let mut names = BTreeSet::new();
+    let (mut i, mut depth_braces, mut after_grouping) = (0, 0usize, false);
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' || c == '\'' {
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                i += if chars[i] == '\\' { 2 } else { 1 };
+            }
+        } else if c == '{' {
+            depth_braces += 1;
+        } else if c == '}' {
+            depth_braces = depth_braces.saturating_sub(1);
+        } else if c == '[' {
+            while i < chars.len() && chars[i] != ']' {
+                i += 1;
+            }
+        } else if c == '$' {
+            // A Grafana variable: `$__rate_interval`, `$instance`.
+            while i + 1 < chars.len() && (chars[i + 1].is_alphanumeric() || chars[i + 1] == '_') {
+                i += 1;
+            }
+        } else if c.is_ascii_alphabetic() || c == '_' || c == ':' {
+            let start = i;
+            while i + 1 < chars.len() && (chars[i + 1].is_ascii_alphanumeric() || chars[i + 1] == '_' || chars[i + 1] == ':') {
+                i += 1;
+            }
+            let word: String = chars[start..=i].iter().collect();
+            let next = chars[i + 1..].iter().find(|c| !c.is_whitespace());
+            if KEYWORDS.contains(&word.as_str()) {
+                after_grouping = matches!(word.as_str(), "by" | "without" | "on" | "ignoring" | "group_left" | "group_right");
+            } else if depth_braces == 0 && next != Some(&'(') {
+                names.insert(word);
+            }
+        } else if c == '(' && after_grouping {
+            // `by (a, b)`: label names, not metrics.
+            while i < chars.len() && chars[i] != ')' {
+                i += 1;
+            }
+            after_grouping = false;
+        } else if !c.is_whitespace() {
+            after_grouping = false;
+        }
+        i += 1;
+    }
+    names
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Kubernetes
+
+#[test]
+fn kubernetes_manifests_validate_against_the_api_schema() {
+    let validate = venv().join("bin/kubernetes-validate");
+    let manifests = [dist("kubernetes/daemonset.yml"), dist("kubernetes/servicemonitor.yml")];
+    let out = ok("kubernetes-validate", Command::new(&validate).arg("--strict").args(&manifests));
+    for kind in ["namespace", "serviceaccount", "daemonset", "service"] {
+        assert!(out.contains(&format!("passed for resource {kind}/audit-verify")), "{kind} not validated: {out}");
+    }
+    // The validator refuses what the API server would: a field that does not exist (strict).
+    let scratch = common::Scratch::named("fleet-k8s");
+    fs::create_dir_all(&scratch.0).unwrap();
+    let bad = scratch.0.join("daemonset.yml");
+    fs::write(&bad, read(&manifests[0]).replace("hostPID: true", "hostPid: true")).unwrap();
+    let refused = run(Command::new(&validate).arg("--strict").arg(&bad));
+    assert!(!refused.status.success(), "kubernetes-validate accepted `hostPid`: {}", text(&refused));
+
+    // The ServiceMonitor, against the Prometheus Operator's CRD schema.
+    let npm = npm_dir();
+    let out = ok("ServiceMonitor schema", Command::new("node").arg("servicemonitor.mjs").arg(&manifests[1]).current_dir(&npm));
+    assert!(out.contains("ServiceMonitor audit-verify is valid"), "{out}");
+    let bad = scratch.0.join("servicemonitor.yml");
+    fs::write(&bad, read(&manifests[1]).replace("interval: 30s", "interval: 30 seconds")).unwrap();
+    let refused = run(Command::new("node").arg("servicemonitor.mjs").arg(&bad).current_dir(&npm));
+    assert!(!refused.status.success(), "the schema accepted `interval: 30 seconds`: {}", text(&refused));
+}
+
+/// The DaemonSet's container gets exactly the watch unit's capabilities, and only those.
+#[test]
+fn daemonset_has_the_units_capabilities_and_the_host_mounts() {
+    let text = read(&dist("kubernetes/daemonset.yml"));
+    let docs = MarkedYaml::load_from_str(&text).expect("daemonset.yml is YAML");
+    let ds = docs
+        .iter()
+        .find(|d| yaml::get(d, "kind").and_then(yaml::scalar).as_deref() == Some("DaemonSet"))
+        .expect("a DaemonSet");
+    let pod = ["spec", "template", "spec"].iter().fold(ds, |n, k| yaml::get(n, k).unwrap_or_else(|| panic!("no {k}")));
+    assert_eq!(yaml::get(pod, "hostPID").and_then(yaml::scalar).as_deref(), Some("true"));
+    let container = &yaml::items(yaml::get(pod, "containers").unwrap()).unwrap()[0];
+    let caps = ["securityContext", "capabilities"].iter().fold(container, |n, k| yaml::get(n, k).unwrap());
+    let path = Path::new("daemonset.yml");
+    assert_eq!(yaml::strings(path, caps, "drop").unwrap(), ["ALL"]);
+    let added: BTreeSet<String> = yaml::strings(path, caps, "add").unwrap().into_iter().map(|c| format!("CAP_{c}")).collect();
+    let unit: BTreeSet<String> = unit_capabilities().into_iter().collect();
+    assert_eq!(added, unit, "daemonset.yml and audit-verify-watch.service disagree on the capabilities");
+    let mounts: BTreeMap<String, bool> = yaml::items(yaml::get(container, "volumeMounts").unwrap())
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let read_only = yaml::get(m, "readOnly").and_then(yaml::scalar).as_deref() == Some("true");
+            (yaml::scalar(yaml::get(m, "mountPath").unwrap()).unwrap(), read_only)
+        })
+        .collect();
+    for host_path in ["/sys/fs/bpf", "/sys/kernel/tracing", "/var/log/audit", "/run/audit"] {
+        assert_eq!(mounts.get(host_path), Some(&true), "{host_path} is not mounted read-only: {mounts:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The package
+
+#[test]
+fn the_deb_holds_binary_man_pages_completions_and_units_and_lintian_passes() {
+    let deb = deb();
+    let listing = ok("dpkg-deb -c", Command::new("dpkg-deb").arg("-c").arg(deb));
+    for file in [
+        "./usr/bin/audit-verify",
+        "./usr/share/man/man1/audit-verify.1.gz",
+        "./usr/share/man/man1/audit-verify-check.1.gz",
+        "./usr/share/bash-completion/completions/audit-verify",
+        "./usr/share/zsh/vendor-completions/_audit-verify",
+        "./usr/share/fish/vendor_completions.d/audit-verify.fish",
+        "./usr/lib/systemd/system/audit-verify-watch.service",
+        "./usr/lib/systemd/system/audit-verify-check.service",
+        "./usr/lib/systemd/system/audit-verify-check.timer",
+        "./usr/share/doc/audit-verify/copyright",
+        "./usr/share/doc/audit-verify/changelog.Debian.gz",
+        "./usr/share/audit-verify/prometheus/audit-verify.rules.yml",
+        "./usr/share/audit-verify/grafana/audit-verify.json",
+    ] {
+        assert!(listing.lines().any(|l| l.ends_with(&format!(" {file}"))), "{file} is not in the package:\n{listing}");
+    }
+    // The changelog's version is the package's.
+    let version = ok("dpkg-deb -f", Command::new("dpkg-deb").arg("-f").arg(deb).arg("Version"));
+    let changelog = read(&dist("debian/changelog"));
+    assert!(changelog.starts_with(&format!("audit-verify ({})", version.trim())), "changelog vs {version}");
+    // Overrides are shipped in the package (each with its reason there); everything else must be clean.
+    let out = ok("lintian", Command::new("lintian").args(["--fail-on", "error,warning", "--display-info"]).arg(deb));
+    eprintln!("lintian:\n{out}");
+}
+
+#[test]
+fn the_deb_installs_its_units_pass_systemd_analyze_and_purge_leaves_nothing() {
+    let deb = deb();
+    let Some(_installed) = Installed::install(|| {
+        ok("dpkg -i", Command::new("dpkg").arg("-i").arg(deb));
+    }) else {
+        return;
+    };
+    let units = ["audit-verify-watch.service", "audit-verify-check.service", "audit-verify-check.timer"]
+        .map(|u| PathBuf::from("/usr/lib/systemd/system").join(u));
+    ok("systemd-analyze verify", Command::new("systemd-analyze").args(["verify", "--man=no"]).args(&units));
+    // The watch unit's sandbox, as systemd scores it (0 is the most restricted, 100 none at all): a change
+    // that loosens it past 3.0 fails here.
+    let out = ok(
+        "systemd-analyze security",
+        Command::new("systemd-analyze").args(["security", "--offline=yes", "--threshold=30"]).arg(&units[0]),
+    );
+    assert!(out.contains("Overall exposure level"), "{out}");
+    // Enabled on install, as Debian enables daemons (deb-systemd-helper; started where systemd runs).
+    assert!(Path::new("/etc/systemd/system/multi-user.target.wants/audit-verify-watch.service").exists());
+    assert!(Path::new("/etc/systemd/system/timers.target.wants/audit-verify-check.timer").exists());
+    let version = ok("audit-verify --version", &mut Command::new("/usr/bin/audit-verify").arg("--version"));
+    assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
+}
+
+/// The package installed on this host for one test, purged when it ends (also by a panic), with what
+/// the postinst enabled and what the Ansible role created.
+struct Installed {
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Installed {
+    /// `None`, after saying so, when audit-verify is installed already: someone's, not ours to purge.
+    fn install(install: impl FnOnce()) -> Option<Self> {
+        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+        let lock = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if package_installed() {
+            eprintln!("SKIP: the audit-verify package is installed on this host; this test installs and purges it");
+            return None;
+        }
+        let guard = Self { _one_at_a_time: lock };
+        install();
+        assert!(package_installed(), "the package is not installed after the install step");
+        Some(guard)
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let out = run(Command::new("dpkg").args(["--purge", "audit-verify"]));
+        for dir in [ROLE_DEB_CACHE, ROLE_REMOTE_DIR] {
+            let _ = fs::remove_dir_all(dir);
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        assert!(out.status.success(), "dpkg --purge: {}", text(&out));
+        assert!(!package_installed());
+        for left in [
+            "/usr/bin/audit-verify",
+            "/usr/lib/systemd/system/audit-verify-watch.service",
+            "/etc/systemd/system/multi-user.target.wants/audit-verify-watch.service",
+            "/etc/systemd/system/timers.target.wants/audit-verify-check.timer",
+        ] {
+            assert!(!Path::new(left).exists(), "{left} is left after the purge");
+        }
+    }
+}
+
+fn package_installed() -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", "audit-verify"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+/// The .deb, built once per test run by `cargo xtask deb` (the one place that builds it).
+fn deb() -> &'static Path {
+    static DEB: OnceLock<PathBuf> = OnceLock::new();
+    DEB.get_or_init(|| {
+        let stdout = ok(
+            "cargo xtask deb",
+            Command::new(option_env!("CARGO").unwrap_or("cargo"))
+                .args(["run", "--quiet", "--package", "xtask", "--", "deb"])
+                .current_dir(common::workspace("")),
+        );
+        let deb = PathBuf::from(stdout.lines().last().expect("cargo xtask deb printed its path").trim());
+        assert!(deb.is_file(), "{}", deb.display());
+        deb
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ansible
+
+/// The role's defaults for the package cache and the report directory on the host (defaults/main.yml).
+const ROLE_DEB_CACHE: &str = "/var/cache/audit-verify";
+const ROLE_REMOTE_DIR: &str = "/var/lib/audit-verify";
+
+#[test]
+fn ansible_playbook_installs_checks_collects_and_fails_by_severity() {
+    let defaults = read(&dist("ansible/roles/audit_verify/defaults/main.yml"));
+    for line in [format!("audit_verify_deb_cache: {ROLE_DEB_CACHE}"), format!("audit_verify_remote_dir: {ROLE_REMOTE_DIR}")] {
+        assert!(defaults.lines().any(|l| l == line), "defaults/main.yml lost `{line}`");
+    }
+    let deb = deb();
+    let reports = common::Scratch::named("fleet-ansible");
+    let playbook = |fail_on: &str, accepted: &[String]| {
+        let extra = serde_json::json!({
+            "audit_verify_deb": deb,
+            "audit_verify_report_dir": reports.0,
+            "audit_verify_fail_on": fail_on,
+            "audit_verify_accepted_findings": accepted,
+            // No measurement window: the verdict is what is judged here.
+            "audit_verify_check_args": ["--duration", "0"],
+            // Root already, and no sudo on this host.
+            "ansible_become": false,
+            "ansible_python_interpreter": "/usr/bin/python3",
+        });
+        let out = run(Command::new(venv().join("bin/ansible-playbook"))
+            .args(["-i", "localhost,", "-c", "local"])
+            .arg(dist("ansible/site.yml"))
+            .arg("-e")
+            .arg(extra.to_string())
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_HOST_KEY_CHECKING", "0"));
+        let report = common::read_json(&reports.0.join("localhost/check.json"));
+        assert!(reports.0.join("localhost/check.junit.xml").is_file(), "no JUnit report collected: {}", text(&out));
+        (out, report)
+    };
+    // 1. Failing at `info` with nothing accepted (the run that installs the package): fails exactly when
+    // the host has a finding.
+    let mut first_run = None;
+    let Some(_installed) = Installed::install(|| first_run = Some(playbook("info", &[]))) else { return };
+    let (out, report) = first_run.expect("the install step ran the playbook");
+    assert!(package_installed(), "the role did not install the package");
+    let errors: Vec<String> = common::schema_validator("check").iter_errors(&report).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "the collected report does not match check.schema.json: {errors:?}");
+    let findings = |r: &Value| -> Vec<(String, String)> {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["id"].as_str().unwrap().to_owned(), f["severity"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let first = findings(&report);
+    assert!(!first.is_empty(), "this host has no finding at all: the failing case cannot be shown");
+    assert!(!out.status.success(), "the play passed with {} findings at or above info: {}", first.len(), text(&out));
+    assert!(text(&out).contains("at or above info"), "{}", text(&out));
+
+    // 2. Failing at `high` with every high finding accepted: passes.
+    let high: Vec<String> = first.iter().filter(|(_, s)| s == "high").map(|(id, _)| id.clone()).collect();
+    let (out, report) = playbook("high", &high);
+    let still_high: Vec<(String, String)> =
+        findings(&report).into_iter().filter(|(id, s)| s == "high" && !high.contains(id)).collect();
+    assert_eq!(out.status.success(), still_high.is_empty(), "high findings {still_high:?}: {}", text(&out));
+
+    // 3. The same accepted list at `medium`: fails exactly when a medium finding remains.
+    let (out, report) = playbook("medium", &high);
+    let medium: Vec<(String, String)> = findings(&report)
+        .into_iter()
+        .filter(|(id, s)| s == "medium" || (s == "high" && !high.contains(id)))
+        .collect();
+    assert_eq!(!out.status.success(), !medium.is_empty(), "findings {medium:?}: {}", text(&out));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Capabilities
+
+/// What each capability of the unit is for, shown by taking it away: the command and what it then says.
+enum Breaks {
+    /// `status --json` reports this probe of `capabilities` unavailable.
+    StatusProbe(&'static str),
+    /// The command exits 2 with this in its error.
+    Fails { command: &'static str, error: &'static str },
+    /// `measure --json` runs, without its eBPF sensors, for this reason.
+    MeasureSensors(&'static str),
+}
+
+/// One row per capability of dist/systemd/audit-verify-watch.service, found by removing each in turn.
+const WITHOUT: &[(&str, Breaks)] = &[
+    ("CAP_BPF", Breaks::StatusProbe("ring_buffer")),
+    ("CAP_PERFMON", Breaks::StatusProbe("tracepoint")),
+    ("CAP_AUDIT_READ", Breaks::StatusProbe("audit_multicast")),
+    ("CAP_AUDIT_CONTROL", Breaks::Fails { command: "status", error: "AUDIT_GET" }),
+    ("CAP_AUDIT_WRITE", Breaks::Fails { command: "measure", error: "AUDIT_USER" }),
+    // SO_RCVBUFFORCE on the multicast socket, so that a burst does not overflow it.
+    ("CAP_NET_ADMIN", Breaks::Fails { command: "measure", error: "multicast socket" }),
+    // kptr_restrict hides /proc/kallsyms' addresses, which the sensors check the audit functions in.
+    ("CAP_SYSLOG", Breaks::MeasureSensors("kallsyms")),
+];
+
+/// The probes of `status` that work as root must work under the unit's set.
+const STATUS_PROBES: &[&str] = &["tracepoint", "raw_tracepoint", "ring_buffer", "btf", "audit_multicast"];
+
+#[test]
+fn watch_layers_work_under_exactly_the_units_capabilities_and_each_one_is_needed() {
+    let caps = unit_capabilities();
+    let table: BTreeSet<&str> = WITHOUT.iter().map(|(cap, _)| *cap).collect();
+    assert_eq!(table, caps.iter().map(String::as_str).collect(), "WITHOUT must have one row per capability of the unit");
+
+    // The process has exactly these capabilities (setpriv reads them back in the same set-up).
+    let dump = text(&under_caps(&caps, "setpriv".as_ref(), &["--dump"]));
+    let effective = dump.lines().find_map(|l| l.strip_prefix("Effective capabilities: ")).unwrap_or_else(|| panic!("{dump}"));
+    let effective: BTreeSet<String> = effective.split(',').map(|c| format!("CAP_{}", c.trim().to_uppercase())).collect();
+    assert_eq!(effective, caps.iter().cloned().collect(), "{dump}");
+
+    // As root, then under the set: the same layers work.
+    let root_status = json_of(&run(Command::new(common::binary()).args(["status", "--json"])));
+    let status = under_caps_audit_verify(&caps, &["status", "--json"]);
+    assert!(status.status.success(), "status under the unit's capabilities: {}", text(&status));
+    let status = json_of(&status);
+    for probe in STATUS_PROBES {
+        assert_eq!(
+            status["capabilities"][probe]["available"], root_status["capabilities"][probe]["available"],
+            "{probe}: {} as root, {} under the unit's set",
+            root_status["capabilities"][probe], status["capabilities"][probe]
+        );
+    }
+    assert_eq!(status["capabilities"]["backend"], root_status["capabilities"]["backend"]);
+    let measure = under_caps_audit_verify(&caps, &["measure", "--duration", "2", "--json"]);
+    assert!(measure.status.success(), "measure under the unit's capabilities: {}", text(&measure));
+    let measure = json_of(&measure);
+    assert_eq!(measure["observer"]["sensors_error"], Value::Null, "{}", measure["observer"]);
+    assert_eq!(measure["backend"], root_status["capabilities"]["backend"], "{}", measure["backend"]);
+
+    // Without each one, the layer it is there for breaks, and says so.
+    for (cap, breaks) in WITHOUT {
+        let fewer: Vec<String> = caps.iter().filter(|c| c != cap).cloned().collect();
+        match breaks {
+            Breaks::StatusProbe(probe) => {
+                let out = json_of(&under_caps_audit_verify(&fewer, &["status", "--json"]));
+                assert_eq!(out["capabilities"][probe]["available"], false, "without {cap}: {}", out["capabilities"]);
+            }
+            Breaks::Fails { command, error } => {
+                let args: &[&str] = if *command == "measure" { &["measure", "--duration", "1", "--json"] } else { &[command, "--json"] };
+                let out = under_caps_audit_verify(&fewer, args);
+                assert_eq!(out.status.code(), Some(2), "without {cap}, {command} did not fail: {}", text(&out));
+                assert!(text(&out).contains(error), "without {cap}, {command} failed otherwise: {}", text(&out));
+            }
+            Breaks::MeasureSensors(reason) => {
+                let out = json_of(&under_caps_audit_verify(&fewer, &["measure", "--duration", "1", "--json"]));
+                let error = out["observer"]["sensors_error"].as_str().unwrap_or_default();
+                assert!(error.contains(reason), "without {cap}: sensors_error {error:?}");
+            }
+        }
+    }
+}
+
+/// The unit's `CapabilityBoundingSet=`: the one place the set is written.
+fn unit_capabilities() -> Vec<String> {
+    let unit = read(&dist("systemd/audit-verify-watch.service"));
+    let lines: Vec<&str> = unit.lines().filter_map(|l| l.strip_prefix("CapabilityBoundingSet=")).collect();
+    assert_eq!(lines.len(), 1, "one CapabilityBoundingSet= line: {lines:?}");
+    let caps: Vec<String> = lines[0].split_whitespace().map(str::to_owned).collect();
+    assert!(caps.iter().all(|c| c.starts_with("CAP_")), "{caps:?}");
+    caps
+}
+
+fn under_caps_audit_verify(caps: &[String], args: &[&str]) -> Output {
+    under_caps(caps, common::binary().as_os_str(), args)
+}
+
+/// Runs `program` as root whose bounding set is exactly `caps`, with no inheritable capabilities and no new
+/// privileges: what systemd does for the unit (`CapabilityBoundingSet=`, `NoNewPrivileges=`). tracefs is
+/// mounted first, as `sys-kernel-tracing.mount` has it before the unit starts; in a private mount
+/// namespace, so the host's mounts do not change.
+fn under_caps(caps: &[String], program: &std::ffi::OsStr, args: &[&str]) -> Output {
+    let bounding: String = std::iter::once("-all".to_owned())
+        .chain(caps.iter().map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase())))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut command = Command::new("unshare");
+    command
+        .args(["--mount", "--propagation", "slave", "--", "sh", "-c"])
+        .arg("mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing || exit 97; exec \"$@\"")
+        .args(["sh", "setpriv", &format!("--bounding-set={bounding}"), "--inh-caps=-all", "--no-new-privs", "--"]);
+    let out = run(command.arg(program).args(args));
+    assert_ne!(out.status.code(), Some(97), "mounting tracefs failed: {}", text(&out));
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------
+// check --prometheus
+
+#[test]
+fn check_textfile_counts_rules_per_prove_state() {
+    let rules = common::workspace("tests/fixtures/rules/check");
+    let textfile = common::Scratch::named("fleet-check.prom");
+    let mut guard = StateGuard::new(Environment::Host).unwrap();
+    guard.run_auditctl(&["-R", rules.join("10-check.rules").to_str().unwrap()]).unwrap();
+    let out = run(Command::new(common::binary())
+        .args(["check", "--json", "--duration", "0", "--rules-dir"])
+        .arg(&rules)
+        .arg("--prometheus")
+        .arg(&textfile.0));
+    drop(guard);
+    let report = json_of(&out);
+    let text = read(&textfile.0);
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for rule in report["prove"]["rules"].as_array().expect("prove ran") {
+        *expected.entry(rule["state"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    assert_eq!(expected.get("proven"), Some(&2), "{expected:?}");
+    let series: BTreeMap<String, u64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("audit_verify_prove_rules{state=\""))
+        .map(|l| {
+            let (state, value) = l.split_once("\"} ").unwrap();
+            (state.to_owned(), value.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(series.len(), 9, "every prove state is written: {text}");
+    for (state, n) in &series {
+        assert_eq!(expected.get(state).copied().unwrap_or(0), *n, "{state}: {text}");
+    }
+    ok("promtool check metrics", Command::new("sh").arg("-c").arg("promtool check metrics < \"$0\"").arg(&textfile.0));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+
+fn dist(path: &str) -> PathBuf {
+    common::workspace(&format!("dist/{path}"))
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().unwrap_or_else(|e| panic!("running {command:?}: {e}"))
+}
+
+/// Runs `command`, asserts it succeeded, and returns its stdout.
+fn ok(what: &str, command: &mut Command) -> String {
+    let out = run(command);
+    assert!(out.status.success(), "{what} failed ({}):\n{}", out.status, text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+/// `target/fleet/`: the tools from PyPI and npm, kept between runs.
+fn cache_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/fleet-HASH
+    let target = exe.ancestors().nth(3).expect("target/").to_owned();
+    target.join("fleet")
+}
+
+/// Installs `packages` with `install` into `dir` unless a stamp there says they are in it already.
+fn cached(dir: &Path, packages: &[&str], install: impl FnOnce(&Path)) {
+    let stamp = dir.join(".installed");
+    let want = packages.join("\n");
+    if fs::read_to_string(&stamp).is_ok_and(|s| s == want) {
+        return;
+    }
+    fs::create_dir_all(dir).unwrap();
+    install(dir);
+    fs::write(&stamp, want).unwrap();
+}
+
+/// A venv with ansible-core and kubernetes-validate, on Debian's Python.
+fn venv() -> &'static Path {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let dir = cache_dir().join("venv");
+        cached(&dir, PYPI, |dir| {
+            ok("python3 -m venv", Command::new("/usr/bin/python3").args(["-m", "venv", "--clear"]).arg(dir));
+            ok("pip install", Command::new(dir.join("bin/pip")).args(["install", "--quiet"]).args(PYPI));
+        });
+        dir
+    })
+}
+
+/// An npm prefix with the ServiceMonitor validator (tests/fleet/servicemonitor.mjs, copied in: an ES
+/// module resolves its imports beside itself).
+fn npm_dir() -> &'static Path {
+    static NPM_DIR: OnceLock<PathBuf> = OnceLock::new();
+    NPM_DIR.get_or_init(|| {
+        let dir = cache_dir().join("npm");
+        cached(&dir, NPM, |dir| {
+            ok(
+                "npm install",
+                Command::new("npm").args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"]).arg(dir).args(NPM),
+            );
+        });
+        fs::copy(common::workspace("audit-verify/tests/fleet/servicemonitor.mjs"), dir.join("servicemonitor.mjs")).unwrap();
+        dir
+    })
+}
