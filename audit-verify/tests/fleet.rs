@@ -67,9 +67,14 @@ const OTHER_METRICS: &[&str] = &["up", "node_textfile_mtime_seconds"];
 #[test]
 fn alert_rules_pass_promtool_check_and_their_unit_tests() {
     let dir = dist("prometheus");
-    ok("promtool check rules", Command::new("promtool").args(["check", "rules", "audit-verify.rules.yml"]).current_dir(&dir));
-    let out =
-        ok("promtool test rules", Command::new("promtool").args(["test", "rules", "audit-verify.tests.yml"]).current_dir(&dir));
+    ok(
+        "promtool check rules",
+        Command::new("promtool").args(["check", "rules", "audit-verify.rules.yml"]).current_dir(&dir),
+    );
+    let out = ok(
+        "promtool test rules",
+        Command::new("promtool").args(["test", "rules", "audit-verify.tests.yml"]).current_dir(&dir),
+    );
     assert!(out.contains("SUCCESS"), "{out}");
 }
 
@@ -129,7 +134,9 @@ fn metric_names_are_found_in_promql() {
         BTreeSet::from(["audit_verify_kernel_dropped_records_total".to_owned()])
     );
     assert_eq!(
-        metric_names(r#"time() - node_textfile_mtime_seconds{file=~".*audit-verify.prom"} > 10800 and on (instance) up == 0"#),
+        metric_names(
+            r#"time() - node_textfile_mtime_seconds{file=~".*audit-verify.prom"} > 10800 and on (instance) up == 0"#
+        ),
         BTreeSet::from(["node_textfile_mtime_seconds".to_owned(), "up".to_owned()])
     );
 }
@@ -153,7 +160,10 @@ fn rule_entries() -> Vec<(String, String)> {
 fn collect_exprs(value: &Value, place: &str, out: &mut Vec<(String, String)>) {
     match value {
         Value::Object(map) => {
-            let here = map.get("title").and_then(Value::as_str).map_or_else(|| place.to_owned(), |t| format!("dashboard: {t}"));
+            let here = map
+                .get("title")
+                .and_then(Value::as_str)
+                .map_or_else(|| place.to_owned(), |t| format!("dashboard: {t}"));
             if let Some(Value::String(expr)) = map.get("expr") {
                 out.push((here.clone(), expr.clone()));
             }
@@ -169,9 +179,29 @@ fn collect_exprs(value: &Value, place: &str, out: &mut Vec<(String, String)>) {
 /// aggregations or keywords.
 fn metric_names(expr: &str) -> BTreeSet<String> {
     const KEYWORDS: &[&str] = &[
-        "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "offset", "bool",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "and",
+        "or",
+        "unless",
+        "offset",
+        "bool",
         // Aggregations, which `by (…)` may separate from their `(`.
-        "sum", "min", "max", "avg", "count", "group", "stddev", "stdvar", "topk", "bottomk", "quantile",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "count",
+        "group",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "quantile",
         "count_values",
     ];
     let chars: Vec<char> = expr.chars().collect();
@@ -199,13 +229,16 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
             }
         } else if c.is_ascii_alphabetic() || c == '_' || c == ':' {
             let start = i;
-            while i + 1 < chars.len() && (chars[i + 1].is_ascii_alphanumeric() || chars[i + 1] == '_' || chars[i + 1] == ':') {
+            while i + 1 < chars.len()
+                && (chars[i + 1].is_ascii_alphanumeric() || chars[i + 1] == '_' || chars[i + 1] == ':')
+            {
                 i += 1;
             }
             let word: String = chars[start..=i].iter().collect();
             let next = chars[i + 1..].iter().find(|c| !c.is_whitespace());
             if KEYWORDS.contains(&word.as_str()) {
-                after_grouping = matches!(word.as_str(), "by" | "without" | "on" | "ignoring" | "group_left" | "group_right");
+                after_grouping =
+                    matches!(word.as_str(), "by" | "without" | "on" | "ignoring" | "group_left" | "group_right");
             } else if depth_braces == 0 && next != Some(&'(') {
                 names.insert(word);
             }
@@ -244,7 +277,10 @@ fn kubernetes_manifests_validate_against_the_api_schema() {
 
     // The ServiceMonitor, against the Prometheus Operator's CRD schema.
     let npm = npm_dir();
-    let out = ok("ServiceMonitor schema", Command::new("node").arg("servicemonitor.mjs").arg(&manifests[1]).current_dir(&npm));
+    let out = ok(
+        "ServiceMonitor schema",
+        Command::new("node").arg("servicemonitor.mjs").arg(&manifests[1]).current_dir(&npm),
+    );
     assert!(out.contains("ServiceMonitor audit-verify is valid"), "{out}");
     let bad = scratch.0.join("servicemonitor.yml");
     fs::write(&bad, read(&manifests[1]).replace("interval: 30s", "interval: 30 seconds")).unwrap();
@@ -267,7 +303,8 @@ fn daemonset_has_the_units_capabilities_and_the_host_mounts() {
     let caps = ["securityContext", "capabilities"].iter().fold(container, |n, k| yaml::get(n, k).unwrap());
     let path = Path::new("daemonset.yml");
     assert_eq!(yaml::strings(path, caps, "drop").unwrap(), ["ALL"]);
-    let added: BTreeSet<String> = yaml::strings(path, caps, "add").unwrap().into_iter().map(|c| format!("CAP_{c}")).collect();
+    let added: BTreeSet<String> =
+        yaml::strings(path, caps, "add").unwrap().into_iter().map(|c| format!("CAP_{c}")).collect();
     let unit: BTreeSet<String> = unit_capabilities().into_iter().collect();
     assert_eq!(added, unit, "daemonset.yml and audit-verify-watch.service disagree on the capabilities");
     let mounts: BTreeMap<String, bool> = yaml::items(yaml::get(container, "volumeMounts").unwrap())
@@ -418,7 +455,9 @@ const ROLE_REMOTE_DIR: &str = "/var/lib/audit-verify";
 #[test]
 fn ansible_playbook_installs_checks_collects_and_fails_by_severity() {
     let defaults = read(&dist("ansible/roles/audit_verify/defaults/main.yml"));
-    for line in [format!("audit_verify_deb_cache: {ROLE_DEB_CACHE}"), format!("audit_verify_remote_dir: {ROLE_REMOTE_DIR}")] {
+    for line in
+        [format!("audit_verify_deb_cache: {ROLE_DEB_CACHE}"), format!("audit_verify_remote_dir: {ROLE_REMOTE_DIR}")]
+    {
         assert!(defaults.lines().any(|l| l == line), "defaults/main.yml lost `{line}`");
     }
     let deb = deb();
@@ -442,6 +481,8 @@ fn ansible_playbook_installs_checks_collects_and_fails_by_severity() {
             .arg(extra.to_string())
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_HOST_KEY_CHECKING", "0"));
+        let recap = text(&out).lines().skip_while(|l| !l.starts_with("PLAY RECAP")).collect::<Vec<_>>().join("\n");
+        eprintln!("fail_on {fail_on}, accepted {accepted:?}: {}\n{recap}", out.status);
         let report = common::read_json(&reports.0.join("localhost/check.json"));
         assert!(reports.0.join("localhost/check.junit.xml").is_file(), "no JUnit report collected: {}", text(&out));
         (out, report)
@@ -476,10 +517,8 @@ fn ansible_playbook_installs_checks_collects_and_fails_by_severity() {
 
     // 3. The same accepted list at `medium`: fails exactly when a medium finding remains.
     let (out, report) = playbook("medium", &high);
-    let medium: Vec<(String, String)> = findings(&report)
-        .into_iter()
-        .filter(|(id, s)| s == "medium" || (s == "high" && !high.contains(id)))
-        .collect();
+    let medium: Vec<(String, String)> =
+        findings(&report).into_iter().filter(|(id, s)| s == "medium" || (s == "high" && !high.contains(id))).collect();
     assert_eq!(!out.status.success(), !medium.is_empty(), "findings {medium:?}: {}", text(&out));
 }
 
@@ -516,13 +555,25 @@ const STATUS_PROBES: &[&str] = &["tracepoint", "raw_tracepoint", "ring_buffer", 
 fn watch_layers_work_under_exactly_the_units_capabilities_and_each_one_is_needed() {
     let caps = unit_capabilities();
     let table: BTreeSet<&str> = WITHOUT.iter().map(|(cap, _)| *cap).collect();
-    assert_eq!(table, caps.iter().map(String::as_str).collect(), "WITHOUT must have one row per capability of the unit");
+    assert_eq!(
+        table,
+        caps.iter().map(String::as_str).collect(),
+        "WITHOUT must have one row per capability of the unit"
+    );
 
-    // The process has exactly these capabilities (setpriv reads them back in the same set-up).
-    let dump = text(&under_caps(&caps, "setpriv".as_ref(), &["--dump"]));
-    let effective = dump.lines().find_map(|l| l.strip_prefix("Effective capabilities: ")).unwrap_or_else(|| panic!("{dump}"));
-    let effective: BTreeSet<String> = effective.split(',').map(|c| format!("CAP_{}", c.trim().to_uppercase())).collect();
-    assert_eq!(effective, caps.iter().cloned().collect(), "{dump}");
+    // The process has exactly these capabilities: its effective set, read back and decoded by capsh.
+    let status = text(&under_caps(&caps, "cat".as_ref(), &["/proc/self/status"]));
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:")).unwrap_or_else(|| panic!("{status}")).trim();
+    let decoded = ok("capsh --decode", Command::new("capsh").arg(format!("--decode={hex}")));
+    let effective: BTreeSet<String> = decoded
+        .trim()
+        .split_once('=')
+        .unwrap_or_else(|| panic!("{decoded}"))
+        .1
+        .split(',')
+        .map(str::to_uppercase)
+        .collect();
+    assert_eq!(effective, caps.iter().cloned().collect(), "{decoded}");
 
     // As root, then under the set: the same layers work.
     let root_status = json_of(&run(Command::new(common::binary()).args(["status", "--json"])));
@@ -552,7 +603,11 @@ fn watch_layers_work_under_exactly_the_units_capabilities_and_each_one_is_needed
                 assert_eq!(out["capabilities"][probe]["available"], false, "without {cap}: {}", out["capabilities"]);
             }
             Breaks::Fails { command, error } => {
-                let args: &[&str] = if *command == "measure" { &["measure", "--duration", "1", "--json"] } else { &[command, "--json"] };
+                let args: &[&str] = if *command == "measure" {
+                    &["measure", "--duration", "1", "--json"]
+                } else {
+                    &[command, "--json"]
+                };
                 let out = under_caps_audit_verify(&fewer, args);
                 assert_eq!(out.status.code(), Some(2), "without {cap}, {command} did not fail: {}", text(&out));
                 assert!(text(&out).contains(error), "without {cap}, {command} failed otherwise: {}", text(&out));
@@ -592,7 +647,9 @@ fn under_caps(caps: &[String], program: &std::ffi::OsStr, args: &[&str]) -> Outp
     let mut command = Command::new("unshare");
     command
         .args(["--mount", "--propagation", "slave", "--", "sh", "-c"])
-        .arg("mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing || exit 97; exec \"$@\"")
+        .arg(
+            "mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing || exit 97; exec \"$@\"",
+        )
         .args(["sh", "setpriv", &format!("--bounding-set={bounding}"), "--inh-caps=-all", "--no-new-privs", "--"]);
     let out = run(command.arg(program).args(args));
     assert_ne!(out.status.code(), Some(97), "mounting tracefs failed: {}", text(&out));
@@ -708,10 +765,14 @@ fn npm_dir() -> &'static Path {
         cached(&dir, NPM, |dir| {
             ok(
                 "npm install",
-                Command::new("npm").args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"]).arg(dir).args(NPM),
+                Command::new("npm")
+                    .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                    .arg(dir)
+                    .args(NPM),
             );
         });
-        fs::copy(common::workspace("audit-verify/tests/fleet/servicemonitor.mjs"), dir.join("servicemonitor.mjs")).unwrap();
+        fs::copy(common::workspace("audit-verify/tests/fleet/servicemonitor.mjs"), dir.join("servicemonitor.mjs"))
+            .unwrap();
         dir
     })
 }
