@@ -4,8 +4,8 @@
 //! schema), the Ansible role (ansible-playbook against this host), and the watch unit's capability set
 //! (the binary under exactly that set, then without each capability).
 //!
-//! Tools from PyPI and npm are installed once into `target/fleet/` (pinned below). The tests that install
-//! the package on this host purge it again, and run one at a time: like every file here, run this one
+//! Tools from `PyPI` and npm are installed once into `target/fleet/` (pinned in fleet/tools.rs). The
+//! tests that install the package on this host purge it again, and run one at a time: like every file here, run this one
 //! under `flock /run/av-kernel-tests.lock`.
 #![expect(
     unused_crate_dependencies,
@@ -13,26 +13,27 @@
 )]
 
 mod common;
+#[path = "fleet/promql.rs"]
+mod promql;
+#[path = "fleet/tools.rs"]
+mod tools;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
     path::{Path, PathBuf},
     process::{Command, Output},
-    sync::{Mutex, OnceLock},
+    sync::Mutex,
 };
 
 use audit_verify::{
     guard::{Environment, StateGuard},
     lint::k8s::yaml,
 };
+use promql::metric_names;
 use saphyr::{LoadableYamlNode as _, MarkedYaml};
 use serde_json::Value;
-
-/// The newest ansible-core whose controller runs on Debian 12's Python 3.11.
-const PYPI: &[&str] = &["ansible-core==2.19.14", "kubernetes-validate==1.37.0"];
-/// The ServiceMonitor's schema: kubernetes-validate knows only the built-in kinds.
-const NPM: &[&str] = &["@kubernetes-models/prometheus-operator@6.0.0", "js-yaml@4.3.2"];
+use tools::{deb, dist, json_of, npm_dir, ok, read, run, text, venv};
 
 /// The metric contract of `audit-verify watch` (README, "fleet"), without the `audit_verify_` prefix.
 const WATCH_METRICS: &[&str] = &[
@@ -56,9 +57,9 @@ const WATCH_METRICS: &[&str] = &[
     "auditd_state_last_read_timestamp_seconds",
     "watch_info",
 ];
-/// What `check --prometheus` adds to node_exporter's textfile (cli/check.rs `summary_metrics`).
+/// What `check --prometheus` adds to `node_exporter`'s textfile (cli/check.rs `summary_metrics`).
 const CHECK_METRICS: &[&str] = &["findings", "check_pass", "prove_rules"];
-/// Prometheus's and node_exporter's own series the rules and the dashboard use.
+/// Prometheus's and `node_exporter`'s own series the rules and the dashboard use.
 const OTHER_METRICS: &[&str] = &["up", "node_textfile_mtime_seconds"];
 
 // ---------------------------------------------------------------------------------------------------
@@ -127,20 +128,6 @@ fn rules_and_dashboard_use_only_metrics_of_the_contract() {
     assert!(missing.is_empty(), "the dashboard has no panel for {missing:?}");
 }
 
-#[test]
-fn metric_names_are_found_in_promql() {
-    assert_eq!(
-        metric_names(r#"sum by (reason) (rate(audit_verify_kernel_dropped_records_total{instance=~"a|b"}[5m])) > 0"#),
-        BTreeSet::from(["audit_verify_kernel_dropped_records_total".to_owned()])
-    );
-    assert_eq!(
-        metric_names(
-            r#"time() - node_textfile_mtime_seconds{file=~".*audit-verify.prom"} > 10800 and on (instance) up == 0"#
-        ),
-        BTreeSet::from(["node_textfile_mtime_seconds".to_owned(), "up".to_owned()])
-    );
-}
-
 /// `(alert, expr)` of every rule of dist/prometheus/audit-verify.rules.yml.
 fn rule_entries() -> Vec<(String, String)> {
     let text = read(&dist("prometheus/audit-verify.rules.yml"));
@@ -174,88 +161,6 @@ fn collect_exprs(value: &Value, place: &str, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// The metric names a PromQL expression selects: identifiers outside strings, label matchers, ranges and
-/// the label lists of `by`/`on`/`without`/`ignoring`, that are not functions (followed by `(`),
-/// aggregations or keywords.
-fn metric_names(expr: &str) -> BTreeSet<String> {
-    const KEYWORDS: &[&str] = &[
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
-        "and",
-        "or",
-        "unless",
-        "offset",
-        "bool",
-        // Aggregations, which `by (…)` may separate from their `(`.
-        "sum",
-        "min",
-        "max",
-        "avg",
-        "count",
-        "group",
-        "stddev",
-        "stdvar",
-        "topk",
-        "bottomk",
-        "quantile",
-        "count_values",
-    ];
-    let chars: Vec<char> = expr.chars().collect();
-    let mut names = BTreeSet::new();
-    let (mut i, mut depth_braces, mut after_grouping) = (0, 0usize, false);
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '"' || c == '\'' {
-            i += 1;
-            while i < chars.len() && chars[i] != c {
-                i += if chars[i] == '\\' { 2 } else { 1 };
-            }
-        } else if c == '{' {
-            depth_braces += 1;
-        } else if c == '}' {
-            depth_braces = depth_braces.saturating_sub(1);
-        } else if c == '[' {
-            while i < chars.len() && chars[i] != ']' {
-                i += 1;
-            }
-        } else if c == '$' {
-            // A Grafana variable: `$__rate_interval`, `$instance`.
-            while i + 1 < chars.len() && (chars[i + 1].is_alphanumeric() || chars[i + 1] == '_') {
-                i += 1;
-            }
-        } else if c.is_ascii_alphabetic() || c == '_' || c == ':' {
-            let start = i;
-            while i + 1 < chars.len()
-                && (chars[i + 1].is_ascii_alphanumeric() || chars[i + 1] == '_' || chars[i + 1] == ':')
-            {
-                i += 1;
-            }
-            let word: String = chars[start..=i].iter().collect();
-            let next = chars[i + 1..].iter().find(|c| !c.is_whitespace());
-            if KEYWORDS.contains(&word.as_str()) {
-                after_grouping =
-                    matches!(word.as_str(), "by" | "without" | "on" | "ignoring" | "group_left" | "group_right");
-            } else if depth_braces == 0 && next != Some(&'(') {
-                names.insert(word);
-            }
-        } else if c == '(' && after_grouping {
-            // `by (a, b)`: label names, not metrics.
-            while i < chars.len() && chars[i] != ')' {
-                i += 1;
-            }
-            after_grouping = false;
-        } else if !c.is_whitespace() {
-            after_grouping = false;
-        }
-        i += 1;
-    }
-    names
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Kubernetes
 
@@ -277,18 +182,16 @@ fn kubernetes_manifests_validate_against_the_api_schema() {
 
     // The ServiceMonitor, against the Prometheus Operator's CRD schema.
     let npm = npm_dir();
-    let out = ok(
-        "ServiceMonitor schema",
-        Command::new("node").arg("servicemonitor.mjs").arg(&manifests[1]).current_dir(&npm),
-    );
+    let out =
+        ok("ServiceMonitor schema", Command::new("node").arg("servicemonitor.mjs").arg(&manifests[1]).current_dir(npm));
     assert!(out.contains("ServiceMonitor audit-verify is valid"), "{out}");
     let bad = scratch.0.join("servicemonitor.yml");
     fs::write(&bad, read(&manifests[1]).replace("interval: 30s", "interval: 30 seconds")).unwrap();
-    let refused = run(Command::new("node").arg("servicemonitor.mjs").arg(&bad).current_dir(&npm));
+    let refused = run(Command::new("node").arg("servicemonitor.mjs").arg(&bad).current_dir(npm));
     assert!(!refused.status.success(), "the schema accepted `interval: 30 seconds`: {}", text(&refused));
 }
 
-/// The DaemonSet's container gets exactly the watch unit's capabilities, and only those.
+/// The `DaemonSet`'s container gets exactly the watch unit's capabilities, and only those.
 #[test]
 fn daemonset_has_the_units_capabilities_and_the_host_mounts() {
     let text = read(&dist("kubernetes/daemonset.yml"));
@@ -374,7 +277,7 @@ fn the_deb_installs_its_units_pass_systemd_analyze_and_purge_leaves_nothing() {
     // Enabled on install, as Debian enables daemons (deb-systemd-helper; started where systemd runs).
     assert!(Path::new("/etc/systemd/system/multi-user.target.wants/audit-verify-watch.service").exists());
     assert!(Path::new("/etc/systemd/system/timers.target.wants/audit-verify-check.timer").exists());
-    let version = ok("audit-verify --version", &mut Command::new("/usr/bin/audit-verify").arg("--version"));
+    let version = ok("audit-verify --version", Command::new("/usr/bin/audit-verify").arg("--version"));
     assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
 }
 
@@ -427,22 +330,6 @@ fn package_installed() -> bool {
         .args(["-W", "-f=${Status}", "audit-verify"])
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
-}
-
-/// The .deb, built once per test run by `cargo xtask deb` (the one place that builds it).
-fn deb() -> &'static Path {
-    static DEB: OnceLock<PathBuf> = OnceLock::new();
-    DEB.get_or_init(|| {
-        let stdout = ok(
-            "cargo xtask deb",
-            Command::new(option_env!("CARGO").unwrap_or("cargo"))
-                .args(["run", "--quiet", "--package", "xtask", "--", "deb"])
-                .current_dir(common::workspace("")),
-        );
-        let deb = PathBuf::from(stdout.lines().last().expect("cargo xtask deb printed its path").trim());
-        assert!(deb.is_file(), "{}", deb.display());
-        deb
-    })
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -691,88 +578,4 @@ fn check_textfile_counts_rules_per_prove_state() {
         assert_eq!(expected.get(state).copied().unwrap_or(0), *n, "{state}: {text}");
     }
     ok("promtool check metrics", Command::new("sh").arg("-c").arg("promtool check metrics < \"$0\"").arg(&textfile.0));
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Helpers
-
-fn dist(path: &str) -> PathBuf {
-    common::workspace(&format!("dist/{path}"))
-}
-
-fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn run(command: &mut Command) -> Output {
-    command.output().unwrap_or_else(|e| panic!("running {command:?}: {e}"))
-}
-
-/// Runs `command`, asserts it succeeded, and returns its stdout.
-fn ok(what: &str, command: &mut Command) -> String {
-    let out = run(command);
-    assert!(out.status.success(), "{what} failed ({}):\n{}", out.status, text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
-}
-
-/// `target/fleet/`: the tools from PyPI and npm, kept between runs.
-fn cache_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/fleet-HASH
-    let target = exe.ancestors().nth(3).expect("target/").to_owned();
-    target.join("fleet")
-}
-
-/// Installs `packages` with `install` into `dir` unless a stamp there says they are in it already.
-fn cached(dir: &Path, packages: &[&str], install: impl FnOnce(&Path)) {
-    let stamp = dir.join(".installed");
-    let want = packages.join("\n");
-    if fs::read_to_string(&stamp).is_ok_and(|s| s == want) {
-        return;
-    }
-    fs::create_dir_all(dir).unwrap();
-    install(dir);
-    fs::write(&stamp, want).unwrap();
-}
-
-/// A venv with ansible-core and kubernetes-validate, on Debian's Python.
-fn venv() -> &'static Path {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let dir = cache_dir().join("venv");
-        cached(&dir, PYPI, |dir| {
-            ok("python3 -m venv", Command::new("/usr/bin/python3").args(["-m", "venv", "--clear"]).arg(dir));
-            ok("pip install", Command::new(dir.join("bin/pip")).args(["install", "--quiet"]).args(PYPI));
-        });
-        dir
-    })
-}
-
-/// An npm prefix with the ServiceMonitor validator (tests/fleet/servicemonitor.mjs, copied in: an ES
-/// module resolves its imports beside itself).
-fn npm_dir() -> &'static Path {
-    static NPM_DIR: OnceLock<PathBuf> = OnceLock::new();
-    NPM_DIR.get_or_init(|| {
-        let dir = cache_dir().join("npm");
-        cached(&dir, NPM, |dir| {
-            ok(
-                "npm install",
-                Command::new("npm")
-                    .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-                    .arg(dir)
-                    .args(NPM),
-            );
-        });
-        fs::copy(common::workspace("audit-verify/tests/fleet/servicemonitor.mjs"), dir.join("servicemonitor.mjs"))
-            .unwrap();
-        dir
-    })
 }

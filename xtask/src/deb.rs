@@ -50,7 +50,7 @@ pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
     let deb = stdout
         .lines()
         .map(str::trim)
-        .rfind(|l| l.ends_with(".deb"))
+        .rfind(|l| Path::new(l).extension().is_some_and(|e| e == "deb"))
         .map(PathBuf::from)
         .with_context(|| format!("cargo deb named no .deb on stdout: {stdout:?}"))?;
     if !deb.is_file() {

@@ -137,7 +137,7 @@ fn install_cargo_deb() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// npm, for the ServiceMonitor's schema (tests/fleet.rs). Only where no `npm` runs: a Node.js installed
+/// npm, for the `ServiceMonitor`'s schema (tests/fleet.rs). Only where no `npm` runs: a Node.js installed
 /// from elsewhere brings its own, and Debian's `npm` package would conflict with it.
 fn install_npm() -> anyhow::Result<()> {
     if which("npm") {
