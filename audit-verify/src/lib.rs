@@ -42,3 +42,4 @@ pub mod syscalls;
 pub mod tamper;
 pub mod textfile;
 pub mod tracefs;
+pub mod watch;

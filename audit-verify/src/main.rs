@@ -11,9 +11,12 @@ use audit_verify::{stop, tracefs};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::from_env();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(cli.log_level()))
-        .format_target(false)
-        .init();
+    let mut logger = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(cli.log_level()));
+    logger.format_target(false);
+    if cli.json_log() {
+        logger.format(cli::watch_log_line);
+    }
+    logger.init();
     // Before any thread exists: unshare(CLONE_NEWNS) refuses a multi-threaded process.
     if cli.needs_tracefs()
         && let Err(e) = tracefs::private_mount_namespace()

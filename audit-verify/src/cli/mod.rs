@@ -10,10 +10,12 @@ pub mod output;
 mod prove;
 mod rules;
 mod status;
+mod watch;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+pub use watch::log_line as watch_log_line;
 
 /// What every subcommand's `--help` ends with: scripts and CI branch on these.
 const EXIT_CODES: &str = "\
@@ -57,7 +59,11 @@ impl Cli {
 
 /// The command line as clap sees it: what parsing, `--help`, the man pages and the completions share.
 pub fn command() -> clap::Command {
-    Cli::command().mut_subcommands(|sub| if sub.is_hide_set() { sub } else { sub.after_help(EXIT_CODES) })
+    Cli::command().mut_subcommands(|sub| match sub.get_name() {
+        _ if sub.is_hide_set() => sub,
+        "watch" => sub.after_help(watch::EXIT_CODES),
+        _ => sub.after_help(EXIT_CODES),
+    })
 }
 
 /// Seconds as a decimal (`0.5`, `5`): the one parser for every wait and window given in seconds.
@@ -167,6 +173,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Runs until stopped: kernel drops by reason, loss after the kernel by stage, backlog, canaries and
+    /// auditd's state, served on /metrics for Prometheus and written to a textfile.
+    Watch {
+        #[command(flatten)]
+        args: watch::WatchArgs,
+    },
     /// Man pages and shell completions, generated from these definitions (for packagers).
     #[command(hide = true)]
     Generate {
@@ -206,19 +218,33 @@ impl Cli {
     pub fn needs_tracefs(&self) -> bool {
         matches!(
             self.command,
-            Command::Status { .. } | Command::Check { .. } | Command::Measure { .. } | Command::CountSyscalls { .. }
+            Command::Status { .. }
+                | Command::Check { .. }
+                | Command::Measure { .. }
+                | Command::CountSyscalls { .. }
+                | Command::Watch { .. }
         )
     }
 
     /// Whether the command stops on a first SIGINT/SIGTERM/SIGHUP and reports what it has, marked partial.
     pub fn stops_gracefully(&self) -> bool {
-        matches!(self.command, Command::Measure { .. } | Command::Prove { .. })
+        matches!(self.command, Command::Measure { .. } | Command::Prove { .. } | Command::Watch { .. })
+    }
+
+    /// Whether diagnostics go to stderr as JSON lines (`watch --json-log`).
+    pub fn json_log(&self) -> bool {
+        matches!(&self.command, Command::Watch { args } if args.json_log)
     }
 }
 
 /// Runs the command; a run that a signal cut short ends as [`Outcome::Interrupted`] whatever it found.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    // A daemon's requested stop is its normal end: watch exits 0 on it.
+    let daemon = matches!(cli.command, Command::Watch { .. });
     let outcome = run_command(cli)?;
+    if daemon {
+        return Ok(outcome);
+    }
     Ok(audit_verify::stop::requested().map_or(outcome, Outcome::Interrupted))
 }
 
@@ -256,6 +282,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Lint { args } => lint::run(args),
         Command::Prove { args } => prove::run(&args),
         Command::Log { files, json } => log::run(&files, json),
+        Command::Watch { args } => watch::run(&args),
         Command::Generate { what } => generate::run(what),
     }
 }

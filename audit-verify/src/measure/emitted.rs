@@ -110,8 +110,7 @@ impl Consumer for Counter {
 /// Subscribes now: everything emitted from this point on is counted. `own_programs` are the IDs of our
 /// BPF programs: the kernel audits their load and unload without a pid.
 pub fn listen(own_programs: Vec<u32>) -> Result<Listener<Counter>, ListenerError> {
-    let own = Own { pid: std::process::id().to_string(), programs: own_programs };
-    Listener::start("measure-multicast", 64 << 20, Counter::new(own))
+    Listener::start("measure-multicast", RECEIVE_BUFFER, Counter::new(Own::new(own_programs)))
 }
 
 /// What the window's listener counted, with the socket's overruns.
@@ -119,11 +118,30 @@ pub fn emitted(heard: Heard<Counter>) -> Emitted {
     Emitted { overruns: heard.overruns, ..heard.consumer.out }
 }
 
-/// How to recognise our own events.
+/// The multicast socket's receive buffer: large enough that a burst does not overflow it.
+pub const RECEIVE_BUFFER: usize = 64 << 20;
+
+/// How to recognise our own events: this process's pid, and the IDs of our BPF programs, whose load
+/// and unload the kernel audits without a pid.
 #[derive(Debug)]
-struct Own {
+pub struct Own {
     pid: String,
     programs: Vec<u32>,
+}
+
+impl Own {
+    #[must_use]
+    pub fn new(programs: Vec<u32>) -> Self {
+        Self { pid: std::process::id().to_string(), programs }
+    }
+
+    /// Whether this record (type and text) tells that its event is ours.
+    #[must_use]
+    pub fn is_ours(&self, ty: u16, text: &str) -> bool {
+        let own_program = ty == AUDIT_BPF
+            && field(text, "prog-id").and_then(|id| id.parse().ok()).is_some_and(|id: u32| self.programs.contains(&id));
+        own_program || field(text, "pid") == Some(self.pid.as_str())
+    }
 }
 
 /// `AUDIT_BPF`: a BPF program loaded or unloaded.
@@ -165,9 +183,7 @@ fn record(out: &mut Emitted, ours: &mut HashSet<u32>, own: &Own, ty: u16, payloa
         out.key_of.resize(index + 1, 0);
         out.bytes_of.resize(index + 1, 0);
     }
-    let own_program = ty == AUDIT_BPF
-        && field(text, "prog-id").and_then(|id| id.parse().ok()).is_some_and(|id: u32| own.programs.contains(&id));
-    if own_program || field(text, "pid") == Some(own.pid.as_str()) {
+    if own.is_ours(ty, text) {
         if ours.insert(serial) {
             out.own_events += 1;
         }

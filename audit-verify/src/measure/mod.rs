@@ -2,14 +2,14 @@
 //! emitted (the audit multicast stream), and what auditd wrote (audit.log), with the kernel's drops by
 //! reason and the backlog's pressure. Where a layer cannot be observed, the report says so.
 
-mod emitted;
+pub(crate) mod emitted;
 mod kmsg;
 pub mod load;
 pub mod probe_backend;
 pub mod report;
 mod rule_filters;
-mod sampler;
-mod sensors;
+pub(crate) mod sampler;
+pub(crate) mod sensors;
 mod written;
 
 use std::{

@@ -343,6 +343,41 @@ pub fn reason_key(message: &str) -> &'static str {
     }
 }
 
+/// Drops by reason from `audit_log_lost`'s messages: one call per drop, so nothing is inferred.
+#[must_use]
+pub fn attribute(p: &ProbeCounts, lost: u64) -> (BTreeMap<String, u64>, Vec<String>) {
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    let mut evidence = Vec::new();
+    for (message, n) in &p.lost_messages {
+        *by_reason.entry(reason_key(message).into()).or_default() += n;
+        evidence.push(format!("audit_log_lost(\"{message}\") was called {n} times"));
+    }
+    let kept: u64 = p.lost_messages.values().sum();
+    if p.lost_calls > kept {
+        *by_reason.entry("other".into()).or_default() += p.lost_calls - kept;
+        evidence.push(format!("{} audit_log_lost calls whose message could not be read", p.lost_calls - kept));
+    }
+    // Σ by reason = Δlost: what the probe never saw is exported as unattributed, never dropped.
+    if lost > p.lost_calls {
+        let unseen = lost - p.lost_calls;
+        *by_reason.entry("unattributed".into()).or_default() += unseen;
+        evidence.push(format!(
+            "{unseen} drops the probe did not see; the kernel skipped its audit_log_lost program {} times \
+             (recursion_misses: a preemptible kernel preempted it)",
+            p.lost_missed_runs
+        ));
+    }
+    evidence.push(if p.lost_calls == lost {
+        format!("audit_log_lost was called {lost} times and lost rose by {lost}: every drop has its reason")
+    } else {
+        format!(
+            "audit_log_lost was called {} times while lost rose by {lost} (the window's edges differ)",
+            p.lost_calls
+        )
+    });
+    (by_reason, evidence)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,5 +431,23 @@ mod tests {
                 assert!(e.contains("audit_log_lost") && e.contains("Kprobe"), "{e}");
             }
         }
+    }
+
+    /// Σ by reason = Δlost: drops the probe never saw (runs the kernel skipped) are unattributed.
+    #[test]
+    fn drops_the_probe_did_not_see_are_unattributed() {
+        let p = ProbeCounts {
+            lost_calls: 7,
+            lost_missed_runs: 3,
+            lost_messages: [("backlog limit exceeded".to_owned(), 7)].into(),
+            ..ProbeCounts::default()
+        };
+        let (by_reason, evidence) = attribute(&p, 10);
+        assert_eq!(by_reason.get("backlog_limit"), Some(&7));
+        assert_eq!(by_reason.get("unattributed"), Some(&3));
+        assert_eq!(by_reason.values().sum::<u64>(), 10);
+        assert!(evidence.iter().any(|e| e.contains("skipped its audit_log_lost program 3 times")), "{evidence:?}");
+        let (all_seen, _) = attribute(&ProbeCounts { lost_calls: 10, lost_missed_runs: 0, ..p }, 10);
+        assert_eq!(all_seen.get("unattributed"), None);
     }
 }

@@ -19,7 +19,6 @@ use crate::{
     barrier::Barrier,
     capability::Backend,
     finding::{Finding, Severity},
-    kallsyms::base_name,
     prometheus::Gauges,
     rules::Rule,
 };
@@ -166,18 +165,6 @@ pub fn barrier_reached(report: &MeasureReport) -> bool {
     matches!(report.observer.barrier, Barrier::Reached { .. })
 }
 
-/// Which stage a drop in an audit function belongs to (audit-verify-ebpf's `audit_drops.rs` says why).
-/// `kauditd_send_queue` gets the hold and retry handlers as constant function pointers; compilers
-/// specialise and inline them (so on Linux 6.18 their frees show there): its drops are queue overflows
-/// after the multicast copy, like theirs.
-fn reason_of(function: &str) -> &'static str {
-    match base_name(function) {
-        "audit_log_end" => "rate_limit",
-        "kauditd_hold_skb" | "kauditd_retry_skb" | "kauditd_send_queue" => "hold_or_retry_queue_overflow",
-        _ => "other",
-    }
-}
-
 #[must_use]
 #[expect(
     clippy::cast_precision_loss,
@@ -191,28 +178,11 @@ pub fn reconcile(i: &Inputs<'_>) -> MeasureReport {
     // Kernel drops: `lost` counts them all; dropped skbs name their function; the rest never had an skb,
     // which is what audit_log_start does when the backlog is full.
     let lost = i.samples.lost_delta();
-    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
-    let mut evidence = Vec::new();
-    for d in &i.drops {
-        *by_reason.entry(reason_of(&d.function).into()).or_default() += d.drops;
-        evidence.push(format!("{} records freed unsent in {}", d.drops, d.function));
-    }
-    let with_skb: u64 = i.drops.iter().map(|d| d.drops).sum();
-    let before_skb = lost.saturating_sub(with_skb);
-    if before_skb > 0 {
-        by_reason.insert("backlog_limit".into(), before_skb);
-        let said = i.kernel_messages.keys().any(|m| m.contains("backlog limit exceeded"));
-        evidence.push(format!(
-            "lost rose by {lost}, {before_skb} of them with no record ever built: audit_log_start refused them{}",
-            if said { " (the kernel logged \"backlog limit exceeded\")" } else { "" }
-        ));
-    }
-    if with_skb > lost {
-        evidence.push(format!("{with_skb} freed records against a lost delta of {lost}: some frees were not drops"));
-    }
-    if let Some(p) = &i.probes {
-        (by_reason, evidence) = probe_drops(p, lost);
-    }
+    let said = i.kernel_messages.keys().any(|m| m.contains("backlog limit exceeded"));
+    let (by_reason, evidence) = match &i.probes {
+        Some(p) => super::probe_backend::attribute(p, lost),
+        None => super::sensors::attribute(lost, &i.drops, said),
+    };
 
     // After the kernel: records emitted but not on disk, beyond those the kernel dropped after emitting.
     let after_multicast = by_reason.get("hold_or_retry_queue_overflow").copied().unwrap_or(0);
@@ -266,47 +236,13 @@ pub fn reconcile(i: &Inputs<'_>) -> MeasureReport {
     report
 }
 
-/// Drops by reason from `audit_log_lost`'s messages: one call per drop, so nothing is inferred.
-fn probe_drops(p: &ProbeCounts, lost: u64) -> (BTreeMap<String, u64>, Vec<String>) {
-    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
-    let mut evidence = Vec::new();
-    for (message, n) in &p.lost_messages {
-        *by_reason.entry(super::probe_backend::reason_key(message).into()).or_default() += n;
-        evidence.push(format!("audit_log_lost(\"{message}\") was called {n} times"));
-    }
-    let kept: u64 = p.lost_messages.values().sum();
-    if p.lost_calls > kept {
-        *by_reason.entry("other".into()).or_default() += p.lost_calls - kept;
-        evidence.push(format!("{} audit_log_lost calls whose message could not be read", p.lost_calls - kept));
-    }
-    // Σ by reason = Δlost: what the probe never saw is exported as unattributed, never dropped.
-    if lost > p.lost_calls {
-        let unseen = lost - p.lost_calls;
-        *by_reason.entry("unattributed".into()).or_default() += unseen;
-        evidence.push(format!(
-            "{unseen} drops the probe did not see; the kernel skipped its audit_log_lost program {} times \
-             (recursion_misses: a preemptible kernel preempted it)",
-            p.lost_missed_runs
-        ));
-    }
-    evidence.push(if p.lost_calls == lost {
-        format!("audit_log_lost was called {lost} times and lost rose by {lost}: every drop has its reason")
-    } else {
-        format!(
-            "audit_log_lost was called {} times while lost rose by {lost} (the window's edges differ)",
-            p.lost_calls
-        )
-    });
-    (by_reason, evidence)
-}
-
 fn after_kernel(records: u64, barrier: &Barrier, log: &Path) -> AfterKernel {
     if records == 0 {
         return AfterKernel { records, place: "none", evidence: "every emitted record is on disk".into() };
     }
     let free = log.parent().and_then(free_bytes);
     match (free, barrier) {
-        (Some(free), _) if free < 1 << 20 => AfterKernel {
+        (Some(free), _) if free < DISK_FULL_BELOW => AfterKernel {
             records,
             place: "disk",
             evidence: format!("the log's file system has {free} bytes free: auditd could not write them"),
@@ -326,7 +262,11 @@ fn after_kernel(records: u64, barrier: &Barrier, log: &Path) -> AfterKernel {
     }
 }
 
-fn free_bytes(dir: &Path) -> Option<u64> {
+/// A log file system with less free space than this is full: auditd cannot write a record to it.
+pub(crate) const DISK_FULL_BELOW: u64 = 1 << 20;
+
+/// Bytes free to unprivileged writers on the file system holding `dir`.
+pub(crate) fn free_bytes(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt as _;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -612,28 +552,5 @@ mod retention_tests {
         assert_eq!(r.days, Some(10.0));
         let r = retention(Some(&conf("max_log_file = 8\nnum_logs = 1\nmax_log_file_action = ROTATE\n")), 1_048_576.0);
         assert_eq!(r.days, None);
-    }
-}
-
-#[cfg(test)]
-mod probe_drop_tests {
-    use super::*;
-
-    /// Σ by reason = Δlost: drops the probe never saw (runs the kernel skipped) are unattributed.
-    #[test]
-    fn drops_the_probe_did_not_see_are_unattributed() {
-        let p = ProbeCounts {
-            lost_calls: 7,
-            lost_missed_runs: 3,
-            lost_messages: [("backlog limit exceeded".to_owned(), 7)].into(),
-            ..ProbeCounts::default()
-        };
-        let (by_reason, evidence) = probe_drops(&p, 10);
-        assert_eq!(by_reason.get("backlog_limit"), Some(&7));
-        assert_eq!(by_reason.get("unattributed"), Some(&3));
-        assert_eq!(by_reason.values().sum::<u64>(), 10);
-        assert!(evidence.iter().any(|e| e.contains("skipped its audit_log_lost program 3 times")), "{evidence:?}");
-        let (all_seen, _) = probe_drops(&ProbeCounts { lost_calls: 10, lost_missed_runs: 0, ..p }, 10);
-        assert_eq!(all_seen.get("unattributed"), None);
     }
 }

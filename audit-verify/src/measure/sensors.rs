@@ -3,6 +3,8 @@
 //! record). That tracepoint runs on every freed network buffer of the host, so it is attached only when the
 //! probe backend, which counts every drop at `audit_log_lost`, did not attach.
 
+use std::collections::BTreeMap;
+
 use anyhow::Context as _;
 use audit_verify_common::{
     measure::{AddrRange, MASK_WORDS, MAX_AUDIT_RANGES, MAX_RULES, RuleFilter},
@@ -200,6 +202,44 @@ impl KernelSensors {
         let sums = self.per_cpu_sums(names::MAP_RULE_HITS, 2 * MAX_RULES)?;
         Ok(Some((0..self.rules.min(MAX_RULES as usize)).map(|i| (sums[i], sums[MAX_RULES as usize + i])).collect()))
     }
+}
+
+/// Which stage a drop in an audit function belongs to (audit-verify-ebpf's `audit_drops.rs` says why).
+/// `kauditd_send_queue` gets the hold and retry handlers as constant function pointers; compilers
+/// specialise and inline them (so on Linux 6.18 their frees show there): its drops are queue overflows
+/// after the multicast copy, like theirs.
+pub fn reason_of(function: &str) -> &'static str {
+    match crate::kallsyms::base_name(function) {
+        "audit_log_end" => "rate_limit",
+        "kauditd_hold_skb" | "kauditd_retry_skb" | "kauditd_send_queue" => "hold_or_retry_queue_overflow",
+        _ => "other",
+    }
+}
+
+/// Drops by reason for the tracepoint backend, over a growth of `lost`: dropped records name the
+/// function that freed them; the rest never had a record built, which is what `audit_log_start` does
+/// when the backlog is full (`said`: the kernel logged "backlog limit exceeded").
+#[must_use]
+pub fn attribute(lost: u64, drops: &[FunctionDrops], said: bool) -> (BTreeMap<String, u64>, Vec<String>) {
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    let mut evidence = Vec::new();
+    for d in drops {
+        *by_reason.entry(reason_of(&d.function).into()).or_default() += d.drops;
+        evidence.push(format!("{} records freed unsent in {}", d.drops, d.function));
+    }
+    let with_skb: u64 = drops.iter().map(|d| d.drops).sum();
+    let before_skb = lost.saturating_sub(with_skb);
+    if before_skb > 0 {
+        by_reason.insert("backlog_limit".into(), before_skb);
+        evidence.push(format!(
+            "lost rose by {lost}, {before_skb} of them with no record ever built: audit_log_start refused them{}",
+            if said { " (the kernel logged \"backlog limit exceeded\")" } else { "" }
+        ));
+    }
+    if with_skb > lost {
+        evidence.push(format!("{with_skb} freed records against a lost delta of {lost}: some frees were not drops"));
+    }
+    (by_reason, evidence)
 }
 
 /// The `syscalls:sys_exit_NAME` events for every syscall in `mask` (64-bit numbers), or why one raw

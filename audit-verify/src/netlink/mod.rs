@@ -28,6 +28,8 @@ pub mod msg_type {
     pub const AUDIT_ADD_RULE: u16 = 1011;
     pub const AUDIT_DEL_RULE: u16 = 1012;
     pub const AUDIT_LIST_RULES: u16 = 1013;
+    /// A configuration change, `lost`'s reset among them (`op=set lost=0 old=N`).
+    pub const AUDIT_CONFIG_CHANGE: u16 = 1305;
 }
 
 /// How long to wait for the kernel's answer before calling it lost.
