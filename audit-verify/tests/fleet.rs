@@ -480,6 +480,7 @@ fn watch_layers_work_under_exactly_the_units_capabilities_and_each_one_is_needed
     let measure = json_of(&measure);
     assert_eq!(measure["observer"]["sensors_error"], Value::Null, "{}", measure["observer"]);
     assert_eq!(measure["backend"], root_status["capabilities"]["backend"], "{}", measure["backend"]);
+    watch_serves_kernel_counters_under(&caps);
 
     // Without each one, the layer it is there for breaks, and says so.
     for (cap, breaks) in WITHOUT {
@@ -508,6 +509,46 @@ fn watch_layers_work_under_exactly_the_units_capabilities_and_each_one_is_needed
     }
 }
 
+/// `watch` under `caps`, as the unit starts it: /metrics serves the kernel's counters (the backlog limit
+/// the kernel reports, a live auditd), a canary gets through, and every family it serves is one of the
+/// contract the rules and the dashboard are written against.
+fn watch_serves_kernel_counters_under(caps: &[String]) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["watch", "--listen", &listen, "--interval", "1", "--canary-interval", "1"];
+    // unshare, sh and setpriv each exec the next: the child's pid is watch's.
+    let child = caps_command(caps, common::binary().as_os_str(), &args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = tools::poll(20, || {
+        tools::http_get(port, "/metrics").filter(|m| m.contains("audit_verify_canary_last_success_timestamp_seconds{"))
+    });
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let metrics = metrics.unwrap_or_else(|| panic!("no /metrics with a canary in 20 s: {}", text(&out)));
+    assert_eq!(out.status.code(), Some(0), "watch under the unit's capabilities, stopped by SIGTERM: {}", text(&out));
+    let series: BTreeMap<&str, f64> = metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(name, v)| Some((name, v.parse().ok()?))))
+        .collect();
+    let backlog_limit = common::auditctl_status()["backlog_limit"];
+    #[expect(clippy::cast_precision_loss, reason = "a backlog limit, far below 2^52")]
+    let expected_limit = backlog_limit as f64;
+    assert_eq!(series.get("audit_verify_backlog_limit_records"), Some(&expected_limit), "{metrics}");
+    assert_eq!(series.get("audit_verify_auditd_up"), Some(&1.0), "{metrics}");
+    assert!(series.contains_key("audit_verify_kernel_lost_records_total"), "{metrics}");
+    assert!(series.keys().any(|s| s.starts_with("audit_verify_kernel_dropped_records_total{")), "{metrics}");
+    let families: BTreeSet<&str> =
+        metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split_whitespace().next()).collect();
+    let contract: BTreeSet<String> = WATCH_METRICS.iter().map(|m| format!("audit_verify_{m}")).collect();
+    let unknown: Vec<&&str> = families.iter().filter(|f| !contract.contains(**f)).collect();
+    assert!(unknown.is_empty(), "watch serves families outside the metric contract: {unknown:?}");
+}
+
 /// The unit's `CapabilityBoundingSet=`: the one place the set is written.
 fn unit_capabilities() -> Vec<String> {
     let unit = read(&dist("systemd/audit-verify-watch.service"));
@@ -522,11 +563,18 @@ fn under_caps_audit_verify(caps: &[String], args: &[&str]) -> Output {
     under_caps(caps, common::binary().as_os_str(), args)
 }
 
-/// Runs `program` as root whose bounding set is exactly `caps`, with no inheritable capabilities and no new
+/// Runs `program` under `caps` (see [`caps_command`]).
+fn under_caps(caps: &[String], program: &std::ffi::OsStr, args: &[&str]) -> Output {
+    let out = run(&mut caps_command(caps, program, args));
+    assert_ne!(out.status.code(), Some(97), "mounting tracefs failed: {}", text(&out));
+    out
+}
+
+/// `program` as root whose bounding set is exactly `caps`, with no inheritable capabilities and no new
 /// privileges: what systemd does for the unit (`CapabilityBoundingSet=`, `NoNewPrivileges=`). tracefs is
 /// mounted first, as `sys-kernel-tracing.mount` has it before the unit starts; in a private mount
-/// namespace, so the host's mounts do not change.
-fn under_caps(caps: &[String], program: &std::ffi::OsStr, args: &[&str]) -> Output {
+/// namespace, so the host's mounts do not change (exit 97 when that mount fails).
+fn caps_command(caps: &[String], program: &std::ffi::OsStr, args: &[&str]) -> Command {
     let bounding: String = std::iter::once("-all".to_owned())
         .chain(caps.iter().map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase())))
         .collect::<Vec<_>>()
@@ -537,10 +585,10 @@ fn under_caps(caps: &[String], program: &std::ffi::OsStr, args: &[&str]) -> Outp
         .arg(
             "mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing || exit 97; exec \"$@\"",
         )
-        .args(["sh", "setpriv", &format!("--bounding-set={bounding}"), "--inh-caps=-all", "--no-new-privs", "--"]);
-    let out = run(command.arg(program).args(args));
-    assert_ne!(out.status.code(), Some(97), "mounting tracefs failed: {}", text(&out));
-    out
+        .args(["sh", "setpriv", &format!("--bounding-set={bounding}"), "--inh-caps=-all", "--no-new-privs", "--"])
+        .arg(program)
+        .args(args);
+    command
 }
 
 // ---------------------------------------------------------------------------------------------------
