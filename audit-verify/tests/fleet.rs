@@ -234,6 +234,7 @@ fn the_deb_holds_binary_man_pages_completions_and_units_and_lintian_passes() {
         "./usr/bin/audit-verify",
         "./usr/share/man/man1/audit-verify.1.gz",
         "./usr/share/man/man1/audit-verify-check.1.gz",
+        "./usr/share/man/man1/audit-verify-watch.1.gz",
         "./usr/share/bash-completion/completions/audit-verify",
         "./usr/share/zsh/vendor-completions/_audit-verify",
         "./usr/share/fish/vendor_completions.d/audit-verify.fish",
