@@ -57,9 +57,10 @@ pub struct Watch {
 
 impl Watch {
     pub fn new(p: Parts) -> Self {
+        let carries = matches!(p.drops, Drops::Probes(_));
         Self {
             p,
-            kernel: KernelLoss::new(),
+            kernel: KernelLoss::new(carries),
             last_functions: BTreeMap::new(),
             last_probes: ProbeCounts::default(),
             last_keys: HashMap::new(),
@@ -107,7 +108,8 @@ impl Watch {
         let resets = std::mem::take(&mut stream::lock(&self.p.shared).resets);
         let interval = self.kernel.interval(samples.lost_growth, &samples.resets, &resets, attribute);
         for note in &interval.notes {
-            log::warn!("{note}");
+            // Frees ahead of lost are routine with the tracepoint backend (see kernel_loss): not a warning.
+            log::info!("{note}");
         }
         let m = &self.p.metrics;
         m.kernel_lost.inc_by(interval.lost);

@@ -31,6 +31,11 @@ pub struct KernelLoss {
     /// Attributed drops that `lost` had not yet counted when the interval was read (the sensors are read
     /// a moment after the last sample); they are owed to the next interval, once.
     carry: ByReason,
+    /// Whether attribution ahead of `lost` is carried: for the probe backend, where every call is a drop
+    /// that `lost` counts a moment later. The tracepoint backend also sees kauditd free its extra
+    /// reference to a record auditd already read (a free that is no drop): carried, those would take the
+    /// reason of the next interval's real drops, so they are let go at once.
+    carries: bool,
 }
 
 /// One interval's kernel loss.
@@ -38,8 +43,8 @@ pub struct KernelLoss {
 pub struct Interval {
     pub lost: u64,
     pub by_reason: ByReason,
-    /// Records the sensors saw freed after the kernel emitted them (hold/retry queue overflow), whether
-    /// `lost` counted them or not: the ledger sees them unwritten, and they are the kernel's.
+    /// Records dropped after the kernel emitted them (hold/retry queue overflow, counted in `lost`): the
+    /// ledger sees them unwritten, and they are the kernel's.
     pub freed_after_emit: u64,
     /// Diagnostics for the log: pairings settled alone, attribution beyond `lost`.
     pub notes: Vec<String>,
@@ -47,8 +52,8 @@ pub struct Interval {
 
 impl KernelLoss {
     #[must_use]
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(carries: bool) -> Self {
+        Self { carries, ..Self::default() }
     }
 
     /// Δlost over an interval: `growth` and `decreases` from the sampler, `records` the reset records
@@ -70,7 +75,6 @@ impl KernelLoss {
         for (reason, n) in attribute(left) {
             wanted[index_of(&reason)] += n;
         }
-        let freed_after_emit = wanted[index_of("hold_or_retry_queue_overflow")];
         let (own, excess, unattributed) = fill(left, wanted);
         if excess.iter().any(|n| *n > 0) {
             notes.push(format!(
@@ -78,10 +82,13 @@ impl KernelLoss {
                 excess.iter().sum::<u64>()
             ));
         }
-        self.carry = excess;
+        self.carry = if self.carries { excess } else { [0; 5] };
         let mut by_reason = owed;
         by_reason.iter_mut().zip(own).for_each(|(a, b)| *a += b);
         by_reason[UNATTRIBUTED] += unattributed;
+        // Only drops lost counted: the tracepoint backend also sees kauditd drop its extra reference to a
+        // record auditd already read (a free that is no drop), which must not excuse a real loss.
+        let freed_after_emit = by_reason[index_of("hold_or_retry_queue_overflow")];
         let interval = Interval { lost, by_reason, freed_after_emit, notes };
         debug_assert_eq!(interval.by_reason.iter().sum::<u64>(), interval.lost);
         interval
@@ -151,7 +158,7 @@ mod tests {
 
     #[test]
     fn the_split_sums_to_the_growth_and_the_rest_is_unattributed() {
-        let mut k = KernelLoss::new();
+        let mut k = KernelLoss::new(true);
         let i = k.interval(10, &[], &[], |lost| {
             assert_eq!(lost, 10);
             reasons(&[("backlog_limit", 6), ("rate_limit", 1)])
@@ -164,10 +171,10 @@ mod tests {
 
     #[test]
     fn attribution_ahead_of_lost_is_owed_to_the_next_interval_once() {
-        let mut k = KernelLoss::new();
+        let mut k = KernelLoss::new(true);
         let i = k.interval(2, &[], &[], |_| reasons(&[("hold_or_retry_queue_overflow", 5)]));
         assert_eq!(i.by_reason, [0, 0, 2, 0, 0]);
-        assert_eq!(i.freed_after_emit, 5, "all five were freed after the multicast copy");
+        assert_eq!(i.freed_after_emit, 2, "the two lost counted; the rest only when it does");
         assert_eq!(i.notes.len(), 1);
         let i = k.interval(3, &[], &[], |_| BTreeMap::new());
         assert_eq!(i.by_reason, [0, 0, 3, 0, 0], "the three lost counted late have their reason");
@@ -178,19 +185,24 @@ mod tests {
         assert_eq!(i.by_reason, [0; 5]);
         let i = k.interval(1, &[], &[], |_| BTreeMap::new());
         assert_eq!(i.by_reason, [0, 0, 0, 0, 1], "the carry did not outlive one interval");
+        // Without carrying (the tracepoint backend), frees ahead of lost are let go at once.
+        let mut k = KernelLoss::new(false);
+        let _ = k.interval(2, &[], &[], |_| reasons(&[("hold_or_retry_queue_overflow", 5)]));
+        let i = k.interval(3, &[], &[], |lost| reasons(&[("backlog_limit", lost)]));
+        assert_eq!(i.by_reason, [3, 0, 0, 0, 0]);
     }
 
     #[test]
     fn a_reset_adds_what_grew_before_it_whichever_half_comes_first() {
         // lost 100 at the last sample, 130 at the reset (old=130), 7 since: 37.
-        let mut k = KernelLoss::new();
+        let mut k = KernelLoss::new(true);
         assert_eq!(k.interval(7, &[100], &[130], |_| BTreeMap::new()).lost, 37);
         // The record heard an interval after the sampler saw the decrease.
-        let mut k = KernelLoss::new();
+        let mut k = KernelLoss::new(true);
         assert_eq!(k.interval(7, &[100], &[], |_| BTreeMap::new()).lost, 7);
         assert_eq!(k.interval(0, &[], &[130], |_| BTreeMap::new()).lost, 30);
         // A decrease with no record ever: settled alone, with a note, and nothing invented.
-        let mut k = KernelLoss::new();
+        let mut k = KernelLoss::new(true);
         let notes: Vec<_> = (0..4)
             .flat_map(|n| k.interval(0, if n == 0 { &[5][..] } else { &[] }, &[], |_| BTreeMap::new()).notes)
             .collect();
@@ -205,7 +217,7 @@ mod tests {
     #[test]
     fn a_reset_the_sampler_never_saw_adds_the_old_value() {
         // lost went 10 → reset at 12 → 15 between two samples: the sampler counted 5, the truth is 2 + 15.
-        let mut k = KernelLoss::new();
+        let mut k = KernelLoss::new(true);
         let mut total = k.interval(5, &[], &[12], |_| BTreeMap::new()).lost;
         for _ in 0..PAIRING_INTERVALS {
             total += k.interval(0, &[], &[], |_| BTreeMap::new()).lost;

@@ -127,7 +127,7 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     });
     let backend = serde_json::to_value(drops.backend())?.as_str().unwrap_or("unknown").to_owned();
     let metrics = metrics::Metrics::new(env!("CARGO_PKG_VERSION"), &backend, hz.is_ok());
-    let shared = stream::Pipeline::new(config.grace, emitted::Own::new(drops.program_ids())).shared();
+    let shared = stream::Pipeline::new(config.grace, drops.program_ids()).shared();
     let listener = Listener::start("watch-multicast", emitted::RECEIVE_BUFFER, stream::Emitted(shared.clone()))?;
     let sampler = Sampler::start()?;
     // The log last, from its end: what is emitted from here on is in it after this point.

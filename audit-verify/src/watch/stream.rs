@@ -53,8 +53,10 @@ pub struct Pipeline {
 const CANARIES: usize = 64;
 
 impl Pipeline {
+    /// `own_programs`: our BPF programs' IDs, whose load and unload records are ours.
     #[must_use]
-    pub fn new(grace: Duration, own: Own) -> Self {
+    pub fn new(grace: Duration, own_programs: Vec<u32>) -> Self {
+        let own = Own::new(own_programs);
         Self { ledger: Ledger::new(grace), resets: Vec::new(), canaries: VecDeque::new(), ours: HashSet::new(), own }
     }
 
@@ -170,7 +172,7 @@ mod tests {
 
     #[test]
     fn a_canary_fences_what_came_before_and_resets_and_own_events_are_told_apart() {
-        let mut p = Pipeline::new(Duration::ZERO, Own::new(vec![]));
+        let mut p = Pipeline::new(Duration::ZERO, Vec::new());
         let me = std::process::id();
         let t0 = Instant::now();
         p.emitted(1300, "audit(1.0:5): syscall=59 pid=7 key=\"exec\"");
