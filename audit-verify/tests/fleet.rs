@@ -524,12 +524,16 @@ fn watch_serves_kernel_counters_under(caps: &[String]) {
         .spawn()
         .unwrap();
     let metrics = tools::poll(20, || {
-        tools::http_get(port, "/metrics").filter(|m| m.contains("audit_verify_canary_last_success_timestamp_seconds{"))
+        // Until the first interval is folded in, the gauges are still at their start (auditd_up 0).
+        tools::http_get(port, "/metrics").filter(|m| {
+            m.contains("audit_verify_canary_last_success_timestamp_seconds{")
+                && m.contains("\naudit_verify_auditd_up 1\n")
+        })
     });
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM) };
     let out = child.wait_with_output().unwrap();
-    let metrics = metrics.unwrap_or_else(|| panic!("no /metrics with a canary in 20 s: {}", text(&out)));
+    let metrics = metrics.unwrap_or_else(|| panic!("no /metrics with a canary and auditd up in 20 s: {}", text(&out)));
     assert_eq!(out.status.code(), Some(0), "watch under the unit's capabilities, stopped by SIGTERM: {}", text(&out));
     let series: BTreeMap<&str, f64> = metrics
         .lines()
@@ -543,10 +547,19 @@ fn watch_serves_kernel_counters_under(caps: &[String]) {
     assert_eq!(series.get("audit_verify_auditd_up"), Some(&1.0), "{metrics}");
     assert!(series.contains_key("audit_verify_kernel_lost_records_total"), "{metrics}");
     assert!(series.keys().any(|s| s.starts_with("audit_verify_kernel_dropped_records_total{")), "{metrics}");
-    let families: BTreeSet<&str> =
-        metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split_whitespace().next()).collect();
+    // `# TYPE NAME counter` names a counter's family without its `_total` (as OpenMetrics does).
+    let families: BTreeSet<String> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [name, "counter"] => Some(format!("{}_total", name.trim_end_matches("_total"))),
+            [name, _] => Some(name.to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert!(families.len() >= 15, "{families:?}");
     let contract: BTreeSet<String> = WATCH_METRICS.iter().map(|m| format!("audit_verify_{m}")).collect();
-    let unknown: Vec<&&str> = families.iter().filter(|f| !contract.contains(**f)).collect();
+    let unknown: Vec<&String> = families.difference(&contract).collect();
     assert!(unknown.is_empty(), "watch serves families outside the metric contract: {unknown:?}");
 }
 
