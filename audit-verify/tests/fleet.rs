@@ -413,27 +413,30 @@ fn ansible_playbook_installs_checks_collects_and_fails_by_severity() {
 // ---------------------------------------------------------------------------------------------------
 // Capabilities
 
-/// What each capability of the unit is for, shown by taking it away: the command and what it then says.
+/// What each capability of the unit is for, shown by taking it away from `watch`: what it then says.
 enum Breaks {
-    /// `status --json` reports this probe of `capabilities` unavailable.
-    StatusProbe(&'static str),
-    /// The command exits 2 with this in its error.
-    Fails { command: &'static str, error: &'static str },
-    /// `measure --json` runs, without its eBPF sensors, for this reason.
-    MeasureSensors(&'static str),
+    /// watch exits 2 with this in its error.
+    Exits(&'static str),
+    /// watch serves counters without its eBPF sensors (`watch_info{backend="counters_only"}`), saying this.
+    NoSensors(&'static str),
+    /// watch serves its metrics, but no canary gets through, saying this.
+    NoCanary(&'static str),
 }
 
 /// One row per capability of dist/systemd/audit-verify-watch.service, found by removing each in turn.
 const WITHOUT: &[(&str, Breaks)] = &[
-    ("CAP_BPF", Breaks::StatusProbe("ring_buffer")),
-    ("CAP_PERFMON", Breaks::StatusProbe("tracepoint")),
-    ("CAP_AUDIT_READ", Breaks::StatusProbe("audit_multicast")),
-    ("CAP_AUDIT_CONTROL", Breaks::Fails { command: "status", error: "AUDIT_GET" }),
-    ("CAP_AUDIT_WRITE", Breaks::Fails { command: "measure", error: "AUDIT_USER" }),
+    // bpf(2): no map, no program.
+    ("CAP_BPF", Breaks::NoSensors("DROPS_BY_RANGE")),
+    // Loading a tracing program and attaching it to a tracepoint.
+    ("CAP_PERFMON", Breaks::NoSensors("kfree_skb sensor")),
+    ("CAP_AUDIT_READ", Breaks::Exits("multicast socket")),
+    ("CAP_AUDIT_CONTROL", Breaks::Exits("AUDIT_GET")),
+    // The canary is an AUDIT_USER message.
+    ("CAP_AUDIT_WRITE", Breaks::NoCanary("AUDIT_USER")),
     // SO_RCVBUFFORCE on the multicast socket, so that a burst does not overflow it.
-    ("CAP_NET_ADMIN", Breaks::Fails { command: "measure", error: "multicast socket" }),
-    // kptr_restrict hides /proc/kallsyms' addresses, which the sensors check the audit functions in.
-    ("CAP_SYSLOG", Breaks::MeasureSensors("kallsyms")),
+    ("CAP_NET_ADMIN", Breaks::Exits("multicast socket")),
+    // kptr_restrict hides /proc/kallsyms' addresses, where the sensors look for the audit functions.
+    ("CAP_SYSLOG", Breaks::NoSensors("kallsyms")),
 ];
 
 /// The probes of `status` that work as root must work under the unit's set.
@@ -483,28 +486,29 @@ fn watch_layers_work_under_exactly_the_units_capabilities_and_each_one_is_needed
     assert_eq!(measure["backend"], root_status["capabilities"]["backend"], "{}", measure["backend"]);
     watch_serves_kernel_counters_under(&caps);
 
-    // Without each one, the layer it is there for breaks, and says so.
+    // Without each one, the layer it is there for breaks, and watch says so.
     for (cap, breaks) in WITHOUT {
         let fewer: Vec<String> = caps.iter().filter(|c| c != cap).cloned().collect();
+        let (metrics, out) =
+            watch_under(&fewer, 8, |m| m.contains("audit_verify_canary_last_success_timestamp_seconds{"));
+        let said = text(&out);
         match breaks {
-            Breaks::StatusProbe(probe) => {
-                let out = json_of(&under_caps_audit_verify(&fewer, &["status", "--json"]));
-                assert_eq!(out["capabilities"][probe]["available"], false, "without {cap}: {}", out["capabilities"]);
+            Breaks::Exits(error) => {
+                assert_eq!(out.status.code(), Some(2), "without {cap}, watch did not fail: {said}");
+                assert!(said.contains(error), "without {cap}, watch failed otherwise: {said}");
             }
-            Breaks::Fails { command, error } => {
-                let args: &[&str] = if *command == "measure" {
-                    &["measure", "--duration", "1", "--json"]
-                } else {
-                    &[command, "--json"]
-                };
-                let out = under_caps_audit_verify(&fewer, args);
-                assert_eq!(out.status.code(), Some(2), "without {cap}, {command} did not fail: {}", text(&out));
-                assert!(text(&out).contains(error), "without {cap}, {command} failed otherwise: {}", text(&out));
+            Breaks::NoSensors(reason) => {
+                let metrics = metrics.unwrap_or_else(|| panic!("without {cap}: no /metrics: {said}"));
+                assert!(metrics.contains("backend=\"counters_only\""), "without {cap}: {metrics}");
+                assert!(said.contains(reason), "without {cap}, the sensors failed otherwise: {said}");
             }
-            Breaks::MeasureSensors(reason) => {
-                let out = json_of(&under_caps_audit_verify(&fewer, &["measure", "--duration", "1", "--json"]));
-                let error = out["observer"]["sensors_error"].as_str().unwrap_or_default();
-                assert!(error.contains(reason), "without {cap}: sensors_error {error:?}");
+            Breaks::NoCanary(error) => {
+                let metrics = metrics.unwrap_or_else(|| panic!("without {cap}: no /metrics: {said}"));
+                assert!(
+                    !metrics.contains("audit_verify_canary_last_success_timestamp_seconds{"),
+                    "without {cap}: {metrics}"
+                );
+                assert!(said.contains(error), "without {cap}, the canary failed otherwise: {said}");
             }
         }
     }
@@ -514,26 +518,12 @@ fn watch_layers_work_under_exactly_the_units_capabilities_and_each_one_is_needed
 /// the kernel reports, a live auditd), a canary gets through, and every family it serves is one of the
 /// contract the rules and the dashboard are written against.
 fn watch_serves_kernel_counters_under(caps: &[String]) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("127.0.0.1:{port}");
-    let args = ["watch", "--listen", &listen, "--interval", "1", "--canary-interval", "1"];
-    // unshare, sh and setpriv each exec the next: the child's pid is watch's.
-    let child = caps_command(caps, common::binary().as_os_str(), &args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let metrics = tools::poll(20, || {
-        // Until the first interval is folded in, the gauges are still at their start (auditd_up 0).
-        tools::http_get(port, "/metrics").filter(|m| {
-            m.contains("audit_verify_canary_last_success_timestamp_seconds{")
-                && m.contains("\naudit_verify_auditd_up 1\n")
-        })
+    // Until the first interval is folded in, the gauges are still at their start (auditd_up 0).
+    let (metrics, out) = watch_under(caps, 20, |m| {
+        m.contains("audit_verify_canary_last_success_timestamp_seconds{") && m.contains("\naudit_verify_auditd_up 1\n")
     });
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
-    let metrics = metrics.unwrap_or_else(|| panic!("no /metrics with a canary and auditd up in 20 s: {}", text(&out)));
+    let metrics = metrics.unwrap_or_else(|| panic!("no /metrics in 20 s: {}", text(&out)));
+    assert!(metrics.contains("\naudit_verify_auditd_up 1\n"), "no canary and auditd up in 20 s: {metrics}");
     assert_eq!(out.status.code(), Some(0), "watch under the unit's capabilities, stopped by SIGTERM: {}", text(&out));
     let series: BTreeMap<&str, f64> = metrics
         .lines()
@@ -561,6 +551,33 @@ fn watch_serves_kernel_counters_under(caps: &[String]) {
     let contract: BTreeSet<String> = WATCH_METRICS.iter().map(|m| format!("audit_verify_{m}")).collect();
     let unknown: Vec<&String> = families.difference(&contract).collect();
     assert!(unknown.is_empty(), "watch serves families outside the metric contract: {unknown:?}");
+}
+
+/// Runs `watch` under `caps` (1 s intervals) until its /metrics satisfies `done`, it exits, or `secs`
+/// pass; then stops it with SIGTERM. The last /metrics it served (if any), and its output.
+fn watch_under(caps: &[String], secs: u64, done: impl Fn(&str) -> bool) -> (Option<String>, Output) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["watch", "--listen", &listen, "--interval", "1", "--canary-interval", "1"];
+    // unshare, sh and setpriv each exec the next: the child's pid is watch's.
+    let mut child = caps_command(caps, common::binary().as_os_str(), &args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut last = None;
+    tools::poll(secs, || {
+        if child.try_wait().unwrap().is_some() {
+            return Some(());
+        }
+        last = tools::http_get(port, "/metrics").or(last.take());
+        last.as_deref().is_some_and(&done).then_some(())
+    });
+    if child.try_wait().unwrap().is_none() {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM) };
+    }
+    (last, child.wait_with_output().unwrap())
 }
 
 /// The unit's `CapabilityBoundingSet=`: the one place the set is written.
