@@ -426,7 +426,7 @@ enum Breaks {
 /// One row per capability of dist/systemd/audit-verify-watch.service, found by removing each in turn.
 const WITHOUT: &[(&str, Breaks)] = &[
     // bpf(2): no map, no program.
-    ("CAP_BPF", Breaks::NoSensors("DROPS_BY_RANGE")),
+    ("CAP_BPF", Breaks::NoSensors("failed to create map")),
     // Loading a tracing program and attaching it to a tracepoint.
     ("CAP_PERFMON", Breaks::NoSensors("kfree_skb sensor")),
     ("CAP_AUDIT_READ", Breaks::Exits("multicast socket")),
