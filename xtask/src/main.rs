@@ -1,5 +1,6 @@
-//! Work around the build: `cargo xtask setup | run | test | vm-test`.
+//! Work around the build: `cargo xtask setup | run | test | vm-test | deb`.
 
+mod deb;
 mod setup;
 mod vm;
 
@@ -37,6 +38,9 @@ enum Task {
         #[arg(long = "suite")]
         suites: Vec<String>,
     },
+    /// Sets up, builds the release binary, generates its man pages and completions, and packs the Debian
+    /// package with cargo-deb (binary, man pages, completions, systemd units); prints the .deb's path.
+    Deb,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -62,6 +66,12 @@ fn main() -> anyhow::Result<()> {
             // The kernels users run have kprobes and fentry; this host's does not. The whole matrix, each
             // guest bounded as `vm-test`'s default.
             vm::run(&workspace_root(), &vm::Options { timeout: std::time::Duration::from_mins(10), suites: Vec::new() })
+        }
+        Task::Deb => {
+            setup::run()?;
+            let deb = deb::build(&workspace_root())?;
+            println!("{}", deb.display());
+            Ok(())
         }
         Task::VmTest { timeout, suites } => {
             setup::run()?;

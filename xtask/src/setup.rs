@@ -24,9 +24,18 @@ const PACKAGES: &[&str] = &[
     "iproute2",
     // auparse's Python binding for /usr/bin/python3: the oracle of tests/auditlog_oracle.rs.
     "python3-audit",
-    // promtool, which validates the Prometheus textfiles `measure` and `check` write.
+    // promtool, which validates the Prometheus textfiles `measure` and `check` write, and checks and
+    // unit-tests dist/prometheus's alert rules.
     "prometheus",
+    // The fleet artifacts (tests/fleet.rs): lintian judges the .deb; systemd-analyze verifies its units
+    // (systemd); ansible-core and kubernetes-validate come from PyPI into a venv.
+    "lintian",
+    "systemd",
+    "python3-venv",
 ];
+
+/// cargo-deb, which packs the .deb from `[package.metadata.deb]` (`cargo xtask deb`).
+const CARGO_DEB_VERSION: &str = "3.8.0";
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
@@ -47,6 +56,8 @@ pub fn run() -> anyhow::Result<()> {
     install_packages()?;
     link_debian_toolchain()?;
     install_bpf_linker()?;
+    install_cargo_deb()?;
+    install_npm()?;
     start_auditd()
 }
 
@@ -107,6 +118,32 @@ fn install_bpf_linker() -> anyhow::Result<()> {
         bail!("cargo install bpf-linker failed ({status})");
     }
     Ok(())
+}
+
+fn install_cargo_deb() -> anyhow::Result<()> {
+    let current = Command::new("cargo").args(["deb", "--version"]).env("PATH", path_with_cargo_bin()).output();
+    if current.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(CARGO_DEB_VERSION)) {
+        return Ok(());
+    }
+    eprintln!("setup: building cargo-deb {CARGO_DEB_VERSION} (about two minutes)");
+    let status = Command::new("cargo")
+        .args(["install", "cargo-deb", "--version", CARGO_DEB_VERSION, "--locked"])
+        .env("PATH", path_with_cargo_bin())
+        .status()
+        .context("running cargo install cargo-deb")?;
+    if !status.success() {
+        bail!("cargo install cargo-deb failed ({status})");
+    }
+    Ok(())
+}
+
+/// npm, for the `ServiceMonitor`'s schema (tests/fleet.rs). Only where no `npm` runs: a Node.js installed
+/// from elsewhere brings its own, and Debian's `npm` package would conflict with it.
+fn install_npm() -> anyhow::Result<()> {
+    if which("npm") {
+        return Ok(());
+    }
+    install_missing("setup", &["nodejs", "npm"])
 }
 
 /// auditd daemonizes by itself; no systemd needed. Waits until the kernel has registered it.

@@ -6,6 +6,7 @@ use audit_verify::{
     check::{self, CheckReport, Section},
     measure::MeasureReport,
     prometheus::Gauges,
+    prove::State,
     rules::augenrules::RulesInput,
     snapshot::Inputs,
     textfile,
@@ -107,7 +108,24 @@ fn summary_metrics(r: &CheckReport) -> String {
             .map(|(severity, n)| (severity, n as f64)),
     );
     g.one("check_pass", "1 when the last check passed.", f64::from(u8::from(r.verdict == "pass")));
+    if let Some(p) = &r.prove {
+        prove_rules(&mut g, p.rules.iter().map(|rule| rule.state));
+    }
     g.finish()
+}
+
+/// `prove_rules{state}`: rules per prove state, every state written (0 included), so that
+/// `audit_verify_prove_rules{state="failed"} > 0` is an alert that resolves rather than a series that
+/// disappears. Absent when prove did not run: no series is better than a row of zeros that looks proven.
+#[expect(clippy::cast_precision_loss, reason = "rule counts, far below 2^52")]
+fn prove_rules(g: &mut Gauges, states: impl Iterator<Item = State>) {
+    let states: Vec<State> = states.collect();
+    g.by_label(
+        "prove_rules",
+        "Rules of the last check's prove, by state.",
+        "state",
+        State::ALL.map(|state| (state.name(), states.iter().filter(|s| **s == state).count() as f64)),
+    );
 }
 
 fn print_human(r: &CheckReport, _tty: bool) {
@@ -127,7 +145,6 @@ fn print_human(r: &CheckReport, _tty: bool) {
         outln!("  rules    {} in the files, {} loaded, {} in both", rules.expected, rules.loaded, rules.matched);
     }
     if let Some(p) = &r.prove {
-        use audit_verify::prove::State;
         let gaps = p.rules.iter().filter(|x| x.state.is_gap()).count();
         outln!(
             "  prove    {} rules: {} proven, {} unprovable, {gaps} with a gap",
@@ -175,5 +192,53 @@ fn print_human(r: &CheckReport, _tty: bool) {
     for f in &r.findings {
         let at = f.finding.location.as_deref().unwrap_or("-");
         outln!("  [{:?}] {:<8} {} {at}: {}", f.finding.severity, f.section.name(), f.finding.id, f.finding.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prove_rules_counts_every_state_and_writes_the_absent_ones_as_zero() {
+        let mut g = Gauges::new();
+        prove_rules(&mut g, [State::Proven, State::Failed, State::Proven, State::NotRun].into_iter());
+        let text = g.finish();
+        let series: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(series.len(), State::ALL.len(), "{text}");
+        for (state, n) in [("proven", 2), ("failed", 1), ("not_run", 1), ("shadowed", 0), ("symlink", 0)] {
+            let line = format!("audit_verify_prove_rules{{state=\"{state}\"}} {n}");
+            assert!(series.contains(&line.as_str()), "no `{line}` in:\n{text}");
+        }
+    }
+
+    /// A new state must join `State::ALL`, or its rules would be missing from the textfile: this match
+    /// stops compiling when one is added, and the list beside it must then grow too.
+    #[test]
+    fn state_all_lists_every_state() {
+        let listed = |state: State| match state {
+            State::Proven
+            | State::Failed
+            | State::NotWritten
+            | State::NotLoaded
+            | State::Shadowed
+            | State::Unprovable
+            | State::Dead
+            | State::Symlink
+            | State::NotRun => State::ALL.contains(&state),
+        };
+        for state in [
+            State::Proven,
+            State::Failed,
+            State::NotWritten,
+            State::NotLoaded,
+            State::Shadowed,
+            State::Unprovable,
+            State::Dead,
+            State::Symlink,
+            State::NotRun,
+        ] {
+            assert!(listed(state), "{state:?} is not in State::ALL");
+        }
     }
 }

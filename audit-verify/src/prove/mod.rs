@@ -102,6 +102,20 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in declaration order: the series of `check --prometheus`'s `prove_rules` family, each
+    /// written even at 0 so an alert on one state never sees it vanish.
+    pub const ALL: [State; 9] = [
+        State::Proven,
+        State::Failed,
+        State::NotWritten,
+        State::NotLoaded,
+        State::Shadowed,
+        State::Unprovable,
+        State::Dead,
+        State::Symlink,
+        State::NotRun,
+    ];
+
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
