@@ -44,11 +44,11 @@ pub struct LintArgs {
     /// How long --prove-shipping waits for the marker to reach the collector, in seconds.
     #[arg(long = "shipping-timeout", value_name = "SECS", default_value = "10", value_parser = super::seconds, alias = "prove-timeout")]
     prove_timeout: Duration,
-    /// Print the report as JSON (docs/schema/lint.schema.json) instead of a table.
     /// Predict the rules files on this host's workload for SECS seconds (as `predict`, nothing loaded), so
     /// that the flooding check uses measured rates instead of a heuristic.
     #[arg(long, value_name = "SECS", value_parser = super::seconds, conflicts_with = "root")]
     pub(super) predict: Option<Duration>,
+    /// Print the report as JSON (docs/schema/lint.schema.json) instead of a table.
     #[arg(long)]
     json: bool,
     /// Exit 1 when a finding is at or above this severity.
