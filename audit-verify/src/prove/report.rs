@@ -6,18 +6,6 @@ use std::fmt::Write as _;
 use super::{ProveReport, RuleProof, State};
 use crate::junit;
 
-const STATES: [State; 9] = [
-    State::Proven,
-    State::Failed,
-    State::NotWritten,
-    State::NotLoaded,
-    State::Shadowed,
-    State::Unprovable,
-    State::Dead,
-    State::Symlink,
-    State::NotRun,
-];
-
 /// `STATE  SOURCE  KEY`, then the rule, then the evidence or the reason, indented.
 #[must_use]
 pub fn table(report: &ProveReport) -> String {
@@ -30,7 +18,7 @@ pub fn table(report: &ProveReport) -> String {
         let _ = writeln!(out, "            {}", r.rule);
         let _ = writeln!(out, "            {}", detail(r));
     }
-    let counts: Vec<String> = STATES
+    let counts: Vec<String> = State::ALL
         .iter()
         .map(|s| (s, report.count(*s)))
         .filter(|(_, n)| *n > 0)
