@@ -2,7 +2,8 @@
 //!
 //! 1. Overhead (root, the kernel): an execve storm under an execve rule, timed without and with
 //!    `audit-verify watch` running (1 s intervals and canaries), alternating runs; the highest event
-//!    rate the storm reaches; watch's own peak RSS (`VmHWM`) afterwards.
+//!    rate the storm reaches; the CPU each of watch's threads used during a storm; watch's own peak RSS
+//!    (`VmHWM`) afterwards.
 //! 2. A scaled 24 h soak of watch's accounting (no kernel): 24 hours of events at that rate (or
 //!    `AV_SOAK_RATE`), driven through the same multicast consumer and log reader `watch` runs, as fast as
 //!    this machine goes, with a canary every 30 simulated seconds and auditd "away" (nothing written)
@@ -53,6 +54,17 @@ fn vm_hwm_kb(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (ns) each thread of `pid` has run, by thread name (`/proc/PID/task/*/schedstat`).
+fn thread_cpu_ns(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+        let read = |file: &str| std::fs::read_to_string(task.path().join(file)).unwrap_or_default();
+        let ns = read("schedstat").split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        *by_name.entry(read("comm").trim_end().to_owned()).or_insert(0) += ns;
+    }
+    by_name
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -100,10 +112,17 @@ fn overhead(runs: u64, execs: u64) -> f64 {
     storm(execs / 4); // warm the page cache
     let (mut without, mut with) = (Vec::new(), Vec::new());
     let mut peak = 0;
+    // Per thread of watch, the CPU it used during each storm (ms).
+    let mut cpu: std::collections::BTreeMap<String, Vec<f64>> = std::collections::BTreeMap::new();
     for _ in 0..runs {
         without.push(storm(execs).as_secs_f64());
         let watch = start_watch();
+        let before = thread_cpu_ns(watch.id());
         with.push(storm(execs).as_secs_f64());
+        for (thread, ns) in thread_cpu_ns(watch.id()) {
+            let used = ns.saturating_sub(before.get(&thread).copied().unwrap_or(0));
+            cpu.entry(thread).or_default().push(used as f64 / 1e6);
+        }
         std::thread::sleep(Duration::from_millis(1500)); // an interval and a canary after the storm
         peak = peak.max(vm_hwm_kb(&watch.id().to_string()));
         stop(watch);
@@ -114,6 +133,13 @@ fn overhead(runs: u64, execs: u64) -> f64 {
     println!("  without watch   {without:.3} s  ({:.0} execve/s)", execs as f64 / without);
     println!("  with watch      {with:.3} s  ({:+.1}%)", (with / without - 1.0) * 100.0);
     println!("  watch's peak RSS (VmHWM) {:.1} MB", peak as f64 / 1024.0);
+    for (thread, ms) in cpu {
+        let ms = median(ms);
+        println!(
+            "  watch thread {thread:<16} {ms:6.1} ms of CPU during a storm ({:.0} ns per execve)",
+            ms * 1e6 / execs as f64
+        );
+    }
     execs as f64 / without
 }
 
