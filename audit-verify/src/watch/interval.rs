@@ -198,8 +198,9 @@ impl Watch {
         let orphans = pipeline.ledger.take_orphans();
         if orphans > 0 {
             log::warn!(
-                "{orphans} records the kernel emitted while no auditd was registered were never written: the kernel \
-                 discards them unless audit=1 is on its command line, and does not count them in lost"
+                "{orphans} records the kernel emitted while no auditd was registered, or in an auditd's own \
+                 registration, were never written: the kernel discards the first unless audit=1 is on its command \
+                 line and does not count them in lost; auditd does not write the second"
             );
         }
         let expiry = self.p.canary_timeout * 2;

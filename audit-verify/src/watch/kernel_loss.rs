@@ -1,10 +1,11 @@
 //! The kernel's drops, interval by interval: how much `lost` grew (its resets folded in) and why.
 //!
 //! Growth comes from the sampler ([`crate::measure::sampler`]), which sees `lost` go down when someone
-//! resets it. A reset's `CONFIG_CHANGE` record (`op=set audit_lost=0 old=N`) says what `lost` was at the
-//! reset, so what grew between the sample before it and the reset is `N - before`: the two are paired
-//! here, in order. Reasons come from the backend's attribution (`measure`'s, over the interval's deltas);
-//! Σ by reason is made equal to Δlost and checked, and any remainder is `unattributed`.
+//! resets it. A reset's `CONFIG_CHANGE` record (`op=set lost=0 old=N`, as the kernel's
+//! `audit_log_config_change("lost", 0, lost, 1)` writes it) says what `lost` was at the reset, so what
+//! grew between the sample before it and the reset is `N - before`: the two are paired here, in order.
+//! Reasons come from the backend's attribution (`measure`'s, over the interval's deltas); Σ by reason
+//! is made equal to Δlost and checked, and any remainder is `unattributed`.
 
 use std::collections::{BTreeMap, VecDeque};
 

@@ -8,8 +8,10 @@ use tokio::{
     net::TcpStream,
 };
 
-/// The exposition format's content type, as Prometheus asks for it.
-const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The body is what `prometheus-client` encodes: OpenMetrics text (counter families typed without their
+/// `_total`, a closing `# EOF`). Announced as the 0.0.4 text format, Prometheus would parse it with the
+/// older parser, which files `x_total` apart from `# TYPE x counter`, untyped.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// A request head larger than this is not a scrape.
 const MAX_HEAD: usize = 8 << 10;
 /// A client that sends no request head in this time is dropped.
@@ -62,7 +64,7 @@ mod tests {
     fn serves_metrics_and_nothing_else() {
         let ok = respond(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", "a 1\n");
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n") && ok.ends_with("\r\n\r\na 1\n"), "{ok}");
-        assert!(ok.contains("Content-Length: 4\r\n") && ok.contains("version=0.0.4"));
+        assert!(ok.contains("Content-Length: 4\r\n") && ok.contains("application/openmetrics-text; version=1.0.0"));
         assert!(respond(b"GET /metrics?x=1 HTTP/1.1\r\n\r\n", "").starts_with("HTTP/1.1 200"));
         assert!(respond(b"GET / HTTP/1.1\r\n\r\n", "").starts_with("HTTP/1.1 404"));
         assert!(respond(b"POST /metrics HTTP/1.1\r\n\r\n", "").starts_with("HTTP/1.1 405"));

@@ -110,16 +110,28 @@ impl Pipeline {
 
     fn emitted(&mut self, ty: u16, text: &str) {
         if ty == AUDIT_CONFIG_CHANGE
-            && matches!(field(text, "lost").or_else(|| field(text, "audit_lost")), Some("0"))
+            && matches!(field(text, "lost"), Some("0"))
             && let Some(old) = field(text, "old").and_then(|o| o.parse().ok())
         {
             self.resets.push(old);
         }
-        if ty == AUDIT_CONFIG_CHANGE
-            && let Some(pid) = field(text, "audit_pid")
-        {
-            self.ledger.registered = pid != "0";
+        // auditd leaving: what follows has no auditd to go to. auditd arriving: its own registration
+        // event (this CONFIG_CHANGE, and the SYSCALL of the AUDIT_SET that caused it) still counts with
+        // what no auditd received. Measured here with auditd 3.0.9, its CONFIG_CHANGE is missing from the
+        // log in about half of all restarts (the rest of that event is written): the record races the
+        // ACK that auditd is waiting for while it registers, and auditd never writes it.
+        let audit_pid = if ty == AUDIT_CONFIG_CHANGE { field(text, "audit_pid") } else { None };
+        if audit_pid == Some("0") {
+            self.ledger.registered = false;
         }
+        self.record(ty, text);
+        if audit_pid.is_some_and(|pid| pid != "0") {
+            self.ledger.registered = true;
+        }
+    }
+
+    /// One emitted record into the ledger, unless it is ours (a canary, our BPF programs) or an EOE.
+    fn record(&mut self, ty: u16, text: &str) {
         let Some(serial) = serial_of(text) else { return };
         if self.own.is_ours(ty, text) {
             if let Some(i) = self.canaries.iter().position(|c| c.fence.is_none() && c.marker.is_in(text.as_bytes())) {
@@ -209,5 +221,26 @@ mod tests {
         assert!(!p.ledger.registered);
         p.emitted(1305, "audit(1.0:9): op=set audit_pid=3001 old=0 auid=-1 ses=-1 res=1");
         assert!(p.ledger.registered);
+        // The registration event's records, written but for its CONFIG_CHANGE, are not auditd's loss.
+        p.emitted(1300, "audit(1.0:9): arch=c000003e syscall=44 success=yes exit=60 pid=3001");
+        p.emitted(1300, "audit(1.0:10): arch=c000003e syscall=59 success=yes exit=0 pid=3002");
+        for line in [
+            "type=SYSCALL msg=audit(1.0:9): arch=c000003e syscall=44 success=yes exit=60 pid=3001",
+            "type=SYSCALL msg=audit(1.0:10): arch=c000003e syscall=59 success=yes exit=0 pid=3002",
+        ] {
+            assert_eq!(p.written(&record(line), t0, SystemTime::now()), None);
+        }
+        let marker = Marker::for_purpose(CANARY_PURPOSE);
+        p.canary_sent(marker.clone(), t0);
+        p.emitted(1005, &format!("audit(1.0:11): pid={me} uid=0 msg='{marker}'"));
+        let line = format!("type=USER msg=audit(1.0:11): pid={me} uid=0 msg='{marker}'");
+        assert!(p.written(&record(&line), t0, SystemTime::now()).is_some());
+        p.ledger.judge(t0);
+        assert_eq!(
+            (p.ledger.take_missing(), p.ledger.take_orphans()),
+            (0, 2),
+            "event 8 (auditd leaving) and event 9's CONFIG_CHANGE (the new auditd registering) had no auditd to \
+             write them; event 10 is the new auditd's and written"
+        );
     }
 }
