@@ -182,8 +182,9 @@ fn probe_verdict(attempts: &[Attempt], loaded: &[Rule]) -> (Verdict, Option<Stri
     (verdict, Some(gaps.into_iter().map(|(_, w)| w).collect::<Vec<_>>().join("; ")))
 }
 
-/// An `exclude` rule that can remove records of type `code`: every `msgtype` condition it has holds for
-/// `code` (the kernel drops a record that any exclude rule matches, always or never).
+/// An `exclude` rule that removes every record of type `code`: it has only `msgtype` conditions, and each
+/// holds for `code` (the kernel drops a record that any exclude rule matches, always or never). One
+/// narrowed by other fields (`auid=`, `pid=`) removes some of them only, so it is not named.
 fn excluded_by(loaded: &[Rule], code: u32) -> Option<String> {
     loaded
         .iter()
@@ -191,6 +192,7 @@ fn excluded_by(loaded: &[Rule], code: u32) -> Option<String> {
         .find(|r| {
             let types: Vec<_> = r.fields.iter().filter(|f| f.id == id::MSGTYPE).collect();
             !types.is_empty()
+                && types.len() == r.fields.len()
                 && types.iter().all(|f| match f.value {
                     Value::Num(n) => audit_verify_common::rule_semantics::compare(f.op, code, n),
                     Value::Str(_) => false,

@@ -59,17 +59,15 @@ pub enum Verdict {
     NotCovered,
     /// Recorded for some ABIs, actors or probes only.
     Partial,
-    /// Recorded, but a path beside it is not: the `io_uring` twin, a process without a loginuid, a record
-    /// type an `exclude` rule removes.
+    /// A path these rules cannot see, shown by doing it: recorded, but not through the `io_uring` twin or
+    /// for a process without a loginuid; or not recorded at all because an `exclude` rule removes the
+    /// record type.
     Blind,
     /// No harmless action shows it; the reason says why.
     Unprovable,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 5] =
-        [Verdict::Covered, Verdict::NotCovered, Verdict::Partial, Verdict::Blind, Verdict::Unprovable];
-
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {

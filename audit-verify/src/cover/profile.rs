@@ -7,8 +7,6 @@
 //! A probe rule is never loaded: it says which event to cause (the planner picks a harmless action that
 //! satisfies it), and any record of that action, whatever rule or key produced it, covers it.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use toml::Spanned;
@@ -60,12 +58,6 @@ impl Actor {
             Actor::User => "user",
             Actor::Service => "service",
         }
-    }
-}
-
-impl fmt::Display for Actor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -1,8 +1,8 @@
 //! Decodes `struct audit_rule_data` (include/uapi/linux/audit.h) as `AUDIT_LIST_RULES` returns it:
 //! flags, action, `field_count`, `mask[64]`, `fields[64]`, `values[64]`, `fieldflags[64]`, `buflen`, `buf`. String
 //! fields carry their length in `values[i]`; their bytes follow one another in `buf`, in field order.
-//! [`encode`] writes the same layout, for `AUDIT_ADD_RULE`: rules auditctl cannot write (an `io_uring`
-//! rule with auditctl 3.0.9) are loaded in this form.
+//! [`encode`] writes the same layout, for `AUDIT_ADD_RULE`: a rule auditctl cannot write (an
+//! `io_uring` rule with auditctl 3.0.9) can be loaded in this form, as `tests/cover.rs` loads one.
 
 use thiserror::Error;
 
