@@ -523,7 +523,11 @@ fn watch_serves_kernel_counters_under(caps: &[String]) {
         m.contains("audit_verify_canary_last_success_timestamp_seconds{") && m.contains("\naudit_verify_auditd_up 1\n")
     });
     let metrics = metrics.unwrap_or_else(|| panic!("no /metrics in 20 s: {}", text(&out)));
-    assert!(metrics.contains("\naudit_verify_auditd_up 1\n"), "no canary and auditd up in 20 s: {metrics}");
+    assert!(
+        metrics.contains("audit_verify_canary_last_success_timestamp_seconds{")
+            && metrics.contains("\naudit_verify_auditd_up 1\n"),
+        "no canary and auditd up in 20 s: {metrics}"
+    );
     assert_eq!(out.status.code(), Some(0), "watch under the unit's capabilities, stopped by SIGTERM: {}", text(&out));
     let series: BTreeMap<&str, f64> = metrics
         .lines()

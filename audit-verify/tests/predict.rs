@@ -137,6 +137,11 @@ fn a_prediction_agrees_with_the_rules_loaded_for_real() {
         let real_events = real.keys.iter().find(|k| k.key == *key).map_or(0, |k| k.events);
         let predicted_events = predicted.get(*key).copied().unwrap_or(0);
         eprintln!("{key}: predicted {predicted_events}, recorded {real_events} (script: {wanted})");
+        // The workload happened as scripted (so agreement below is not two zeros), then within 5%.
+        assert!(
+            real_events.abs_diff(*wanted) * 20 <= *wanted,
+            "{key}: the kernel recorded {real_events} events, the script made {wanted}"
+        );
         let diff = predicted_events.abs_diff(real_events);
         assert!(
             diff * 20 <= real_events.max(1),
@@ -148,7 +153,7 @@ fn a_prediction_agrees_with_the_rules_loaded_for_real() {
         let (Some(p), Some(r)) =
             (prediction.keys.iter().find(|k| k.key == *key), real.keys.iter().find(|k| k.key == *key))
         else {
-            continue;
+            panic!("{key}: no predicted or no recorded rate to size");
         };
         let per_event = |bytes_per_hour: f64, per_second: f64| bytes_per_hour / 3600.0 / per_second;
         let (predicted_b, real_b) =

@@ -1,9 +1,10 @@
 //! Bytes and records per event, from what the matcher measured and the record formats the kernel writes
 //! (kernel/auditsc.c `audit_log_exit`, `audit_log_task_info`, `audit_log_name`, `audit_log_execve_info`,
 //! `audit_log_proctitle`) and auditd adds (`log_format = ENRICHED` interprets ids after a `\x1d`,
-//! `name_format` prefixes `node=`). Measured per event: the number of path names, the length of the
-//! names an open gave and of the program an execve runs, argc and the argument bytes of each execve,
-//! the command line PROCTITLE holds. Estimated at a typical width: the values of fixed fields (pids,
+//! `name_format` prefixes `node=`). Measured per event: the length of the names an open gave and of the
+//! program an execve runs, argc and the argument bytes of each execve, the command line PROCTITLE
+//! holds. Estimated: the number of path names (per syscall, from a table: one for an open, two for an
+//! execve), and at a typical width the values of fixed fields (pids,
 //! inode numbers, the serial), `comm`/`exe` outside execve, the CWD, the dynamic loader's name, and
 //! PROCTITLE and EXECVE arguments taken as hex and quoted respectively.
 
