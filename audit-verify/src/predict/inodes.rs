@@ -64,6 +64,7 @@ fn mounts_beneath(mountinfo: &str, dir: &Path) -> Vec<PathBuf> {
 pub fn resolve(watched: &mut [Watched]) -> BTreeMap<InodeKey, InodeRules> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut map: BTreeMap<InodeKey, InodeRules> = BTreeMap::new();
+    let mut roots = Vec::new();
     for w in watched.iter_mut() {
         let bit = 1u64 << w.position;
         match fs::symlink_metadata(&w.path) {
@@ -71,11 +72,7 @@ pub fn resolve(watched: &mut [Watched]) -> BTreeMap<InodeKey, InodeRules> {
                 let entry = map.entry(key(&meta)).or_default();
                 if w.dir {
                     entry.dir |= bit;
-                    for root in mounts_beneath(&mountinfo, &w.path) {
-                        if let Ok(meta) = fs::metadata(&root) {
-                            map.entry(key(&meta)).or_default().dir |= bit;
-                        }
-                    }
+                    roots.extend(mounts_beneath(&mountinfo, &w.path).into_iter().map(|root| (root, bit, &w.path)));
                 } else {
                     entry.watch |= bit;
                 }
@@ -85,9 +82,25 @@ pub fn resolve(watched: &mut [Watched]) -> BTreeMap<InodeKey, InodeRules> {
             }
         }
     }
-    // The kernel side's map has room for MAX_WATCHED_INODES: the surplus mount roots are dropped, and
-    // the rules that needed them are reported by the caller as undercounted.
-    map.into_iter().take(MAX_WATCHED_INODES as usize).collect()
+    // The kernel side's map has room for MAX_WATCHED_INODES: the watched paths first, then the roots of
+    // mounts beneath watched directories while room remains; a root left out is said, since the files
+    // beneath it are then not counted for that rule.
+    let room = MAX_WATCHED_INODES as usize;
+    for (root, bit, dir) in roots {
+        let Ok(meta) = fs::metadata(&root) else { continue };
+        let k = key(&meta);
+        if map.len() >= room && !map.contains_key(&k) {
+            log::warn!(
+                "predict: no room for the mount {} beneath {} (the kernel map holds {room}): files there are not \
+                 counted for its rule",
+                root.display(),
+                dir.display()
+            );
+            continue;
+        }
+        map.entry(k).or_default().dir |= bit;
+    }
+    map.into_iter().take(room).collect()
 }
 
 #[cfg(test)]
