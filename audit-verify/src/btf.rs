@@ -73,6 +73,9 @@ pub struct Btf {
     data: Vec<u8>,
     types: std::ops::Range<usize>,
     strings: std::ops::Range<usize>,
+    /// Where each type starts, by type id - 1, walked once at parse; `None` when a type of unknown kind
+    /// stops the walk (then every lookup says so).
+    starts: Option<Vec<usize>>,
 }
 
 impl Btf {
@@ -92,7 +95,9 @@ impl Btf {
         if types.end > data.len() || strings.end > data.len() {
             return Err(BtfError::Malformed("sections past the end"));
         }
-        Ok(Self { data, types, strings })
+        let mut btf = Self { data, types, strings, starts: None };
+        btf.starts = btf.type_starts();
+        Ok(btf)
     }
 
     fn u32(&self, at: usize) -> Option<u32> {
@@ -111,16 +116,16 @@ impl Btf {
     ///
     /// # Errors
     ///
-    /// When the struct or its member is not in the BTF, or a type of unknown kind comes before it.
+    /// When the struct or its member is not in the BTF, or the BTF has a type of a kind unknown here.
     pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
-        let starts = self.type_starts()?;
+        let starts = self.starts.as_deref().ok_or(BtfError::Malformed("unknown type kind"))?;
         let mut found_struct = false;
-        for &at in &starts {
+        for &at in starts {
             let (name_off, info) = (self.u32(at).unwrap_or(0), self.u32(at + 4).unwrap_or(0));
             let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
             if (kind == KIND_STRUCT || kind == KIND_UNION) && self.name(name_off) == strukt && vlen > 0 {
                 found_struct = true;
-                if let Some(bits) = self.find_member(&starts, at, member, 0) {
+                if let Some(bits) = self.find_member(starts, at, member, 0) {
                     return Ok(bits / 8);
                 }
             }
@@ -132,17 +137,17 @@ impl Btf {
         }
     }
 
-    /// Where each type starts, by type id - 1.
-    fn type_starts(&self) -> Result<Vec<usize>, BtfError> {
+    /// Where each type starts, by type id - 1; `None` at a type of unknown kind.
+    fn type_starts(&self) -> Option<Vec<usize>> {
         let mut starts = Vec::new();
         let mut at = self.types.start;
         while at + 12 <= self.types.end {
             starts.push(at);
             let info = self.u32(at + 4).unwrap_or(0);
             let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
-            at += 12 + trailing_len(kind, vlen).ok_or(BtfError::Malformed("unknown type kind"))?;
+            at += 12 + trailing_len(kind, vlen)?;
         }
-        Ok(starts)
+        Some(starts)
     }
 
     /// Bit offset of `member` in the struct or union at `at`, looking into its anonymous members.
