@@ -41,8 +41,10 @@ pub fn measure(exe: &Path, conf_path: &Path) -> WriteRate {
         let btf = KernelBtf::from_sys_fs();
         let window = measure::Window::start_on(&config, Host { loaded: &[], btf: btf.as_ref() })?;
         let mut child = load::spawn_self(exe, BURST_RATE, config.duration)?;
-        child.wait()?;
+        let status = child.wait()?;
         let report = window.finish()?;
+        // A burst that did not run measures nothing: no rate rather than a low one.
+        anyhow::ensure!(status.success(), "the burst generator failed ({status})");
         let waited = match &report.observer.barrier {
             Barrier::Reached { waited_ms, .. } => *waited_ms,
             Barrier::TimedOut { cause, .. } => anyhow::bail!("auditd did not write the burst's barrier: {cause}"),
