@@ -76,22 +76,13 @@ fn auditd_not_running_is_a_high_finding() {
     assert_ne!(pid, 0, "auditd must be running for this test (cargo xtask setup starts it)");
     // SAFETY: signalling the audit daemon, which we restart below.
     unsafe { libc::kill(i32::try_from(pid).unwrap(), libc::SIGTERM) };
-    let stopped = wait_for(|| common::auditctl_status()["pid"] == 0);
+    let stopped = common::wait_until(|| common::auditctl_status()["pid"] == 0);
     let out = run(&["status", "--json"]);
-    let restarted = common::auditd().status().unwrap().success() && wait_for(|| common::auditctl_status()["pid"] != 0);
+    let restarted =
+        common::auditd().status().unwrap().success() && common::wait_until(|| common::auditctl_status()["pid"] != 0);
     assert!(stopped, "auditd did not stop");
     assert!(restarted, "auditd did not start again");
     assert_eq!(out.status.code(), Some(1), "a high finding exits 1");
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(status["findings"].as_array().unwrap().iter().any(|f| f["id"] == "auditd_not_running"), "{status}");
-}
-
-fn wait_for(mut condition: impl FnMut() -> bool) -> bool {
-    (0..100).any(|_| {
-        let ok = condition();
-        if !ok {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        ok
-    })
 }

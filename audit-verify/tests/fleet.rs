@@ -570,11 +570,11 @@ fn watch_under(caps: &[String], secs: u64, done: impl Fn(&str) -> bool) -> (Opti
         .spawn()
         .unwrap();
     let mut last = None;
-    tools::poll(secs, || {
+    common::poll(secs, || {
         if child.try_wait().unwrap().is_some() {
             return Some(());
         }
-        last = tools::http_get(port, "/metrics").or(last.take());
+        last = common::http_get(port, "/metrics").or(last.take());
         last.as_deref().is_some_and(&done).then_some(())
     });
     if child.try_wait().unwrap().is_none() {

@@ -197,7 +197,7 @@ impl PrivateAuditd {
         let system = common::auditctl_status()["pid"];
         // SAFETY: stopping the system auditd; Drop starts it again.
         unsafe { libc::kill(i32::try_from(system).unwrap(), libc::SIGTERM) };
-        assert!(wait_for(|| common::auditctl_status()["pid"] == 0), "system auditd did not stop");
+        assert!(common::wait_until(|| common::auditctl_status()["pid"] == 0), "system auditd did not stop");
         let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&logs).status().unwrap();
         assert!(ok.success(), "mounting the tmpfs");
         me.mounted = true;
@@ -212,7 +212,7 @@ impl PrivateAuditd {
         std::fs::write(dir.join("auditd.conf"), conf).unwrap();
         let ok = common::auditd().arg("-c").arg(&dir).status().unwrap();
         assert!(ok.success(), "starting the private auditd");
-        assert!(wait_for(|| common::auditctl_status()["pid"] != 0), "private auditd did not register");
+        assert!(common::wait_until(|| common::auditctl_status()["pid"] != 0), "private auditd did not register");
         me.pid = Some(u32::try_from(common::auditctl_status()["pid"]).unwrap());
         me
     }
@@ -227,25 +227,15 @@ impl Drop for PrivateAuditd {
         if let Some(pid) = self.pid {
             // SAFETY: stopping the auditd this test started.
             unsafe { libc::kill(pid.cast_signed(), libc::SIGTERM) };
-            wait_for(|| common::auditctl_status()["pid"] == 0);
+            common::wait_until(|| common::auditctl_status()["pid"] == 0);
         }
         if self.mounted {
             let _ = Command::new("umount").arg(self.dir.join("logs")).status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = common::auditd().status();
-        wait_for(|| common::auditctl_status()["pid"] != 0);
+        common::wait_until(|| common::auditctl_status()["pid"] != 0);
     }
-}
-
-fn wait_for(mut condition: impl FnMut() -> bool) -> bool {
-    (0..100).any(|_| {
-        let ok = condition();
-        if !ok {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        ok
-    })
 }
 
 #[test]

@@ -12,8 +12,7 @@ mod common;
 
 use std::{
     collections::BTreeMap,
-    io::{Read as _, Write as _},
-    net::{TcpListener, TcpStream},
+    net::TcpListener,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -23,31 +22,6 @@ use audit_verify::guard::{Environment, Setting, StateGuard};
 /// A loopback port nothing listens on now.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// One plain HTTP GET on loopback: the body, or `None` when nothing answers yet.
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
-}
-
-/// Polls `f` every 200 ms for up to `secs` seconds.
-fn wait_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// `audit-verify watch` at 1 s intervals, stopped with SIGTERM on drop.
@@ -71,7 +45,7 @@ impl Watch {
             .unwrap();
         let me = Self { child, port, log };
         assert!(
-            wait_for(20, || me.metrics().filter(|m| m.contains_key("audit_verify_auditd_up"))).is_some(),
+            common::poll(20, || me.metrics().filter(|m| m.contains_key("audit_verify_auditd_up"))).is_some(),
             "no /metrics"
         );
         me
@@ -79,7 +53,7 @@ impl Watch {
 
     /// The current /metrics as series → value.
     fn metrics(&self) -> Option<BTreeMap<String, f64>> {
-        let body = get(self.port, "/metrics")?;
+        let body = common::http_get(self.port, "/metrics")?;
         Some(
             body.lines()
                 .filter(|l| !l.starts_with('#'))
@@ -100,7 +74,7 @@ impl Watch {
     fn settle(&self, since: f64) {
         let canary = r#"audit_verify_canary_last_success_timestamp_seconds{path="log"}"#;
         assert!(
-            wait_for(20, || (self.value(canary) > since).then_some(())).is_some(),
+            common::poll(20, || (self.value(canary) > since).then_some(())).is_some(),
             "no canary through since {since}"
         );
         std::thread::sleep(Duration::from_millis(4500));
@@ -168,7 +142,7 @@ impl Prometheus {
             .expect("starting /usr/bin/prometheus (cargo xtask setup installs it)");
         let me = Self { child, port, _dir: dir };
         assert!(
-            wait_for(30, || (me.query("up{job=\"watch\"}") == Some(1.0)).then_some(())).is_some(),
+            common::poll(30, || (me.query("up{job=\"watch\"}") == Some(1.0)).then_some(())).is_some(),
             "Prometheus never scraped watch"
         );
         me
@@ -180,7 +154,7 @@ impl Prometheus {
             .bytes()
             .map(|b| if b.is_ascii_alphanumeric() || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") })
             .collect();
-        let body = get(self.port, &format!("/api/v1/query?query={encoded}"))?;
+        let body = common::http_get(self.port, &format!("/api/v1/query?query={encoded}"))?;
         let json: serde_json::Value = serde_json::from_str(&body).ok()?;
         json["data"]["result"][0]["value"][1].as_str()?.parse().ok()
     }
@@ -260,7 +234,7 @@ fn prometheus_reads_the_kernels_exact_loss_by_reason() {
     let watch = Watch::start("storm");
     let prometheus = Prometheus::start(watch.port);
     let before = lost();
-    let at_start = wait_for(10, || prometheus.query(TOTAL)).expect("the counter in Prometheus");
+    let at_start = common::poll(10, || prometheus.query(TOTAL)).expect("the counter in Prometheus");
     {
         guard.set(Setting::BacklogLimit, 64).unwrap();
         let pid = auditd_pid();
@@ -277,7 +251,7 @@ fn prometheus_reads_the_kernels_exact_loss_by_reason() {
     let delta = lost() - before;
     assert!(delta > 0, "the storm did not overflow the backlog");
     let expected = at_start + delta as f64;
-    let seen = wait_for(15, || prometheus.query(TOTAL).filter(|v| *v == expected));
+    let seen = common::poll(15, || prometheus.query(TOTAL).filter(|v| *v == expected));
     let by_reason = prometheus.query("sum(audit_verify_kernel_dropped_records_total)");
     let backlog = prometheus.query("audit_verify_kernel_dropped_records_total{reason=\"backlog_limit\"}");
     let emitted = prometheus.query("audit_verify_events_emitted_total{key=\"av-watch-storm\"}");
@@ -312,9 +286,9 @@ fn an_auditd_restart_and_a_rotation_lose_nothing() {
     let old = auditd_pid();
     // SAFETY: stopping the system auditd; it is started again just below.
     unsafe { libc::kill(old, libc::SIGTERM) };
-    let stopped = wait_for(10, || (common::auditctl_status()["pid"] == 0).then_some(()));
+    let stopped = common::poll(10, || (common::auditctl_status()["pid"] == 0).then_some(()));
     let started = common::auditd().status().is_ok_and(|s| s.success());
-    let registered = wait_for(10, || (auditd_pid() != 0).then_some(()));
+    let registered = common::poll(10, || (auditd_pid() != 0).then_some(()));
     assert!(stopped.is_some() && started && registered.is_some(), "restarting auditd");
     assert_ne!(auditd_pid(), old);
     let restarted_at = now();
